@@ -1,0 +1,83 @@
+"""State events pushed to the shell on `GET /v1/events`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from contracts.base import ProviderId, Response
+from contracts.errors import ErrorBody
+from contracts.executions import ExecutionState
+from contracts.health import HealthResponse
+from contracts.models import Provenance
+from contracts.providers import ProviderStatus
+
+
+class SnapshotEvent(Response):
+    """The whole current state; always the first event of a stream, and sent again on resync."""
+
+    type: Literal["snapshot"] = "snapshot"
+    at: datetime
+    daemon: HealthResponse
+    default_provider: ProviderId | None
+    providers: list[ProviderStatus]
+
+
+class ProviderStatusEvent(Response):
+    """A provider's status changed (auth, health, settings); carries the whole new status."""
+
+    type: Literal["provider_status"] = "provider_status"
+    at: datetime
+    provider: ProviderStatus
+
+
+class ProviderErrorEvent(Response):
+    """A non-fatal problem with a provider, e.g. a session that degraded to the API key."""
+
+    type: Literal["provider_error"] = "provider_error"
+    at: datetime
+    provider: ProviderId
+    error: ErrorBody
+
+
+class DaemonErrorEvent(Response):
+    """A problem of the daemon's own, e.g. a corrupt settings file that was set aside."""
+
+    type: Literal["daemon_error"] = "daemon_error"
+    at: datetime
+    error: ErrorBody
+
+
+class ModelsUpdatedEvent(Response):
+    """A provider's model list was refreshed."""
+
+    type: Literal["models_updated"] = "models_updated"
+    at: datetime
+    provider: ProviderId
+    provenance: Provenance
+    count: int
+
+
+class ExecutionUpdateEvent(Response):
+    """An execution started or ended."""
+
+    type: Literal["execution"] = "execution"
+    at: datetime
+    id: str
+    provider: ProviderId
+    model: str
+    state: ExecutionState
+    error_code: str | None = None
+
+
+StateEvent = Annotated[
+    SnapshotEvent
+    | ProviderStatusEvent
+    | ProviderErrorEvent
+    | DaemonErrorEvent
+    | ModelsUpdatedEvent
+    | ExecutionUpdateEvent,
+    Field(discriminator="type"),
+]

@@ -1,0 +1,256 @@
+"""Execution requests, results and the stream events of one execution."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, JsonValue
+
+from contracts.base import AuthMode, ProviderId, Request, Response
+from contracts.errors import ErrorBody
+
+TOOL_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
+
+
+class TextBlock(Request):
+    """Plain text."""
+
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ThinkingBlock(Request):
+    """Model reasoning, with the provider's signature when it gives one."""
+
+    type: Literal["thinking"] = "thinking"
+    thinking: str
+    signature: str | None = None
+
+
+class ToolCallBlock(Request):
+    """The model asks for a tool to be run."""
+
+    type: Literal["tool_call"] = "tool_call"
+    id: str = Field(min_length=1, max_length=256)
+    name: str = Field(pattern=TOOL_NAME)
+    arguments: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class ToolResultBlock(Request):
+    """The result of a tool call, sent back to the model."""
+
+    type: Literal["tool_result"] = "tool_result"
+    tool_call_id: str = Field(min_length=1, max_length=256)
+    content: str | list[TextBlock]
+    is_error: bool = False
+
+
+ContentBlock = Annotated[
+    TextBlock | ThinkingBlock | ToolCallBlock | ToolResultBlock, Field(discriminator="type")
+]
+
+
+class Message(Request):
+    """One turn of the conversation."""
+
+    role: Literal["user", "assistant"]
+    content: str | list[ContentBlock] = Field(min_length=1)
+
+
+class ToolSpec(Request):
+    """A tool the model may call."""
+
+    name: str = Field(pattern=TOOL_NAME)
+    description: str = ""
+    input_schema: dict[str, JsonValue] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="JSON Schema of the tool's arguments.",
+    )
+
+
+class ToolChoiceMode(StrEnum):
+    """How the model may use tools."""
+
+    AUTO = "auto"
+    REQUIRED = "required"
+    NONE = "none"
+
+
+class ToolChoiceTool(Request):
+    """Force one named tool."""
+
+    type: Literal["tool"] = "tool"
+    name: str = Field(pattern=TOOL_NAME)
+
+
+class ExecutionRequest(Request):
+    """One provider-neutral model request."""
+
+    provider: ProviderId | None = Field(default=None, description="Default: the default provider.")
+    model: str | None = Field(default=None, min_length=1, max_length=256)
+    system: str | None = None
+    messages: list[Message] = Field(min_length=1)
+    tools: list[ToolSpec] = Field(default_factory=list, max_length=128)
+    tool_choice: ToolChoiceMode | ToolChoiceTool | None = None
+    max_tokens: int = Field(default=1024, ge=1, le=200_000)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    stop: list[str] = Field(default_factory=list, max_length=8)
+    stream: bool = False
+    timeout_s: float | None = Field(default=None, gt=0, le=3600)
+    metadata: dict[str, str] = Field(default_factory=dict, max_length=32)
+
+
+class StopReason(StrEnum):
+    """Why the model stopped, in neutral terms."""
+
+    END_TURN = "end_turn"
+    MAX_TOKENS = "max_tokens"
+    STOP_SEQUENCE = "stop_sequence"
+    TOOL_CALL = "tool_call"
+    REFUSAL = "refusal"
+    OTHER = "other"
+
+
+class Usage(Response):
+    """Token counts as the provider reported them."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+class Timings(Response):
+    """Where the time went, in milliseconds."""
+
+    total_ms: float
+    first_token_ms: float | None = None
+    upstream_ms: float
+    overhead_ms: float = Field(description="Time the daemon itself spent, upstream time excluded.")
+
+
+class ExecutionResult(Response):
+    """The whole result of one execution."""
+
+    id: str
+    provider: ProviderId
+    model: str
+    auth_mode: AuthMode
+    fallback_applied: bool
+    content: list[ContentBlock]
+    stop_reason: StopReason
+    usage: Usage
+    attempts: int
+    upstream_request_id: str | None = None
+    timings: Timings
+
+
+class StartEvent(Response):
+    """The execution was accepted and routed."""
+
+    type: Literal["start"] = "start"
+    id: str
+    provider: ProviderId
+    model: str
+    auth_mode: AuthMode
+    fallback_applied: bool
+
+
+class TextDeltaEvent(Response):
+    """More text for the content block at `index`."""
+
+    type: Literal["text_delta"] = "text_delta"
+    index: int
+    text: str
+
+
+class ThinkingDeltaEvent(Response):
+    """More reasoning for the thinking block at `index`."""
+
+    type: Literal["thinking_delta"] = "thinking_delta"
+    index: int
+    thinking: str
+
+
+class ToolCallStartEvent(Response):
+    """A tool call begins at `index`."""
+
+    type: Literal["tool_call_start"] = "tool_call_start"
+    index: int
+    id: str
+    name: str
+
+
+class ToolCallDeltaEvent(Response):
+    """A fragment of a tool call's JSON arguments."""
+
+    type: Literal["tool_call_delta"] = "tool_call_delta"
+    index: int
+    arguments_delta: str
+
+
+class ToolCallEndEvent(Response):
+    """A tool call is complete, with its parsed arguments."""
+
+    type: Literal["tool_call_end"] = "tool_call_end"
+    index: int
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+class RetryEvent(Response):
+    """An attempt failed before any output; the daemon will try again."""
+
+    type: Literal["retry"] = "retry"
+    attempt: int
+    delay_s: float
+    error: ErrorBody
+
+
+class DoneEvent(Response):
+    """The terminal success event, with the full result."""
+
+    type: Literal["done"] = "done"
+    result: ExecutionResult
+
+
+class ErrorEvent(Response):
+    """The terminal failure event, with whatever content had already been streamed."""
+
+    type: Literal["error"] = "error"
+    error: ErrorBody
+    partial_content: list[ContentBlock] = Field(default_factory=list)
+
+
+ExecutionStreamEvent = Annotated[
+    StartEvent
+    | TextDeltaEvent
+    | ThinkingDeltaEvent
+    | ToolCallStartEvent
+    | ToolCallDeltaEvent
+    | ToolCallEndEvent
+    | RetryEvent
+    | DoneEvent
+    | ErrorEvent,
+    Field(discriminator="type"),
+]
+
+
+class ExecutionState(StrEnum):
+    """Where an execution is in its life."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class CancelResult(Response):
+    """The outcome of a cancel request."""
+
+    id: str
+    state: ExecutionState
+    cancelled: bool = Field(description="True when this call stopped a running execution.")

@@ -1,0 +1,48 @@
+"""Model listings with provenance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from contracts.base import AuthMode, ProviderId, Response
+from contracts.errors import ErrorBody
+
+
+class Provenance(StrEnum):
+    """Where a model list came from."""
+
+    LIVE = "live"
+    CACHED = "cached"
+    CATALOGUE = "catalogue"
+
+
+class ModelInfo(Response):
+    """One model a provider serves."""
+
+    id: str
+    provider: ProviderId
+    display_name: str | None = None
+    created_at: datetime | None = None
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+
+
+class ProviderModels(Response):
+    """One provider's model list and how fresh it is."""
+
+    provider: ProviderId
+    provenance: Provenance
+    fetched_at: datetime | None
+    stale: bool
+    auth_mode: AuthMode | None = Field(description="The auth mode that reaches these models.")
+    error: ErrorBody | None = None
+    models: list[ModelInfo]
+
+
+class ModelList(Response):
+    """Models of every provider asked for."""
+
+    providers: list[ProviderModels]

@@ -1,0 +1,132 @@
+"""Provider status, settings and API-key requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field, SecretStr
+
+from contracts.base import AuthMode, ProviderId, Request, Response
+from contracts.errors import ErrorBody
+
+
+class ApiKeyStateName(StrEnum):
+    """Whether a usable API key is known for the provider."""
+
+    CONFIGURED = "configured"
+    MISSING = "missing"
+    INVALID = "invalid"
+
+
+class TokenSessionStateName(StrEnum):
+    """What the provider's local tooling holds, as far as the daemon may use it."""
+
+    ACTIVE = "active"
+    EXPIRING = "expiring"
+    EXPIRED = "expired"
+    MISSING = "missing"
+    NOT_PERMITTED = "not_permitted"
+    DISABLED = "disabled"
+    ERROR = "error"
+
+
+class HealthStateName(StrEnum):
+    """Provider health as seen from real traffic and explicit checks."""
+
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNAVAILABLE = "unavailable"
+    UNKNOWN = "unknown"
+
+
+class BreakerState(StrEnum):
+    """The provider's circuit breaker."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class ApiKeyState(Response):
+    """The API key credential. The key itself never leaves the daemon."""
+
+    state: ApiKeyStateName
+    source: str | None = Field(
+        default=None, description="Where the key in force comes from: keyring:<backend>, file, env."
+    )
+    hint: str | None = Field(default=None, description="A masked hint: the last 4 characters.")
+    store: str | None = Field(
+        default=None, description="Where a key saved now would be kept: keyring:<backend> or file."
+    )
+    remediation: str | None = None
+
+
+class TokenSessionState(Response):
+    """The token session credential held by the provider's own local tooling."""
+
+    state: TokenSessionStateName
+    kind: str | None = Field(default=None, description="Which tooling holds the session.")
+    source: str | None = Field(default=None, description="Path or variable the session was read from.")
+    expires_at: datetime | None = None
+    account: str | None = Field(default=None, description="A label for the signed-in account.")
+    remediation: str | None = None
+
+
+class ProviderHealth(Response):
+    """Health of one provider."""
+
+    state: HealthStateName = HealthStateName.UNKNOWN
+    breaker: BreakerState = BreakerState.CLOSED
+    checked_at: datetime | None = None
+    latency_ms: float | None = None
+    consecutive_failures: int = 0
+    cooldown_until: datetime | None = None
+
+
+class ProviderSettings(Response):
+    """User settings for one provider, persisted across restarts."""
+
+    preferred_auth_mode: AuthMode = AuthMode.API_KEY
+    allow_api_key_fallback: bool = True
+    default_model: str | None = None
+
+
+class ProviderStatus(Response):
+    """Everything the shell shows about one provider."""
+
+    id: ProviderId
+    display_name: str
+    demo: bool = Field(default=False, description="True when the daemon runs against demo fakes.")
+    requested_mode: AuthMode
+    resolved_mode: AuthMode | None = Field(description="The mode requests would use now, if any.")
+    fallback_applied: bool
+    usable: bool = Field(description="Whether a request to this provider can be attempted now.")
+    api_key: ApiKeyState
+    token_session: TokenSessionState
+    health: ProviderHealth
+    settings: ProviderSettings
+    last_error: ErrorBody | None = None
+    updated_at: datetime
+
+
+class ProviderList(Response):
+    """All providers and the one used when a request names none."""
+
+    default_provider: ProviderId | None
+    providers: list[ProviderStatus]
+
+
+class ProviderSettingsUpdate(Request):
+    """A partial update of a provider's settings; omitted fields keep their value."""
+
+    preferred_auth_mode: AuthMode | None = None
+    allow_api_key_fallback: bool | None = None
+    default_model: str | None = Field(default=None, min_length=1, max_length=256)
+
+
+class ApiKeyPut(Request):
+    """Store an API key for a provider. The key is write-only: it is never returned."""
+
+    api_key: SecretStr = Field(min_length=1, max_length=1024, json_schema_extra={"writeOnly": True})
+    verify: bool = Field(default=False, description="Probe the provider with the key before storing.")

@@ -1,0 +1,55 @@
+"""The app factory: the one place the daemon's pieces are built and wired together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service import __version__
+from service.config import DaemonConfig
+from service.http_errors import COMMON_ERRORS, error_responses, install_error_handlers
+from service.openapi import build_openapi
+from service.routes import events, executions, health, page, providers
+from service.runtime import Runtime
+from service.security import AccessPolicy, SecurityMiddleware
+
+DESCRIPTION = (
+    "Kata Providers: the localhost daemon through which the Kata Cloud desktop shell reaches "
+    "Anthropic and OpenAI models. Every route needs `Authorization: Bearer <token>`."
+)
+
+
+def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app for `config`; pass `runtime` to swap in a prepared one (tests do)."""
+    runtime = runtime or Runtime(config)
+    policy = AccessPolicy.from_config(config)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.startup()
+        try:
+            yield
+        finally:
+            await runtime.shutdown()
+
+    app = FastAPI(
+        title="Kata Providers",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses=error_responses(*COMMON_ERRORS),
+        generate_unique_id_function=lambda route: route.name,
+        swagger_ui_parameters={"persistAuthorization": False},
+    )
+    app.state.runtime = runtime
+    app.state.policy = policy
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    install_error_handlers(app)
+    for router in (
+        health.router, providers.router, executions.router, events.router, page.router
+    ):
+        app.include_router(router)
+    app.add_middleware(SecurityMiddleware, policy=policy)
+    return app

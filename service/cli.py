@@ -1,0 +1,83 @@
+"""`kata-providers`: the daemon's command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+
+from service import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kata-providers", description="Localhost daemon for Anthropic and OpenAI models."
+    )
+    parser.add_argument("--version", action="version", version=f"kata-providers {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the daemon; prints one JSON ready line")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
+    serve.add_argument(
+        "--allow-origin", action="append", default=[], metavar="ORIGIN",
+        help="an exact browser origin allowed to call the daemon (repeatable)",
+    )
+    serve.add_argument(
+        "--allowed-host", action="append", default=[], metavar="HOST[:PORT]",
+        help="an extra Host header value to accept, e.g. behind a port mapping (repeatable)",
+    )
+    serve.add_argument("--parent-pid", type=int, default=None, help="exit when this process exits")
+    serve.add_argument("--demo", action="store_true", help="serve against built-in fake providers")
+    serve.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR")
+
+    commands.add_parser("openapi", help="print the OpenAPI document")
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from service.config import DaemonConfig, check_origin, load_env_config
+    from service.logs import Redactor
+    from service.server import main_stdout, serve
+
+    stdout = main_stdout()
+    try:
+        origins = tuple(check_origin(origin) for origin in args.allow_origin)
+        config = DaemonConfig(**load_env_config())  # type: ignore[arg-type]
+    except ValueError as exc:
+        print(f"kata-providers: {exc}", file=sys.stderr)
+        return 2
+    config = replace(
+        config,
+        host=args.host,
+        port=args.port,
+        allow_origins=origins,
+        allowed_hosts=tuple(args.allowed_host),
+        parent_pid=args.parent_pid,
+        demo=args.demo,
+        log_level=(args.log_level or config.log_level).upper(),
+    )
+    return serve(config, Redactor(), stdout)
+
+
+def _openapi() -> int:
+    from service.app import create_app
+    from service.config import DaemonConfig
+
+    app = create_app(DaemonConfig())
+    print(json.dumps(app.openapi(), indent=2, sort_keys=False))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    return _openapi()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

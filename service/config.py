@@ -1,0 +1,93 @@
+"""Daemon configuration: command-line flags over `KATA_PROVIDERS_*` environment variables."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names only this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def default_data_dir() -> Path:
+    """The platform's per-user data folder for the daemon."""
+    import platformdirs  # deferred: only needed when KATA_PROVIDERS_HOME is unset
+
+    return Path(platformdirs.user_data_dir("kata-providers", appauthor=False))
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """Everything the daemon is told at start; built once by the CLI or a test."""
+
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    host: str = "127.0.0.1"
+    port: int = 0
+    data_dir: Path = field(default_factory=default_data_dir)
+    allow_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    parent_pid: int | None = None
+    demo: bool = False
+    log_level: str = "INFO"
+    max_body_bytes: int = MAX_BODY_BYTES
+    sse_ping_s: float = 15.0
+    event_buffer: int = 1024
+    subscriber_queue: int = 256
+    shutdown_grace_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        if len(self.token) < 16:
+            raise ValueError("the daemon token must be at least 16 characters")
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether the daemon is bound where only this machine can reach it."""
+        return is_loopback(self.host)
+
+
+def load_env_config() -> dict[str, object]:
+    """The `KATA_PROVIDERS_*` environment variables, validated, as DaemonConfig fields."""
+    from pydantic import SecretStr
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+    class EnvConfig(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix="KATA_PROVIDERS_", extra="ignore")
+
+        token: SecretStr | None = None
+        home: Path | None = None
+        log_level: str | None = None
+
+    env = EnvConfig()
+    fields: dict[str, object] = {}
+    if env.token is not None:
+        fields["token"] = env.token.get_secret_value()
+    if env.home is not None:
+        fields["data_dir"] = env.home.expanduser()
+    if env.log_level is not None:
+        fields["log_level"] = env.log_level.upper()
+    return fields
+
+
+def check_origin(origin: str) -> str:
+    """Validate an `--allow-origin` value: an exact scheme://host[:port], never `null` or `*`."""
+    from urllib.parse import urlsplit
+
+    value = origin.strip().rstrip("/").lower()
+    parts = urlsplit(value)
+    if value in ("null", "*") or "*" in value or not parts.scheme or not parts.netloc:
+        raise ValueError(f"--allow-origin needs an exact origin such as app://kata, not {origin!r}")
+    if parts.path or parts.query or parts.fragment:
+        raise ValueError(f"--allow-origin takes an origin without a path, not {origin!r}")
+    return value

@@ -1,0 +1,96 @@
+"""JSON log lines on stderr, with every known secret and secret-shaped string redacted."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+import time
+from typing import Any, ClassVar
+
+REDACTED = "[REDACTED]"
+
+# Patterns that look like credentials whatever their origin; known secrets are added at run time.
+_PATTERNS = [
+    re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"sk-[A-Za-z0-9_\-]{16,}"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}"),
+    re.compile(r"(?i)((?:x-api-key|api[_-]?key|authorization|token|access_token|refresh_token)"
+               r"[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}]{6,}"),
+    re.compile(r"eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}"),
+]
+
+_STANDARD_ATTRS = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
+)
+
+
+class Redactor:
+    """Removes secrets from text. Holds the exact secrets the daemon knows, plus patterns."""
+
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        self._secrets: frozenset[str] = frozenset()
+
+    def add(self, secret: str | None) -> None:
+        """Remember a secret so that it is redacted wherever it appears."""
+        if secret and len(secret) >= 6:
+            with self._lock:
+                self._secrets = self._secrets | {secret}
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        for pattern in _PATTERNS:
+            text = pattern.sub(_keep_prefix, text)
+        return text
+
+
+def _keep_prefix(match: re.Match[str]) -> str:
+    prefix = match.group(1) if match.re.groups else ""
+    return f"{prefix}{REDACTED}"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any `extra` fields."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self._redact = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_") and key != "color_message":
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return self._redact(json.dumps(entry, default=str, ensure_ascii=False))
+
+
+def configure_logging(level: str, redactor: Redactor) -> None:
+    """Send every log record, uvicorn's included, to stderr as redacted JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(redactor))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+    # uvicorn's access log prints raw paths (query strings included); the daemon logs its own.
+    logging.getLogger("uvicorn.access").disabled = True
+    # SDK and HTTP-client loggers print request options, headers included, at DEBUG.
+    for name in ("anthropic", "openai", "httpx", "httpx2", "httpcore", "httpcore2"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,44 @@
+"""The OpenAPI document: FastAPI's, plus the bearer scheme and the SSE event schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import TypeAdapter
+
+from contracts.events import StateEvent
+from contracts.executions import ExecutionStreamEvent
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+STREAM_SCHEMAS: dict[str, Any] = {"StateEvent": StateEvent, "ExecutionStreamEvent": ExecutionStreamEvent}
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    """Generate the document once and cache it on the app."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for name, union in STREAM_SCHEMAS.items():
+        schema = TypeAdapter(union).json_schema(ref_template=REF_TEMPLATE, mode="serialization")
+        for def_name, definition in schema.pop("$defs", {}).items():
+            schemas.setdefault(def_name, definition)
+        schemas[name] = schema
+    components["securitySchemes"] = {
+        "bearerAuth": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The token from the daemon's ready line (or KATA_PROVIDERS_TOKEN).",
+        }
+    }
+    document["security"] = [{"bearerAuth": []}]
+    app.openapi_schema = document
+    return document

@@ -1,0 +1,1 @@
+"""HTTP routes. Each translates HTTP only: parse the contract, call the runtime, return a contract."""

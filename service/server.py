@@ -1,0 +1,157 @@
+"""Running the daemon: bind, serve, print the ready line, drain on SIGTERM, watch the parent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TextIO
+
+import uvicorn
+
+from service import __version__
+from service.app import create_app
+from service.config import DaemonConfig
+from service.logs import Redactor, configure_logging
+
+log = logging.getLogger("kata.server")
+
+PARENT_POLL_S = 1.0
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind the listening socket before serving, so `--port 0` has a real port to report."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]"), port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class DaemonServer(uvicorn.Server):
+    """uvicorn's server, plus the ready line once listening and the parent-process watch."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None], parent_pid: int | None):
+        super().__init__(config)
+        self._on_ready = on_ready
+        self._parent_pid = parent_pid
+        self._watch: asyncio.Task[None] | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and not self.should_exit:
+            if self._parent_pid is not None:
+                self._watch = asyncio.create_task(self._watch_parent(self._parent_pid))
+            self._on_ready()
+
+    async def _watch_parent(self, pid: int) -> None:
+        gone = asyncio.Event()
+        try:
+            fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            fd = None
+        if fd is not None:
+            asyncio.get_running_loop().add_reader(fd, gone.set)
+            try:
+                await gone.wait()
+            finally:
+                asyncio.get_running_loop().remove_reader(fd)
+                os.close(fd)
+        else:
+            while _alive(pid):
+                await asyncio.sleep(PARENT_POLL_S)
+        log.info("parent process exited; shutting down", extra={"parent_pid": pid})
+        self.should_exit = True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def ready_line(config: DaemonConfig) -> str:
+    """The one JSON line on stdout that tells the shell where and how to reach the daemon."""
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    url = f"http://{host}:{config.port}"
+    return json.dumps(
+        {
+            "event": "ready",
+            "url": url,
+            "port": config.port,
+            "token": config.token,
+            "pid": os.getpid(),
+            "version": __version__,
+        }
+    )
+
+
+def serve(config: DaemonConfig, redactor: Redactor, stdout: TextIO) -> int:
+    """Serve until SIGTERM, SIGINT or the parent exits; returns the exit code."""
+    configure_logging(config.log_level, redactor)
+    redactor.add(config.token)
+    if not config.loopback_only:
+        log.warning(
+            "binding a non-loopback address: other machines can reach this daemon",
+            extra={"host": config.host},
+        )
+    if config.parent_pid is not None and not _alive(config.parent_pid):
+        log.error("parent process is not running", extra={"parent_pid": config.parent_pid})
+        return 1
+    try:
+        sock = bind(config.host, config.port)
+    except OSError as exc:
+        log.error("cannot bind", extra={"host": config.host, "port": config.port, "error": str(exc)})
+        return 1
+    config = replace(config, port=sock.getsockname()[1])
+    app = create_app(config)
+
+    def on_ready() -> None:
+        stdout.write(ready_line(config) + "\n")
+        stdout.flush()
+        log.info(
+            "ready",
+            extra={"port": config.port, "pid": os.getpid(), "data_dir": str(config.data_dir)},
+        )
+
+    uv_config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        date_header=True,
+        lifespan="on",
+        ws="none",
+        timeout_graceful_shutdown=max(1, round(config.shutdown_grace_s)),
+        timeout_keep_alive=5,
+    )
+    server = DaemonServer(uv_config, on_ready, config.parent_pid)
+    # uvicorn re-raises the signal it caught once it has drained; these handlers make that a
+    # clean exit 0 instead of death by the default SIGTERM action.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    with contextlib.closing(sock):
+        asyncio.run(server.serve(sockets=[sock]))
+    log.info("stopped")
+    return 0 if server.started else 1
+
+
+def main_stdout() -> TextIO:
+    """Keep the real stdout for the ready line and send anything else printed to stderr."""
+    real = sys.stdout
+    sys.stdout = sys.stderr
+    return real

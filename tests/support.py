@@ -1,0 +1,181 @@
+"""Test helpers: a live in-thread server, the real CLI as a subprocess, and an SSE reader."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+import httpx
+import uvicorn
+
+from service.app import create_app
+from service.config import DaemonConfig
+from service.runtime import Runtime
+from service.server import bind
+
+TEST_TOKEN = "test-token-0123456789abcdef"
+TEST_PORT = 18765
+T = TypeVar("T")
+
+
+@dataclass
+class SseEvent:
+    """One parsed server-sent event."""
+
+    event: str = "message"
+    id: str | None = None
+    data: str = ""
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+def read_sse(lines: Iterator[str], want: int, *, comments: list[str] | None = None) -> list[SseEvent]:
+    """Read `want` events from an iterator of SSE lines; comment lines go to `comments`."""
+    events: list[SseEvent] = []
+    current = SseEvent()
+    data: list[str] = []
+    for line in lines:
+        if line == "":
+            if data or current.id is not None:
+                current.data = "\n".join(data)
+                events.append(current)
+                if len(events) >= want:
+                    return events
+            current, data = SseEvent(), []
+        elif line.startswith(":"):
+            if comments is not None:
+                comments.append(line)
+        else:
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "event":
+                current.event = value
+            elif name == "id":
+                current.id = value
+            elif name == "data":
+                data.append(value)
+    return events
+
+
+@dataclass
+class LiveServer:
+    """The app served by uvicorn on 127.0.0.1 in a thread with its own event loop."""
+
+    config: DaemonConfig
+    runtime: Runtime
+    server: uvicorn.Server
+    thread: threading.Thread
+    loop: asyncio.AbstractEventLoop
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.config.port}"
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(cls, config: DaemonConfig, runtime: Runtime) -> Iterator[LiveServer]:
+        sock = bind("127.0.0.1", 0)
+        config = replace(config, port=sock.getsockname()[1])
+        runtime.config = config
+        app = create_app(config, runtime)
+        server = uvicorn.Server(
+            uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws="none")
+        )
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(
+            target=lambda: loop.run_until_complete(server.serve(sockets=[sock])), daemon=True
+        )
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("live server did not start")
+            time.sleep(0.01)
+        live = cls(config, runtime, server, thread, loop, {"Authorization": f"Bearer {config.token}"})
+        try:
+            yield live
+        finally:
+            server.should_exit = True
+            thread.join(10)
+            sock.close()
+            loop.close()
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on the server's event loop and return its result."""
+
+        async def run() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(5)
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=self.headers, timeout=10, **kwargs)
+
+
+@dataclass
+class Daemon:
+    """The real `kata-providers serve` process, its ready line, and its stderr as it comes."""
+
+    process: subprocess.Popen[str]
+    ready: dict[str, Any]
+    stderr: list[str] = field(default_factory=list)
+    _drain: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return str(self.ready["url"])
+
+    @property
+    def token(self) -> str:
+        return str(self.ready["token"])
+
+    def stop(self, timeout: float = 10) -> int:
+        """SIGTERM (if still running), wait, and collect the rest of stderr."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        code = self.process.wait(timeout)
+        if self._drain is not None:
+            self._drain.join(timeout)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return code
+
+    def stderr_lines(self) -> list[dict[str, Any]]:
+        """The JSON log lines the daemon wrote; call after it has exited."""
+        self.stop()
+        return [json.loads(line) for line in self.stderr if line.strip()]
+
+
+def spawn_daemon(*args: str, env: dict[str, str] | None = None, timeout: float = 20) -> Daemon:
+    """Start `kata-providers serve` as a subprocess and wait for its ready line."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    stdout, stderr = process.stdout, process.stderr
+    assert stdout is not None and stderr is not None
+    daemon = Daemon(process, {})
+    daemon._drain = threading.Thread(target=lambda: daemon.stderr.extend(stderr), daemon=True)
+    daemon._drain.start()
+    reader = threading.Thread(target=lambda: daemon.ready.update(json.loads(stdout.readline() or "{}")))
+    reader.start()
+    reader.join(timeout)
+    if not daemon.ready:
+        process.kill()
+        daemon.stop()
+        raise RuntimeError(f"daemon did not become ready: {''.join(daemon.stderr)[-2000:]}")
+    return daemon
