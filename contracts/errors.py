@@ -4,7 +4,7 @@ Error tree (every error the daemon reports is a `ProviderError` carrying an `Err
 
     ProviderError
       code=unauthorized          401  the daemon's own token is missing or wrong
-      code=invalid_request       400  bad input (422 for schema violations, 413/415/421/403 at the edge)
+      code=invalid_request       400  bad input; 422 schema, 413/415/421/403 at the edge
       code=model_not_found       404
       code=missing_auth          424  no credential for the provider
       code=invalid_auth          424  the provider rejected the credential
@@ -67,7 +67,9 @@ RETRYABLE: frozenset[ErrorCode] = frozenset(
 class ErrorDetail(Response):
     """One problem found in a request body, located by its path."""
 
-    loc: list[str | int] = Field(description="Path to the offending field, e.g. ['body', 'messages', 0].")
+    loc: list[str | int] = Field(
+        description="Path to the offending field, e.g. ['body', 'messages', 0]."
+    )
     msg: str
     type: str
 
@@ -81,7 +83,9 @@ class ErrorBody(Response):
     retryable: bool = Field(description="Whether the same request may succeed if sent again later.")
     provider: ProviderId | None = None
     request_id: str | None = Field(default=None, description="The daemon's id for the request.")
-    retry_after_s: float | None = Field(default=None, description="Seconds to wait before retrying.")
+    retry_after_s: float | None = Field(
+        default=None, description="Seconds to wait before retrying."
+    )
     upstream_status: int | None = Field(default=None, description="The provider's HTTP status.")
     upstream_request_id: str | None = Field(default=None, description="The provider's request id.")
     details: list[ErrorDetail] | None = Field(default=None, description="Per-field problems.")

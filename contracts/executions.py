@@ -64,7 +64,7 @@ class ToolSpec(Request):
     name: str = Field(pattern=TOOL_NAME)
     description: str = ""
     input_schema: dict[str, JsonValue] = Field(
-        default_factory=lambda: {"type": "object", "properties": {}},
+        default_factory=lambda: dict[str, JsonValue]({"type": "object", "properties": {}}),
         description="JSON Schema of the tool's arguments.",
     )
 

@@ -67,7 +67,9 @@ class TokenSessionState(Response):
 
     state: TokenSessionStateName
     kind: str | None = Field(default=None, description="Which tooling holds the session.")
-    source: str | None = Field(default=None, description="Path or variable the session was read from.")
+    source: str | None = Field(
+        default=None, description="Path or variable the session was read from."
+    )
     expires_at: datetime | None = None
     account: str | None = Field(default=None, description="A label for the signed-in account.")
     remediation: str | None = None
@@ -129,4 +131,6 @@ class ApiKeyPut(Request):
     """Store an API key for a provider. The key is write-only: it is never returned."""
 
     api_key: SecretStr = Field(min_length=1, max_length=1024, json_schema_extra={"writeOnly": True})
-    verify: bool = Field(default=False, description="Probe the provider with the key before storing.")
+    verify: bool = Field(
+        default=False, description="Probe the provider with the key before storing."
+    )

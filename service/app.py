@@ -47,9 +47,7 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
     app.state.policy = policy
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
-    for router in (
-        health.router, providers.router, executions.router, events.router, page.router
-    ):
+    for router in (health.router, providers.router, executions.router, events.router, page.router):
         app.include_router(router)
     app.add_middleware(SecurityMiddleware, policy=policy)
     return app

@@ -22,11 +22,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
     serve.add_argument(
-        "--allow-origin", action="append", default=[], metavar="ORIGIN",
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
         help="an exact browser origin allowed to call the daemon (repeatable)",
     )
     serve.add_argument(
-        "--allowed-host", action="append", default=[], metavar="HOST[:PORT]",
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
         help="an extra Host header value to accept, e.g. behind a port mapping (repeatable)",
     )
     serve.add_argument("--parent-pid", type=int, default=None, help="exit when this process exits")

@@ -17,8 +17,10 @@ _PATTERNS = [
     re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}"),
     re.compile(r"sk-[A-Za-z0-9_\-]{16,}"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}"),
-    re.compile(r"(?i)((?:x-api-key|api[_-]?key|authorization|token|access_token|refresh_token)"
-               r"[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}]{6,}"),
+    re.compile(
+        r"(?i)((?:x-api-key|api[_-]?key|authorization|token|access_token|refresh_token)"
+        r"[\\\"']*\s*[:=]\s*[\\\"']*)[^\s\\\"'&,;}]{6,}"
+    ),
     re.compile(r"eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}"),
 ]
 
@@ -68,13 +70,15 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": self._redact(record.getMessage()),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_") and key != "color_message":
-                entry[key] = value
+                entry[key] = self._redact(value) if isinstance(value, str) else value
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = self._redact(self.formatException(record.exc_info))
+        # Values were redacted one by one (quotes intact); the whole line once more catches
+        # secrets inside non-string extras.
         return self._redact(json.dumps(entry, default=str, ensure_ascii=False))
 
 

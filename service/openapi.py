@@ -12,7 +12,10 @@ from contracts.events import StateEvent
 from contracts.executions import ExecutionStreamEvent
 
 REF_TEMPLATE = "#/components/schemas/{model}"
-STREAM_SCHEMAS: dict[str, Any] = {"StateEvent": StateEvent, "ExecutionStreamEvent": ExecutionStreamEvent}
+STREAM_SCHEMAS: dict[str, Any] = {
+    "StateEvent": StateEvent,
+    "ExecutionStreamEvent": ExecutionStreamEvent,
+}
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:

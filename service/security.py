@@ -154,19 +154,24 @@ class SecurityMiddleware:
         client = scope.get("client")
         if policy.loopback_only and client and not is_loopback(client[0]):
             return _denied(
-                ErrorCode.INVALID_REQUEST, 403, "Only this machine may call the daemon.",
+                ErrorCode.INVALID_REQUEST,
+                403,
+                "Only this machine may call the daemon.",
                 "Call the daemon from the machine it runs on.",
             )
         host = headers.get(b"host", b"").decode("latin-1").lower()
         if host not in policy.hosts:
             return _denied(
-                ErrorCode.INVALID_REQUEST, 421,
+                ErrorCode.INVALID_REQUEST,
+                421,
                 f"Host {host or '(none)'!r} is not this daemon's address.",
                 "Address the daemon by the URL in its ready line, or start it with --allowed-host.",
             )
         if origin and origin not in policy.origins:
             return _denied(
-                ErrorCode.INVALID_REQUEST, 403, f"Origin {origin!r} may not call this daemon.",
+                ErrorCode.INVALID_REQUEST,
+                403,
+                f"Origin {origin!r} may not call this daemon.",
                 "Start the daemon with --allow-origin for the shell's exact origin.",
             )
         if _is_preflight(scope, headers):
@@ -180,12 +185,16 @@ class SecurityMiddleware:
             return None
         if _query_has_token(scope):
             return _denied(
-                ErrorCode.UNAUTHORIZED, 401, "A token in the URL is not accepted.",
+                ErrorCode.UNAUTHORIZED,
+                401,
+                "A token in the URL is not accepted.",
                 "Send the token in the Authorization header as 'Bearer <token>'.",
             )
         if not authenticated:
             return _denied(
-                ErrorCode.UNAUTHORIZED, 401, "The daemon token is missing or wrong.",
+                ErrorCode.UNAUTHORIZED,
+                401,
+                "The daemon token is missing or wrong.",
                 "Send 'Authorization: Bearer <token>' with the token from the daemon's ready line.",
             )
         return None
@@ -262,7 +271,8 @@ class SecurityMiddleware:
             media = (content_type or b"").split(b";", 1)[0].strip().lower()
             if media != b"application/json":
                 return _denied(
-                    ErrorCode.INVALID_REQUEST, 415,
+                    ErrorCode.INVALID_REQUEST,
+                    415,
                     "Request bodies must be application/json.",
                     "Send the body as JSON with 'Content-Type: application/json'.",
                 )
@@ -278,7 +288,8 @@ class SecurityMiddleware:
 
 def _too_large(limit: int) -> ProviderError:
     return _denied(
-        ErrorCode.INVALID_REQUEST, 413,
+        ErrorCode.INVALID_REQUEST,
+        413,
         f"The request body is larger than {limit // (1024 * 1024)} MiB.",
         "Send a smaller request; split large inputs across requests.",
     )

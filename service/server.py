@@ -40,7 +40,9 @@ def bind(host: str, port: int) -> socket.socket:
 class DaemonServer(uvicorn.Server):
     """uvicorn's server, plus the ready line once listening and the parent-process watch."""
 
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None], parent_pid: int | None):
+    def __init__(
+        self, config: uvicorn.Config, on_ready: Callable[[], None], parent_pid: int | None
+    ):
         super().__init__(config)
         self._on_ready = on_ready
         self._parent_pid = parent_pid
@@ -67,7 +69,8 @@ class DaemonServer(uvicorn.Server):
                 asyncio.get_running_loop().remove_reader(fd)
                 os.close(fd)
         else:
-            while _alive(pid):
+            # No pidfd on this platform: polling is the only way to notice the parent exit.
+            while _alive(pid):  # noqa: ASYNC110
                 await asyncio.sleep(PARENT_POLL_S)
         log.info("parent process exited; shutting down", extra={"parent_pid": pid})
         self.should_exit = True
@@ -114,7 +117,9 @@ def serve(config: DaemonConfig, redactor: Redactor, stdout: TextIO) -> int:
     try:
         sock = bind(config.host, config.port)
     except OSError as exc:
-        log.error("cannot bind", extra={"host": config.host, "port": config.port, "error": str(exc)})
+        log.error(
+            "cannot bind", extra={"host": config.host, "port": config.port, "error": str(exc)}
+        )
         return 1
     config = replace(config, port=sock.getsockname()[1])
     app = create_app(config)

@@ -60,11 +60,14 @@ async def client(config: DaemonConfig, runtime: Runtime) -> AsyncIterator[httpx.
     """An authenticated in-process client (JSON routes only: ASGITransport does not stream)."""
     app = create_app(config, runtime)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=transport,
-        base_url=f"http://127.0.0.1:{TEST_PORT}",
-        headers={"Authorization": f"Bearer {TEST_TOKEN}"},
-    ) as http:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=transport,
+            base_url=f"http://127.0.0.1:{TEST_PORT}",
+            headers={"Authorization": f"Bearer {TEST_TOKEN}"},
+        ) as http,
+    ):
         yield http
 
 

@@ -39,7 +39,9 @@ class SseEvent:
         return json.loads(self.data)
 
 
-def read_sse(lines: Iterator[str], want: int, *, comments: list[str] | None = None) -> list[SseEvent]:
+def read_sse(
+    lines: Iterator[str], want: int, *, comments: list[str] | None = None
+) -> list[SseEvent]:
     """Read `want` events from an iterator of SSE lines; comment lines go to `comments`."""
     events: list[SseEvent] = []
     current = SseEvent()
@@ -102,7 +104,9 @@ class LiveServer:
             if time.monotonic() > deadline or not thread.is_alive():
                 raise RuntimeError("live server did not start")
             time.sleep(0.01)
-        live = cls(config, runtime, server, thread, loop, {"Authorization": f"Bearer {config.token}"})
+        live = cls(
+            config, runtime, server, thread, loop, {"Authorization": f"Bearer {config.token}"}
+        )
         try:
             yield live
         finally:
@@ -167,11 +171,14 @@ def spawn_daemon(*args: str, env: dict[str, str] | None = None, timeout: float =
         env={**os.environ, **(env or {})},
     )
     stdout, stderr = process.stdout, process.stderr
-    assert stdout is not None and stderr is not None
+    assert stdout is not None
+    assert stderr is not None
     daemon = Daemon(process, {})
     daemon._drain = threading.Thread(target=lambda: daemon.stderr.extend(stderr), daemon=True)
     daemon._drain.start()
-    reader = threading.Thread(target=lambda: daemon.ready.update(json.loads(stdout.readline() or "{}")))
+    reader = threading.Thread(
+        target=lambda: daemon.ready.update(json.loads(stdout.readline() or "{}"))
+    )
     reader.start()
     reader.join(timeout)
     if not daemon.ready:

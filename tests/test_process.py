@@ -29,7 +29,9 @@ def daemon() -> Iterator[Daemon]:
         running.stop()
 
 
-def _raw(daemon: Daemon, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+def _raw(
+    daemon: Daemon, method: str, path: str, headers: dict[str, str], body: bytes = b""
+) -> tuple[int, dict[str, str], bytes]:
     """One request with exactly these headers (no client adds Host or Content-Type for us)."""
     connection = http.client.HTTPConnection("127.0.0.1", daemon.ready["port"], timeout=10)
     try:
@@ -51,7 +53,8 @@ def test_ready_line_is_the_only_stdout_and_matches_the_contract(daemon: Daemon) 
     assert ready["event"] == "ready"
     assert ready["token"] == TOKEN
     assert ready["pid"] == daemon.process.pid
-    assert isinstance(ready["port"], int) and ready["port"] > 0
+    assert isinstance(ready["port"], int)
+    assert ready["port"] > 0
     assert ready["url"] == f"http://127.0.0.1:{ready['port']}"
     assert daemon.stop() == 0
 
@@ -119,7 +122,13 @@ def test_port_zero_picks_distinct_free_ports() -> None:
         ("GET", "/v1/health", {"Origin": "https://evil.com"}, b"", 403),
         ("GET", "/v1/health", {"Origin": "null"}, b"", 403),
         ("POST", "/v1/executions", {"Content-Type": "text/plain"}, b'{"messages": []}', 415),
-        ("POST", "/v1/executions", {"Content-Type": "application/json"}, b"x" * (4 * 1024 * 1024 + 1), 413),
+        (
+            "POST",
+            "/v1/executions",
+            {"Content-Type": "application/json"},
+            b"x" * (4 * 1024 * 1024 + 1),
+            413,
+        ),
         ("POST", "/v1/executions", {"Content-Type": "application/json"}, b'{"messages": [', 400),
         ("POST", "/v1/executions", {"Content-Type": "application/json"}, b'{"messages": 1}', 422),
         ("GET", "/v1/health", {}, b"", 200),
@@ -143,12 +152,20 @@ def test_security_matrix_over_a_real_socket(
 
 
 def test_allowed_origin_gets_cors_over_a_real_socket() -> None:
-    running = spawn_daemon("--allow-origin", "app://kata-cloud", env={"KATA_PROVIDERS_TOKEN": TOKEN})
+    running = spawn_daemon(
+        "--allow-origin", "app://kata-cloud", env={"KATA_PROVIDERS_TOKEN": TOKEN}
+    )
     try:
         port = running.ready["port"]
         code, headers, _ = _raw(
-            running, "GET", "/v1/health",
-            {"Host": f"127.0.0.1:{port}", "Origin": "app://kata-cloud", "Authorization": f"Bearer {TOKEN}"},
+            running,
+            "GET",
+            "/v1/health",
+            {
+                "Host": f"127.0.0.1:{port}",
+                "Origin": "app://kata-cloud",
+                "Authorization": f"Bearer {TOKEN}",
+            },
         )
     finally:
         running.stop()
@@ -160,7 +177,10 @@ def test_allowed_origin_gets_cors_over_a_real_socket() -> None:
 def test_unsafe_allow_origin_values_are_refused_at_start(origin: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "service.cli", "serve", "--allow-origin", origin],
-        capture_output=True, text=True, timeout=30, check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 2
     assert result.stdout == ""
@@ -200,7 +220,10 @@ def test_refuses_to_start_for_a_parent_that_is_already_gone() -> None:
     gone.wait()
     result = subprocess.run(
         [sys.executable, "-m", "service.cli", "serve", "--parent-pid", str(gone.pid)],
-        capture_output=True, text=True, timeout=30, check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 1
     assert result.stdout == ""
@@ -222,7 +245,9 @@ def test_a_non_loopback_bind_logs_a_warning() -> None:
 
 def test_data_folder_comes_from_the_environment(tmp_path: Path) -> None:
     env_home = tmp_path / "kata-home"
-    running = spawn_daemon(env={"KATA_PROVIDERS_HOME": str(env_home), "KATA_PROVIDERS_LOG_LEVEL": "debug"})
+    running = spawn_daemon(
+        env={"KATA_PROVIDERS_HOME": str(env_home), "KATA_PROVIDERS_LOG_LEVEL": "debug"}
+    )
     running.stop()
     logs = running.stderr_lines()
     assert any(r.get("data_dir") == str(env_home) for r in logs)
@@ -235,5 +260,7 @@ def test_importing_the_app_does_not_load_the_provider_sdks() -> None:
         "create_app(DaemonConfig());"
         "print(sorted(m for m in ('anthropic', 'openai') if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"

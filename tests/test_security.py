@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 
@@ -71,7 +73,9 @@ async def test_loopback_hosts_with_the_bound_port_pass(config: DaemonConfig, hos
 
 
 async def test_ipv6_bind_accepts_bracketed_host(tmp_path_factory: pytest.TempPathFactory) -> None:
-    config = DaemonConfig(token=TEST_TOKEN, host="::1", port=TEST_PORT, data_dir=tmp_path_factory.mktemp("d"))
+    config = DaemonConfig(
+        token=TEST_TOKEN, host="::1", port=TEST_PORT, data_dir=tmp_path_factory.mktemp("d")
+    )
     async with _client(config, peer="::1") as http:
         v6 = await http.get("/v1/health", headers={**AUTH, "Host": f"[::1]:{TEST_PORT}"})
         v4 = await http.get("/v1/health", headers={**AUTH, "Host": GOOD_HOST})
@@ -117,7 +121,10 @@ async def test_a_foreign_origin_gets_403_and_no_cors(config: DaemonConfig, origi
 async def test_an_allowed_origin_gets_exact_cors(tmp_path_factory: pytest.TempPathFactory) -> None:
     origin = "app://kata-cloud"
     config = DaemonConfig(
-        token=TEST_TOKEN, port=TEST_PORT, allow_origins=(origin,), data_dir=tmp_path_factory.mktemp("d")
+        token=TEST_TOKEN,
+        port=TEST_PORT,
+        allow_origins=(origin,),
+        data_dir=tmp_path_factory.mktemp("d"),
     )
     async with _client(config) as http:
         preflight = await http.options(
@@ -165,7 +172,7 @@ async def test_an_oversized_body_gets_413(config: DaemonConfig) -> None:
             "/v1/executions", content=body, headers={**AUTH, "Content-Type": "application/json"}
         )
 
-        async def chunks():  # type: ignore[no-untyped-def]
+        async def chunks() -> AsyncIterator[bytes]:
             for start in range(0, len(body), 65536):
                 yield body[start : start + 65536]
 
@@ -217,7 +224,10 @@ async def test_malformed_json_is_a_400(client: httpx.AsyncClient) -> None:
         ({"messages": []}, ["body", "messages"]),
         ({"messages": [{"role": "user", "content": "hi"}], "surprise": 1}, ["body", "surprise"]),
         ({"messages": [{"role": "system", "content": "hi"}]}, ["body", "messages", 0, "role"]),
-        ({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}, ["body", "max_tokens"]),
+        (
+            {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0},
+            ["body", "max_tokens"],
+        ),
     ],
 )
 async def test_schema_violations_are_422_with_details(

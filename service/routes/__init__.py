@@ -1,1 +1,1 @@
-"""HTTP routes. Each translates HTTP only: parse the contract, call the runtime, return a contract."""
+"""HTTP routes: each parses the contract, calls the runtime once and returns a contract."""

@@ -61,7 +61,9 @@ async def _stream(runtime: Runtime, last_event_id: int | None) -> AsyncIterator[
     responses={
         200: {
             "description": "An endless stream of state events.",
-            "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/StateEvent"}}},
+            "content": {
+                "text/event-stream": {"schema": {"$ref": "#/components/schemas/StateEvent"}}
+            },
         }
     },
 )

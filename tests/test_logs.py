@@ -1,0 +1,79 @@
+"""Log lines are JSON and never carry a secret."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from service.logs import REDACTED, JsonFormatter, Redactor
+
+
+@pytest.fixture
+def capture() -> tuple[logging.Logger, io.StringIO, Redactor]:
+    stream = io.StringIO()
+    redactor = Redactor()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter(redactor))
+    logger = logging.getLogger("kata.test.logs")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    return logger, stream, redactor
+
+
+@pytest.mark.parametrize(
+    "secret_text",
+    [
+        "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+        "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+        "Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345",
+        "x-api-key: my-very-secret-key-value",
+        '{"access_token": "opaque-token-value-123456"}',
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    ],
+)
+def test_secret_shaped_strings_are_redacted(
+    capture: tuple[logging.Logger, io.StringIO, Redactor], secret_text: str
+) -> None:
+    logger, stream, _ = capture
+    logger.info("upstream said %s", secret_text, extra={"detail": secret_text})
+    line = json.loads(stream.getvalue())
+    secret_part = secret_text.split()[-1].strip('"}')
+    assert secret_part not in stream.getvalue()
+    assert REDACTED in line["msg"]
+    assert REDACTED in line["detail"]
+
+
+def test_known_secrets_are_redacted_whatever_their_shape(
+    capture: tuple[logging.Logger, io.StringIO, Redactor],
+) -> None:
+    logger, stream, redactor = capture
+    redactor.add("plain-daemon-token")
+    logger.warning("token was plain-daemon-token in %s", "a message")
+    assert "plain-daemon-token" not in stream.getvalue()
+
+
+def test_exceptions_are_formatted_and_redacted(
+    capture: tuple[logging.Logger, io.StringIO, Redactor],
+) -> None:
+    logger, stream, redactor = capture
+    redactor.add("secret-in-exception")
+    try:
+        raise ValueError("bad secret-in-exception")
+    except ValueError:
+        logger.exception("failed")
+    line = json.loads(stream.getvalue())
+    assert "ValueError" in line["exc"]
+    assert "secret-in-exception" not in stream.getvalue()
+
+
+def test_ordinary_text_is_left_alone(capture: tuple[logging.Logger, io.StringIO, Redactor]) -> None:
+    logger, stream, _ = capture
+    logger.info("request", extra={"path": "/v1/providers/anthropic", "status": 200})
+    line = json.loads(stream.getvalue())
+    assert line["path"] == "/v1/providers/anthropic"
+    assert line["status"] == 200
+    assert line["level"] == "info"

@@ -1,0 +1,88 @@
+"""The committed OpenAPI document matches the app, and reads well for generated clients."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.app import create_app
+from service.config import DaemonConfig
+
+SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
+METHODS = {"get", "put", "post", "delete", "patch"}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return create_app(DaemonConfig()).openapi()
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    ]
+
+
+def test_committed_spec_has_not_drifted(document: dict[str, Any]) -> None:
+    committed = json.loads(SPEC.read_text())
+    assert committed == document, "openapi/openapi.json is stale: run `make openapi`"
+
+
+def test_the_cli_prints_the_same_document(document: dict[str, Any]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "service.cli", "openapi"], capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout) == document
+
+
+def test_operation_ids_are_readable_and_unique(document: dict[str, Any]) -> None:
+    ids = [operation["operationId"] for _, _, operation in _operations(document)]
+    assert len(ids) == len(set(ids))
+    assert all(i[0].islower() and "_" not in i and "-" not in i for i in ids), ids
+    assert {"getHealth", "listProviders", "getProvider", "streamEvents", "createExecution"} <= set(
+        ids
+    )
+
+
+def test_every_operation_documents_the_edge_errors(document: dict[str, Any]) -> None:
+    for path, method, operation in _operations(document):
+        documented = set(operation["responses"])
+        assert {"401", "403", "421", "500"} <= documented, (path, method)
+        for status in documented - {"200"}:
+            schema = operation["responses"][status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (path, method, status)
+
+
+def test_bearer_auth_is_declared_for_every_operation(document: dict[str, Any]) -> None:
+    scheme = document["components"]["securitySchemes"]["bearerAuth"]
+    assert scheme == {**scheme, "type": "http", "scheme": "bearer"}
+    assert document["security"] == [{"bearerAuth": []}]
+
+
+def test_event_streams_reference_their_event_unions(document: dict[str, Any]) -> None:
+    events = document["paths"]["/v1/events"]["get"]["responses"]["200"]["content"]
+    assert events["text/event-stream"]["schema"] == {"$ref": "#/components/schemas/StateEvent"}
+    schemas = document["components"]["schemas"]
+    state_types = {ref["$ref"].rsplit("/", 1)[-1] for ref in schemas["StateEvent"]["oneOf"]}
+    assert {"SnapshotEvent", "ProviderStatusEvent", "ProviderErrorEvent"} <= state_types
+    assert schemas["StateEvent"]["discriminator"]["propertyName"] == "type"
+    stream_types = {
+        ref["$ref"].rsplit("/", 1)[-1] for ref in schemas["ExecutionStreamEvent"]["oneOf"]
+    }
+    assert {"StartEvent", "TextDeltaEvent", "DoneEvent", "ErrorEvent", "RetryEvent"} <= stream_types
+    for name in state_types | stream_types:
+        assert name in schemas
+
+
+def test_no_secret_shaped_examples(document: dict[str, Any]) -> None:
+    text = json.dumps(document)
+    for marker in ("sk-ant-", "sk-proj-", "Bearer ey"):
+        assert marker not in text
