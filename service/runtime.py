@@ -65,6 +65,7 @@ class Runtime:
 
     async def startup(self) -> None:
         """Bring the runtime up; called from the app's lifespan."""
+        self.config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     async def shutdown(self) -> None:
         """Release everything the runtime holds."""

@@ -29,6 +29,17 @@ def daemon() -> Iterator[Daemon]:
         running.stop()
 
 
+@pytest.fixture(scope="module")
+def shared_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """One daemon for the read-only security matrix (its own isolated data folder)."""
+    home = tmp_path_factory.mktemp("matrix")
+    running = spawn_daemon(env={"KATA_PROVIDERS_TOKEN": TOKEN, "KATA_PROVIDERS_HOME": str(home)})
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
 def _raw(
     daemon: Daemon, method: str, path: str, headers: dict[str, str], body: bytes = b""
 ) -> tuple[int, dict[str, str], bytes]:
@@ -135,13 +146,13 @@ def test_port_zero_picks_distinct_free_ports() -> None:
     ],
 )
 def test_security_matrix_over_a_real_socket(
-    daemon: Daemon, method: str, path: str, headers: dict[str, str], body: bytes, status: int
+    shared_daemon: Daemon, method: str, path: str, headers: dict[str, str], body: bytes, status: int
 ) -> None:
-    port = daemon.ready["port"]
+    port = shared_daemon.ready["port"]
     sent = {"Host": f"127.0.0.1:{port}", **headers}
     if status != 401 and "Authorization" not in headers:
         sent["Authorization"] = f"Bearer {TOKEN}"
-    code, response_headers, payload = _raw(daemon, method, path, sent, body)
+    code, response_headers, payload = _raw(shared_daemon, method, path, sent, body)
     assert code == status, payload
     assert not [h for h in response_headers if h.startswith("access-control-")]
     if status != 200:
@@ -243,14 +254,15 @@ def test_a_non_loopback_bind_logs_a_warning() -> None:
     assert any(r["level"] == "warning" and "non-loopback" in str(r["msg"]) for r in logs)
 
 
-def test_data_folder_comes_from_the_environment(tmp_path: Path) -> None:
+def test_data_folder_comes_from_the_environment_and_is_private(tmp_path: Path) -> None:
     env_home = tmp_path / "kata-home"
     running = spawn_daemon(
         env={"KATA_PROVIDERS_HOME": str(env_home), "KATA_PROVIDERS_LOG_LEVEL": "debug"}
     )
-    running.stop()
     logs = running.stderr_lines()
     assert any(r.get("data_dir") == str(env_home) for r in logs)
+    assert env_home.is_dir()
+    assert env_home.stat().st_mode & 0o777 == 0o700
 
 
 def test_importing_the_app_does_not_load_the_provider_sdks() -> None:
