@@ -18,7 +18,7 @@ class AuthMode(StrEnum):
     """How a provider is authenticated: a stored API key or a session held by local tooling."""
 
     API_KEY = "api_key"
-    TOKEN_SESSION = "token_session"  # noqa: S105 (a mode name, not a secret)
+    TOKEN_SESSION = "token_session"
 
 
 class Request(BaseModel):

@@ -13,6 +13,7 @@ from contracts.executions import ExecutionState
 from contracts.health import HealthResponse
 from contracts.models import Provenance
 from contracts.providers import ProviderStatus
+from contracts.settings import DaemonSettings
 
 
 class SnapshotEvent(Response):
@@ -21,8 +22,12 @@ class SnapshotEvent(Response):
     type: Literal["snapshot"] = "snapshot"
     at: datetime
     daemon: HealthResponse
+    settings: DaemonSettings
     default_provider: ProviderId | None
     providers: list[ProviderStatus]
+    problems: list[ErrorBody] = Field(
+        default_factory=list, description="The daemon's own problems since it started."
+    )
 
 
 class ProviderStatusEvent(Response):
@@ -48,6 +53,14 @@ class DaemonErrorEvent(Response):
     type: Literal["daemon_error"] = "daemon_error"
     at: datetime
     error: ErrorBody
+
+
+class SettingsEvent(Response):
+    """The daemon-wide settings changed."""
+
+    type: Literal["settings"] = "settings"
+    at: datetime
+    settings: DaemonSettings
 
 
 class ModelsUpdatedEvent(Response):
@@ -77,6 +90,7 @@ StateEvent = Annotated[
     | ProviderStatusEvent
     | ProviderErrorEvent
     | DaemonErrorEvent
+    | SettingsEvent
     | ModelsUpdatedEvent
     | ExecutionUpdateEvent,
     Field(discriminator="type"),

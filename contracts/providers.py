@@ -73,6 +73,9 @@ class TokenSessionState(Response):
     expires_at: datetime | None = None
     account: str | None = Field(default=None, description="A label for the signed-in account.")
     remediation: str | None = None
+    refreshable: bool = Field(
+        default=False, description="An expired access token is renewed on the next request."
+    )
 
 
 class ProviderHealth(Response):
@@ -120,7 +123,7 @@ class ProviderList(Response):
 
 
 class ProviderSettingsUpdate(Request):
-    """A partial update of a provider's settings; omitted fields keep their value."""
+    """A partial update: omitted fields keep their value; `default_model: null` clears it."""
 
     preferred_auth_mode: AuthMode | None = None
     allow_api_key_fallback: bool | None = None

@@ -11,7 +11,7 @@ from service import __version__
 from service.config import DaemonConfig
 from service.http_errors import COMMON_ERRORS, error_responses, install_error_handlers
 from service.openapi import build_openapi
-from service.routes import events, executions, health, page, providers
+from service.routes import events, executions, health, page, providers, settings
 from service.runtime import Runtime
 from service.security import AccessPolicy, SecurityMiddleware
 
@@ -47,7 +47,14 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
     app.state.policy = policy
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
-    for router in (health.router, providers.router, executions.router, events.router, page.router):
+    for router in (
+        health.router,
+        providers.router,
+        settings.router,
+        executions.router,
+        events.router,
+        page.router,
+    ):
         app.include_router(router)
     app.add_middleware(SecurityMiddleware, policy=policy)
     return app

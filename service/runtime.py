@@ -2,32 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 
-from contracts.base import ProviderId
-from contracts.errors import ErrorCode, ProviderError
-from contracts.events import SnapshotEvent, StateEvent
+from adapters.base import Credential, ProviderAdapter
+from contracts.base import AuthMode, ProviderId
+from contracts.errors import ErrorBody, ErrorCode, ProviderError
+from contracts.events import DaemonErrorEvent, SettingsEvent, SnapshotEvent, StateEvent
 from contracts.executions import ExecutionRequest, ExecutionResult
 from contracts.health import HealthResponse
 from contracts.providers import (
-    ApiKeyState,
-    ApiKeyStateName,
-    ProviderHealth,
+    ApiKeyPut,
     ProviderList,
-    ProviderSettings,
+    ProviderSettingsUpdate,
     ProviderStatus,
-    TokenSessionState,
-    TokenSessionStateName,
 )
+from contracts.settings import DaemonSettings, DaemonSettingsUpdate
 from service import __version__
 from service.config import DaemonConfig
+from service.credentials.keyring_access import KeyringAccess, KeyringUnavailable
+from service.credentials.keystore import KeyStore, check_key_shape
 from service.events import EventBus
+from service.provider_book import ProviderBook
+from service.settings_store import PersistedSettings, SettingsStore
+from service.watcher import watch_sessions
 
-DISPLAY_NAMES = {ProviderId.ANTHROPIC: "Anthropic", ProviderId.OPENAI: "OpenAI"}
-KEY_ENV = {ProviderId.ANTHROPIC: "ANTHROPIC_API_KEY", ProviderId.OPENAI: "OPENAI_API_KEY"}
+log = logging.getLogger("kata.runtime")
+
+BASE_URL_ENV = {ProviderId.ANTHROPIC: "ANTHROPIC_BASE_URL", ProviderId.OPENAI: "OPENAI_BASE_URL"}
+EXPIRING_LEAD_S = 120.0
 
 
 def utcnow() -> datetime:
@@ -35,40 +44,118 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def missing_auth(provider: ProviderId) -> ProviderError:
-    """The error for a provider with no usable credential, with what to do about it."""
-    return ProviderError(
-        ErrorCode.MISSING_AUTH,
-        f"No credential is configured for {DISPLAY_NAMES[provider]}.",
-        f"Add an API key on the settings page or with PUT /v1/providers/{provider.value}/api-key, "
-        f"or set {KEY_ENV[provider]} before starting the daemon.",
-        provider=provider,
-    )
+def default_adapters(env: Mapping[str, str]) -> dict[ProviderId, ProviderAdapter]:
+    """The real adapters, pointed at the SDKs' own base-URL variables."""
+    from adapters.anthropic import AnthropicAdapter
+    from adapters.openai import OpenAIAdapter
+
+    return {
+        ProviderId.ANTHROPIC: AnthropicAdapter(env.get(BASE_URL_ENV[ProviderId.ANTHROPIC])),
+        ProviderId.OPENAI: OpenAIAdapter(env.get(BASE_URL_ENV[ProviderId.OPENAI])),
+    }
 
 
 class Runtime:
-    """Holds provider state and the event bus; routes call its methods and nothing else."""
+    """Holds provider state, adapters and the event bus; routes call its methods only."""
 
     def __init__(
         self,
         config: DaemonConfig,
+        *,
         bus: EventBus | None = None,
+        keyring: KeyringAccess | None = None,
+        env: Mapping[str, str] | None = None,
+        home: Path | None = None,
+        adapters: Mapping[ProviderId, ProviderAdapter] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = utcnow,
+        watch: bool = True,
     ) -> None:
         self.config = config
         self.bus = bus or EventBus(config.event_buffer, config.subscriber_queue)
+        self._env = dict(os.environ if env is None else env)
+        self._keyring = keyring or KeyringAccess()
+        self._adapters = dict(adapters) if adapters is not None else default_adapters(self._env)
         self._clock = clock
+        self._now = now
+        self._watch = watch
         self._started = clock()
-        self._started_at = utcnow()
-        self._settings = {provider: ProviderSettings() for provider in ProviderId}
-        self._health = {provider: ProviderHealth() for provider in ProviderId}
+        self._started_at = now()
+        self._settings_store = SettingsStore(config.data_dir)
+        self.book = ProviderBook(
+            KeyStore(config.data_dir, self._keyring, self._env),
+            PersistedSettings(),
+            self.publish,
+            self._env,
+            home or Path(self._env.get("HOME") or Path.home()),
+            now,
+            demo=config.demo,
+        )
+        self._problems: list[ErrorBody] = []
+        self._ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._timers: list[asyncio.TimerHandle] = []
 
     async def startup(self) -> None:
-        """Bring the runtime up; called from the app's lifespan."""
+        """Load settings now; keys and sessions in the background so the ready line is not held."""
         self.config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        settings, problem = self._settings_store.load()
+        self.book.settings = settings
+        if problem is not None:
+            self._problem(problem)
+        self._tasks.append(asyncio.create_task(self._load()))
+
+    async def _load(self) -> None:
+        try:
+            await self.book.keys.load()
+            if self.book.keys.keyring_problem:
+                log.info(
+                    "keys are kept in a file", extra={"reason": self.book.keys.keyring_problem}
+                )
+            await self.book.detect_sessions(self._read_keyring)
+            self.book.refresh()
+            self._schedule_expiry()
+        finally:
+            self._ready.set()
+        if self._watch:
+            self._tasks.append(
+                asyncio.create_task(
+                    watch_sessions(self.book.watched_paths, self.redetect, self._stop)
+                )
+            )
 
     async def shutdown(self) -> None:
-        """Release everything the runtime holds."""
+        """Stop background work and close every SDK client."""
+        self._stop.set()
+        for timer in self._timers:
+            timer.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for adapter in self._adapters.values():
+            await adapter.aclose()
+        self._keyring.close()
+
+    async def ready(self) -> None:
+        """Wait until keys and sessions have been read once (bounded by the keyring timeout)."""
+        await self._ready.wait()
+
+    def publish(self, event: StateEvent) -> int:
+        """Publish a state event to every subscriber."""
+        return self.bus.publish(event)
+
+    def _problem(self, error: ProviderError) -> None:
+        self._problems.append(error.body())
+        self.publish(DaemonErrorEvent(at=self._now(), error=error.body()))
+
+    async def _read_keyring(self, service: str, user: str) -> str | None:
+        try:
+            return await self._keyring.read_foreign(service, user)
+        except KeyringUnavailable:
+            return None
 
     def health(self) -> HealthResponse:
         """Liveness: version, pid and uptime."""
@@ -80,43 +167,126 @@ class Runtime:
             demo=self.config.demo,
         )
 
-    def provider(self, provider: ProviderId) -> ProviderStatus:
+    async def provider(self, provider: ProviderId) -> ProviderStatus:
         """The current status of one provider."""
-        settings = self._settings[provider]
-        error = missing_auth(provider)
-        return ProviderStatus(
-            id=provider,
-            display_name=DISPLAY_NAMES[provider],
-            demo=self.config.demo,
-            requested_mode=settings.preferred_auth_mode,
-            resolved_mode=None,
-            fallback_applied=False,
-            usable=False,
-            api_key=ApiKeyState(state=ApiKeyStateName.MISSING, remediation=error.remediation),
-            token_session=TokenSessionState(state=TokenSessionStateName.MISSING),
-            health=self._health[provider],
-            settings=settings,
-            last_error=error.body(),
-            updated_at=self._started_at,
-        )
+        await self.ready()
+        return self.book.status(provider)
 
-    def providers(self) -> ProviderList:
+    async def providers(self) -> ProviderList:
         """Every provider's status."""
+        await self.ready()
         return ProviderList(
-            default_provider=self.default_provider(),
-            providers=[self.provider(provider) for provider in ProviderId],
+            default_provider=self.book.default_provider(),
+            providers=[self.book.status(provider) for provider in ProviderId],
         )
 
-    def default_provider(self) -> ProviderId | None:
-        """The provider used when a request names none: the first that is usable."""
+    async def snapshot(self) -> SnapshotEvent:
+        """The whole state, as the first event of every event stream."""
+        listing = await self.providers()
+        return SnapshotEvent(
+            at=self._now(),
+            daemon=self.health(),
+            settings=self.book.settings.daemon,
+            default_provider=listing.default_provider,
+            providers=listing.providers,
+            problems=list(self._problems),
+        )
+
+    async def update_provider_settings(
+        self, provider: ProviderId, update: ProviderSettingsUpdate
+    ) -> ProviderStatus:
+        """Change a provider's settings, persist them, and publish the new status."""
+        await self.ready()
+        current = self.book.settings.provider(provider)
+        changes = update.model_dump(include=update.model_fields_set)
+        self.book.replace_settings(provider, current.model_copy(update=changes))
+        self._save()
+        self.book.refresh()
+        return self.book.status(provider)
+
+    def daemon_settings(self) -> DaemonSettings:
+        """The daemon-wide settings."""
+        return self.book.settings.daemon
+
+    async def update_daemon_settings(self, update: DaemonSettingsUpdate) -> DaemonSettings:
+        """Change the daemon-wide settings, persist them, and re-detect what they affect."""
+        await self.ready()
+        changes = update.model_dump(include=update.model_fields_set)
+        self.book.settings.daemon = self.book.settings.daemon.model_copy(update=changes)
+        self._save()
+        self.publish(SettingsEvent(at=self._now(), settings=self.book.settings.daemon))
+        await self.redetect()
+        return self.book.settings.daemon
+
+    async def put_api_key(self, provider: ProviderId, body: ApiKeyPut) -> ProviderStatus:
+        """Store an API key (after probing the provider with it when asked to)."""
+        await self.ready()
+        value = body.api_key.get_secret_value().strip()
+        check_key_shape(provider, value)
+        if body.verify:
+            await self._adapters[provider].list_models(Credential(AuthMode.API_KEY, api_key=value))
+        await self.book.keys.put(provider, value)
+        self.book.refresh()
+        return self.book.status(provider)
+
+    async def delete_api_key(self, provider: ProviderId) -> ProviderStatus:
+        """Forget the stored API key wherever it is kept."""
+        await self.ready()
+        await self.book.keys.delete(provider)
+        self.book.refresh()
+        return self.book.status(provider)
+
+    async def check(self, provider: ProviderId) -> ProviderStatus:
+        """Re-read keys and sessions, then probe the provider with a models call."""
+        await self.ready()
+        await self.book.keys.load()
+        await self.redetect()
+        outcome = self.book.resolution(provider)
+        if isinstance(outcome, ProviderError):
+            return self.book.status(provider)
+        credential, _ = self.book.credential(provider)
+        started = self._clock()
+        try:
+            await self._adapters[provider].list_models(credential)
+        except ProviderError as error:
+            self.book.record_check(provider, self._clock() - started, error)
+        else:
+            self.book.record_check(provider, self._clock() - started, None)
+        self.book.refresh()
+        return self.book.status(provider)
+
+    async def redetect(self) -> None:
+        """Re-read every session source and publish what changed."""
+        await self.book.detect_sessions(self._read_keyring)
+        self.book.refresh()
+        self._schedule_expiry()
+
+    def _schedule_expiry(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers = []
+        loop = asyncio.get_running_loop()
+        now = self._now()
         for provider in ProviderId:
-            if self.provider(provider).usable:
-                return provider
-        return None
+            expires_at = self.book.session(provider).expires_at
+            if expires_at is None:
+                continue
+            for lead in (EXPIRING_LEAD_S, 0.0):
+                delay = (expires_at - now).total_seconds() - lead
+                if delay > 0:
+                    self._timers.append(
+                        loop.call_later(
+                            delay + 0.05, lambda: asyncio.ensure_future(self.redetect())
+                        )
+                    )
+
+    def _save(self) -> None:
+        self._settings_store.save(self.book.settings)
 
     async def execute(self, request: ExecutionRequest) -> ExecutionResult:
         """Run one request on the provider it names, or the default provider."""
-        provider = request.provider or self.default_provider()
+        await self.ready()
+        provider = request.provider or self.book.default_provider()
         if provider is None:
             raise ProviderError(
                 ErrorCode.MISSING_AUTH,
@@ -124,18 +294,10 @@ class Runtime:
                 "Add an API key for Anthropic or OpenAI on the settings page, or sign in with "
                 "the provider's CLI.",
             )
-        raise missing_auth(provider)
-
-    def snapshot(self) -> SnapshotEvent:
-        """The whole state, as the first event of every event stream."""
-        listing = self.providers()
-        return SnapshotEvent(
-            at=utcnow(),
-            daemon=self.health(),
-            default_provider=listing.default_provider,
-            providers=listing.providers,
+        self.book.credential(provider)
+        raise ProviderError(
+            ErrorCode.PROVIDER_UNAVAILABLE,
+            "Execution is not available in this build.",
+            "Update Kata Providers.",
+            provider=provider,
         )
-
-    def publish(self, event: StateEvent) -> int:
-        """Publish a state event to every subscriber."""
-        return self.bus.publish(event)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from service.app import create_app
 from service.config import DaemonConfig
+from service.credentials.keyring_access import KeyringAccess
 from service.runtime import Runtime
-from tests.support import TEST_PORT, TEST_TOKEN, LiveServer
+from tests.fakes_keyring import MemoryKeyring
+from tests.support import TEST_PORT, TEST_TOKEN, LiveServer, app_client
 
 ISOLATED_ENV = (
     "ANTHROPIC_API_KEY",
@@ -50,24 +52,28 @@ def config(tmp_path: Path) -> DaemonConfig:
 
 
 @pytest.fixture
-def runtime(config: DaemonConfig) -> Runtime:
-    """The runtime the app under test uses."""
-    return Runtime(config)
+def memory_keyring() -> MemoryKeyring:
+    """The keyring every in-process test uses: never the real one."""
+    return MemoryKeyring()
+
+
+@pytest.fixture
+def runtime(config: DaemonConfig, memory_keyring: MemoryKeyring, isolated_home: Path) -> Runtime:
+    """The runtime the app under test uses (in-memory keyring, isolated home and env)."""
+    return Runtime(
+        config,
+        keyring=KeyringAccess(lambda: memory_keyring),
+        env=dict(os.environ),
+        home=isolated_home,
+    )
 
 
 @pytest.fixture
 async def client(config: DaemonConfig, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     """An authenticated in-process client (JSON routes only: ASGITransport does not stream)."""
-    app = create_app(config, runtime)
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=transport,
-            base_url=f"http://127.0.0.1:{TEST_PORT}",
-            headers={"Authorization": f"Bearer {TEST_TOKEN}"},
-        ) as http,
-    ):
+    async with app_client(
+        config, runtime, headers={"Authorization": f"Bearer {TEST_TOKEN}"}
+    ) as http:
         yield http
 
 

@@ -10,8 +10,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -67,6 +68,43 @@ def read_sse(
             elif name == "data":
                 data.append(value)
     return events
+
+
+def make_runtime(config: DaemonConfig, keyring: Any = None, **kwargs: Any) -> Runtime:
+    """A runtime on the isolated environment, with an in-memory keyring unless one is given."""
+    from service.credentials.keyring_access import KeyringAccess
+    from tests.fakes_keyring import MemoryKeyring
+
+    backend = keyring if keyring is not None else MemoryKeyring()
+    env = dict(os.environ)
+    return Runtime(
+        config,
+        keyring=KeyringAccess(lambda: backend),
+        env=env,
+        home=Path(env["HOME"]),
+        **kwargs,
+    )
+
+
+@contextlib.asynccontextmanager
+async def app_client(
+    config: DaemonConfig,
+    runtime: Runtime | None = None,
+    *,
+    peer: str = "127.0.0.1",
+    headers: dict[str, str] | None = None,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client for the app, with its lifespan run (JSON routes only)."""
+    app = create_app(config, runtime or make_runtime(config))
+    transport = httpx.ASGITransport(app=app, client=(peer, 50000))
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=transport, base_url=f"http://{host}:{config.port}", headers=headers or {}
+        ) as http,
+    ):
+        yield http
 
 
 @dataclass

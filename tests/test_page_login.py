@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
+
 import httpx
 
-from service.app import create_app
 from service.config import DaemonConfig
-from service.runtime import Runtime
-from tests.support import TEST_PORT, TEST_TOKEN
+from tests.support import TEST_PORT, TEST_TOKEN, app_client
 
 
-def _anonymous(config: DaemonConfig) -> httpx.AsyncClient:
-    app = create_app(config, Runtime(config))
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 50000)),
-        base_url=f"http://127.0.0.1:{TEST_PORT}",
-    )
+def _anonymous(config: DaemonConfig) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    return app_client(config)
 
 
 async def test_token_link_sets_a_strict_httponly_cookie_and_redirects(config: DaemonConfig) -> None:

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 
 import httpx
 import pytest
 
-from service.app import create_app
 from service.config import DaemonConfig
-from service.runtime import Runtime
-from tests.support import TEST_PORT, TEST_TOKEN
+from tests.support import TEST_PORT, TEST_TOKEN, app_client
 
 GOOD_HOST = f"127.0.0.1:{TEST_PORT}"
 AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
 ROUTES = ["/v1/health", "/v1/providers", "/v1/providers/openai", "/openapi.json", "/docs"]
 
 
-def _client(config: DaemonConfig, peer: str = "127.0.0.1") -> httpx.AsyncClient:
-    app = create_app(config, Runtime(config))
-    transport = httpx.ASGITransport(app=app, client=(peer, 50000))
-    return httpx.AsyncClient(transport=transport, base_url=f"http://{GOOD_HOST}")
+def _client(
+    config: DaemonConfig, peer: str = "127.0.0.1"
+) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    return app_client(config, peer=peer)
 
 
 def _no_cors(response: httpx.Response) -> None:

@@ -29,21 +29,31 @@ def _sse(envelope: Envelope) -> ServerSentEvent:
     )
 
 
-def _snapshot(runtime: Runtime) -> ServerSentEvent:
-    return _sse(Envelope(runtime.bus.last_id, runtime.snapshot()))
+async def _snapshot(runtime: Runtime) -> Envelope:
+    snapshot = await runtime.snapshot()
+    return Envelope(runtime.bus.last_id, snapshot)
 
 
 async def _stream(runtime: Runtime, last_event_id: int | None) -> AsyncIterator[ServerSentEvent]:
+    await runtime.ready()
     subscription, replay = runtime.bus.subscribe(last_event_id)
+    floor = 0  # events already folded into the last snapshot are not sent again
     try:
         if replay is None:
-            yield _snapshot(runtime)
+            snapshot = await _snapshot(runtime)
+            floor = snapshot.id
+            yield _sse(snapshot)
         else:
             for envelope in replay:
                 yield _sse(envelope)
         while True:
             item = await subscription.next()
-            yield _snapshot(runtime) if isinstance(item, Resync) else _sse(item)
+            if isinstance(item, Resync):
+                snapshot = await _snapshot(runtime)
+                floor = snapshot.id
+                yield _sse(snapshot)
+            elif item.id > floor:
+                yield _sse(item)
     finally:
         subscription.close()
 

@@ -58,6 +58,6 @@ async def page(request: Request, runtime: RuntimeDep) -> Response:
             html.escape(status.health.state.value),
             html.escape(status.last_error.message if status.last_error else ""),
         )
-        for status in runtime.providers().providers
+        for status in (await runtime.providers()).providers
     )
     return HTMLResponse(_STATUS.format(version=html.escape(runtime.health().version), rows=rows))

@@ -1,11 +1,12 @@
-"""Provider status routes."""
+"""Provider status, settings and API-key routes."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from contracts.base import ProviderId
-from contracts.providers import ProviderList, ProviderStatus
+from contracts.providers import ApiKeyPut, ProviderList, ProviderSettingsUpdate, ProviderStatus
+from service.http_errors import error_responses
 from service.routes.deps import RuntimeDep
 
 router = APIRouter(tags=["providers"])
@@ -13,9 +14,48 @@ router = APIRouter(tags=["providers"])
 
 @router.get("/v1/providers", name="listProviders", summary="Status of every provider")
 async def list_providers(runtime: RuntimeDep) -> ProviderList:
-    return runtime.providers()
+    return await runtime.providers()
 
 
 @router.get("/v1/providers/{provider}", name="getProvider", summary="Status of one provider")
 async def get_provider(provider: ProviderId, runtime: RuntimeDep) -> ProviderStatus:
-    return runtime.provider(provider)
+    return await runtime.provider(provider)
+
+
+@router.put(
+    "/v1/providers/{provider}/settings",
+    name="updateProviderSettings",
+    summary="Change auth mode, API-key fallback or default model; persisted",
+)
+async def update_provider_settings(
+    provider: ProviderId, body: ProviderSettingsUpdate, runtime: RuntimeDep
+) -> ProviderStatus:
+    return await runtime.update_provider_settings(provider, body)
+
+
+@router.put(
+    "/v1/providers/{provider}/api-key",
+    name="putApiKey",
+    summary="Store an API key (write-only: only a masked hint ever comes back)",
+    responses=error_responses(424, 429, 503, 504),
+)
+async def put_api_key(provider: ProviderId, body: ApiKeyPut, runtime: RuntimeDep) -> ProviderStatus:
+    return await runtime.put_api_key(provider, body)
+
+
+@router.delete(
+    "/v1/providers/{provider}/api-key",
+    name="deleteApiKey",
+    summary="Forget the stored API key, wherever it is kept",
+)
+async def delete_api_key(provider: ProviderId, runtime: RuntimeDep) -> ProviderStatus:
+    return await runtime.delete_api_key(provider)
+
+
+@router.post(
+    "/v1/providers/{provider}/check",
+    name="checkProvider",
+    summary="Re-detect credentials and probe the provider with a models call",
+)
+async def check_provider(provider: ProviderId, runtime: RuntimeDep) -> ProviderStatus:
+    return await runtime.check(provider)

@@ -1,0 +1,58 @@
+"""The one place Anthropic SDK exceptions become taxonomy errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from adapters.errors import from_connection, from_status
+from contracts.base import AuthMode, ProviderId
+from contracts.errors import ErrorCode, ProviderError
+
+PROVIDER = ProviderId.ANTHROPIC
+
+
+def _detail(body: Any) -> tuple[str | None, str | None]:
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return (str(error.get("type")) if error.get("type") else None, error.get("message"))
+    return None, None
+
+
+@contextmanager
+def map_errors(mode: AuthMode | None) -> Iterator[None]:
+    """Translate anything the SDK raises; the cause is kept with `from`."""
+    import anthropic
+
+    try:
+        yield
+    except anthropic.APIStatusError as exc:
+        error_type, message = _detail(exc.body)
+        raise from_status(
+            PROVIDER,
+            exc.status_code,
+            message or exc.message,
+            headers=exc.response.headers,
+            error_type=error_type,
+            upstream_request_id=exc.request_id,
+            mode=mode,
+        ) from exc
+    except anthropic.APITimeoutError as exc:
+        raise from_connection(PROVIDER, True, str(exc)) from exc
+    except anthropic.APIConnectionError as exc:
+        raise from_connection(PROVIDER, False, str(exc.__cause__ or exc)) from exc
+    except anthropic.CredentialsError as exc:
+        raise ProviderError(
+            ErrorCode.MISSING_AUTH,
+            f"The Anthropic session cannot be used: {exc}",
+            "Run `ant auth login`, or add an API key.",
+            provider=PROVIDER,
+        ) from exc
+    except anthropic.AnthropicError as exc:
+        raise ProviderError(
+            ErrorCode.UNEXPECTED_ERROR,
+            f"Anthropic client error: {type(exc).__name__}",
+            "Retry; report it if it persists.",
+            provider=PROVIDER,
+        ) from exc

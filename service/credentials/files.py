@@ -1,0 +1,74 @@
+"""Private files: created 0600 from the start, replaced atomically, refused when others can read."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+class UnsafeFileError(Exception):
+    """A secret-holding file or folder that group or others can reach, or a symlink."""
+
+    def __init__(self, path: Path, reason: str, remediation: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+        self.remediation = remediation
+
+
+def ensure_private_dir(folder: Path) -> None:
+    """Create `folder` (and parents) with mode 0700 if missing."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def check_private(path: Path, *, writable_only: bool = False) -> None:
+    """Refuse a symlink or a file whose mode lets group or others read (or write) it."""
+    info = os.stat(path, follow_symlinks=False)
+    if stat.S_ISLNK(info.st_mode):
+        raise UnsafeFileError(path, "is a symlink", f"Replace {path} with the real file.")
+    mode = stat.S_IMODE(info.st_mode)
+    mask = 0o022 if writable_only else 0o077
+    if mode & mask:
+        fix = "go-w" if writable_only else "600"
+        raise UnsafeFileError(
+            path,
+            f"is accessible by group or others (mode {mode:#o})",
+            f"Run `chmod {fix} {path}` and try again.",
+        )
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise UnsafeFileError(path, "belongs to another user", f"Run `chown $USER {path}`.")
+
+
+def read_private_json(path: Path) -> Any:
+    """Read a JSON secret file after checking it is private. FileNotFoundError passes through."""
+    check_private(path)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_private_json(path: Path, data: Any) -> None:
+    """Write JSON to `path` atomically; the file is 0600 from its first byte."""
+    ensure_private_dir(path.parent)
+    # mkstemp creates the file 0600 with O_EXCL: no window in which the umask could expose it.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

@@ -1,0 +1,97 @@
+"""What a detector found: a token session held by a provider's own tooling, never its secret."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from contracts.providers import TokenSessionState, TokenSessionStateName
+
+EXPIRING_WINDOW = timedelta(minutes=2)
+USABLE_STATES = frozenset({TokenSessionStateName.ACTIVE, TokenSessionStateName.EXPIRING})
+
+
+class SessionKind(StrEnum):
+    """Which tooling holds the session."""
+
+    ANTHROPIC_ENV_TOKEN = "anthropic_env_token"
+    ANTHROPIC_PROFILE = "anthropic_profile"
+    CLAUDE_CODE = "claude_code"
+    CODEX_API_KEY = "codex_api_key"
+    CODEX_CHATGPT = "codex_chatgpt"
+
+
+@dataclass(frozen=True)
+class Session:
+    """One detected session. Holds where to find the secret, never the secret itself."""
+
+    state: TokenSessionStateName
+    kind: SessionKind | None = None
+    source: str | None = None
+    expires_at: datetime | None = None
+    account: str | None = None
+    remediation: str | None = None
+    refreshable: bool = False
+    profile: str | None = None
+    path: Path | None = None
+
+    @property
+    def usable(self) -> bool:
+        """Whether a request may be attempted on this session now."""
+        if self.state in USABLE_STATES:
+            return True
+        return self.state is TokenSessionStateName.EXPIRED and self.refreshable
+
+    def to_contract(self) -> TokenSessionState:
+        """The wire form shown in provider status."""
+        return TokenSessionState(
+            state=self.state,
+            kind=self.kind.value if self.kind else None,
+            source=self.source,
+            expires_at=self.expires_at,
+            account=self.account,
+            remediation=self.remediation,
+            refreshable=self.refreshable,
+        )
+
+
+def missing(remediation: str) -> Session:
+    """No session of any kind."""
+    return Session(TokenSessionStateName.MISSING, remediation=remediation)
+
+
+def expiry_state(expires_at: datetime | None, now: datetime) -> TokenSessionStateName:
+    """Active, expiring (within two minutes) or expired."""
+    if expires_at is None or expires_at - now > EXPIRING_WINDOW:
+        return TokenSessionStateName.ACTIVE
+    if expires_at > now:
+        return TokenSessionStateName.EXPIRING
+    return TokenSessionStateName.EXPIRED
+
+
+def epoch_to_datetime(value: Any) -> datetime | None:
+    """Seconds (or milliseconds, as some tools write) since the epoch, as a UTC datetime."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    seconds = value / 1000 if value > 1e12 else value
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def jwt_claims(token: Any) -> dict[str, Any]:
+    """The unverified claims of a JWT (only for expiry and labels; never trusted for access)."""
+    if not isinstance(token, str) or token.count(".") != 2:
+        return {}
+    payload = token.split(".")[1]
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, TypeError):
+        return {}
+    return decoded if isinstance(decoded, dict) else {}

@@ -1,0 +1,263 @@
+"""The provider book: settings, keys and sessions in; each provider's status and credential out.
+
+It owns every change to provider state, recomputes status through the resolver, and publishes
+a `provider_status` event for each provider whose status changed (and a `provider_error` event
+when a session degrades to the API key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+
+from adapters.base import Credential
+from contracts.base import AuthMode, ProviderId
+from contracts.errors import ErrorCode, ProviderError
+from contracts.events import ProviderErrorEvent, ProviderStatusEvent, StateEvent
+from contracts.providers import (
+    ApiKeyState,
+    ApiKeyStateName,
+    HealthStateName,
+    ProviderHealth,
+    ProviderSettings,
+    ProviderStatus,
+)
+from service.credentials import anthropic_sessions, codex_sessions
+from service.credentials.keystore import KeyStore
+from service.credentials.sessions import Session, SessionKind
+from service.resolver import NAMES, KeyInfo, Resolution, add_key, resolve
+from service.settings_store import PersistedSettings
+
+log = logging.getLogger("kata.providers")
+
+Publish = Callable[[StateEvent], object]
+KeyringReader = Callable[[str, str], Awaitable[str | None]]
+
+
+def _fingerprint(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class ProviderBook:
+    """Canonical provider state; every method runs on the event loop."""
+
+    def __init__(
+        self,
+        keys: KeyStore,
+        settings: PersistedSettings,
+        publish: Publish,
+        env: Mapping[str, str],
+        home: Path,
+        now: Callable[[], datetime],
+        demo: bool = False,
+    ) -> None:
+        self.keys = keys
+        self.settings = settings
+        self._publish = publish
+        self._env = env
+        self._home = home
+        self._now = now
+        self._demo = demo
+        self._sessions: dict[ProviderId, Session] = {}
+        self._invalid: dict[ProviderId, str] = {}
+        self._health = {provider: ProviderHealth() for provider in ProviderId}
+        self._status: dict[ProviderId, ProviderStatus] = {}
+        self._warned: dict[ProviderId, str | None] = {}
+        self._check_errors: dict[ProviderId, ProviderError] = {}
+
+    async def detect_sessions(self, read_keyring: KeyringReader | None = None) -> None:
+        """Re-read every session source; cheap file reads, plus Codex's keyring entry."""
+        now = self._now()
+        self._sessions[ProviderId.ANTHROPIC] = anthropic_sessions.detect(self._env, self._home, now)
+        blob = None
+        if (
+            read_keyring is not None
+            and not codex_sessions.auth_file(self._env, self._home).exists()
+        ):
+            blob = await read_keyring(
+                codex_sessions.KEYRING_SERVICE,
+                codex_sessions.keyring_account(self._env, self._home),
+            )
+        self._sessions[ProviderId.OPENAI] = codex_sessions.detect(
+            self._env,
+            self._home,
+            now,
+            chatgpt_enabled=self.settings.daemon.openai_chatgpt_backend,
+            keyring_blob=blob,
+        )
+
+    def session(self, provider: ProviderId) -> Session:
+        """The last detected session of `provider`."""
+        return self._sessions[provider]
+
+    def watched_paths(self) -> list[Path]:
+        """Folders whose changes can change a session."""
+        return [
+            *anthropic_sessions.watched_paths(self._env, self._home),
+            codex_sessions.codex_home(self._env, self._home),
+        ]
+
+    def mark_key_invalid(self, provider: ProviderId) -> None:
+        """The provider rejected the key in force; it stays invalid until replaced."""
+        stored = self.keys.key(provider)
+        if stored is not None:
+            self._invalid[provider] = _fingerprint(stored.value)
+
+    def key_info(self, provider: ProviderId) -> KeyInfo:
+        """What is known about the key in force, without the key."""
+        stored = self.keys.key(provider)
+        if stored is None:
+            return KeyInfo(present=False)
+        invalid = self._invalid.get(provider) == _fingerprint(stored.value)
+        return KeyInfo(present=True, invalid=invalid, source=stored.source)
+
+    def resolution(self, provider: ProviderId) -> Resolution | ProviderError:
+        """The resolver's answer for `provider` now."""
+        return resolve(
+            provider,
+            self.settings.provider(provider),
+            self.key_info(provider),
+            self._sessions[provider],
+        )
+
+    def credential(self, provider: ProviderId) -> tuple[Credential, Resolution]:
+        """The credential a request to `provider` would use now, or the error that blocks it."""
+        outcome = self.resolution(provider)
+        if isinstance(outcome, ProviderError):
+            raise outcome
+        if outcome.mode is AuthMode.API_KEY:
+            stored = self.keys.key(provider)
+            assert stored is not None
+            return Credential(AuthMode.API_KEY, stored.source, api_key=stored.value), outcome
+        return self.session_credential(provider), outcome
+
+    def session_credential(self, provider: ProviderId) -> Credential:
+        """How an adapter authenticates with the detected session (read lazily, never copied)."""
+        session = self._sessions[provider]
+        mode = AuthMode.TOKEN_SESSION
+        if session.kind is SessionKind.ANTHROPIC_PROFILE:
+            return Credential(mode, session.source, profile=session.profile)
+        if session.kind is SessionKind.ANTHROPIC_ENV_TOKEN:
+            return Credential(mode, session.source, env_token="ANTHROPIC_AUTH_TOKEN")
+        chatgpt = session.kind is SessionKind.CODEX_CHATGPT
+        return Credential(mode, session.source, token_file=session.path, chatgpt=chatgpt)
+
+    def status(self, provider: ProviderId) -> ProviderStatus:
+        """The last computed status of `provider`."""
+        if provider not in self._status:
+            self.refresh()
+        return self._status[provider]
+
+    def default_provider(self) -> ProviderId | None:
+        """The configured default provider, else the first usable one."""
+        chosen = self.settings.daemon.default_provider
+        if chosen is not None:
+            return chosen
+        for provider in ProviderId:
+            if self.status(provider).usable:
+                return provider
+        return None
+
+    def refresh(self) -> list[ProviderId]:
+        """Recompute every status; publish what changed. Returns the providers that changed."""
+        changed: list[ProviderId] = []
+        for provider in ProviderId:
+            status, warning = self._compute(provider)
+            previous = self._status.get(provider)
+            if previous is not None and _same(previous, status):
+                continue
+            self._status[provider] = status
+            changed.append(provider)
+            if previous is not None:
+                self._publish(ProviderStatusEvent(at=status.updated_at, provider=status))
+            self._warn(provider, warning)
+        return changed
+
+    def _warn(self, provider: ProviderId, warning: ProviderError | None) -> None:
+        if warning is not None and self._warned.get(provider) != warning.message:
+            log.warning("token session degraded to the API key", extra={"provider": provider.value})
+            self._publish(
+                ProviderErrorEvent(at=self._now(), provider=provider, error=warning.body())
+            )
+        self._warned[provider] = warning.message if warning else None
+
+    def _compute(self, provider: ProviderId) -> tuple[ProviderStatus, ProviderError | None]:
+        settings = self.settings.provider(provider)
+        outcome = self.resolution(provider)
+        warning = outcome.warning if isinstance(outcome, Resolution) else None
+        last_error = outcome if isinstance(outcome, ProviderError) else warning
+        last_error = last_error or self._check_errors.get(provider)
+        status = ProviderStatus(
+            id=provider,
+            display_name=NAMES[provider],
+            demo=self._demo,
+            requested_mode=settings.preferred_auth_mode,
+            resolved_mode=outcome.mode if isinstance(outcome, Resolution) else None,
+            fallback_applied=isinstance(outcome, Resolution) and outcome.fallback_applied,
+            usable=isinstance(outcome, Resolution),
+            api_key=self._key_state(provider),
+            token_session=self._sessions[provider].to_contract(),
+            health=self._health[provider],
+            settings=settings,
+            last_error=last_error.body() if last_error else None,
+            updated_at=self._now(),
+        )
+        return status, warning
+
+    def _key_state(self, provider: ProviderId) -> ApiKeyState:
+        info = self.key_info(provider)
+        stored = self.keys.key(provider)
+        problem = self.keys.problem()
+        if info.invalid:
+            state, remediation = ApiKeyStateName.INVALID, f"Replace the key. {add_key(provider)}"
+        elif info.present:
+            state, remediation = ApiKeyStateName.CONFIGURED, None
+        else:
+            state, remediation = ApiKeyStateName.MISSING, add_key(provider)
+        if problem is not None:
+            remediation = f"{problem.message} {problem.remediation}"
+        return ApiKeyState(
+            state=state,
+            source=info.source,
+            hint=stored.hint if stored else None,
+            store=self.keys.store_name,
+            remediation=remediation,
+        )
+
+    def record_check(
+        self, provider: ProviderId, latency_s: float, error: ProviderError | None
+    ) -> None:
+        """Remember the outcome of an explicit check (a models call)."""
+        previous = self._health[provider]
+        if error is None:
+            self._invalid.pop(provider, None)
+            self._check_errors.pop(provider, None)
+            self._health[provider] = ProviderHealth(
+                state=HealthStateName.HEALTHY,
+                checked_at=self._now(),
+                latency_ms=round(latency_s * 1000, 3),
+            )
+            return
+        self._check_errors[provider] = error
+        if error.code is ErrorCode.INVALID_AUTH and self.key_info(provider).present:
+            resolved = self.resolution(provider)
+            if isinstance(resolved, Resolution) and resolved.mode is AuthMode.API_KEY:
+                self.mark_key_invalid(provider)
+        unavailable = error.code in (ErrorCode.PROVIDER_UNAVAILABLE, ErrorCode.TIMEOUT)
+        self._health[provider] = ProviderHealth(
+            state=HealthStateName.UNAVAILABLE if unavailable else previous.state,
+            checked_at=self._now(),
+            latency_ms=round(latency_s * 1000, 3),
+            consecutive_failures=previous.consecutive_failures + 1,
+        )
+
+    def replace_settings(self, provider: ProviderId, settings: ProviderSettings) -> None:
+        """Swap one provider's settings (the caller persists)."""
+        self.settings.providers[provider] = settings
+
+
+def _same(a: ProviderStatus, b: ProviderStatus) -> bool:
+    return a.model_dump(exclude={"updated_at"}) == b.model_dump(exclude={"updated_at"})

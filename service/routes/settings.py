@@ -1,0 +1,20 @@
+"""Daemon-wide settings."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from contracts.settings import DaemonSettings, DaemonSettingsUpdate
+from service.routes.deps import RuntimeDep
+
+router = APIRouter(tags=["settings"])
+
+
+@router.get("/v1/settings", name="getSettings", summary="Daemon-wide settings")
+async def get_settings(runtime: RuntimeDep) -> DaemonSettings:
+    return runtime.daemon_settings()
+
+
+@router.put("/v1/settings", name="updateSettings", summary="Change daemon-wide settings; persisted")
+async def update_settings(body: DaemonSettingsUpdate, runtime: RuntimeDep) -> DaemonSettings:
+    return await runtime.update_daemon_settings(body)
