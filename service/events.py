@@ -95,6 +95,10 @@ class EventBus:
         """How many subscribers are attached."""
         return len(self._subscribers)
 
+    def history(self) -> list[Envelope]:
+        """The events still held for resumption, oldest first."""
+        return list(self._ring)
+
     def publish(self, event: StateEvent) -> int:
         """Publish an event to every subscriber; returns its id. Never blocks."""
         self._last_id += 1

@@ -14,6 +14,8 @@ from pathlib import Path
 
 log = logging.getLogger("kata.watch")
 
+CATCH_UP_S = 0.1
+
 
 def plan(targets: list[Path]) -> tuple[set[Path], set[Path]]:
     """(folders to watch recursively, parents to watch shallowly)."""
@@ -70,11 +72,18 @@ async def watch_sessions(
     stop: asyncio.Event,
 ) -> None:
     """Call `on_change` after each relevant change under `targets()` until `stop` is set."""
+    first = True
     while not stop.is_set():
         wanted = targets()
         deep, shallow = plan(wanted)
         halt = asyncio.Event()
         stop_task = asyncio.create_task(_halt_on(stop, halt))
+        if not first:
+            # Changes made while the previous watch was being replaced are caught here.
+            asyncio.get_running_loop().call_later(
+                CATCH_UP_S, lambda: asyncio.ensure_future(on_change())
+            )
+        first = False
         try:
             await asyncio.gather(
                 _follow(deep, True, wanted, halt, on_change),

@@ -34,6 +34,9 @@ class NoBackendKeyring(KeyringBackend):
 
     priority = 1
 
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+
     def get_password(self, service: str, username: str) -> str | None:
         raise NoKeyringError("No recommended backend was available.")
 

@@ -151,6 +151,11 @@ class LiveServer:
             server.should_exit = True
             thread.join(10)
             sock.close()
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.wait(pending, timeout=5))
             loop.close()
 
     def call(self, fn: Callable[[], T]) -> T:
