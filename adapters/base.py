@@ -2,12 +2,66 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from contracts.base import AuthMode, ProviderId
+from contracts.executions import (
+    ExecutionRequest,
+    StopReason,
+    TextDeltaEvent,
+    ThinkingDeltaEvent,
+    ToolCallDeltaEvent,
+    ToolCallEndEvent,
+    ToolCallStartEvent,
+    Usage,
+)
 from contracts.models import ModelInfo
+
+
+def parse_arguments(raw: str, tool: str) -> dict[str, object]:
+    """A tool call's accumulated JSON arguments; empty means none. Malformed JSON is an error."""
+    import json
+
+    from contracts.errors import ErrorCode, ProviderError
+
+    text = raw.strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ProviderError(
+            ErrorCode.UNEXPECTED_ERROR,
+            f"The provider sent malformed arguments for tool {tool!r}.",
+            "Retry the request; the model's output was cut or corrupted.",
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The upstream stream ended normally."""
+
+    stop_reason: StopReason
+    usage: Usage
+    model: str
+    upstream_request_id: str | None = None
+    signatures: dict[int, str] = field(default_factory=dict)
+
+
+AdapterEvent = (
+    TextDeltaEvent
+    | ThinkingDeltaEvent
+    | ToolCallStartEvent
+    | ToolCallDeltaEvent
+    | ToolCallEndEvent
+    | Finished
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +90,13 @@ class ProviderAdapter(Protocol):
 
     async def list_models(self, credential: Credential) -> list[ModelInfo]:
         """Every model the credential reaches (all pages)."""
+        ...
+
+    def stream(
+        self, request: ExecutionRequest, model: str, credential: Credential
+    ) -> AsyncGenerator[AdapterEvent, None]:
+        """Run one request upstream (always streamed) as neutral events, ending with Finished.
+        Closing the iterator closes the upstream response."""
         ...
 
     async def aclose(self) -> None:

@@ -11,7 +11,7 @@ from service import __version__
 from service.config import DaemonConfig
 from service.http_errors import COMMON_ERRORS, error_responses, install_error_handlers
 from service.openapi import build_openapi
-from service.routes import events, executions, health, page, providers, settings
+from service.routes import events, executions, health, models, page, providers, settings
 from service.runtime import Runtime
 from service.security import AccessPolicy, SecurityMiddleware
 
@@ -51,6 +51,7 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
         health.router,
         providers.router,
         settings.router,
+        models.router,
         executions.router,
         events.router,
         page.router,

@@ -12,11 +12,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.base import Credential, ProviderAdapter
+from adapters.catalogue import DEFAULT_MODEL
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ErrorBody, ErrorCode, ProviderError
-from contracts.events import DaemonErrorEvent, SettingsEvent, SnapshotEvent, StateEvent
-from contracts.executions import ExecutionRequest, ExecutionResult
+from contracts.events import (
+    DaemonErrorEvent,
+    ModelsUpdatedEvent,
+    SettingsEvent,
+    SnapshotEvent,
+    StateEvent,
+)
+from contracts.executions import CancelResult, ExecutionRequest
 from contracts.health import HealthResponse
+from contracts.models import ModelInfo, ModelList
 from contracts.providers import (
     ApiKeyPut,
     ProviderList,
@@ -29,6 +37,8 @@ from service.config import DaemonConfig
 from service.credentials.keyring_access import KeyringAccess, KeyringUnavailable
 from service.credentials.keystore import KeyStore, check_key_shape
 from service.events import EventBus
+from service.execution import Execution
+from service.model_list import ModelCache
 from service.provider_book import ProviderBook
 from service.settings_store import PersistedSettings, SettingsStore
 from service.watcher import watch_sessions
@@ -91,6 +101,8 @@ class Runtime:
             now,
             demo=config.demo,
         )
+        self._model_list = ModelCache(config.data_dir, self._fetch_models, now)
+        self._executions: dict[str, Execution] = {}
         self._problems: list[ErrorBody] = []
         self._ready = asyncio.Event()
         self._stop = asyncio.Event()
@@ -283,9 +295,7 @@ class Runtime:
     def _save(self) -> None:
         self._settings_store.save(self.book.settings)
 
-    async def execute(self, request: ExecutionRequest) -> ExecutionResult:
-        """Run one request on the provider it names, or the default provider."""
-        await self.ready()
+    def _provider_for(self, request: ExecutionRequest) -> ProviderId:
         provider = request.provider or self.book.default_provider()
         if provider is None:
             raise ProviderError(
@@ -294,10 +304,59 @@ class Runtime:
                 "Add an API key for Anthropic or OpenAI on the settings page, or sign in with "
                 "the provider's CLI.",
             )
-        self.book.credential(provider)
-        raise ProviderError(
-            ErrorCode.PROVIDER_UNAVAILABLE,
-            "Execution is not available in this build.",
-            "Update Kata Providers.",
-            provider=provider,
+        return provider
+
+    async def prepare(self, request: ExecutionRequest) -> Execution:
+        """Route a request: provider, model, credential. Raises what blocks it before any I/O."""
+        await self.ready()
+        provider = self._provider_for(request)
+        credential, resolution = self.book.credential(provider)
+        model = (
+            request.model
+            or self.book.settings.provider(provider).default_model
+            or DEFAULT_MODEL[provider]
         )
+        execution = Execution(
+            request, provider, model, credential, resolution, self._adapters[provider]
+        )
+        self._executions[execution.id] = execution
+        return execution
+
+    def finished(self, execution: Execution) -> None:
+        """Forget a finished execution (it can no longer be cancelled)."""
+        self._executions.pop(execution.id, None)
+
+    def cancel(self, execution_id: str) -> CancelResult:
+        """Cancel a running execution."""
+        execution = self._executions.get(execution_id)
+        if execution is None:
+            raise ProviderError(
+                ErrorCode.INVALID_REQUEST,
+                f"No running execution has the id {execution_id!r}.",
+                "It may have finished already; its result was returned to its caller.",
+                status=404,
+            )
+        cancelled = execution.cancel()
+        return CancelResult(id=execution.id, state=execution.state, cancelled=cancelled)
+
+    async def models(self, provider: ProviderId | None, refresh: bool) -> ModelList:
+        """Models of one provider or both, with provenance."""
+        await self.ready()
+        chosen = [provider] if provider else list(ProviderId)
+        answers = [await self._model_list.get(p, refresh) for p in chosen]
+        for answer, live in answers:
+            if live:
+                self.publish(
+                    ModelsUpdatedEvent(
+                        at=self._now(),
+                        provider=answer.provider,
+                        provenance=answer.provenance,
+                        count=len(answer.models),
+                    )
+                )
+        return ModelList(providers=[answer for answer, _ in answers])
+
+    async def _fetch_models(self, provider: ProviderId) -> tuple[list[ModelInfo], AuthMode]:
+        credential, _ = self.book.credential(provider)
+        models = await self._adapters[provider].list_models(credential)
+        return models, credential.mode

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.anthropic.errors import map_errors
-from adapters.base import Credential
+from adapters.anthropic.translate import EventMapper, build_params
+from adapters.base import AdapterEvent, Credential, Finished
 from contracts.base import AuthMode, ProviderId
+from contracts.errors import ErrorCode, ProviderError
+from contracts.executions import ExecutionRequest
 from contracts.models import ModelInfo
 
 if TYPE_CHECKING:
@@ -50,12 +55,38 @@ class AnthropicAdapter:
         if self._transport is not None:
             options["http_client"] = httpx2.AsyncClient(transport=self._transport)
         if credential.mode is AuthMode.API_KEY:
-            return AsyncAnthropic(api_key=credential.api_key, **options)
+            return _x_api_key_client()(api_key=credential.api_key, **options)
         if credential.profile is not None:
             return AsyncAnthropic(profile=credential.profile, **options)
         return AsyncAnthropic(
             credentials=EnvToken(credential.env_token or "ANTHROPIC_AUTH_TOKEN"), **options
         )
+
+    async def stream(
+        self, request: ExecutionRequest, model: str, credential: Credential
+    ) -> AsyncGenerator[AdapterEvent, None]:
+        """One Messages request, streamed; closing the iterator closes the upstream response."""
+        client = self._client(credential)
+        mapper = EventMapper(model)
+        finished = False
+        with map_errors(credential.mode):
+            stream = await client.messages.create(**build_params(request, model))
+            mapper.request_id = stream.response.headers.get("request-id")
+            try:
+                async for event in stream:
+                    for out in mapper.feed(event):
+                        finished = finished or isinstance(out, Finished)
+                        yield out
+            finally:
+                await stream.close()
+        if not finished:
+            raise ProviderError(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                "Anthropic ended the stream before message_stop.",
+                "Retry the request.",
+                provider=ProviderId.ANTHROPIC,
+                upstream_request_id=mapper.request_id,
+            )
 
     async def list_models(self, credential: Credential) -> list[ModelInfo]:
         """Every model, following `has_more` pages."""
@@ -71,6 +102,23 @@ class AnthropicAdapter:
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.close()
+
+
+@functools.cache
+def _x_api_key_client() -> type[AsyncAnthropic]:
+    """The SDK client, sending an API key as `x-api-key` as Anthropic documents it.
+
+    The installed SDK sends keys as `Authorization: Bearer`; the API accepts both, but proxies
+    and gateways in between often only know `x-api-key`.
+    """
+    from anthropic import AsyncAnthropic
+
+    class XApiKeyAnthropic(AsyncAnthropic):
+        @property
+        def _api_key_auth(self) -> dict[str, str]:
+            return {"X-Api-Key": self.api_key} if self.api_key else {}
+
+    return XApiKeyAnthropic
 
 
 def _model(model: Any) -> ModelInfo:

@@ -11,6 +11,18 @@ from contracts.base import AuthMode, ProviderId
 from contracts.errors import ErrorCode, ProviderError
 
 PROVIDER = ProviderId.ANTHROPIC
+STREAM_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
 
 
 def _detail(body: Any) -> tuple[str | None, str | None]:

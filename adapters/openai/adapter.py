@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from adapters.base import Credential
-from adapters.openai.codex import read_codex_secret
+from adapters.base import AdapterEvent, Credential, Finished
+from adapters.openai.codex import CODEX_BASE_URL, read_codex_account, read_codex_secret
 from adapters.openai.errors import map_errors
+from adapters.openai.translate import ChatMapper, ResponsesMapper, chat_params, responses_params
 from contracts.base import ProviderId
+from contracts.errors import ErrorCode, ProviderError
+from contracts.executions import ExecutionRequest
 from contracts.models import ModelInfo
 
 if TYPE_CHECKING:
@@ -26,10 +30,17 @@ class OpenAIAdapter:
         base_url: str | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
         timeout_s: float = 600.0,
+        *,
+        wire_api: str = "responses",
+        codex_base_url: str = CODEX_BASE_URL,
     ) -> None:
+        if wire_api not in ("responses", "chat"):
+            raise ValueError(f"wire_api must be 'responses' or 'chat', not {wire_api!r}")
         self._base_url = base_url
         self._transport = transport
         self._timeout = timeout_s
+        self._wire_api = wire_api
+        self._codex_base_url = codex_base_url
         self._clients: dict[tuple[object, ...], AsyncOpenAI] = {}
 
     def _client(self, credential: Credential) -> AsyncOpenAI:
@@ -53,9 +64,49 @@ class OpenAIAdapter:
         chatgpt = credential.chatgpt
 
         async def codex_secret() -> str:
+            # Re-read on every request: the Codex CLI rotates its tokens in place.
             return read_codex_secret(path, chatgpt=chatgpt)
 
+        if chatgpt:
+            options["base_url"] = self._codex_base_url
+            options["default_headers"] = {
+                "ChatGPT-Account-ID": read_codex_account(path),
+                "originator": "kata_providers",
+            }
         return AsyncOpenAI(api_key=codex_secret, **options)
+
+    async def stream(
+        self, request: ExecutionRequest, model: str, credential: Credential
+    ) -> AsyncGenerator[AdapterEvent, None]:
+        """One request, streamed (Responses API, or Chat Completions for compatible servers)."""
+        client = self._client(credential)
+        chat = self._wire_api == "chat" and not credential.chatgpt
+        mapper: ChatMapper | ResponsesMapper = ChatMapper(model) if chat else ResponsesMapper(model)
+        finished = False
+        with map_errors(credential.mode):
+            if chat:
+                stream: Any = await client.chat.completions.create(**chat_params(request, model))
+            else:
+                params = responses_params(request, model, codex=credential.chatgpt)
+                stream = await client.responses.create(**params)
+            mapper.request_id = stream.response.headers.get("x-request-id")
+            try:
+                async for event in stream:
+                    for out in mapper.feed(event):
+                        finished = finished or isinstance(out, Finished)
+                        yield out
+            finally:
+                await stream.close()
+        if isinstance(mapper, ChatMapper):
+            yield mapper.finish()
+        elif not finished:
+            raise ProviderError(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                "OpenAI ended the stream before response.completed.",
+                "Retry the request.",
+                provider=ProviderId.OPENAI,
+                upstream_request_id=mapper.request_id,
+            )
 
     async def list_models(self, credential: Credential) -> list[ModelInfo]:
         """Every model the credential reaches."""

@@ -8,6 +8,18 @@ from pathlib import Path
 from contracts.base import ProviderId
 from contracts.errors import ErrorCode, ProviderError
 
+CODEX_BASE_URL = "https://chatgpt.com/backend-api/codex"
+
+
+def read_codex_account(path: Path) -> str:
+    """The ChatGPT account id the Codex backend wants in `ChatGPT-Account-ID`."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        account = data["tokens"]["account_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    return str(account) if account else ""
+
 
 def read_codex_secret(path: Path, *, chatgpt: bool) -> str:
     """The API key (or, for the opt-in ChatGPT backend, the access token) in `auth.json`."""

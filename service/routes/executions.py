@@ -1,21 +1,64 @@
-"""`POST /v1/executions`: run one model request."""
+"""`POST /v1/executions` (JSON or SSE) and `POST /v1/executions/{id}/cancel`."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import AsyncIterator
 
-from contracts.executions import ExecutionRequest, ExecutionResult
+from fastapi import APIRouter, Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from contracts.executions import CancelResult, ExecutionRequest, ExecutionResult
+from service.execution import Execution
 from service.http_errors import error_responses
 from service.routes.deps import RuntimeDep
+from service.runtime import Runtime
 
 router = APIRouter(tags=["executions"])
+
+STREAM_DOC = {
+    "description": (
+        "With `stream: false`, the whole result. With `stream: true`, server-sent events: "
+        "`start`, deltas, and exactly one terminal `done` (the whole result) or `error`."
+    ),
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/ExecutionResult"}},
+        "text/event-stream": {"schema": {"$ref": "#/components/schemas/ExecutionStreamEvent"}},
+    },
+}
+
+
+async def _sse(runtime: Runtime, execution: Execution) -> AsyncIterator[ServerSentEvent]:
+    try:
+        async for event in execution.events():
+            yield ServerSentEvent(data=event.model_dump_json(), event=event.type)
+    finally:
+        runtime.finished(execution)
 
 
 @router.post(
     "/v1/executions",
     name="createExecution",
-    summary="Run one model request",
-    responses=error_responses(404, 409, 424, 429, 502, 503, 504),
+    summary="Run one model request, whole or streamed",
+    response_model=ExecutionResult,
+    responses={200: STREAM_DOC, **error_responses(404, 409, 424, 429, 502, 503, 504)},
 )
-async def create_execution(body: ExecutionRequest, runtime: RuntimeDep) -> ExecutionResult:
-    return await runtime.execute(body)
+async def create_execution(body: ExecutionRequest, runtime: RuntimeDep) -> Response:
+    execution = await runtime.prepare(body)
+    if body.stream:
+        return EventSourceResponse(_sse(runtime, execution), ping=15, send_timeout=30)
+    try:
+        result = await execution.result()
+    finally:
+        runtime.finished(execution)
+    # Serialised here, once: the result is already a validated contract.
+    return Response(result.model_dump_json(), media_type="application/json")
+
+
+@router.post(
+    "/v1/executions/{execution_id}/cancel",
+    name="cancelExecution",
+    summary="Cancel a running execution; its upstream request is closed",
+    responses=error_responses(404),
+)
+async def cancel_execution(execution_id: str, runtime: RuntimeDep) -> CancelResult:
+    return runtime.cancel(execution_id)

@@ -1,0 +1,173 @@
+"""Neutral contracts to the Messages API, and its stream events back to neutral events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from adapters.base import AdapterEvent, Finished, parse_arguments
+from contracts.executions import (
+    ExecutionRequest,
+    Message,
+    StopReason,
+    TextBlock,
+    TextDeltaEvent,
+    ThinkingBlock,
+    ThinkingDeltaEvent,
+    ToolCallBlock,
+    ToolCallDeltaEvent,
+    ToolCallEndEvent,
+    ToolCallStartEvent,
+    ToolChoiceMode,
+    ToolResultBlock,
+    Usage,
+)
+
+STOP_REASONS = {
+    "end_turn": StopReason.END_TURN,
+    "max_tokens": StopReason.MAX_TOKENS,
+    "stop_sequence": StopReason.STOP_SEQUENCE,
+    "tool_use": StopReason.TOOL_CALL,
+    "refusal": StopReason.REFUSAL,
+    "model_context_window_exceeded": StopReason.MAX_TOKENS,
+}
+
+
+def _content(message: Message) -> str | list[dict[str, Any]]:
+    if isinstance(message.content, str):
+        return message.content
+    blocks: list[dict[str, Any]] = []
+    for block in message.content:
+        if isinstance(block, TextBlock):
+            blocks.append({"type": "text", "text": block.text})
+        elif isinstance(block, ToolCallBlock):
+            blocks.append(
+                {"type": "tool_use", "id": block.id, "name": block.name, "input": block.arguments}
+            )
+        elif isinstance(block, ToolResultBlock):
+            content = (
+                block.content
+                if isinstance(block.content, str)
+                else [{"type": "text", "text": part.text} for part in block.content]
+            )
+            blocks.append(
+                {
+                    "type": "tool_result",
+                    "tool_use_id": block.tool_call_id,
+                    "content": content,
+                    "is_error": block.is_error,
+                }
+            )
+        elif isinstance(block, ThinkingBlock) and block.signature:
+            # Thinking can only be sent back with the signature Anthropic gave it.
+            blocks.append(
+                {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
+            )
+    return blocks
+
+
+def build_params(request: ExecutionRequest, model: str) -> dict[str, Any]:
+    """The keyword arguments of `messages.create` for `request`."""
+    params: dict[str, Any] = {
+        "model": model,
+        "max_tokens": request.max_tokens,
+        "messages": [{"role": m.role, "content": _content(m)} for m in request.messages],
+        "stream": True,
+    }
+    if request.system:
+        params["system"] = request.system
+    if request.temperature is not None:
+        params["temperature"] = request.temperature
+    if request.stop:
+        params["stop_sequences"] = request.stop
+    if request.tools:
+        params["tools"] = [
+            {"name": t.name, "description": t.description, "input_schema": t.input_schema}
+            for t in request.tools
+        ]
+    choice = request.tool_choice
+    if choice is not None:
+        if isinstance(choice, ToolChoiceMode):
+            params["tool_choice"] = {"type": {"required": "any"}.get(choice.value, choice.value)}
+        else:
+            params["tool_choice"] = {"type": "tool", "name": choice.name}
+    return params
+
+
+class EventMapper:
+    """Turns raw Messages stream events into neutral events; one per upstream stream."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.request_id: str | None = None
+        self._kinds: dict[int, str] = {}
+        self._tools: dict[int, tuple[str, str, list[str]]] = {}
+        self._signatures: dict[int, str] = {}
+        self._usage = Usage()
+        self._stop = StopReason.OTHER
+
+    def feed(self, event: Any) -> Iterator[AdapterEvent]:
+        """Neutral events for one upstream event (unknown types yield nothing)."""
+        kind = getattr(event, "type", None)
+        if kind == "message_start":
+            message = event.message
+            self.model = getattr(message, "model", None) or self.model
+            self._add_usage(getattr(message, "usage", None))
+        elif kind == "content_block_start":
+            yield from self._start(event.index, event.content_block)
+        elif kind == "content_block_delta":
+            yield from self._delta(event.index, event.delta)
+        elif kind == "content_block_stop":
+            yield from self._stop_block(event.index)
+        elif kind == "message_delta":
+            reason = getattr(event.delta, "stop_reason", None)
+            self._stop = STOP_REASONS.get(reason or "", StopReason.OTHER)
+            self._add_usage(getattr(event, "usage", None))
+        elif kind == "message_stop":
+            yield Finished(
+                self._stop, self._usage, self.model, self.request_id, dict(self._signatures)
+            )
+
+    def _start(self, index: int, block: Any) -> Iterator[AdapterEvent]:
+        kind = getattr(block, "type", "")
+        self._kinds[index] = kind
+        if kind == "tool_use":
+            self._tools[index] = (block.id, block.name, [])
+            yield ToolCallStartEvent(index=index, id=block.id, name=block.name)
+        elif kind == "text" and getattr(block, "text", ""):
+            yield TextDeltaEvent(index=index, text=block.text)
+
+    def _delta(self, index: int, delta: Any) -> Iterator[AdapterEvent]:
+        kind = getattr(delta, "type", "")
+        if kind == "text_delta":
+            yield TextDeltaEvent(index=index, text=delta.text)
+        elif kind == "input_json_delta" and index in self._tools:
+            self._tools[index][2].append(delta.partial_json)
+            if delta.partial_json:
+                yield ToolCallDeltaEvent(index=index, arguments_delta=delta.partial_json)
+        elif kind == "thinking_delta":
+            yield ThinkingDeltaEvent(index=index, thinking=delta.thinking)
+        elif kind == "signature_delta":
+            self._signatures[index] = self._signatures.get(index, "") + delta.signature
+
+    def _stop_block(self, index: int) -> Iterator[AdapterEvent]:
+        if index not in self._tools:
+            return
+        call_id, name, parts = self._tools.pop(index)
+        yield ToolCallEndEvent(
+            index=index, id=call_id, name=name, arguments=parse_arguments("".join(parts), name)
+        )
+
+    def _add_usage(self, usage: Any) -> None:
+        if usage is None:
+            return
+        current = self._usage
+        # message_delta counts are cumulative: take them as they come, keep what it omits.
+        self._usage = Usage(
+            input_tokens=getattr(usage, "input_tokens", None) or current.input_tokens,
+            output_tokens=getattr(usage, "output_tokens", None) or current.output_tokens,
+            cache_read_tokens=getattr(usage, "cache_read_input_tokens", None)
+            or current.cache_read_tokens,
+            cache_write_tokens=getattr(usage, "cache_creation_input_tokens", None)
+            or current.cache_write_tokens,
+        )

@@ -1,0 +1,249 @@
+"""A small HTTP/1.1 server on asyncio streams, built for faults an ordinary server cannot make:
+headers then silence, drips, resets (RST) after some events, and byte-for-byte replays.
+
+Keep-alive is supported, so SDK connection pooling behaves as against a real API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import struct
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    408: "Request Timeout",
+    409: "Conflict",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    529: "Overloaded",
+}
+
+
+@dataclass
+class FakeRequest:
+    """What the fake received."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class Reply:
+    """What the fake sends back, and how."""
+
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    chunks: list[bytes] | None = None
+    delay_s: float = 0.0
+    drip_s: float = 0.0
+    stall_after_headers: bool = False
+    reset_after: int | None = None
+
+    @classmethod
+    def json(cls, status: int, data: Any, headers: list[tuple[str, str]] | None = None) -> Reply:
+        body = json.dumps(data).encode()
+        return cls(status, [("content-type", "application/json"), *(headers or [])], body)
+
+
+@dataclass
+class Step:
+    """A scripted answer for the next matching request (a test says what it gets)."""
+
+    status: int | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: Any = None
+    delay_s: float = 0.0
+    drip_s: float = 0.0
+    stall_after_headers: bool = False
+    reset_after_events: int | None = None
+    error_after_events: int | None = None
+    malformed_after_events: int | None = None
+    replay: bytes | None = None
+    path: str | None = None
+    repeat: int = 1
+
+
+Handler = Callable[[FakeRequest, Step | None], Awaitable[Reply]]
+
+
+class FakeServer:
+    """Serves a handler on 127.0.0.1 with a scenario queue, a request log and connection counts."""
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+        self.script: deque[Step] = deque()
+        self.requests: list[FakeRequest] = []
+        self.open_connections = 0
+        self.closed_connections = 0
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def push(self, *steps: Step) -> None:
+        """Queue scripted answers; each serves `repeat` matching requests in order."""
+        for step in steps:
+            self.script.extend([step] * step.repeat)
+
+    def _next_step(self, request: FakeRequest) -> Step | None:
+        for step in self.script:
+            if step.path is None or request.path.startswith(step.path):
+                self.script.remove(step)
+                return step
+        return None
+
+    async def start(self, port: int = 0) -> str:
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.url
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    @contextlib.contextmanager
+    def in_thread(self) -> Iterator[FakeServer]:
+        """Run on its own event loop in a daemon thread (for tests driving a separate process)."""
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self.start())
+            started.set()
+            loop.run_forever()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        started.wait(10)
+        try:
+            yield self
+        finally:
+            asyncio.run_coroutine_threadsafe(self.stop(), loop).result(5)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.open_connections += 1
+        try:
+            while True:
+                request = await _read_request(reader)
+                if request is None:
+                    return
+                self.requests.append(request)
+                reply = await self._handler(request, self._next_step(request))
+                if not await _send(reader, writer, reply):
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+            return
+        finally:
+            self.open_connections -= 1
+            self.closed_connections += 1
+            with contextlib.suppress(Exception):
+                writer.close()
+
+
+async def _read_request(reader: asyncio.StreamReader) -> FakeRequest | None:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    method, target, _ = lines[0].split(" ", 2)
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    body = b""
+    if "content-length" in headers:
+        body = await reader.readexactly(int(headers["content-length"]))
+    elif headers.get("transfer-encoding", "").lower() == "chunked":
+        parts = []
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip().split(b";")[0], 16)
+            if size == 0:
+                await reader.readuntil(b"\r\n")
+                break
+            parts.append(await reader.readexactly(size))
+            await reader.readexactly(2)
+        body = b"".join(parts)
+    if headers.get("content-encoding") == "gzip":
+        import gzip
+
+        body = gzip.decompress(body)
+    url = urlsplit(target)
+    return FakeRequest(method, url.path, dict(parse_qsl(url.query)), headers, body)
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with RST, as a crashed upstream or a middlebox does."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+async def _send(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reply: Reply) -> bool:
+    """Send one reply; False when the connection must not be reused."""
+    if reply.delay_s:
+        await asyncio.sleep(reply.delay_s)
+    status_line = f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Status')}\r\n"
+    headers = list(reply.headers)
+    streaming = reply.chunks is not None
+    headers.append(
+        ("transfer-encoding", "chunked") if streaming else ("content-length", str(len(reply.body)))
+    )
+    head = status_line + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+    writer.write(head.encode("latin-1"))
+    if not streaming:
+        writer.write(reply.body)
+        await writer.drain()
+        return True
+    await writer.drain()
+    if reply.stall_after_headers:
+        # Headers, then nothing until the client gives up and closes.
+        while await reader.read(1024):
+            pass
+        return False
+    for number, chunk in enumerate(reply.chunks or []):
+        if reply.reset_after is not None and number >= reply.reset_after:
+            _reset(writer)
+            return False
+        if reply.drip_s and number:
+            await asyncio.sleep(reply.drip_s)
+        if chunk:
+            writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            await writer.drain()
+    writer.write(b"0\r\n\r\n")
+    await writer.drain()
+    return True

@@ -1,0 +1,60 @@
+"""Building whole content blocks out of neutral stream events (for `done` and partial errors)."""
+
+from __future__ import annotations
+
+from contracts.executions import (
+    ContentBlock,
+    TextBlock,
+    TextDeltaEvent,
+    ThinkingBlock,
+    ThinkingDeltaEvent,
+    ToolCallBlock,
+    ToolCallDeltaEvent,
+    ToolCallEndEvent,
+    ToolCallStartEvent,
+)
+
+Delta = (
+    TextDeltaEvent | ThinkingDeltaEvent | ToolCallStartEvent | ToolCallDeltaEvent | ToolCallEndEvent
+)
+
+
+class Accumulator:
+    """Content blocks by index, exactly as streamed: nothing duplicated, nothing invented."""
+
+    def __init__(self) -> None:
+        self._text: dict[int, list[str]] = {}
+        self._thinking: dict[int, list[str]] = {}
+        self._calls: dict[int, ToolCallBlock] = {}
+        self._open_calls: dict[int, tuple[str, str, list[str]]] = {}
+        self.output_seen = False
+
+    def add(self, event: Delta) -> None:
+        """Fold one event in."""
+        self.output_seen = True
+        if isinstance(event, TextDeltaEvent):
+            self._text.setdefault(event.index, []).append(event.text)
+        elif isinstance(event, ThinkingDeltaEvent):
+            self._thinking.setdefault(event.index, []).append(event.thinking)
+        elif isinstance(event, ToolCallStartEvent):
+            self._open_calls[event.index] = (event.id, event.name, [])
+        elif isinstance(event, ToolCallDeltaEvent):
+            if event.index in self._open_calls:
+                self._open_calls[event.index][2].append(event.arguments_delta)
+        else:
+            self._open_calls.pop(event.index, None)
+            self._calls[event.index] = ToolCallBlock(
+                id=event.id, name=event.name, arguments=event.arguments
+            )
+
+    def blocks(self, signatures: dict[int, str] | None = None) -> list[ContentBlock]:
+        """Completed blocks in index order. A tool call still open (cut mid-stream) is left out:
+        its arguments are not whole JSON and must not be run."""
+        signatures = signatures or {}
+        found: dict[int, ContentBlock] = {}
+        for index, parts in self._thinking.items():
+            found[index] = ThinkingBlock(thinking="".join(parts), signature=signatures.get(index))
+        for index, parts in self._text.items():
+            found[index] = TextBlock(text="".join(parts))
+        found.update(self._calls)
+        return [found[index] for index in sorted(found)]

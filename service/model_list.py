@@ -1,0 +1,122 @@
+"""Model lists per provider: live when possible, else cached (marked stale), else the catalogue.
+
+The cache lives in memory and in `models.json` in the data folder, so a restart starts from the
+last live answer instead of the catalogue.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from adapters.catalogue import catalogue
+from contracts.base import AuthMode, ProviderId
+from contracts.errors import ProviderError
+from contracts.models import ModelInfo, Provenance, ProviderModels
+from service.credentials.files import write_private_json
+
+log = logging.getLogger("kata.models")
+
+FILE_NAME = "models.json"
+Fetch = Callable[[ProviderId], Awaitable[tuple[list[ModelInfo], AuthMode]]]
+
+
+class CacheEntry(BaseModel):
+    """One provider's last live list."""
+
+    fetched_at: datetime
+    auth_mode: AuthMode
+    models: list[ModelInfo]
+
+
+class ModelCache:
+    """Serves each provider's models with their provenance."""
+
+    def __init__(
+        self, data_dir: Path, fetch: Fetch, now: Callable[[], datetime], ttl_s: float = 600.0
+    ) -> None:
+        self._path = data_dir / FILE_NAME
+        self._fetch = fetch
+        self._now = now
+        self._ttl = timedelta(seconds=ttl_s)
+        self._loaded: dict[ProviderId, CacheEntry] | None = None
+
+    @property
+    def _cache(self) -> dict[ProviderId, CacheEntry]:
+        if self._loaded is None:
+            self._loaded = self._load()
+        return self._loaded
+
+    def _load(self) -> dict[ProviderId, CacheEntry]:
+        try:
+            raw = json.loads(self._path.read_text(encoding="utf-8"))
+            return {ProviderId(k): CacheEntry.model_validate(v) for k, v in raw.items()}
+        except FileNotFoundError:
+            return {}
+        except (ValueError, ValidationError, AttributeError):
+            log.warning("model cache unreadable; starting empty", extra={"path": str(self._path)})
+            return {}
+
+    def _save(self) -> None:
+        data = {p.value: e.model_dump(mode="json") for p, e in self._cache.items()}
+        write_private_json(self._path, data)
+
+    def cached_ids(self, provider: ProviderId) -> set[str] | None:
+        """The model ids last seen live, if any."""
+        entry = self._cache.get(provider)
+        return {m.id for m in entry.models} if entry else None
+
+    async def get(self, provider: ProviderId, refresh: bool) -> tuple[ProviderModels, bool]:
+        """The provider's models, and whether a live fetch just happened."""
+        entry = self._cache.get(provider)
+        fresh = entry is not None and self._now() - entry.fetched_at < self._ttl
+        if entry is not None and fresh and not refresh:
+            return self._answer(provider, entry, Provenance.CACHED, stale=False), False
+        try:
+            models, mode = await self._fetch(provider)
+        except ProviderError as error:
+            log.info(
+                "model list unavailable",
+                extra={"provider": provider.value, "code": error.code.value},
+            )
+            if entry is not None:
+                return self._answer(
+                    provider, entry, Provenance.CACHED, stale=True, error=error
+                ), False
+            return ProviderModels(
+                provider=provider,
+                provenance=Provenance.CATALOGUE,
+                fetched_at=None,
+                stale=True,
+                auth_mode=None,
+                error=error.body(),
+                models=catalogue(provider),
+            ), False
+        entry = CacheEntry(fetched_at=self._now(), auth_mode=mode, models=models)
+        self._cache[provider] = entry
+        self._save()
+        return self._answer(provider, entry, Provenance.LIVE, stale=False), True
+
+    @staticmethod
+    def _answer(
+        provider: ProviderId,
+        entry: CacheEntry,
+        provenance: Provenance,
+        *,
+        stale: bool,
+        error: ProviderError | None = None,
+    ) -> ProviderModels:
+        return ProviderModels(
+            provider=provider,
+            provenance=provenance,
+            fetched_at=entry.fetched_at,
+            stale=stale,
+            auth_mode=entry.auth_mode,
+            error=error.body() if error else None,
+            models=entry.models,
+        )
