@@ -59,9 +59,15 @@ def default_adapters(env: Mapping[str, str]) -> dict[ProviderId, ProviderAdapter
     from adapters.anthropic import AnthropicAdapter
     from adapters.openai import OpenAIAdapter
 
+    from adapters.openai.codex import CODEX_BASE_URL
+
     return {
         ProviderId.ANTHROPIC: AnthropicAdapter(env.get(BASE_URL_ENV[ProviderId.ANTHROPIC])),
-        ProviderId.OPENAI: OpenAIAdapter(env.get(BASE_URL_ENV[ProviderId.OPENAI])),
+        ProviderId.OPENAI: OpenAIAdapter(
+            env.get(BASE_URL_ENV[ProviderId.OPENAI]),
+            wire_api=env.get("KATA_PROVIDERS_OPENAI_WIRE_API", "responses"),
+            codex_base_url=env.get("KATA_PROVIDERS_CODEX_BASE_URL", CODEX_BASE_URL),
+        ),
     }
 
 

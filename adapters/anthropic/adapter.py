@@ -79,7 +79,10 @@ class AnthropicAdapter:
                         yield out
             finally:
                 await stream.close()
-        if not finished:
+        final = None if finished else mapper.end()
+        if final is not None:
+            yield final
+        elif not finished:
             raise ProviderError(
                 ErrorCode.PROVIDER_UNAVAILABLE,
                 "Anthropic ended the stream before message_stop.",

@@ -105,6 +105,7 @@ class EventMapper:
         self._signatures: dict[int, str] = {}
         self._usage = Usage()
         self._stop = StopReason.OTHER
+        self._delta_seen = False
 
     def feed(self, event: Any) -> Iterator[AdapterEvent]:
         """Neutral events for one upstream event (unknown types yield nothing)."""
@@ -122,11 +123,19 @@ class EventMapper:
         elif kind == "message_delta":
             reason = getattr(event.delta, "stop_reason", None)
             self._stop = STOP_REASONS.get(reason or "", StopReason.OTHER)
+            self._delta_seen = True
             self._add_usage(getattr(event, "usage", None))
         elif kind == "message_stop":
             yield Finished(
                 self._stop, self._usage, self.model, self.request_id, dict(self._signatures)
             )
+
+    def end(self) -> Finished | None:
+        """At the end of a stream without `message_stop`: a result when `message_delta` already
+        said why the model stopped (an unterminated last SSE event is dropped by the decoder)."""
+        if not self._delta_seen or self._tools:
+            return None
+        return Finished(self._stop, self._usage, self.model, self.request_id, dict(self._signatures))
 
     def _start(self, index: int, block: Any) -> Iterator[AdapterEvent]:
         kind = getattr(block, "type", "")

@@ -1,0 +1,106 @@
+"""The recorded provider streams in ../shared/wire, as raw bytes, with what they say computed
+independently of the adapters (a plain SSE parse), so the tests compare two separate readings."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+WIRE = Path(__file__).resolve().parents[2] / "shared" / "wire"
+
+
+@dataclass
+class Recording:
+    """One recorded streamed response."""
+
+    name: str
+    protocol: str  # "anthropic", "responses" or "chat"
+    raw: bytes
+    text: str = ""
+    tool_arguments: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _bodies(path: Path) -> list[bytes]:
+    if path.suffix == ".sse":
+        return [path.read_bytes()]
+    document = yaml.safe_load(path.read_text())
+    bodies = []
+    for interaction in document["interactions"]:
+        body = interaction["response"]["body"]
+        value = body.get("string") if isinstance(body, dict) else body
+        if isinstance(value, bytes):
+            value = gzip.decompress(value) if value[:2] == b"\x1f\x8b" else value
+        elif isinstance(value, str) and not value.lstrip().startswith(("event:", "data:")):
+            value = gzip.decompress(base64.b64decode(value))
+        raw = value if isinstance(value, bytes) else value.encode()
+        if b"data:" in raw:
+            bodies.append(raw)
+    return bodies
+
+
+def _events(raw: bytes) -> list[tuple[str | None, Any]]:
+    events: list[tuple[str | None, Any]] = []
+    for block in raw.decode().split("\n\n"):
+        name, data = None, []
+        for line in block.splitlines():
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].strip())
+        if data and data != ["[DONE]"]:
+            events.append((name, json.loads("\n".join(data))))
+    return events
+
+
+def _read_anthropic(recording: Recording) -> None:
+    parts: dict[int, list[str]] = {}
+    for _, data in _events(recording.raw):
+        if data.get("type") == "content_block_start" and data["content_block"]["type"] == "tool_use":
+            parts[data["index"]] = []
+        elif data.get("type") == "content_block_delta":
+            delta = data["delta"]
+            if delta["type"] == "text_delta":
+                recording.text += delta["text"]
+            elif delta["type"] == "input_json_delta":
+                parts[data["index"]].append(delta["partial_json"])
+    recording.tool_arguments = [json.loads("".join(p) or "{}") for _, p in sorted(parts.items())]
+
+
+def _read_responses(recording: Recording) -> None:
+    for _, data in _events(recording.raw):
+        if data.get("type") == "response.output_text.delta":
+            recording.text += data["delta"]
+        elif data.get("type") == "response.function_call_arguments.done":
+            recording.tool_arguments.append(json.loads(data["arguments"]))
+
+
+def _read_chat(recording: Recording) -> None:
+    parts: dict[int, list[str]] = {}
+    for _, data in _events(recording.raw):
+        for choice in data.get("choices", []):
+            delta = choice.get("delta") or {}
+            recording.text += delta.get("content") or ""
+            for call in delta.get("tool_calls") or []:
+                parts.setdefault(call["index"], []).append(call.get("function", {}).get("arguments") or "")
+    recording.tool_arguments = [json.loads("".join(p) or "{}") for _, p in sorted(parts.items())]
+
+
+def recordings() -> list[Recording]:
+    """Every recorded stream in ../shared/wire."""
+    found: list[Recording] = []
+    for path in sorted(WIRE.iterdir()):
+        if not path.name.startswith(("anthropic_stream", "openai_chat_stream", "openai_responses_stream")):
+            continue
+        protocol = "anthropic" if path.name.startswith("anthropic") else (
+            "chat" if "chat" in path.name else "responses")
+        for number, raw in enumerate(_bodies(path)):
+            recording = Recording(f"{path.name}#{number}", protocol, raw)
+            {"anthropic": _read_anthropic, "responses": _read_responses, "chat": _read_chat}[protocol](recording)
+            found.append(recording)
+    return found
