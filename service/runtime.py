@@ -58,7 +58,6 @@ def default_adapters(env: Mapping[str, str]) -> dict[ProviderId, ProviderAdapter
     """The real adapters, pointed at the SDKs' own base-URL variables."""
     from adapters.anthropic import AnthropicAdapter
     from adapters.openai import OpenAIAdapter
-
     from adapters.openai.codex import CODEX_BASE_URL
 
     return {

@@ -229,3 +229,55 @@ def spawn_daemon(*args: str, env: dict[str, str] | None = None, timeout: float =
         daemon.stop()
         raise RuntimeError(f"daemon did not become ready: {''.join(daemon.stderr)[-2000:]}")
     return daemon
+
+
+ANTHROPIC_KEY = "sk-ant-api03-fake-upstream-key-A1"
+OPENAI_KEY = "sk-proj-fake-upstream-key-O1"
+ANTHROPIC_OAUTH = "sk-ant-oat01-distinctive-profile-token-Hq8"
+CHATGPT_TOKEN_EXPIRED = "expired-chatgpt-token"
+
+
+@dataclass
+class Upstreams:
+    """Both fakes, running in their own thread, and adapters pointed at them."""
+
+    anthropic: Any
+    openai: Any
+
+    def adapters(self) -> dict[Any, Any]:
+        from adapters.anthropic import AnthropicAdapter
+        from adapters.openai import OpenAIAdapter
+        from contracts.base import ProviderId
+
+        return {
+            ProviderId.ANTHROPIC: AnthropicAdapter(self.anthropic.url),
+            ProviderId.OPENAI: OpenAIAdapter(
+                f"{self.openai.url}/v1", codex_base_url=f"{self.openai.url}/backend-api/codex"
+            ),
+        }
+
+    def env(self) -> dict[str, str]:
+        return {
+            "ANTHROPIC_BASE_URL": self.anthropic.url,
+            "OPENAI_BASE_URL": f"{self.openai.url}/v1",
+            "KATA_PROVIDERS_CODEX_BASE_URL": f"{self.openai.url}/backend-api/codex",
+        }
+
+
+@contextlib.contextmanager
+def upstreams(chatgpt_tokens: set[str] | None = None) -> Iterator[Upstreams]:
+    """Start both fake upstreams with the test credentials."""
+    from adapters.anthropic.fake import AnthropicAuth, FakeAnthropic
+    from adapters.openai.fake import FakeOpenAI, OpenAIAuth
+
+    anthropic = FakeAnthropic(
+        AnthropicAuth(api_keys={ANTHROPIC_KEY}, oauth_tokens={ANTHROPIC_OAUTH})
+    )
+    openai = FakeOpenAI(
+        OpenAIAuth(
+            api_keys={OPENAI_KEY, "sk-proj-distinctive-codex-key-Vb6n"},
+            chatgpt_tokens=chatgpt_tokens or set(),
+        )
+    )
+    with anthropic.in_thread(), openai.in_thread():
+        yield Upstreams(anthropic, openai)

@@ -20,7 +20,7 @@ from tests.wire_recordings import Recording, recordings
 
 KEY = "sk-replay-key-0000"
 RECORDINGS = recordings()
-REQUEST = ExecutionRequest(messages=[{"role": "user", "content": "replay"}])
+REQUEST = ExecutionRequest.model_validate({"messages": [{"role": "user", "content": "replay"}]})
 
 
 def _fake(recording: Recording) -> FakeServer:
@@ -45,12 +45,21 @@ async def test_the_fake_replays_the_recording_byte_for_byte(recording: Recording
     fake = _fake(recording)
     url = await fake.start()
     fake.push(Step(replay=recording.raw))
-    path, headers = ("/v1/messages", {"x-api-key": KEY, "anthropic-version": "2023-06-01"}) \
-        if recording.protocol == "anthropic" else (
-        "/v1/chat/completions" if recording.protocol == "chat" else "/v1/responses",
-        {"authorization": f"Bearer {KEY}"})
+    path, headers = (
+        ("/v1/messages", {"x-api-key": KEY, "anthropic-version": "2023-06-01"})
+        if recording.protocol == "anthropic"
+        else (
+            "/v1/chat/completions" if recording.protocol == "chat" else "/v1/responses",
+            {"authorization": f"Bearer {KEY}"},
+        )
+    )
     model = "claude-sonnet-5-5" if recording.protocol == "anthropic" else "gpt-5.5"
-    body = {"model": model, "max_tokens": 10, "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    body = {
+        "model": model,
+        "max_tokens": 10,
+        "stream": True,
+        "messages": [{"role": "user", "content": "x"}],
+    }
     try:
         async with httpx.AsyncClient() as http:
             response = await http.post(url + path, json=body, headers=headers)
@@ -70,7 +79,9 @@ async def test_the_adapter_yields_the_recorded_text_and_arguments(recording: Rec
     arguments: list[dict[str, Any]] = []
     finished: list[Finished] = []
     try:
-        async for event in adapter.stream(REQUEST, model, Credential(AuthMode.API_KEY, api_key=KEY)):
+        async for event in adapter.stream(
+            REQUEST, model, Credential(AuthMode.API_KEY, api_key=KEY)
+        ):
             if isinstance(event, TextDeltaEvent):
                 text.append(event.text)
             elif isinstance(event, ToolCallEndEvent):

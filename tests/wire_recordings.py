@@ -38,7 +38,7 @@ def _bodies(path: Path) -> list[bytes]:
             value = gzip.decompress(value) if value[:2] == b"\x1f\x8b" else value
         elif isinstance(value, str) and not value.lstrip().startswith(("event:", "data:")):
             value = gzip.decompress(base64.b64decode(value))
-        raw = value if isinstance(value, bytes) else value.encode()
+        raw = value if isinstance(value, bytes) else str(value).encode()
         if b"data:" in raw:
             bodies.append(raw)
     return bodies
@@ -61,7 +61,10 @@ def _events(raw: bytes) -> list[tuple[str | None, Any]]:
 def _read_anthropic(recording: Recording) -> None:
     parts: dict[int, list[str]] = {}
     for _, data in _events(recording.raw):
-        if data.get("type") == "content_block_start" and data["content_block"]["type"] == "tool_use":
+        if (
+            data.get("type") == "content_block_start"
+            and data["content_block"]["type"] == "tool_use"
+        ):
             parts[data["index"]] = []
         elif data.get("type") == "content_block_delta":
             delta = data["delta"]
@@ -87,7 +90,9 @@ def _read_chat(recording: Recording) -> None:
             delta = choice.get("delta") or {}
             recording.text += delta.get("content") or ""
             for call in delta.get("tool_calls") or []:
-                parts.setdefault(call["index"], []).append(call.get("function", {}).get("arguments") or "")
+                parts.setdefault(call["index"], []).append(
+                    call.get("function", {}).get("arguments") or ""
+                )
     recording.tool_arguments = [json.loads("".join(p) or "{}") for _, p in sorted(parts.items())]
 
 
@@ -95,12 +100,19 @@ def recordings() -> list[Recording]:
     """Every recorded stream in ../shared/wire."""
     found: list[Recording] = []
     for path in sorted(WIRE.iterdir()):
-        if not path.name.startswith(("anthropic_stream", "openai_chat_stream", "openai_responses_stream")):
+        if not path.name.startswith(
+            ("anthropic_stream", "openai_chat_stream", "openai_responses_stream")
+        ):
             continue
-        protocol = "anthropic" if path.name.startswith("anthropic") else (
-            "chat" if "chat" in path.name else "responses")
+        protocol = (
+            "anthropic"
+            if path.name.startswith("anthropic")
+            else ("chat" if "chat" in path.name else "responses")
+        )
         for number, raw in enumerate(_bodies(path)):
             recording = Recording(f"{path.name}#{number}", protocol, raw)
-            {"anthropic": _read_anthropic, "responses": _read_responses, "chat": _read_chat}[protocol](recording)
+            {"anthropic": _read_anthropic, "responses": _read_responses, "chat": _read_chat}[
+                protocol
+            ](recording)
             found.append(recording)
     return found

@@ -41,9 +41,12 @@ def map_errors(mode: AuthMode | None) -> Iterator[None]:
         yield
     except anthropic.APIStatusError as exc:
         error_type, message = _detail(exc.body)
+        status = exc.status_code
+        if status < 400:  # an `event: error` inside a 200 stream: its type says what it was
+            status = STREAM_ERROR_STATUS.get(error_type or "", 500)
         raise from_status(
             PROVIDER,
-            exc.status_code,
+            status,
             message or exc.message,
             headers=exc.response.headers,
             error_type=error_type,

@@ -135,7 +135,9 @@ class EventMapper:
         said why the model stopped (an unterminated last SSE event is dropped by the decoder)."""
         if not self._delta_seen or self._tools:
             return None
-        return Finished(self._stop, self._usage, self.model, self.request_id, dict(self._signatures))
+        return Finished(
+            self._stop, self._usage, self.model, self.request_id, dict(self._signatures)
+        )
 
     def _start(self, index: int, block: Any) -> Iterator[AdapterEvent]:
         kind = getattr(block, "type", "")
