@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR")
 
     commands.add_parser("openapi", help="print the OpenAPI document")
+    from service.client_cli import add_commands
+
+    add_commands(commands)
     return parser
 
 
@@ -82,7 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
-    return _openapi()
+    if args.command == "openapi":
+        return _openapi()
+    from service.client_cli import run_command
+
+    return run_command(args)
 
 
 if __name__ == "__main__":

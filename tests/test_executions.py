@@ -379,3 +379,38 @@ def test_concurrent_executions_share_one_connection_pool(
         thread.join(20)
     assert not errors
     assert fakes.openai.closed_connections + fakes.openai.open_connections <= 8
+
+
+def test_the_chatgpt_backend_variant_obeys_the_codex_rules(
+    config: DaemonConfig, isolated_home: Path
+) -> None:
+    from tests.sessions_fixtures import codex_chatgpt
+
+    path = codex_chatgpt(isolated_home / ".codex")
+    token = json.loads(path.read_text())["tokens"]["access_token"]
+    with upstreams(chatgpt_tokens={token}) as fakes:
+        runtime = make_runtime(config, adapters=fakes.adapters(), watch=False)
+        with LiveServer.start(config, runtime) as live, live.client() as client:
+            client.put(
+                "/v1/providers/openai/settings", json={"preferred_auth_mode": "token_session"}
+            )
+            blocked = client.post("/v1/executions", json=_ask("hi", provider="openai"))
+            client.put("/v1/settings", json={"openai_chatgpt_backend": True})
+            result = client.post(
+                "/v1/executions", json=_ask("hi", provider="openai", temperature=0.5, max_tokens=50)
+            )
+            tool = client.post("/v1/executions", json=_ask("Rome", provider="openai", tools=TOOLS))
+        sent = [r for r in fakes.openai.requests if r.path == "/backend-api/codex/responses"]
+    assert blocked.status_code == 424
+    assert "openai_chatgpt_backend" in blocked.json()["remediation"]
+    assert result.status_code == 200, result.text
+    assert result.json()["auth_mode"] == "token_session"
+    assert tool.json()["content"][0]["arguments"] == {"city": "Rome"}
+    body = sent[0].json()
+    assert body["stream"] is True
+    assert body["store"] is False
+    assert body["instructions"]
+    assert "temperature" not in body
+    assert "max_output_tokens" not in body
+    assert sent[0].headers["chatgpt-account-id"] == "acct_123"
+    assert sent[0].headers["authorization"] == f"Bearer {token}"

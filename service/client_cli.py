@@ -1,0 +1,215 @@
+"""The human CLI client: `status`, `models`, `run`, `keys set|remove`, against a running daemon.
+
+The daemon is found by `--url` / `KATA_PROVIDERS_URL` and `--token` / `KATA_PROVIDERS_TOKEN`.
+API keys are read from standard input (or a hidden prompt), never from the command line, where
+`ps` and shell history would see them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:  # httpx is imported when a client command runs, not for `serve`
+    import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8765"
+
+
+class ClientError(Exception):
+    """The daemon answered with an error body (or could not be reached)."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__(body.get("message", "error"))
+        self.body = body
+
+
+def add_commands(commands: Any) -> None:
+    """Register the client subcommands on the CLI's subparsers."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--url", default=None, help=f"daemon URL (KATA_PROVIDERS_URL, default {DEFAULT_URL})"
+    )
+    common.add_argument("--token", default=None, help="daemon token (prefer KATA_PROVIDERS_TOKEN)")
+    common.add_argument("--json", action="store_true", help="print the daemon's JSON answer")
+
+    commands.add_parser("status", parents=[common], help="show each provider's auth and health")
+    models = commands.add_parser("models", parents=[common], help="list models")
+    models.add_argument("--provider", choices=["anthropic", "openai"])
+    models.add_argument("--refresh", action="store_true", help="bypass the 10-minute cache")
+    run = commands.add_parser("run", parents=[common], help="run a prompt, streaming the answer")
+    run.add_argument("prompt")
+    run.add_argument("--provider", choices=["anthropic", "openai"])
+    run.add_argument("--model")
+    run.add_argument("--system")
+    run.add_argument("--max-tokens", type=int, default=1024)
+    keys = commands.add_parser("keys", parents=[common], help="store or remove an API key")
+    keys.add_argument("action", choices=["set", "remove"])
+    keys.add_argument("provider", choices=["anthropic", "openai"])
+    keys.add_argument("--verify", action="store_true", help="probe the provider before storing")
+
+
+def _client(args: argparse.Namespace) -> httpx.Client:
+    import httpx
+
+    url = args.url or os.environ.get("KATA_PROVIDERS_URL") or DEFAULT_URL
+    token = args.token or os.environ.get("KATA_PROVIDERS_TOKEN") or ""
+    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=600)
+
+
+def _check(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"code": "unexpected_error", "message": response.text[:200], "remediation": ""}
+        raise ClientError(body)
+    return response.json()
+
+
+def run_command(
+    args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
+    """Run one client command; returns the exit code."""
+    import httpx
+
+    try:
+        with _client(args) as client:
+            handler = {"status": _status, "models": _models, "run": _run, "keys": _keys}[
+                args.command
+            ]
+            handler(client, args, out, err)
+        return 0
+    except ClientError as exc:
+        body = exc.body
+        err.write(f"error: {body.get('code')}: {body.get('message')}\n")
+        if body.get("remediation"):
+            err.write(f"  what to do: {body['remediation']}\n")
+        return 1
+    except httpx.HTTPError as exc:
+        err.write(
+            f"error: cannot reach the daemon ({type(exc).__name__}). Is it running? "
+            "Set KATA_PROVIDERS_URL and KATA_PROVIDERS_TOKEN from its ready line.\n"
+        )
+        return 1
+
+
+def _status(client: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    listing = _check(client.get("/v1/providers"))
+    if args.json:
+        out.write(json.dumps(listing, indent=2) + "\n")
+        return
+    for p in listing["providers"]:
+        mode = p["resolved_mode"] or "none"
+        fallback = " (fallback)" if p["fallback_applied"] else ""
+        key = p["api_key"]
+        session = p["token_session"]
+        out.write(
+            f"{p['display_name']}: {'usable' if p['usable'] else 'NOT usable'}, "
+            f"auth {mode}{fallback} (requested {p['requested_mode']}), "
+            f"health {p['health']['state']}\n"
+        )
+        out.write(
+            f"  api key: {key['state']}"
+            + (f" from {key['source']} {key['hint']}" if key["source"] else "")
+            + f"; new keys go to {key['store']}\n"
+        )
+        out.write(
+            f"  token session: {session['state']}"
+            + (f" ({session['source']})" if session["source"] else "")
+            + "\n"
+        )
+        if p["last_error"]:
+            out.write(
+                f"  last error: {p['last_error']['message']}\n"
+                f"  what to do: {p['last_error']['remediation']}\n"
+            )
+    out.write(f"default provider: {listing['default_provider'] or 'none'}\n")
+
+
+def _models(client: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    params: dict[str, str] = {"refresh": "true"} if args.refresh else {}
+    if args.provider:
+        params["provider"] = args.provider
+    answer = _check(client.get("/v1/models", params=params))
+    if args.json:
+        out.write(json.dumps(answer, indent=2) + "\n")
+        return
+    for group in answer["providers"]:
+        stale = ", stale" if group["stale"] else ""
+        out.write(f"{group['provider']} ({group['provenance']}{stale}):\n")
+        for model in group["models"]:
+            name = f"  {model['display_name']}" if model.get("display_name") else ""
+            out.write(f"  {model['id']}{name}\n")
+        if group.get("error"):
+            err.write(f"  {group['provider']}: {group['error']['message']}\n")
+
+
+def _sse(response: httpx.Response) -> Iterator[dict[str, Any]]:
+    for line in response.iter_lines():
+        if line.startswith("data:"):
+            yield json.loads(line[5:])
+
+
+def _run(client: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    body: dict[str, Any] = {
+        "messages": [{"role": "user", "content": args.prompt}],
+        "stream": True,
+        "max_tokens": args.max_tokens,
+    }
+    for name in ("provider", "model", "system"):
+        if getattr(args, name):
+            body[name] = getattr(args, name)
+    with client.stream("POST", "/v1/executions", json=body) as response:
+        if response.status_code >= 400:
+            response.read()
+            _check(response)
+        for event in _sse(response):
+            kind = event["type"]
+            if kind == "text_delta":
+                out.write(event["text"])
+                out.flush()
+            elif kind == "tool_call_end":
+                out.write(f"\n[tool call {event['name']} {json.dumps(event['arguments'])}]\n")
+            elif kind == "retry":
+                err.write(f"[retrying: {event['error']['message']}]\n")
+            elif kind == "done":
+                result = event["result"]
+                out.write("\n")
+                err.write(
+                    f"[{result['provider']} {result['model']} via {result['auth_mode']}"
+                    f"{' (fallback)' if result['fallback_applied'] else ''}, "
+                    f"{result['usage']['input_tokens']} in / "
+                    f"{result['usage']['output_tokens']} out]\n"
+                )
+            elif kind == "error":
+                out.write("\n")
+                raise ClientError(event["error"])
+
+
+def _keys(client: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    if args.action == "remove":
+        status = _check(client.delete(f"/v1/providers/{args.provider}/api-key"))
+        out.write(f"{args.provider}: api key {status['api_key']['state']}\n")
+        return
+    key = (
+        getpass.getpass(f"{args.provider} API key: ")
+        if sys.stdin.isatty()
+        else sys.stdin.readline()
+    )
+    status = _check(
+        client.put(
+            f"/v1/providers/{args.provider}/api-key",
+            json={"api_key": key.strip(), "verify": args.verify},
+        )
+    )
+    key_state = status["api_key"]
+    out.write(
+        f"{args.provider}: api key {key_state['state']} {key_state['hint']} "
+        f"in {key_state['source']}\n"
+    )

@@ -1,0 +1,111 @@
+"""Upstream failures to the taxonomy: the shared rules both adapters use."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import pytest
+
+from adapters.errors import from_connection, from_status, retry_after
+from contracts.base import AuthMode, ProviderId
+from contracts.errors import ErrorCode
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "mode", "code"),
+    [
+        (401, "invalid x-api-key", AuthMode.API_KEY, ErrorCode.INVALID_AUTH),
+        (403, "permission denied", AuthMode.API_KEY, ErrorCode.INVALID_AUTH),
+        (401, "OAuth token has expired.", AuthMode.TOKEN_SESSION, ErrorCode.SESSION_EXPIRED),
+        (
+            401,
+            "Provided authentication token is expired.",
+            AuthMode.TOKEN_SESSION,
+            ErrorCode.SESSION_EXPIRED,
+        ),
+        (401, "revoked", AuthMode.TOKEN_SESSION, ErrorCode.INVALID_AUTH),
+        (429, "slow down", AuthMode.API_KEY, ErrorCode.RATE_LIMITED),
+        (529, "Overloaded", AuthMode.API_KEY, ErrorCode.PROVIDER_UNAVAILABLE),
+        (500, "boom", AuthMode.API_KEY, ErrorCode.PROVIDER_UNAVAILABLE),
+        (503, "unavailable", AuthMode.API_KEY, ErrorCode.PROVIDER_UNAVAILABLE),
+        (504, "gateway timeout", AuthMode.API_KEY, ErrorCode.TIMEOUT),
+        (400, "messages.0: bad shape", AuthMode.API_KEY, ErrorCode.INVALID_REQUEST),
+        (404, "model: nope", AuthMode.API_KEY, ErrorCode.MODEL_NOT_FOUND),
+        (418, "teapot", AuthMode.API_KEY, ErrorCode.UNEXPECTED_ERROR),
+    ],
+)
+def test_statuses_map_to_codes_with_remediation(
+    status: int, message: str, mode: AuthMode, code: ErrorCode
+) -> None:
+    error = from_status(
+        ProviderId.ANTHROPIC,
+        status,
+        message,
+        headers={},
+        error_type=None,
+        upstream_request_id="req_1",
+        mode=mode,
+    )
+    assert error.code is code
+    assert error.remediation
+    assert error.upstream_status == status
+    assert error.upstream_request_id == "req_1"
+    assert error.status != 401
+
+
+def test_context_overflow_is_named() -> None:
+    error = from_status(
+        ProviderId.OPENAI,
+        400,
+        "This model's maximum context length is 128000 tokens",
+        headers={},
+        error_type="context_length_exceeded",
+        upstream_request_id=None,
+        mode=AuthMode.API_KEY,
+    )
+    assert error.code is ErrorCode.INVALID_REQUEST
+    assert "context window" in error.message
+
+
+def test_model_not_found_code_on_a_400() -> None:
+    error = from_status(
+        ProviderId.OPENAI,
+        400,
+        "The model does not exist",
+        headers={},
+        error_type="model_not_found",
+        upstream_request_id=None,
+        mode=AuthMode.API_KEY,
+    )
+    assert error.code is ErrorCode.MODEL_NOT_FOUND
+
+
+def test_retry_after_forms() -> None:
+    assert retry_after({"retry-after-ms": "250"}) == 0.25
+    assert retry_after({"retry-after": "7"}) == 7.0
+    assert retry_after({"retry-after-ms": "nonsense", "retry-after": "2.5"}) == 2.5
+    future = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 28 <= (retry_after({"retry-after": future}) or 0) <= 31
+    assert retry_after({"retry-after": "tomorrow-ish"}) is None
+    assert retry_after({}) is None
+
+
+def test_rate_limit_wait_is_capped_at_sixty_seconds() -> None:
+    error = from_status(
+        ProviderId.ANTHROPIC,
+        429,
+        "x",
+        headers={"retry-after": "600"},
+        error_type=None,
+        upstream_request_id=None,
+        mode=AuthMode.API_KEY,
+    )
+    assert error.retry_after_s == 60.0
+
+
+def test_connection_failures() -> None:
+    assert from_connection(ProviderId.OPENAI, True, "read timeout").code is ErrorCode.TIMEOUT
+    refused = from_connection(ProviderId.OPENAI, False, "refused")
+    assert refused.code is ErrorCode.PROVIDER_UNAVAILABLE
+    assert "OPENAI_BASE_URL" in refused.remediation
