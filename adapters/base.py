@@ -99,6 +99,10 @@ class ProviderAdapter(Protocol):
         Closing the iterator closes the upstream response."""
         ...
 
+    def forget(self, credential: Credential) -> None:
+        """Drop the cached client for `credential` (the next request reads it afresh)."""
+        ...
+
     async def aclose(self) -> None:
         """Close every SDK client the adapter opened."""
         ...

@@ -15,6 +15,7 @@ from contracts.errors import ErrorCode, ProviderError
 
 NAMES = {ProviderId.ANTHROPIC: "Anthropic", ProviderId.OPENAI: "OpenAI"}
 MAX_RETRY_AFTER_S = 60.0
+SHOULD_RETRY = {"true": True, "false": False}
 CONTEXT_MARKERS = (
     "context length",
     "context window",
@@ -71,6 +72,7 @@ def from_status(
             upstream_status=status,
             upstream_request_id=upstream_request_id,
             retry_after_s=None if wait is None else min(wait, MAX_RETRY_AFTER_S),
+            should_retry=SHOULD_RETRY.get(headers.get("x-should-retry", "").lower()),
         )
 
     lowered = f"{message} {error_type or ''}".lower()

@@ -107,6 +107,7 @@ class ProviderError(Exception):
         upstream_request_id: str | None = None,
         details: list[ErrorDetail] | None = None,
         status: int | None = None,
+        should_retry: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -119,6 +120,8 @@ class ProviderError(Exception):
         self.upstream_request_id = upstream_request_id
         self.details = details
         self.status = HTTP_STATUS[code] if status is None else status
+        # The provider's own `x-should-retry` verdict; used by the retry loop, never sent.
+        self.should_retry = should_retry
 
     def body(self, request_id: str | None = None) -> ErrorBody:
         """The wire form of this error."""

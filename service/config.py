@@ -46,6 +46,11 @@ class DaemonConfig:
     event_buffer: int = 1024
     subscriber_queue: int = 256
     shutdown_grace_s: float = 3.0
+    max_retries: int = 2
+    request_timeout_s: float = 600.0
+    first_token_timeout_s: float = 120.0
+    idle_timeout_s: float = 60.0
+    probe_interval_s: float = 0.0
 
     def __post_init__(self) -> None:
         if len(self.token) < 16:
@@ -68,9 +73,24 @@ def load_env_config() -> dict[str, object]:
         token: SecretStr | None = None
         home: Path | None = None
         log_level: str | None = None
+        max_retries: int | None = None
+        request_timeout_s: float | None = None
+        first_token_timeout_s: float | None = None
+        idle_timeout_s: float | None = None
+        probe_interval_s: float | None = None
 
     env = EnvConfig()
-    fields: dict[str, object] = {}
+    fields: dict[str, object] = {
+        name: getattr(env, name)
+        for name in (
+            "max_retries",
+            "request_timeout_s",
+            "first_token_timeout_s",
+            "idle_timeout_s",
+            "probe_interval_s",
+        )
+        if getattr(env, name) is not None
+    }
     if env.token is not None:
         fields["token"] = env.token.get_secret_value()
     if env.home is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -20,20 +21,26 @@ from contracts.events import ProviderErrorEvent, ProviderStatusEvent, StateEvent
 from contracts.providers import (
     ApiKeyState,
     ApiKeyStateName,
-    HealthStateName,
-    ProviderHealth,
     ProviderSettings,
     ProviderStatus,
+    TokenSessionStateName,
 )
 from service.credentials import anthropic_sessions, codex_sessions
 from service.credentials.keystore import KeyStore
 from service.credentials.sessions import Session, SessionKind
+from service.health import HealthTracker
 from service.resolver import NAMES, KeyInfo, Resolution, add_key, resolve
 from service.settings_store import PersistedSettings
 
 log = logging.getLogger("kata.providers")
 
 Publish = Callable[[StateEvent], object]
+RENEW = {
+    SessionKind.ANTHROPIC_PROFILE: "Run `ant auth login` to sign in again, or add an API key.",
+    SessionKind.ANTHROPIC_ENV_TOKEN: "Set a fresh ANTHROPIC_AUTH_TOKEN and restart the daemon.",
+    SessionKind.CODEX_API_KEY: "Run `codex login --with-api-key` again, or add an API key.",
+    SessionKind.CODEX_CHATGPT: "Run `codex login` to sign in again, or add an API key.",
+}
 KeyringReader = Callable[[str, str], Awaitable[str | None]]
 
 
@@ -63,7 +70,8 @@ class ProviderBook:
         self._demo = demo
         self._sessions: dict[ProviderId, Session] = {}
         self._invalid: dict[ProviderId, str] = {}
-        self._health = {provider: ProviderHealth() for provider in ProviderId}
+        self.health = {provider: HealthTracker(now=now) for provider in ProviderId}
+        self._rejected: dict[ProviderId, Session] = {}
         self._status: dict[ProviderId, ProviderStatus] = {}
         self._warned: dict[ProviderId, str | None] = {}
         self._check_errors: dict[ProviderId, ProviderError] = {}
@@ -90,8 +98,31 @@ class ProviderBook:
         )
 
     def session(self, provider: ProviderId) -> Session:
-        """The last detected session of `provider`."""
-        return self._sessions[provider]
+        """The session of `provider` as last detected, shown expired if the provider rejected it
+        (until its files change and detection finds a different session)."""
+        session = self._sessions[provider]
+        if self._rejected.get(provider) == session:
+            return replace(
+                session,
+                state=TokenSessionStateName.EXPIRED,
+                refreshable=False,
+                remediation=RENEW.get(session.kind) if session.kind else None,
+            )
+        return session
+
+    def reject_session(self, provider: ProviderId) -> ProviderError:
+        """The provider refused the session twice: mark it expired and say how to renew it."""
+        self._rejected[provider] = self._sessions[provider]
+        session = self.session(provider)
+        error = ProviderError(
+            ErrorCode.SESSION_EXPIRED,
+            f"{NAMES[provider]} rejected the token session from {session.source}.",
+            session.remediation or "Sign in again with the provider's CLI.",
+            provider=provider,
+        )
+        log.warning("token session rejected", extra={"provider": provider.value})
+        self._publish(ProviderErrorEvent(at=self._now(), provider=provider, error=error.body()))
+        return error
 
     def watched_paths(self) -> list[Path]:
         """Folders whose changes can change a session."""
@@ -120,7 +151,7 @@ class ProviderBook:
             provider,
             self.settings.provider(provider),
             self.key_info(provider),
-            self._sessions[provider],
+            self.session(provider),
         )
 
     def credential(self, provider: ProviderId) -> tuple[Credential, Resolution]:
@@ -129,10 +160,17 @@ class ProviderBook:
         if isinstance(outcome, ProviderError):
             raise outcome
         if outcome.mode is AuthMode.API_KEY:
-            stored = self.keys.key(provider)
-            assert stored is not None
-            return Credential(AuthMode.API_KEY, stored.source, api_key=stored.value), outcome
+            credential = self.key_credential(provider)
+            assert credential is not None
+            return credential, outcome
         return self.session_credential(provider), outcome
+
+    def key_credential(self, provider: ProviderId) -> Credential | None:
+        """The API-key credential, when a usable key exists."""
+        stored = self.keys.key(provider)
+        if stored is None or not self.key_info(provider).usable:
+            return None
+        return Credential(AuthMode.API_KEY, stored.source, api_key=stored.value)
 
     def session_credential(self, provider: ProviderId) -> Credential:
         """How an adapter authenticates with the detected session (read lazily, never copied)."""
@@ -199,8 +237,8 @@ class ProviderBook:
             fallback_applied=isinstance(outcome, Resolution) and outcome.fallback_applied,
             usable=isinstance(outcome, Resolution),
             api_key=self._key_state(provider),
-            token_session=self._sessions[provider].to_contract(),
-            health=self._health[provider],
+            token_session=self.session(provider).to_contract(),
+            health=self.health[provider].snapshot(),
             settings=settings,
             last_error=last_error.body() if last_error else None,
             updated_at=self._now(),
@@ -231,28 +269,18 @@ class ProviderBook:
         self, provider: ProviderId, latency_s: float, error: ProviderError | None
     ) -> None:
         """Remember the outcome of an explicit check (a models call)."""
-        previous = self._health[provider]
+        tracker = self.health[provider]
         if error is None:
             self._invalid.pop(provider, None)
             self._check_errors.pop(provider, None)
-            self._health[provider] = ProviderHealth(
-                state=HealthStateName.HEALTHY,
-                checked_at=self._now(),
-                latency_ms=round(latency_s * 1000, 3),
-            )
+            tracker.success(latency_s)
             return
         self._check_errors[provider] = error
         if error.code is ErrorCode.INVALID_AUTH and self.key_info(provider).present:
             resolved = self.resolution(provider)
             if isinstance(resolved, Resolution) and resolved.mode is AuthMode.API_KEY:
                 self.mark_key_invalid(provider)
-        unavailable = error.code in (ErrorCode.PROVIDER_UNAVAILABLE, ErrorCode.TIMEOUT)
-        self._health[provider] = ProviderHealth(
-            state=HealthStateName.UNAVAILABLE if unavailable else previous.state,
-            checked_at=self._now(),
-            latency_ms=round(latency_s * 1000, 3),
-            consecutive_failures=previous.consecutive_failures + 1,
-        )
+        tracker.failure(error, latency_s)
 
     def replace_settings(self, provider: ProviderId, settings: ProviderSettings) -> None:
         """Swap one provider's settings (the caller persists)."""

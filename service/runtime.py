@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.base import Credential, ProviderAdapter
-from adapters.catalogue import DEFAULT_MODEL
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import ErrorBody, ErrorCode, ProviderError
+from contracts.errors import ErrorBody, ProviderError
 from contracts.events import (
     DaemonErrorEvent,
     ModelsUpdatedEvent,
@@ -36,10 +35,12 @@ from service import __version__
 from service.config import DaemonConfig
 from service.credentials.keyring_access import KeyringAccess, KeyringUnavailable
 from service.credentials.keystore import KeyStore, check_key_shape
+from service.dispatch import Dispatcher
 from service.events import EventBus
-from service.execution import Execution
+from service.execution import Deadlines, Execution
 from service.model_list import ModelCache
 from service.provider_book import ProviderBook
+from service.retry import RetryPolicy
 from service.settings_store import PersistedSettings, SettingsStore
 from service.watcher import watch_sessions
 
@@ -85,6 +86,7 @@ class Runtime:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = utcnow,
         watch: bool = True,
+        policy: RetryPolicy | None = None,
     ) -> None:
         self.config = config
         self.bus = bus or EventBus(config.event_buffer, config.subscriber_queue)
@@ -107,7 +109,14 @@ class Runtime:
             demo=config.demo,
         )
         self._model_list = ModelCache(config.data_dir, self._fetch_models, now)
-        self._executions: dict[str, Execution] = {}
+        self.dispatcher = Dispatcher(
+            self.book,
+            self._adapters,
+            policy or RetryPolicy(max_retries=config.max_retries),
+            Deadlines(
+                config.request_timeout_s, config.first_token_timeout_s, config.idle_timeout_s
+            ),
+        )
         self._problems: list[ErrorBody] = []
         self._ready = asyncio.Event()
         self._stop = asyncio.Event()
@@ -300,49 +309,18 @@ class Runtime:
     def _save(self) -> None:
         self._settings_store.save(self.book.settings)
 
-    def _provider_for(self, request: ExecutionRequest) -> ProviderId:
-        provider = request.provider or self.book.default_provider()
-        if provider is None:
-            raise ProviderError(
-                ErrorCode.MISSING_AUTH,
-                "No provider has a usable credential.",
-                "Add an API key for Anthropic or OpenAI on the settings page, or sign in with "
-                "the provider's CLI.",
-            )
-        return provider
-
     async def prepare(self, request: ExecutionRequest) -> Execution:
         """Route a request: provider, model, credential. Raises what blocks it before any I/O."""
         await self.ready()
-        provider = self._provider_for(request)
-        credential, resolution = self.book.credential(provider)
-        model = (
-            request.model
-            or self.book.settings.provider(provider).default_model
-            or DEFAULT_MODEL[provider]
-        )
-        execution = Execution(
-            request, provider, model, credential, resolution, self._adapters[provider]
-        )
-        self._executions[execution.id] = execution
-        return execution
+        return self.dispatcher.prepare(request)
 
     def finished(self, execution: Execution) -> None:
-        """Forget a finished execution (it can no longer be cancelled)."""
-        self._executions.pop(execution.id, None)
+        """Forget a finished execution."""
+        self.dispatcher.finished(execution)
 
     def cancel(self, execution_id: str) -> CancelResult:
         """Cancel a running execution."""
-        execution = self._executions.get(execution_id)
-        if execution is None:
-            raise ProviderError(
-                ErrorCode.INVALID_REQUEST,
-                f"No running execution has the id {execution_id!r}.",
-                "It may have finished already; its result was returned to its caller.",
-                status=404,
-            )
-        cancelled = execution.cancel()
-        return CancelResult(id=execution.id, state=execution.state, cancelled=cancelled)
+        return self.dispatcher.cancel(execution_id)
 
     async def models(self, provider: ProviderId | None, refresh: bool) -> ModelList:
         """Models of one provider or both, with provenance."""

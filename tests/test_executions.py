@@ -14,6 +14,7 @@ import pytest
 
 from adapters.fakes.server import Step
 from service.config import DaemonConfig
+from service.retry import RetryPolicy
 from tests.sessions_fixtures import anthropic_profile, codex_api_key
 from tests.support import (
     ANTHROPIC_KEY,
@@ -46,7 +47,10 @@ def fakes() -> Iterator[Upstreams]:
 
 @pytest.fixture
 def daemon(config: DaemonConfig, fakes: Upstreams) -> Iterator[LiveServer]:
-    runtime = make_runtime(config, adapters=fakes.adapters(), watch=False)
+    # No retries here: these tests are about what one upstream answer becomes.
+    runtime = make_runtime(
+        config, adapters=fakes.adapters(), watch=False, policy=RetryPolicy(max_retries=0)
+    )
     with LiveServer.start(config, runtime) as live:
         yield live
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncGenerator
 from datetime import datetime
@@ -36,6 +37,7 @@ class AnthropicAdapter:
         self._base_url = base_url
         self._transport = transport
         self._timeout = timeout_s
+        self._closing: set[asyncio.Future[None]] = set()
         self._clients: dict[tuple[object, ...], AsyncAnthropic] = {}
 
     def _client(self, credential: Credential) -> AsyncAnthropic:
@@ -100,11 +102,20 @@ class AnthropicAdapter:
                 models.append(_model(model))
         return models
 
+    def forget(self, credential: Credential) -> None:
+        """Drop the client for `credential`, so the next request reads the credential afresh."""
+        client = self._clients.pop(credential.cache_key, None)
+        if client is not None:
+            self._closing.add(asyncio.ensure_future(client.close()))
+            self._closing = {task for task in self._closing if not task.done()}
+
     async def aclose(self) -> None:
         """Close every client (and its connection pool)."""
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.close()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
 
 
 @functools.cache

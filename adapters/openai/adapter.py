@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,7 @@ class OpenAIAdapter:
         self._timeout = timeout_s
         self._wire_api = wire_api
         self._codex_base_url = codex_base_url
+        self._closing: set[asyncio.Future[None]] = set()
         self._clients: dict[tuple[object, ...], AsyncOpenAI] = {}
 
     def _client(self, credential: Credential) -> AsyncOpenAI:
@@ -117,11 +119,20 @@ class OpenAIAdapter:
                 models.append(_model(model))
         return models
 
+    def forget(self, credential: Credential) -> None:
+        """Drop the client for `credential`, so the next request reads the credential afresh."""
+        client = self._clients.pop(credential.cache_key, None)
+        if client is not None:
+            self._closing.add(asyncio.ensure_future(client.close()))
+            self._closing = {task for task in self._closing if not task.done()}
+
     async def aclose(self) -> None:
         """Close every client (and its connection pool)."""
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.close()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
 
 
 def _model(model: Any) -> ModelInfo:

@@ -1,0 +1,105 @@
+"""The dispatcher: routes requests to a provider, model and credential, keeps running
+executions cancellable, and answers executions' questions (the `Router` they need)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from adapters.base import Credential, ProviderAdapter
+from adapters.catalogue import DEFAULT_MODEL
+from contracts.base import ProviderId
+from contracts.errors import ErrorCode, ProviderError
+from contracts.executions import CancelResult, ExecutionRequest
+from service.execution import Deadlines, Execution
+from service.health import HealthTracker
+from service.provider_book import ProviderBook
+from service.retry import RetryPolicy
+
+
+class Dispatcher:
+    """One per runtime; every method runs on the event loop."""
+
+    def __init__(
+        self,
+        book: ProviderBook,
+        adapters: Mapping[ProviderId, ProviderAdapter],
+        policy: RetryPolicy,
+        deadlines: Deadlines,
+    ) -> None:
+        self.book = book
+        self.adapters = dict(adapters)
+        self.policy = policy
+        self.deadlines = deadlines
+        self._running: dict[str, Execution] = {}
+
+    def prepare(self, request: ExecutionRequest) -> Execution:
+        """Bind a request to provider, model and credential; raises what blocks it."""
+        provider = request.provider or self.book.default_provider()
+        if provider is None:
+            raise ProviderError(
+                ErrorCode.MISSING_AUTH,
+                "No provider has a usable credential.",
+                "Add an API key for Anthropic or OpenAI on the settings page, or sign in with "
+                "the provider's CLI.",
+            )
+        credential, resolution = self.book.credential(provider)
+        model = (
+            request.model
+            or self.book.settings.provider(provider).default_model
+            or DEFAULT_MODEL[provider]
+        )
+        execution = Execution(
+            request,
+            provider,
+            model,
+            credential,
+            resolution.fallback_applied,
+            self.adapters[provider],
+            self,
+            self.policy,
+            self.deadlines,
+        )
+        self._running[execution.id] = execution
+        return execution
+
+    def finished(self, execution: Execution) -> None:
+        """Forget a finished execution (it can no longer be cancelled)."""
+        self._running.pop(execution.id, None)
+
+    def cancel(self, execution_id: str) -> CancelResult:
+        """Cancel a running execution."""
+        execution = self._running.get(execution_id)
+        if execution is None:
+            raise ProviderError(
+                ErrorCode.INVALID_REQUEST,
+                f"No running execution has the id {execution_id!r}.",
+                "It may have finished already; its result went to its caller.",
+                status=404,
+            )
+        cancelled = execution.cancel()
+        return CancelResult(id=execution.id, state=execution.state, cancelled=cancelled)
+
+    # The Router protocol, for executions.
+
+    def health(self, provider: ProviderId) -> HealthTracker:
+        return self.book.health[provider]
+
+    def traffic(self, provider: ProviderId) -> None:
+        self.book.refresh()
+
+    def forget_client(self, provider: ProviderId, credential: Credential) -> None:
+        self.adapters[provider].forget(credential)
+
+    def session_rejected(self, provider: ProviderId) -> ProviderError:
+        error = self.book.reject_session(provider)
+        self.book.refresh()
+        return error
+
+    def key_rejected(self, provider: ProviderId) -> None:
+        self.book.mark_key_invalid(provider)
+        self.book.refresh()
+
+    def fallback_credential(self, provider: ProviderId) -> Credential | None:
+        if not self.book.settings.provider(provider).allow_api_key_fallback:
+            return None
+        return self.book.key_credential(provider)
