@@ -99,6 +99,10 @@ class ProviderAdapter(Protocol):
         Closing the iterator closes the upstream response."""
         ...
 
+    async def warm(self, credential: Credential) -> None:
+        """Have the client for `credential` built (importing the SDK off the event loop)."""
+        ...
+
     def forget(self, credential: Credential) -> None:
         """Drop the cached client for `credential` (the next request reads it afresh)."""
         ...

@@ -173,6 +173,8 @@ class Execution:
         if wait is not None:
             raise self._breaker_open(wait)
         self.router.traffic(self.provider)
+        # The first use imports the SDK (about a second): not the provider's time to answer.
+        await self.adapter.warm(self.credential)
         attempt_started = self._clock()
         iterator = self.adapter.stream(self.request, self.model, self.credential)
         first = True

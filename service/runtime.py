@@ -150,6 +150,19 @@ class Runtime:
                     watch_sessions(self.book.watched_paths, self.redetect, self._stop)
                 )
             )
+        if self.config.probe_interval_s > 0:
+            self._tasks.append(asyncio.create_task(self._probe_forever()))
+
+    async def _probe_forever(self) -> None:
+        """Optional periodic health probe: a models call per usable provider, never a paid
+        completion."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.config.probe_interval_s)
+                return
+            for provider in ProviderId:
+                if self.book.status(provider).usable:
+                    await self._probe(provider)
 
     async def shutdown(self) -> None:
         """Stop background work and close every SDK client."""
@@ -267,9 +280,11 @@ class Runtime:
         await self.ready()
         await self.book.keys.load()
         await self.redetect()
-        outcome = self.book.resolution(provider)
-        if isinstance(outcome, ProviderError):
-            return self.book.status(provider)
+        if not isinstance(self.book.resolution(provider), ProviderError):
+            await self._probe(provider)
+        return self.book.status(provider)
+
+    async def _probe(self, provider: ProviderId) -> None:
         credential, _ = self.book.credential(provider)
         started = self._clock()
         try:
@@ -279,7 +294,6 @@ class Runtime:
         else:
             self.book.record_check(provider, self._clock() - started, None)
         self.book.refresh()
-        return self.book.status(provider)
 
     async def redetect(self) -> None:
         """Re-read every session source and publish what changed."""

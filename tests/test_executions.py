@@ -238,6 +238,10 @@ def test_cancel_closes_the_upstream_request(
         lines = response.iter_lines()
         [start] = read_sse(lines, 1)
         execution_id = start.json()["id"]
+        waited = time.monotonic()  # cancel once the upstream request is in flight
+        while not any(r.path == "/v1/messages" for r in fakes.anthropic.requests):
+            assert time.monotonic() - waited < 10
+            time.sleep(0.01)
         closed_before = fakes.anthropic.closed_connections
         cancelled = http.post(f"/v1/executions/{execution_id}/cancel")
         started = time.monotonic()

@@ -102,6 +102,13 @@ class AnthropicAdapter:
                 models.append(_model(model))
         return models
 
+    async def warm(self, credential: Credential) -> None:
+        """Build the client for `credential` before timing starts; the first build imports the
+        SDK (about a second), so it runs in a thread, off the event loop."""
+        if credential.cache_key not in self._clients:
+            client = await asyncio.to_thread(self._build, credential)
+            self._clients.setdefault(credential.cache_key, client)
+
     def forget(self, credential: Credential) -> None:
         """Drop the client for `credential`, so the next request reads the credential afresh."""
         client = self._clients.pop(credential.cache_key, None)

@@ -36,6 +36,7 @@ def _detail(body: Any) -> tuple[str | None, str | None]:
 def map_errors(mode: AuthMode | None) -> Iterator[None]:
     """Translate anything the SDK raises; the cause is kept with `from`."""
     import anthropic
+    import httpx2
 
     try:
         yield
@@ -52,6 +53,19 @@ def map_errors(mode: AuthMode | None) -> Iterator[None]:
             error_type=error_type,
             upstream_request_id=exc.request_id,
             mode=mode,
+        ) from exc
+    except httpx2.TimeoutException as exc:  # raised while iterating a stream, unwrapped
+        raise from_connection(PROVIDER, True, str(exc)) from exc
+    except httpx2.TransportError as exc:
+        raise from_connection(
+            PROVIDER, False, f"the connection broke ({type(exc).__name__})"
+        ) from exc
+    except ValueError as exc:  # malformed JSON in a stream event
+        raise ProviderError(
+            ErrorCode.UNEXPECTED_ERROR,
+            "Anthropic sent a malformed stream event.",
+            "Retry the request; report it if it persists.",
+            provider=PROVIDER,
         ) from exc
     except anthropic.APITimeoutError as exc:
         raise from_connection(PROVIDER, True, str(exc)) from exc
