@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test lint types pytest fmt openapi clean
+.PHONY: run test demo fmt openapi clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed  ## start the daemon in the foreground (ARGS="--port 8765" to pass flags)
 	$(BIN)/kata-providers serve $(ARGS)
+
+demo: $(VENV)/.installed  ## the daemon against built-in fake providers: no account needed
+	$(BIN)/kata-providers serve --demo $(ARGS)
 
 test: $(VENV)/.installed-dev  ## lint, format check, types, and the whole suite
 	$(BIN)/ruff check .

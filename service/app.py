@@ -12,6 +12,7 @@ from service.config import DaemonConfig
 from service.http_errors import COMMON_ERRORS, error_responses, install_error_handlers
 from service.openapi import build_openapi
 from service.routes import events, executions, health, models, page, providers, settings
+from service.routes.page import LoginCodes
 from service.runtime import Runtime
 from service.security import AccessPolicy, SecurityMiddleware
 
@@ -45,6 +46,7 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.policy = policy
+    app.state.login_codes = LoginCodes()
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     for router in (

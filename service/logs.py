@@ -11,6 +11,9 @@ import time
 from typing import Any, ClassVar
 
 REDACTED = "[REDACTED]"
+# Fields whose token-shaped values are not secrets: the one-time page link (spent on first use,
+# never an API token). Known secrets are still removed from them.
+PUBLIC_FIELDS = frozenset({"login_url"})
 
 # Patterns that look like credentials whatever their origin; known secrets are added at run time.
 _PATTERNS = [
@@ -43,10 +46,16 @@ class Redactor:
             with self._lock:
                 self._secrets = self._secrets | {secret}
 
-    def __call__(self, text: str) -> str:
+    def known(self, text: str) -> str:
+        """Remove only the exact secrets the daemon knows (for fields that are meant to carry
+        a token-shaped value that is not a secret, like the one-time page link)."""
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
+        return text
+
+    def __call__(self, text: str) -> str:
+        text = self.known(text)
         for pattern in _PATTERNS:
             text = pattern.sub(_keep_prefix, text)
         return text
@@ -73,13 +82,17 @@ class JsonFormatter(logging.Formatter):
             "msg": self._redact(record.getMessage()),
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD_ATTRS and not key.startswith("_") and key != "color_message":
-                entry[key] = self._redact(value) if isinstance(value, str) else value
+            if key in _STANDARD_ATTRS or key.startswith("_") or key == "color_message":
+                continue
+            if key in PUBLIC_FIELDS:
+                entry[key] = self._redact.known(str(value))
+            elif isinstance(value, str):
+                entry[key] = self._redact(value)
+            else:
+                entry[key] = json.loads(self._redact(json.dumps(value, default=str)))
         if record.exc_info:
             entry["exc"] = self._redact(self.formatException(record.exc_info))
-        # Values were redacted one by one (quotes intact); the whole line once more catches
-        # secrets inside non-string extras.
-        return self._redact(json.dumps(entry, default=str, ensure_ascii=False))
+        return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 def configure_logging(level: str, redactor: Redactor) -> None:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adapters.base import Credential, ProviderAdapter
 from contracts.base import AuthMode, ProviderId
@@ -43,6 +44,9 @@ from service.provider_book import ProviderBook
 from service.retry import RetryPolicy
 from service.settings_store import PersistedSettings, SettingsStore
 from service.watcher import watch_sessions
+
+if TYPE_CHECKING:
+    from service.demo import Demo
 
 log = logging.getLogger("kata.runtime")
 
@@ -87,8 +91,10 @@ class Runtime:
         now: Callable[[], datetime] = utcnow,
         watch: bool = True,
         policy: RetryPolicy | None = None,
+        demo: Demo | None = None,
     ) -> None:
         self.config = config
+        self._demo = demo
         self.bus = bus or EventBus(config.event_buffer, config.subscriber_queue)
         self._env = dict(os.environ if env is None else env)
         self._keyring = keyring or KeyringAccess()
@@ -126,6 +132,10 @@ class Runtime:
     async def startup(self) -> None:
         """Load settings now; keys and sessions in the background so the ready line is not held."""
         self.config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self._demo is not None:
+            await self._demo.start()
+            if not self._settings_store.path.exists():
+                self._settings_store.save(PersistedSettings(providers=self._demo.settings()))
         settings, problem = self._settings_store.load()
         self.book.settings = settings
         if problem is not None:
@@ -135,6 +145,9 @@ class Runtime:
     async def _load(self) -> None:
         try:
             await self.book.keys.load()
+            if self._demo is not None:
+                for provider, key in self._demo.keys().items():
+                    await self.book.keys.put(provider, key)
             if self.book.keys.keyring_problem:
                 log.info(
                     "keys are kept in a file", extra={"reason": self.book.keys.keyring_problem}
@@ -176,6 +189,8 @@ class Runtime:
                 await task
         for adapter in self._adapters.values():
             await adapter.aclose()
+        if self._demo is not None:
+            await self._demo.stop()
         self._keyring.close()
 
     async def ready(self) -> None:

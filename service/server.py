@@ -122,7 +122,14 @@ def serve(config: DaemonConfig, redactor: Redactor, stdout: TextIO) -> int:
         )
         return 1
     config = replace(config, port=sock.getsockname()[1])
-    app = create_app(config)
+    runtime = None
+    if config.demo:
+        from service.demo import demo_runtime
+
+        runtime = demo_runtime(config)
+    app = create_app(config, runtime)
+
+    url = json.loads(ready_line(config))["url"]
 
     def on_ready() -> None:
         stdout.write(ready_line(config) + "\n")
@@ -131,6 +138,8 @@ def serve(config: DaemonConfig, redactor: Redactor, stdout: TextIO) -> int:
             "ready",
             extra={"port": config.port, "pid": os.getpid(), "data_dir": str(config.data_dir)},
         )
+        code = app.state.login_codes.issue()
+        log.info("status page (the link works once)", extra={"login_url": f"{url}/?token={code}"})
 
     uv_config = uvicorn.Config(
         app,

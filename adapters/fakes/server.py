@@ -119,8 +119,12 @@ class FakeServer:
                 return step
         return None
 
-    async def start(self, port: int = 0) -> str:
-        self._server = await asyncio.start_server(self._connection, "127.0.0.1", port)
+    async def start(self, port: int = 0, sock: socket.socket | None = None) -> str:
+        """Listen on 127.0.0.1 (or on a socket bound beforehand, so the URL is known early)."""
+        if sock is not None:
+            self._server = await asyncio.start_server(self._connection, sock=sock)
+        else:
+            self._server = await asyncio.start_server(self._connection, "127.0.0.1", port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.url
 

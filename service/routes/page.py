@@ -1,18 +1,26 @@
-"""`GET /`: the status page, and the one-time `/?token=` login that swaps the token for a cookie."""
+"""The status and settings page: `GET /` (with the `/?token=` login that swaps a token for a
+cookie) and its two static files. Without the cookie the page only says how to get in."""
 
 from __future__ import annotations
 
-import html
+import hmac
+import secrets
+from functools import cache
+from importlib import resources
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from service.routes.deps import RuntimeDep
 from service.security import AccessPolicy
 
 router = APIRouter(include_in_schema=False)
 
-_LOGIN = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+LOGIN = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Kata Providers: sign in</title></head><body>
 <main><h1>Kata Providers</h1><p>{message}</p>
@@ -20,44 +28,58 @@ _LOGIN = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 (it ends in <code>/?token=…</code>), or the link your desktop shell offers.</p></main>
 </body></html>"""
 
-_STATUS = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Kata Providers</title></head><body><main>
-<h1>Kata Providers {version}</h1>
-<table><thead><tr><th>Provider</th><th>Auth mode</th><th>Health</th><th>Last error</th></tr></thead>
-<tbody>{rows}</tbody></table></main></body></html>"""
+
+class LoginCodes:
+    """A one-time code for the logged page link: it opens the page once and is then spent, and
+    it is never an API token, so the daemon's token itself is never logged."""
+
+    def __init__(self) -> None:
+        self._code: str | None = secrets.token_urlsafe(24)
+
+    def issue(self) -> str | None:
+        """The current unspent code."""
+        return self._code
+
+    def spend(self, presented: str) -> bool:
+        """True (once) when `presented` is the code."""
+        code = self._code
+        if code is not None and hmac.compare_digest(presented.encode(), code.encode()):
+            self._code = None
+            return True
+        return False
 
 
-def _policy(request: Request) -> AccessPolicy:
-    policy: AccessPolicy = request.app.state.policy
-    return policy
+@cache
+def _asset(name: str) -> bytes:
+    return resources.files("service").joinpath("static", name).read_bytes()
+
+
+def _login_page(message: str) -> HTMLResponse:
+    return HTMLResponse(
+        LOGIN.format(message=message), 401, headers={"content-security-policy": CSP}
+    )
 
 
 @router.get("/", name="page")
-async def page(request: Request, runtime: RuntimeDep) -> Response:
-    policy = _policy(request)
+async def page(request: Request) -> Response:
+    policy: AccessPolicy = request.app.state.policy
+    codes: LoginCodes = request.app.state.login_codes
     token = request.query_params.get("token")
     if token is not None:
-        if not policy.token_ok(token.encode()):
-            return HTMLResponse(_LOGIN.format(message="That link's token is not valid."), 401)
+        if not (policy.token_ok(token.encode()) or codes.spend(token)):
+            return _login_page("That link is not valid (a page link works once).")
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
-            policy.cookie_name,
-            policy.session.decode(),
-            httponly=True,
-            samesite="strict",
-            path="/",
+            policy.cookie_name, policy.session.decode(), httponly=True, samesite="strict", path="/"
         )
         return response
     if not request.scope["state"].get("authenticated"):
-        return HTMLResponse(_LOGIN.format(message="You are not signed in."), 401)
-    rows = "".join(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
-            html.escape(status.display_name),
-            html.escape(status.resolved_mode.value if status.resolved_mode else "none"),
-            html.escape(status.health.state.value),
-            html.escape(status.last_error.message if status.last_error else ""),
-        )
-        for status in (await runtime.providers()).providers
-    )
-    return HTMLResponse(_STATUS.format(version=html.escape(runtime.health().version), rows=rows))
+        return _login_page("You are not signed in.")
+    return HTMLResponse(_asset("index.html"), headers={"content-security-policy": CSP})
+
+
+@router.get("/static/{name}", name="asset")
+async def asset(name: str) -> Response:
+    if name not in STATIC:
+        return Response(status_code=404)
+    return Response(_asset(name), media_type=STATIC[name], headers={"content-security-policy": CSP})

@@ -1,0 +1,296 @@
+// The status and settings page. Plain ES module, no build step, no network beyond this daemon.
+// Auth is the HttpOnly cookie set by the /?token= login; every call is same-origin.
+
+const state = { providers: new Map(), models: new Map(), lastEventId: null, retryMs: 500 };
+const $ = (selector, root = document) => root.querySelector(selector);
+
+async function api(method, path, body) {
+  const init = { method, credentials: "same-origin", headers: {} };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, init);
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw Object.assign(new Error(data.message || response.statusText), { body: data });
+  return data;
+}
+
+// Server-sent events over fetch (EventSource cannot resume with a cookie-only login reliably
+// across reconnects and cannot set Last-Event-ID itself after a reload).
+async function* sse(response) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, "\n");
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = { event: "message", id: null, data: [] };
+      for (const line of block.split("\n")) {
+        if (line.startsWith(":")) continue;
+        const at = line.indexOf(":");
+        const name = at < 0 ? line : line.slice(0, at);
+        const value = at < 0 ? "" : line.slice(at + 1).replace(/^ /, "");
+        if (name === "event") event.event = value;
+        else if (name === "id") event.id = value;
+        else if (name === "data") event.data.push(value);
+      }
+      if (event.data.length) yield { ...event, data: JSON.parse(event.data.join("\n")) };
+    }
+  }
+}
+
+async function listen() {
+  for (;;) {
+    try {
+      const headers = state.lastEventId ? { "Last-Event-ID": state.lastEventId } : {};
+      const response = await fetch("/v1/events", { credentials: "same-origin", headers });
+      if (!response.ok) throw new Error(`events: ${response.status}`);
+      setLive("live");
+      state.retryMs = 500;
+      for await (const event of sse(response)) {
+        if (event.id) state.lastEventId = event.id;
+        onEvent(event.data);
+      }
+    } catch (error) {
+      setLive(`reconnecting (${error.message})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, state.retryMs));
+    state.retryMs = Math.min(state.retryMs * 2, 10000);
+  }
+}
+
+function setLive(text) {
+  $("#live").textContent = text;
+}
+
+function onEvent(event) {
+  if (event.type === "snapshot") {
+    $("#version").textContent = event.daemon.version;
+    showSettings(event.settings);
+    $("#demo").hidden = !event.daemon.demo;
+    for (const provider of event.providers) render(provider);
+    for (const problem of event.problems) log(`daemon: ${problem.message}`);
+  } else if (event.type === "provider_status") {
+    render(event.provider);
+  } else if (event.type === "provider_error") {
+    log(`${event.provider}: ${event.error.message}`);
+  } else if (event.type === "settings") {
+    showSettings(event.settings);
+  } else if (event.type === "daemon_error") {
+    log(`daemon: ${event.error.message}`);
+  } else if (event.type === "models_updated") {
+    log(`${event.provider}: ${event.count} models (${event.provenance})`);
+  }
+}
+
+function showSettings(settings) {
+  const form = $("#daemon-settings");
+  form.elements.default_provider.value = settings.default_provider || "";
+  form.elements.openai_chatgpt_backend.checked = settings.openai_chatgpt_backend;
+}
+
+async function saveDaemonSettings() {
+  const form = $("#daemon-settings");
+  try {
+    showSettings(await api("PUT", "/v1/settings", {
+      default_provider: form.elements.default_provider.value || null,
+      openai_chatgpt_backend: form.elements.openai_chatgpt_backend.checked,
+    }));
+  } catch (error) {
+    log(`settings: ${error.message}`);
+  }
+}
+
+function log(text) {
+  const item = document.createElement("li");
+  item.textContent = `${new Date().toLocaleTimeString()} ${text}`;
+  $("#log").prepend(item);
+}
+
+function describeAuth(p) {
+  const resolved = p.resolved_mode ? p.resolved_mode.replace("_", " ") : "none";
+  return `${resolved} (requested ${p.requested_mode.replace("_", " ")})`;
+}
+
+function describeKey(key) {
+  if (key.state === "missing") return `missing; new keys go to ${key.store || "?"}`;
+  return `${key.state} ${key.hint || ""} from ${key.source}; new keys go to ${key.store || "?"}`;
+}
+
+function describeSession(session) {
+  const parts = [session.state.replace("_", " ")];
+  if (session.kind) parts.push(session.kind.replaceAll("_", " "));
+  if (session.account) parts.push(session.account);
+  if (session.source) parts.push(`from ${session.source}`);
+  return parts.join(" · ");
+}
+
+function countdown(expiresAt) {
+  if (!expiresAt) return "";
+  const seconds = Math.round((Date.parse(expiresAt) - Date.now()) / 1000);
+  if (seconds <= 0) return " · expired";
+  const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+  return ` · expires in ${h ? `${h}h ` : ""}${m}m ${s}s`;
+}
+
+function card(id) {
+  let element = document.getElementById(`card-${id}`);
+  if (element) return element;
+  element = $("#card").content.firstElementChild.cloneNode(true);
+  element.id = `card-${id}`;
+  element.dataset.provider = id;
+  const settings = $(".settings", element);
+  settings.addEventListener("change", () => saveSettings(id, settings));
+  const keyForm = $(".key-form", element);
+  keyForm.addEventListener("submit", (event) => { event.preventDefault(); saveKey(id, keyForm); });
+  $(".remove", element).addEventListener("click", () => act(id, "DELETE", `/v1/providers/${id}/api-key`));
+  $(".check-now", element).addEventListener("click", () => act(id, "POST", `/v1/providers/${id}/check`));
+  for (const control of element.querySelectorAll("input, select, button")) {
+    control.id = `${id}-${control.name || control.className}`;
+  }
+  $("#providers").append(element);
+  loadModels(id);
+  return element;
+}
+
+function render(p) {
+  state.providers.set(p.id, p);
+  const element = card(p.id);
+  $(".name", element).textContent = p.display_name + (p.demo ? " (DEMO)" : "");
+  const health = $(".health", element);
+  health.textContent = p.health.state;
+  health.className = `badge health ${p.health.state}`;
+  const auth = $(".auth", element);
+  auth.textContent = describeAuth(p);
+  if (p.fallback_applied) {
+    const badge = document.createElement("span");
+    badge.className = "badge fallback";
+    badge.textContent = "fallback applied";
+    auth.append(badge);
+  }
+  $(".key", element).textContent = describeKey(p.api_key);
+  const session = $(".session", element);
+  session.textContent = describeSession(p.token_session) + countdown(p.token_session.expires_at);
+  session.dataset.expiresAt = p.token_session.expires_at || "";
+  session.dataset.base = describeSession(p.token_session);
+  const problem = $(".problem", element);
+  const error = p.last_error;
+  problem.hidden = !error;
+  problem.className = `problem ${p.usable ? "warn" : "error"}`;
+  problem.textContent = error ? `${error.message} What to do: ${error.remediation}` : "";
+  const settings = $(".settings", element);
+  settings.elements.preferred_auth_mode.value = p.settings.preferred_auth_mode;
+  settings.elements.allow_api_key_fallback.checked = p.settings.allow_api_key_fallback;
+  const model = settings.elements.default_model;
+  model.dataset.want = p.settings.default_model || "";
+  model.value = p.settings.default_model || "";
+}
+
+async function loadModels(id) {
+  try {
+    const answer = await api("GET", `/v1/models?provider=${id}`);
+    const group = answer.providers[0];
+    const select = $(`#card-${id} select[name=default_model]`);
+    select.replaceChildren(new Option("Provider default", ""));
+    for (const model of group.models) select.append(new Option(model.display_name || model.id, model.id));
+    select.value = select.dataset.want || "";
+    select.dataset.provenance = group.provenance;
+  } catch (error) {
+    log(`${id}: models unavailable (${error.message})`);
+  }
+}
+
+async function saveSettings(id, form) {
+  const body = {
+    preferred_auth_mode: form.elements.preferred_auth_mode.value,
+    allow_api_key_fallback: form.elements.allow_api_key_fallback.checked,
+    default_model: form.elements.default_model.value || null,
+  };
+  await act(id, "PUT", `/v1/providers/${id}/settings`, body);
+}
+
+async function saveKey(id, form) {
+  const value = form.elements.api_key.value.trim();
+  if (!value) return;
+  const body = { api_key: value, verify: form.elements.verify.checked };
+  form.elements.api_key.value = "";
+  if (await act(id, "PUT", `/v1/providers/${id}/api-key`, body)) loadModels(id);
+}
+
+async function act(id, method, path, body) {
+  const problem = $(`#card-${id} .problem`);
+  try {
+    render(await api(method, path, body));
+    return true;
+  } catch (error) {
+    problem.hidden = false;
+    const remediation = error.body && error.body.remediation ? ` What to do: ${error.body.remediation}` : "";
+    problem.textContent = `${error.message}${remediation}`;
+    return false;
+  }
+}
+
+async function runPrompt(event) {
+  event.preventDefault();
+  const form = event.target;
+  const output = $("#prompt-output"), meta = $("#prompt-meta"), failure = $("#prompt-error");
+  output.textContent = "";
+  meta.textContent = "running…";
+  failure.hidden = true;
+  const body = { stream: true, messages: [{ role: "user", content: form.elements.prompt.value }] };
+  if (form.elements.provider.value) body.provider = form.elements.provider.value;
+  if (form.elements.tool.checked) {
+    body.tools = [{ name: "get_weather", description: "Weather for a city",
+      input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } }];
+  }
+  const button = $("#prompt-run");
+  button.disabled = true;
+  try {
+    const response = await fetch("/v1/executions", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    if (!response.ok) {
+      const error = await response.json();
+      throw Object.assign(new Error(error.message), { body: error });
+    }
+    for await (const { data } of sse(response)) {
+      if (data.type === "start") meta.textContent = `${data.provider} · ${data.model} · ${data.auth_mode}`;
+      else if (data.type === "text_delta") output.textContent += data.text;
+      else if (data.type === "thinking_delta") meta.dataset.thinking = "1";
+      else if (data.type === "tool_call_end") output.textContent += `[tool call ${data.name} ${JSON.stringify(data.arguments)}]`;
+      else if (data.type === "retry") meta.textContent += ` · retrying`;
+      else if (data.type === "done") {
+        const r = data.result;
+        meta.textContent = `${r.provider} · ${r.model} · ${r.auth_mode}${r.fallback_applied ? " (fallback applied)" : ""}`
+          + ` · ${r.usage.output_tokens} tokens · ${Math.round(r.timings.total_ms)} ms`;
+      } else if (data.type === "error") {
+        throw Object.assign(new Error(data.error.message), { body: data.error });
+      }
+    }
+  } catch (error) {
+    failure.hidden = false;
+    const remediation = error.body && error.body.remediation ? ` What to do: ${error.body.remediation}` : "";
+    failure.textContent = `${error.body ? error.body.code + ": " : ""}${error.message}${remediation}`;
+    meta.textContent = "";
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function tick() {
+  for (const session of document.querySelectorAll(".session[data-expires-at]")) {
+    if (session.dataset.expiresAt) session.textContent = session.dataset.base + countdown(session.dataset.expiresAt);
+  }
+}
+
+$("#prompt-form").addEventListener("submit", runPrompt);
+$("#daemon-settings").addEventListener("change", saveDaemonSettings);
+setInterval(tick, 1000);
+listen();
