@@ -1,0 +1,243 @@
+"""The product plan's manual acceptance checklist, automated in a real browser against the real
+daemon process and the fake upstreams. Steps run in order and share one daemon (restarted in
+step 8); each saves a screenshot under artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.sessions_fixtures import anthropic_profile, codex_api_key
+from tests.support import ANTHROPIC_KEY, OPENAI_KEY, Daemon, Upstreams, spawn_daemon, upstreams
+
+TIMEOUT_MS = 15_000
+
+
+@dataclass
+class World:
+    """Everything the steps share."""
+
+    home: Path
+    fakes: Upstreams
+    daemon: Daemon
+    page: Any
+    env: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self.daemon = spawn_daemon(env=self.env)
+
+    def login_url(self) -> str:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for line in list(self.daemon.stderr):
+                record = json.loads(line)
+                if "login_url" in record:
+                    return str(record["login_url"])
+            time.sleep(0.05)
+        raise AssertionError("the daemon never logged its page link")
+
+
+@pytest.fixture(scope="module")
+def world(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    home = tmp_path_factory.mktemp("uat-home")
+    with upstreams() as fakes:
+        env = {
+            **fakes.env(),
+            "HOME": str(home),
+            "ANTHROPIC_CONFIG_DIR": str(home / ".config" / "anthropic"),
+            "CODEX_HOME": str(home / ".codex"),
+            "CLAUDE_CONFIG_DIR": str(home / ".claude"),
+            "KATA_PROVIDERS_HOME": str(home / "data"),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        }
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        world = World(home, fakes, spawn_daemon(env=env), page, env)
+        try:
+            yield world
+        finally:
+            world.daemon.stop()
+            context.close()
+
+
+def _card(world: World, provider: str) -> Any:
+    return world.page.locator(f"#card-{provider}")
+
+
+def _shot(world: World, screenshots: Path, name: str) -> None:
+    world.page.screenshot(path=str(screenshots / f"uat-{name}.png"), full_page=True)
+
+
+def _expect_text(locator: Any, text: str) -> None:
+    from playwright.sync_api import expect
+
+    expect(locator).to_contain_text(text, timeout=TIMEOUT_MS)
+
+
+def _run_prompt(world: World, provider: str, text: str) -> None:
+    page = world.page
+    page.select_option("#prompt-provider", provider)
+    page.fill("#prompt-text", text)
+    page.click("#prompt-run")
+
+
+def _answer(world: World, provider: str, text: str, mode: str) -> None:
+    _run_prompt(world, provider, text)
+    _expect_text(world.page.locator("#prompt-output"), f"Echo: {text}")
+    _expect_text(world.page.locator("#prompt-meta"), f"{provider} · ")
+    _expect_text(world.page.locator("#prompt-meta"), mode)
+
+
+def _save_key(world: World, provider: str, key: str) -> None:
+    card = _card(world, provider)
+    field_ = card.locator("input[name=api_key]")
+    assert field_.get_attribute("type") == "password"
+    field_.fill(key)
+    card.locator("button[type=submit]").click()
+    _expect_text(card.locator("[data-testid=key]"), f"configured …{key[-4:]}")
+    assert key not in world.page.content()
+
+
+def test_1_no_auth_shows_missing_auth_with_remediation(world: World, screenshots: Path) -> None:
+    page = world.page
+    page.goto(world.login_url())
+    assert page.url.rstrip("/") == world.daemon.url
+    for provider in ("anthropic", "openai"):
+        problem = _card(world, provider).locator("[data-testid=problem]")
+        _expect_text(problem, "What to do:")
+        _expect_text(_card(world, provider).locator("[data-testid=key]"), "missing")
+    _expect_text(page.locator("#live"), "live")
+    _shot(world, screenshots, "1-no-auth")
+
+
+def test_1b_without_the_cookie_the_page_only_says_how_to_get_in(world: World, browser: Any) -> None:
+    stranger = browser.new_page()
+    try:
+        stranger.goto(world.daemon.url + "/")
+        assert "not signed in" in stranger.content()
+        assert stranger.locator("#card-anthropic").count() == 0
+        stranger.goto(world.login_url())
+        assert "not valid" in stranger.content(), "the page link works once"
+    finally:
+        stranger.close()
+
+
+def test_2_anthropic_key_lists_models_and_streams(world: World, screenshots: Path) -> None:
+    _save_key(world, "anthropic", ANTHROPIC_KEY)
+    models = _card(world, "anthropic").locator("select[name=default_model] option")
+    _expect_text(
+        _card(world, "anthropic").locator("select[name=default_model]"), "Claude Sonnet 5.5"
+    )
+    assert models.count() >= 4
+    _answer(world, "anthropic", "hello from step two", "api_key")
+    _shot(world, screenshots, "2-anthropic-key")
+
+
+def test_3_openai_key_lists_models_and_streams(world: World, screenshots: Path) -> None:
+    _save_key(world, "openai", OPENAI_KEY)
+    _expect_text(_card(world, "openai").locator("select[name=default_model]"), "gpt-5.5")
+    _answer(world, "openai", "hello from step three", "api_key")
+    _shot(world, screenshots, "3-openai-key")
+
+
+def test_4_anthropic_token_session(world: World, screenshots: Path) -> None:
+    path = anthropic_profile(world.home / ".config" / "anthropic")
+    card = _card(world, "anthropic")
+    _expect_text(card.locator("[data-testid=session]"), "active")
+    card.locator("select[name=preferred_auth_mode]").select_option("token_session")
+    _expect_text(card.locator("[data-testid=auth]"), "token session (requested token session)")
+    _expect_text(card.locator("[data-testid=session]"), str(path))
+    _answer(world, "anthropic", "on the session", "token_session")
+    _shot(world, screenshots, "4-anthropic-session")
+
+
+def test_5_openai_token_session(world: World, screenshots: Path) -> None:
+    path = codex_api_key(world.home / ".codex")
+    card = _card(world, "openai")
+    _expect_text(card.locator("[data-testid=session]"), "active")
+    card.locator("select[name=preferred_auth_mode]").select_option("token_session")
+    _expect_text(card.locator("[data-testid=auth]"), "token session (requested token session)")
+    _expect_text(card.locator("[data-testid=session]"), str(path))
+    _answer(world, "openai", "on the codex session", "token_session")
+    _shot(world, screenshots, "5-openai-session")
+
+
+def test_6_expired_or_removed_sessions_fall_back_to_the_key(
+    world: World, screenshots: Path
+) -> None:
+    anthropic_profile(world.home / ".config" / "anthropic", expires_in=-60)
+    (world.home / ".codex" / "auth.json").unlink()
+    for provider, state in (("anthropic", "expired"), ("openai", "missing")):
+        card = _card(world, provider)
+        _expect_text(card.locator("[data-testid=session]"), state)
+        _expect_text(card.locator("[data-testid=auth]"), "fallback applied")
+        _expect_text(card.locator("[data-testid=auth]"), "api key (requested token session)")
+    _answer(world, "anthropic", "after expiry", "api_key (fallback applied)")
+    _answer(world, "openai", "after removal", "api_key (fallback applied)")
+    _shot(world, screenshots, "6-fallback")
+
+
+def test_7_removed_keys_give_provider_errors_and_the_rest_works(
+    world: World, screenshots: Path
+) -> None:
+    card = _card(world, "anthropic")
+    card.locator("button.remove").click()
+    _expect_text(card.locator("[data-testid=key]"), "missing")
+    _expect_text(card.locator("[data-testid=problem]"), "What to do:")
+    _run_prompt(world, "anthropic", "will fail")
+    error = world.page.locator("#prompt-error")
+    _expect_text(error, "session_expired")
+    _expect_text(error, "What to do:")
+    _answer(world, "openai", "still works", "api_key")
+    _shot(world, screenshots, "7-keys-removed")
+
+
+def test_8_restart_brings_settings_and_indicators_back(world: World, screenshots: Path) -> None:
+    before = {
+        p: _card(world, p).locator("[data-testid=auth]").inner_text()
+        for p in ("anthropic", "openai")
+    }
+    keys_before = {
+        p: _card(world, p).locator("[data-testid=key]").inner_text()
+        for p in ("anthropic", "openai")
+    }
+    modes = {
+        p: _card(world, p).locator("select[name=preferred_auth_mode]").input_value()
+        for p in ("anthropic", "openai")
+    }
+    assert world.daemon.stop() == 0
+    world.start()
+    world.page.goto(world.login_url())
+    for provider in ("anthropic", "openai"):
+        card = _card(world, provider)
+        _expect_text(
+            card.locator("[data-testid=auth]"),
+            before[provider].replace("fallback applied", "").strip(),
+        )
+        _expect_text(card.locator("[data-testid=key]"), keys_before[provider].split(";")[0])
+        assert card.locator("select[name=preferred_auth_mode]").input_value() == modes[provider]
+    _expect_text(_card(world, "openai").locator("[data-testid=auth]"), "fallback applied")
+    _answer(world, "openai", "after restart", "api_key")
+    _shot(world, screenshots, "8-restart")
+
+
+def test_9_reads_well_on_a_phone(world: World, browser: Any, screenshots: Path) -> None:
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    try:
+        phone.goto(world.daemon.url + "/?token=" + world.daemon.token)
+        phone.locator("#card-openai").wait_for()
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, "no horizontal scrolling on a phone"
+        phone.keyboard.press("Tab")
+        focused = phone.evaluate("document.activeElement && document.activeElement.tagName")
+        assert focused in ("SELECT", "INPUT", "BUTTON", "TEXTAREA")
+        phone.screenshot(path=str(screenshots / "uat-9-phone.png"), full_page=True)
+    finally:
+        phone.close()
