@@ -28,7 +28,7 @@ CHATGPT_SESSION = "demo-chatgpt-session-not-a-secret"
 
 
 def _bind() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     return sock
 

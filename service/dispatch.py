@@ -32,7 +32,7 @@ class Dispatcher:
         self.deadlines = deadlines
         self._running: dict[str, Execution] = {}
 
-    def prepare(self, request: ExecutionRequest) -> Execution:
+    def prepare(self, request: ExecutionRequest, started: float | None = None) -> Execution:
         """Bind a request to provider, model and credential; raises what blocks it."""
         provider = request.provider or self.book.default_provider()
         if provider is None:
@@ -58,6 +58,7 @@ class Dispatcher:
             self,
             self.policy,
             self.deadlines,
+            started=started,
         )
         self._running[execution.id] = execution
         return execution

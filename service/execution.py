@@ -86,7 +86,8 @@ class Execution:
         router: Router,
         policy: RetryPolicy,
         deadlines: Deadlines,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.perf_counter,
+        started: float | None = None,
     ) -> None:
         self.id = new_execution_id()
         self.request = request
@@ -105,6 +106,7 @@ class Execution:
         self._cancel_requested = False
         self._upstream = 0.0
         self._first_token: float | None = None
+        self._started = started
 
     @property
     def auth_mode(self) -> AuthMode:
@@ -123,7 +125,8 @@ class Execution:
     async def events(self) -> AsyncIterator[ExecutionStreamEvent]:
         """Start, deltas, retries before output, and exactly one terminal `done` or `error`."""
         self._task = asyncio.current_task()
-        started = self._clock()
+        # Timings count from the request's arrival at the daemon when the route passed it.
+        started = self._started if self._started is not None else self._clock()
         deadline = started + (self.request.timeout_s or self.deadlines.total_s)
         accumulator = Accumulator()
         yield StartEvent(
@@ -179,6 +182,7 @@ class Execution:
         iterator = self.adapter.stream(self.request, self.model, self.credential)
         first = True
         which = "first"
+        finished: Finished | None = None
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(None) as bound:
@@ -202,10 +206,10 @@ class Execution:
                         self._upstream += self._clock() - waited
                     first = False
                     if isinstance(event, Finished):
-                        health.success(self._clock() - attempt_started)
-                        self.router.traffic(self.provider)
-                        yield event
-                        return
+                        # Read on to the end of the response (its last bytes follow the final
+                        # event): a response closed early cannot return its connection to the pool.
+                        finished = event
+                        continue
                     if self._first_token is None:
                         self._first_token = self._clock() - started
                     accumulator.add(event)
@@ -221,6 +225,11 @@ class Execution:
             raise
         finally:
             await iterator.aclose()
+        if finished is not None:
+            health.success(self._clock() - attempt_started)
+            self.router.traffic(self.provider)
+            yield finished
+            return
         ended = ProviderError(
             ErrorCode.PROVIDER_UNAVAILABLE,
             "The provider stream ended without a result.",

@@ -338,10 +338,11 @@ class Runtime:
     def _save(self) -> None:
         self._settings_store.save(self.book.settings)
 
-    async def prepare(self, request: ExecutionRequest) -> Execution:
-        """Route a request: provider, model, credential. Raises what blocks it before any I/O."""
+    async def prepare(self, request: ExecutionRequest, started: float | None = None) -> Execution:
+        """Route a request: provider, model, credential. Raises what blocks it before any I/O.
+        `started` (a perf_counter reading) is when the request reached the daemon."""
         await self.ready()
-        return self.dispatcher.prepare(request)
+        return self.dispatcher.prepare(request, started)
 
     def finished(self, execution: Execution) -> None:
         """Forget a finished execution."""

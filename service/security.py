@@ -112,7 +112,9 @@ class SecurityMiddleware:
             return
         started = time.perf_counter()
         request_id = f"req_{uuid.uuid4().hex[:24]}"
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["started"] = started
         headers = _headers(scope)
         origin = headers.get(b"origin", b"").decode("latin-1").lower()
         cors_origin = origin if origin and origin in self.policy.origins else ""

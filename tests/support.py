@@ -133,9 +133,17 @@ class LiveServer:
             uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws="none")
         )
         loop = asyncio.new_event_loop()
-        thread = threading.Thread(
-            target=lambda: loop.run_until_complete(server.serve(sockets=[sock])), daemon=True
-        )
+
+        def run() -> None:
+            loop.run_until_complete(server.serve(sockets=[sock]))
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.wait(pending, timeout=5))
+            loop.close()
+
+        thread = threading.Thread(target=run, daemon=True)
         thread.start()
         deadline = time.monotonic() + 10
         while not server.started:
@@ -151,12 +159,6 @@ class LiveServer:
             server.should_exit = True
             thread.join(10)
             sock.close()
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.wait(pending, timeout=5))
-            loop.close()
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run `fn` on the server's event loop and return its result."""

@@ -145,6 +145,12 @@ class FakeServer:
             loop.run_until_complete(self.start())
             started.set()
             loop.run_forever()
+            pending = asyncio.all_tasks(loop)  # open connections: end them, then the loop
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.wait(pending, timeout=5))
+            loop.close()
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()

@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from service.runtime import Runtime
 
 
-def _runtime(request: Request) -> Runtime:
+async def _runtime(request: Request) -> Runtime:
+    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread per request.
     runtime: Runtime = request.app.state.runtime
     return runtime
 

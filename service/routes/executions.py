@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from contracts.executions import CancelResult, ExecutionRequest, ExecutionResult
@@ -42,8 +42,10 @@ async def _sse(runtime: Runtime, execution: Execution) -> AsyncIterator[ServerSe
     response_model=ExecutionResult,
     responses={200: STREAM_DOC, **error_responses(404, 409, 424, 429, 502, 503, 504)},
 )
-async def create_execution(body: ExecutionRequest, runtime: RuntimeDep) -> Response:
-    execution = await runtime.prepare(body)
+async def create_execution(
+    body: ExecutionRequest, request: Request, runtime: RuntimeDep
+) -> Response:
+    execution = await runtime.prepare(body, request.scope["state"].get("started"))
     if body.stream:
         return EventSourceResponse(_sse(runtime, execution), ping=15, send_timeout=30)
     try:
@@ -51,7 +53,11 @@ async def create_execution(body: ExecutionRequest, runtime: RuntimeDep) -> Respo
     finally:
         runtime.finished(execution)
     # Serialised here, once: the result is already a validated contract.
-    return Response(result.model_dump_json(), media_type="application/json")
+    return Response(
+        result.model_dump_json(),
+        media_type="application/json",
+        headers={"x-kata-overhead-ms": f"{result.timings.overhead_ms:.3f}"},
+    )
 
 
 @router.post(

@@ -24,8 +24,10 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module scope: Playwright's sync API keeps an event loop running on the main thread while
+    # it is open, which would break every asyncio test collected after the browser tests.
     missing = not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM))
     if missing:
         reason = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
