@@ -31,6 +31,7 @@ class Dispatcher:
         self.policy = policy
         self.deadlines = deadlines
         self._running: dict[str, Execution] = {}
+        self._health_keys: dict[ProviderId, tuple[object, ...]] = {}
 
     def prepare(self, request: ExecutionRequest, started: float | None = None) -> Execution:
         """Bind a request to provider, model and credential; raises what blocks it."""
@@ -86,7 +87,11 @@ class Dispatcher:
         return self.book.health[provider]
 
     def traffic(self, provider: ProviderId) -> None:
-        self.book.refresh()
+        # Recompute (and publish) status only when the health it shows has changed.
+        key = self.book.health[provider].key()
+        if self._health_keys.get(provider) != key:
+            self._health_keys[provider] = key
+            self.book.refresh()
 
     def forget_client(self, provider: ProviderId, credential: Credential) -> None:
         self.adapters[provider].forget(credential)

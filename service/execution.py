@@ -226,7 +226,7 @@ class Execution:
         finally:
             await iterator.aclose()
         if finished is not None:
-            health.success(self._clock() - attempt_started)
+            health.success(self._clock() - attempt_started, explicit=False)
             self.router.traffic(self.provider)
             yield finished
             return

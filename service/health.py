@@ -70,9 +70,16 @@ class HealthTracker:
         """A request that was let through ended with no verdict (e.g. cancelled)."""
         self._probing = False
 
-    def success(self, latency_s: float | None = None) -> None:
-        """The provider answered well."""
-        self._record(True, latency_s)
+    def success(self, latency_s: float | None = None, *, explicit: bool = True) -> None:
+        """The provider answered well. Ordinary traffic (`explicit=False`) stamps `checked_at`
+        only when the health it shows changes, so a busy provider is not a stream of events."""
+        stamp = (
+            explicit
+            or self._last_ok is not True
+            or self._consecutive
+            or (self.state is not BreakerState.CLOSED)
+        )
+        self._record(True, latency_s if stamp else None, stamp=bool(stamp))
         self._consecutive = 0
         if self.state is not BreakerState.CLOSED:
             self.state, self._opens = BreakerState.CLOSED, 0
@@ -93,12 +100,13 @@ class HealthTracker:
             self._open()
         self._probing = False
 
-    def _record(self, ok: bool, latency_s: float | None) -> None:
+    def _record(self, ok: bool, latency_s: float | None, *, stamp: bool = True) -> None:
         moment = self._clock()
         self._outcomes.append((moment, ok))
         while self._outcomes and moment - self._outcomes[0][0] > self._window_s:
             self._outcomes.popleft()
-        self._checked_at = self._now()
+        if stamp:
+            self._checked_at = self._now()
         self._last_ok = ok
         if latency_s is not None:
             self._latency_ms = round(latency_s * 1000, 3)
@@ -117,6 +125,17 @@ class HealthTracker:
         self.state = BreakerState.OPEN
         self._open_until = self._clock() + cooldown
         self._cooldown_until = self._now() + timedelta(seconds=cooldown)
+
+    def key(self) -> tuple[object, ...]:
+        """What the status shows, cheaply: equal keys mean equal snapshots."""
+        return (
+            self.state,
+            self._last_ok,
+            self._consecutive,
+            self._checked_at,
+            self._latency_ms,
+            self._cooldown_until,
+        )
 
     def snapshot(self) -> ProviderHealth:
         """The health record as the status shows it."""

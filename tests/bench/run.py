@@ -41,13 +41,22 @@ class Sizes:
     soak: int
 
 
-FULL = Sizes(requests=500, streams=(1, 16, 64), stream_words=200, throughput_streams=256, startups=10, soak=10_000)
-QUICK = Sizes(requests=30, streams=(1, 4), stream_words=50, throughput_streams=16, startups=2, soak=100)
+FULL = Sizes(
+    requests=500,
+    streams=(1, 16, 64),
+    stream_words=200,
+    throughput_streams=256,
+    startups=10,
+    soak=10_000,
+)
+QUICK = Sizes(
+    requests=30, streams=(1, 4), stream_words=50, throughput_streams=16, startups=2, soak=100
+)
 
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -70,8 +79,18 @@ class Processes:
 
     def __init__(self) -> None:
         self.fakes = subprocess.Popen(
-            [sys.executable, "-m", "adapters.fakes", "--anthropic-key", KEY, "--openai-key", OPENAI_KEY],
-            stdout=subprocess.PIPE, text=True, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "adapters.fakes",
+                "--anthropic-key",
+                KEY,
+                "--openai-key",
+                OPENAI_KEY,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
         )
         assert self.fakes.stdout is not None
         self.urls = json.loads(self.fakes.stdout.readline())
@@ -81,18 +100,28 @@ class Processes:
 
     def env(self) -> dict[str, str]:
         return {
-            **os.environ, "KATA_PROVIDERS_TOKEN": TOKEN, "KATA_PROVIDERS_HOME": str(self.home / "data"),
-            "HOME": str(self.home), "ANTHROPIC_API_KEY": KEY, "OPENAI_API_KEY": OPENAI_KEY,
-            "ANTHROPIC_BASE_URL": self.urls["anthropic"], "OPENAI_BASE_URL": self.urls["openai"],
-            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring", "KATA_PROVIDERS_LOG_LEVEL": "WARNING",
+            **os.environ,
+            "KATA_PROVIDERS_TOKEN": TOKEN,
+            "KATA_PROVIDERS_HOME": str(self.home / "data"),
+            "HOME": str(self.home),
+            "ANTHROPIC_API_KEY": KEY,
+            "OPENAI_API_KEY": OPENAI_KEY,
+            "ANTHROPIC_BASE_URL": self.urls["anthropic"],
+            "OPENAI_BASE_URL": self.urls["openai"],
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+            "KATA_PROVIDERS_LOG_LEVEL": "WARNING",
         }
 
     def start_daemon(self) -> float:
         """Spawn the daemon; seconds until its ready line."""
         started = time.perf_counter()
         self.daemon = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve"], stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True, env=self.env(), cwd=ROOT,
+            [sys.executable, "-m", "service.cli", "serve"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=self.env(),
+            cwd=ROOT,
         )
         assert self.daemon.stdout is not None
         self.ready = json.loads(self.daemon.stdout.readline())
@@ -116,14 +145,22 @@ def prompt(words: int) -> str:
 
 async def direct_once(client: Any, text: str) -> float:
     started = time.perf_counter()
-    await client.messages.create(model=MODEL, max_tokens=1024, messages=[{"role": "user", "content": text}])
+    await client.messages.create(
+        model=MODEL, max_tokens=1024, messages=[{"role": "user", "content": text}]
+    )
     return (time.perf_counter() - started) * 1000
 
 
 async def daemon_once(client: httpx.AsyncClient, text: str, overheads: list[float]) -> float:
     started = time.perf_counter()
-    response = await client.post("/v1/executions", json={
-        "provider": "anthropic", "model": MODEL, "messages": [{"role": "user", "content": text}]})
+    response = await client.post(
+        "/v1/executions",
+        json={
+            "provider": "anthropic",
+            "model": MODEL,
+            "messages": [{"role": "user", "content": text}],
+        },
+    )
     elapsed = (time.perf_counter() - started) * 1000
     response.raise_for_status()
     overheads.append(float(response.headers["x-kata-overhead-ms"]))
@@ -135,8 +172,9 @@ async def direct_stream(client: Any, text: str) -> tuple[float, list[float]]:
     first = 0.0
     gaps: list[float] = []
     last = None
-    stream = await client.messages.create(model=MODEL, max_tokens=4096, stream=True,
-                                          messages=[{"role": "user", "content": text}])
+    stream = await client.messages.create(
+        model=MODEL, max_tokens=4096, stream=True, messages=[{"role": "user", "content": text}]
+    )
     async for event in stream:
         if event.type == "content_block_delta":
             now = time.perf_counter()
@@ -153,8 +191,13 @@ async def daemon_stream(client: httpx.AsyncClient, text: str) -> tuple[float, li
     first = 0.0
     gaps: list[float] = []
     last = None
-    body = {"provider": "anthropic", "model": MODEL, "stream": True, "max_tokens": 4096,
-            "messages": [{"role": "user", "content": text}]}
+    body = {
+        "provider": "anthropic",
+        "model": MODEL,
+        "stream": True,
+        "max_tokens": 4096,
+        "messages": [{"role": "user", "content": text}],
+    }
     async with client.stream("POST", "/v1/executions", json=body) as response:
         async for line in response.aiter_lines():
             if line == "event: text_delta":
@@ -172,7 +215,9 @@ async def latency(procs: Processes, sizes: Sizes) -> dict[str, Any]:
 
     text = "ping pong"
     direct = AsyncAnthropic(api_key=KEY, base_url=procs.urls["anthropic"], max_retries=0)
-    daemon = httpx.AsyncClient(base_url=procs.ready["url"], headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
+    daemon = httpx.AsyncClient(
+        base_url=procs.ready["url"], headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+    )
     overheads: list[float] = []
     for _ in range(20):  # warm both paths (connections, imports, caches)
         await direct_once(direct, text)
@@ -182,8 +227,12 @@ async def latency(procs: Processes, sizes: Sizes) -> dict[str, Any]:
     await direct.close()
     await daemon.aclose()
     return {
-        "direct_ms": summary(d), "daemon_ms": summary(k),
-        "added_ms": {"p50": round(pct(k, 50) - pct(d, 50), 3), "p99": round(pct(k, 99) - pct(d, 99), 3)},
+        "direct_ms": summary(d),
+        "daemon_ms": summary(k),
+        "added_ms": {
+            "p50": round(pct(k, 50) - pct(d, 50), 3),
+            "p99": round(pct(k, 99) - pct(d, 99), 3),
+        },
         "self_reported_overhead_ms": summary(overheads),
     }
 
@@ -195,9 +244,15 @@ async def streaming(procs: Processes, sizes: Sizes) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for concurrency in sizes.streams:
         direct = AsyncAnthropic(api_key=KEY, base_url=procs.urls["anthropic"], max_retries=0)
-        limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
-        daemon = httpx.AsyncClient(base_url=procs.ready["url"], headers={"Authorization": f"Bearer {TOKEN}"},
-                                   timeout=120, limits=limits)
+        limits = httpx.Limits(
+            max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8
+        )
+        daemon = httpx.AsyncClient(
+            base_url=procs.ready["url"],
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=120,
+            limits=limits,
+        )
         await asyncio.gather(*(direct_stream(direct, text) for _ in range(concurrency)))
         await asyncio.gather(*(daemon_stream(daemon, text) for _ in range(concurrency)))
         d = await asyncio.gather(*(direct_stream(direct, text) for _ in range(concurrency)))
@@ -207,9 +262,11 @@ async def streaming(procs: Processes, sizes: Sizes) -> dict[str, Any]:
         d_ttft, k_ttft = [r[0] for r in d], [r[0] for r in k]
         d_gaps, k_gaps = [g for r in d for g in r[1]], [g for r in k for g in r[1]]
         results[str(concurrency)] = {
-            "ttft_direct_ms": summary(d_ttft), "ttft_daemon_ms": summary(k_ttft),
+            "ttft_direct_ms": summary(d_ttft),
+            "ttft_daemon_ms": summary(k_ttft),
             "ttft_added_ms_p50": round(pct(k_ttft, 50) - pct(d_ttft, 50), 3),
-            "gap_direct_ms": summary(d_gaps), "gap_daemon_ms": summary(k_gaps),
+            "gap_direct_ms": summary(d_gaps),
+            "gap_daemon_ms": summary(k_gaps),
             "deltas_per_stream": len(k[0][1]) + 1,
         }
     return results
@@ -222,10 +279,19 @@ async def throughput(procs: Processes, sizes: Sizes) -> dict[str, Any]:
     concurrency = max(sizes.streams)
     out: dict[str, Any] = {"concurrency": concurrency, "streams": sizes.throughput_streams}
     direct = AsyncAnthropic(api_key=KEY, base_url=procs.urls["anthropic"], max_retries=0)
-    limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
-    daemon = httpx.AsyncClient(base_url=procs.ready["url"], headers={"Authorization": f"Bearer {TOKEN}"},
-                               timeout=300, limits=limits)
-    for name, run in (("direct", lambda: direct_stream(direct, text)), ("daemon", lambda: daemon_stream(daemon, text))):
+    limits = httpx.Limits(
+        max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8
+    )
+    daemon = httpx.AsyncClient(
+        base_url=procs.ready["url"],
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=300,
+        limits=limits,
+    )
+    for name, run in (
+        ("direct", lambda: direct_stream(direct, text)),
+        ("daemon", lambda: daemon_stream(daemon, text)),
+    ):
         gate = asyncio.Semaphore(concurrency)
 
         async def one(run: Any = run) -> None:
@@ -248,12 +314,19 @@ def startup(procs: Processes, sizes: Sizes) -> dict[str, Any]:
         procs.stop_daemon()
         started = time.perf_counter()
         ready.append(procs.start_daemon() * 1000)
-        response = httpx.post(f"{procs.ready['url']}/v1/executions", headers={"Authorization": f"Bearer {TOKEN}"},
-                              json={"provider": "anthropic", "messages": [{"role": "user", "content": "hi"}]}, timeout=60)
+        response = httpx.post(
+            f"{procs.ready['url']}/v1/executions",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            json={"provider": "anthropic", "messages": [{"role": "user", "content": "hi"}]},
+            timeout=60,
+        )
         response.raise_for_status()
         first.append((time.perf_counter() - started) * 1000)
-    return {"ready_ms_median": round(statistics.median(ready), 1), "ready_ms": [round(r, 1) for r in ready],
-            "first_execution_ms_median": round(statistics.median(first), 1)}
+    return {
+        "ready_ms_median": round(statistics.median(ready), 1),
+        "ready_ms": [round(r, 1) for r in ready],
+        "first_execution_ms_median": round(statistics.median(first), 1),
+    }
 
 
 def memory(procs: Processes, sizes: Sizes) -> dict[str, Any]:
@@ -263,21 +336,38 @@ def memory(procs: Processes, sizes: Sizes) -> dict[str, Any]:
     pid = procs.daemon.pid
     time.sleep(0.5)
     out: dict[str, Any] = {"idle_rss_mb": rss_mb(pid), "idle_fds": fds(pid)}
-    with httpx.Client(base_url=procs.ready["url"], headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as http:
+    with httpx.Client(
+        base_url=procs.ready["url"], headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+    ) as http:
         for provider in ("anthropic", "openai"):
-            http.post("/v1/executions", json={"provider": provider, "messages": [{"role": "user", "content": "x"}]}).raise_for_status()
+            http.post(
+                "/v1/executions",
+                json={"provider": provider, "messages": [{"role": "user", "content": "x"}]},
+            ).raise_for_status()
         out["sdks_loaded_rss_mb"] = rss_mb(pid)
         baseline_fds = fds(pid)
 
         async def soak() -> None:
             gate = asyncio.Semaphore(8)
-            async with httpx.AsyncClient(base_url=procs.ready["url"], headers={"Authorization": f"Bearer {TOKEN}"},
-                                         timeout=60) as client:
+            async with httpx.AsyncClient(
+                base_url=procs.ready["url"],
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                timeout=60,
+            ) as client:
+
                 async def one(n: int) -> None:
                     async with gate:
                         provider = "anthropic" if n % 2 else "openai"
-                        (await client.post("/v1/executions", json={
-                            "provider": provider, "messages": [{"role": "user", "content": "x y z"}]})).raise_for_status()
+                        (
+                            await client.post(
+                                "/v1/executions",
+                                json={
+                                    "provider": provider,
+                                    "messages": [{"role": "user", "content": "x y z"}],
+                                },
+                            )
+                        ).raise_for_status()
+
                 await asyncio.gather(*(one(n) for n in range(sizes.soak)))
 
         asyncio.run(soak())
@@ -296,37 +386,66 @@ def machine() -> dict[str, Any]:
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def table(report: dict[str, Any]) -> str:
     r = report["results"]
-    lines = [f"machine: {report['machine']['cpu']} ({report['machine']['cores']} cores), Python {report['machine']['python']}",
-             "", "| figure | direct | daemon | added | target |", "|---|---|---|---|---|"]
+    lines = [
+        f"machine: {report['machine']['cpu']} ({report['machine']['cores']} cores), Python {report['machine']['python']}",
+        "",
+        "| figure | direct | daemon | added | target |",
+        "|---|---|---|---|---|",
+    ]
     lat = r["latency"]
-    lines.append(f"| non-streaming p50 (ms) | {lat['direct_ms']['p50']} | {lat['daemon_ms']['p50']} | {lat['added_ms']['p50']} | <= 1 |")
-    lines.append(f"| non-streaming p99 (ms) | {lat['direct_ms']['p99']} | {lat['daemon_ms']['p99']} | {lat['added_ms']['p99']} | <= 3 |")
-    lines.append(f"| self-reported overhead p50 / p99 (ms) | | {lat['self_reported_overhead_ms']['p50']} / {lat['self_reported_overhead_ms']['p99']} | | |")
+    lines.append(
+        f"| non-streaming p50 (ms) | {lat['direct_ms']['p50']} | {lat['daemon_ms']['p50']} | {lat['added_ms']['p50']} | <= 1 |"
+    )
+    lines.append(
+        f"| non-streaming p99 (ms) | {lat['direct_ms']['p99']} | {lat['daemon_ms']['p99']} | {lat['added_ms']['p99']} | <= 3 |"
+    )
+    lines.append(
+        f"| self-reported overhead p50 / p99 (ms) | | {lat['self_reported_overhead_ms']['p50']} / {lat['self_reported_overhead_ms']['p99']} | | |"
+    )
     for level, s in r["streaming"].items():
-        lines.append(f"| TTFT p50 at {level} concurrent (ms) | {s['ttft_direct_ms']['p50']} | {s['ttft_daemon_ms']['p50']} | {s['ttft_added_ms_p50']} | <= 1 at 16 |")
-        lines.append(f"| gap between events p50 / p99 at {level} (ms) | {s['gap_direct_ms']['p50']} / {s['gap_direct_ms']['p99']} | {s['gap_daemon_ms']['p50']} / {s['gap_daemon_ms']['p99']} | | |")
+        lines.append(
+            f"| TTFT p50 at {level} concurrent (ms) | {s['ttft_direct_ms']['p50']} | {s['ttft_daemon_ms']['p50']} | {s['ttft_added_ms_p50']} | <= 1 at 16 |"
+        )
+        lines.append(
+            f"| gap between events p50 / p99 at {level} (ms) | {s['gap_direct_ms']['p50']} / {s['gap_direct_ms']['p99']} | {s['gap_daemon_ms']['p50']} / {s['gap_daemon_ms']['p99']} | | |"
+        )
     t = r["throughput"]
-    lines.append(f"| streams/s at {t['concurrency']} concurrent | {t['direct_per_s']} | {t['daemon_per_s']} | ratio {t['ratio']} | >= 0.9 |")
+    lines.append(
+        f"| streams/s at {t['concurrency']} concurrent | {t['direct_per_s']} | {t['daemon_per_s']} | ratio {t['ratio']} | >= 0.9 |"
+    )
     s = r["startup"]
     lines.append(f"| spawn to ready line, median (ms) | | {s['ready_ms_median']} | | <= 500 |")
-    lines.append(f"| spawn to first execution, median (ms) | | {s['first_execution_ms_median']} | | |")
+    lines.append(
+        f"| spawn to first execution, median (ms) | | {s['first_execution_ms_median']} | | |"
+    )
     m = r["memory"]
     lines.append(f"| RSS idle after ready (MB) | | {m['idle_rss_mb']} | | <= 60 |")
     lines.append(f"| RSS with both SDKs loaded (MB) | | {m['sdks_loaded_rss_mb']} | | <= 110 |")
-    lines.append(f"| RSS growth over {m['after_executions']} executions (MB) | | {m['growth_mb']} | | <= 10 |")
+    lines.append(
+        f"| RSS growth over {m['after_executions']} executions (MB) | | {m['growth_mb']} | | <= 10 |"
+    )
     lines.append(f"| open fds before / after | | {m['fds_before']} / {m['fds_after']} | | equal |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.run")
-    parser.add_argument("--quick", action="store_true", help="small sizes, for CI: checks the suite runs")
-    parser.add_argument("--json", default=str(ROOT / "artifacts" / "bench.json"), help="report path")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, for CI: checks the suite runs"
+    )
+    parser.add_argument(
+        "--json", default=str(ROOT / "artifacts" / "bench.json"), help="report path"
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     procs = Processes()
@@ -341,7 +460,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         }
     finally:
         procs.close()
-    report = {"machine": machine(), "quick": args.quick, "sizes": sizes.__dict__, "results": results}
+    report = {
+        "machine": machine(),
+        "quick": args.quick,
+        "sizes": sizes.__dict__,
+        "results": results,
+    }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(report, indent=2))
     print(table(report))
