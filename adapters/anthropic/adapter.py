@@ -8,9 +8,10 @@ from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from adapters.anthropic.errors import map_errors
+from adapters.anthropic.errors import map_errors, stream_error
 from adapters.anthropic.translate import EventMapper, build_params
 from adapters.base import AdapterEvent, Credential, Finished
+from adapters.sse_reader import events, parse
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ErrorCode, ProviderError
 from contracts.executions import ExecutionRequest
@@ -72,15 +73,17 @@ class AnthropicAdapter:
         mapper = EventMapper(model)
         finished = False
         with map_errors(credential.mode):
-            stream = await client.messages.create(**build_params(request, model))
-            mapper.request_id = stream.response.headers.get("request-id")
-            try:
-                async for event in stream:
-                    for out in mapper.feed(event):
+            raw = client.messages.with_streaming_response.create(**build_params(request, model))
+            async with raw as response:
+                mapper.request_id = response.headers.get("request-id")
+                async for name, data in events(response.iter_lines()):
+                    if name == "ping":
+                        continue
+                    if name == "error":
+                        raise stream_error(parse(data), mapper.request_id, credential.mode)
+                    for out in mapper.feed(parse(data)):
                         finished = finished or isinstance(out, Finished)
                         yield out
-            finally:
-                await stream.close()
         final = None if finished else mapper.end()
         if final is not None:
             yield final

@@ -32,6 +32,22 @@ def _detail(body: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
+def stream_error(body: Any, request_id: str | None, mode: AuthMode | None) -> ProviderError:
+    """An `event: error` inside a 200 stream: its type says what it would have been."""
+    error = getattr(body, "error", None)
+    error_type = getattr(error, "type", None)
+    message = getattr(error, "message", None) or "The stream reported an error."
+    return from_status(
+        PROVIDER,
+        STREAM_ERROR_STATUS.get(error_type or "", 500),
+        message,
+        headers={},
+        error_type=error_type,
+        upstream_request_id=request_id,
+        mode=mode,
+    )
+
+
 @contextmanager
 def map_errors(mode: AuthMode | None) -> Iterator[None]:
     """Translate anything the SDK raises; the cause is kept with `from`."""

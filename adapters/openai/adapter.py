@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 from adapters.base import AdapterEvent, Credential, Finished
 from adapters.openai.codex import CODEX_BASE_URL, read_codex_account, read_codex_secret
 from adapters.openai.errors import map_errors
-from adapters.openai.translate import ChatMapper, ResponsesMapper, chat_params, responses_params
+from adapters.openai.translate import (
+    ChatMapper,
+    ResponsesMapper,
+    chat_params,
+    responses_params,
+    stream_error,
+)
+from adapters.sse_reader import events, parse
 from contracts.base import ProviderId
 from contracts.errors import ErrorCode, ProviderError
 from contracts.executions import ExecutionRequest
@@ -87,18 +94,26 @@ class OpenAIAdapter:
         finished = False
         with map_errors(credential.mode):
             if chat:
-                stream: Any = await client.chat.completions.create(**chat_params(request, model))
+                raw: Any = client.chat.completions.with_streaming_response.create(
+                    **chat_params(request, model)
+                )
             else:
                 params = responses_params(request, model, codex=credential.chatgpt)
-                stream = await client.responses.create(**params)
-            mapper.request_id = stream.response.headers.get("x-request-id")
-            try:
-                async for event in stream:
+                raw = client.responses.with_streaming_response.create(**params)
+            async with raw as response:
+                mapper.request_id = response.headers.get("x-request-id")
+                async for _, data in events(response.iter_lines()):
+                    if data.startswith("[DONE]"):
+                        break
+                    event = parse(data)
+                    failure = getattr(event, "error", None)
+                    if chat and failure is not None:
+                        raise stream_error(
+                            getattr(failure, "code", None), getattr(failure, "message", None)
+                        )
                     for out in mapper.feed(event):
                         finished = finished or isinstance(out, Finished)
                         yield out
-            finally:
-                await stream.close()
         if isinstance(mapper, ChatMapper):
             yield mapper.finish()
         elif not finished:

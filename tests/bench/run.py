@@ -294,7 +294,7 @@ async def throughput(procs: Processes, sizes: Sizes) -> dict[str, Any]:
     ):
         gate = asyncio.Semaphore(concurrency)
 
-        async def one(run: Any = run) -> None:
+        async def one(run: Any = run, gate: asyncio.Semaphore = gate) -> None:
             async with gate:
                 await run()
 
@@ -394,47 +394,81 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _row(figure: str, direct: object, daemon: object, added: object, target: str) -> str:
+    return f"| {figure} | {direct} | {daemon} | {added} | {target} |"
+
+
 def table(report: dict[str, Any]) -> str:
-    r = report["results"]
+    """The report as a Markdown table, each figure beside its baseline and target."""
+    r, m = report["results"], report["machine"]
     lines = [
-        f"machine: {report['machine']['cpu']} ({report['machine']['cores']} cores), Python {report['machine']['python']}",
+        f"machine: {m['cpu']} ({m['cores']} cores), Python {m['python']}",
         "",
-        "| figure | direct | daemon | added | target |",
+        _row("figure", "direct", "daemon", "added", "target"),
         "|---|---|---|---|---|",
     ]
     lat = r["latency"]
+    for q, target in (("p50", "<= 1"), ("p99", "<= 3")):
+        lines.append(
+            _row(
+                f"non-streaming {q} (ms)",
+                lat["direct_ms"][q],
+                lat["daemon_ms"][q],
+                lat["added_ms"][q],
+                target,
+            )
+        )
+    own = lat["self_reported_overhead_ms"]
     lines.append(
-        f"| non-streaming p50 (ms) | {lat['direct_ms']['p50']} | {lat['daemon_ms']['p50']} | {lat['added_ms']['p50']} | <= 1 |"
-    )
-    lines.append(
-        f"| non-streaming p99 (ms) | {lat['direct_ms']['p99']} | {lat['daemon_ms']['p99']} | {lat['added_ms']['p99']} | <= 3 |"
-    )
-    lines.append(
-        f"| self-reported overhead p50 / p99 (ms) | | {lat['self_reported_overhead_ms']['p50']} / {lat['self_reported_overhead_ms']['p99']} | | |"
+        _row("self-reported overhead p50 / p99 (ms)", "", f"{own['p50']} / {own['p99']}", "", "")
     )
     for level, s in r["streaming"].items():
         lines.append(
-            f"| TTFT p50 at {level} concurrent (ms) | {s['ttft_direct_ms']['p50']} | {s['ttft_daemon_ms']['p50']} | {s['ttft_added_ms_p50']} | <= 1 at 16 |"
+            _row(
+                f"TTFT p50 at {level} concurrent (ms)",
+                s["ttft_direct_ms"]["p50"],
+                s["ttft_daemon_ms"]["p50"],
+                s["ttft_added_ms_p50"],
+                "<= 1 at 16",
+            )
         )
+        d, k = s["gap_direct_ms"], s["gap_daemon_ms"]
         lines.append(
-            f"| gap between events p50 / p99 at {level} (ms) | {s['gap_direct_ms']['p50']} / {s['gap_direct_ms']['p99']} | {s['gap_daemon_ms']['p50']} / {s['gap_daemon_ms']['p99']} | | |"
+            _row(
+                f"gap between events p50 / p99 at {level} (ms)",
+                f"{d['p50']} / {d['p99']}",
+                f"{k['p50']} / {k['p99']}",
+                "",
+                "",
+            )
         )
     t = r["throughput"]
     lines.append(
-        f"| streams/s at {t['concurrency']} concurrent | {t['direct_per_s']} | {t['daemon_per_s']} | ratio {t['ratio']} | >= 0.9 |"
+        _row(
+            f"streams/s at {t['concurrency']} concurrent",
+            t["direct_per_s"],
+            t["daemon_per_s"],
+            f"ratio {t['ratio']}",
+            ">= 0.9",
+        )
     )
-    s = r["startup"]
-    lines.append(f"| spawn to ready line, median (ms) | | {s['ready_ms_median']} | | <= 500 |")
-    lines.append(
-        f"| spawn to first execution, median (ms) | | {s['first_execution_ms_median']} | | |"
-    )
-    m = r["memory"]
-    lines.append(f"| RSS idle after ready (MB) | | {m['idle_rss_mb']} | | <= 60 |")
-    lines.append(f"| RSS with both SDKs loaded (MB) | | {m['sdks_loaded_rss_mb']} | | <= 110 |")
-    lines.append(
-        f"| RSS growth over {m['after_executions']} executions (MB) | | {m['growth_mb']} | | <= 10 |"
-    )
-    lines.append(f"| open fds before / after | | {m['fds_before']} / {m['fds_after']} | | equal |")
+    st, mem = r["startup"], r["memory"]
+    lines += [
+        _row("spawn to ready line, median (ms)", "", st["ready_ms_median"], "", "<= 500"),
+        _row("spawn to first execution, median (ms)", "", st["first_execution_ms_median"], "", ""),
+        _row("RSS idle after ready (MB)", "", mem["idle_rss_mb"], "", "<= 60"),
+        _row("RSS with both SDKs loaded (MB)", "", mem["sdks_loaded_rss_mb"], "", "<= 110"),
+        _row(
+            f"RSS growth over {mem['after_executions']} executions (MB)",
+            "",
+            mem["growth_mb"],
+            "",
+            "<= 10",
+        ),
+        _row(
+            "open fds before / after", "", f"{mem['fds_before']} / {mem['fds_after']}", "", "equal"
+        ),
+    ]
     return "\n".join(lines)
 
 

@@ -1,0 +1,43 @@
+"""Reading a provider's server-sent events straight off the SDK's raw response.
+
+The SDK still builds, authenticates and sends the request and maps HTTP errors; the event stream
+is parsed here into light attribute objects instead of the SDK's typed models, which cost far
+more per event than everything else on the daemon's hot path. An event left unterminated at the
+end of the stream is still delivered (some servers omit the final blank line).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
+
+
+class Fields(SimpleNamespace):
+    """A JSON object with attribute access; a missing field reads as None, as on SDK models."""
+
+    def __getattr__(self, name: str) -> Any:
+        return None
+
+
+def parse(data: str) -> Any:
+    """JSON with attribute access (`event.delta.text`), as the mappers read SDK objects."""
+    return json.loads(data, object_hook=lambda fields: Fields(**fields))
+
+
+async def events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | None, str]]:
+    """(event name, data) pairs from SSE lines; comments and empty data are skipped."""
+    name: str | None = None
+    data: list[str] = []
+    async for line in lines:
+        if not line:
+            if data:
+                yield name, "\n".join(data)
+            name, data = None, []
+        elif line.startswith("data:"):
+            data.append(line[6:] if line.startswith("data: ") else line[5:])
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+    if data:
+        yield name, "\n".join(data)
