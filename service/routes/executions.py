@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request, Response
-from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from contracts.executions import CancelResult, ExecutionRequest, ExecutionResult
 from service.execution import Execution
 from service.http_errors import error_responses
 from service.routes.deps import RuntimeDep
 from service.runtime import Runtime
+from service.sse_stream import EventStream, encode
 
 router = APIRouter(tags=["executions"])
 
@@ -27,10 +27,10 @@ STREAM_DOC = {
 }
 
 
-async def _sse(runtime: Runtime, execution: Execution) -> AsyncIterator[ServerSentEvent]:
+async def _sse(runtime: Runtime, execution: Execution) -> AsyncIterator[bytes]:
     try:
         async for event in execution.events():
-            yield ServerSentEvent(data=event.model_dump_json(), event=event.type)
+            yield encode(event.type, event.model_dump_json())
     finally:
         runtime.finished(execution)
 
@@ -47,7 +47,7 @@ async def create_execution(
 ) -> Response:
     execution = await runtime.prepare(body, request.scope["state"].get("started"))
     if body.stream:
-        return EventSourceResponse(_sse(runtime, execution), ping=15, send_timeout=30)
+        return EventStream(_sse(runtime, execution))
     try:
         result = await execution.result()
     finally:
