@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test demo fmt openapi clean
+.PHONY: run test demo bench soak fuzz fmt openapi clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ test: $(VENV)/.installed-dev  ## lint, format check, types, and the whole suite
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+bench: $(VENV)/.installed-dev  ## the benchmark suite: daemon vs direct SDK calls, table + artifacts/bench.json
+	$(BIN)/python -m tests.bench.run
+
+soak: $(VENV)/.installed-dev  ## 100 concurrent streamed executions for 60 s
+	$(BIN)/python -m tests.bench.soak --concurrency 100 --seconds 60
+
+fuzz: $(VENV)/.installed-dev  ## Schemathesis with many more examples than CI runs
+	KATA_FUZZ_EXAMPLES=500 $(BIN)/pytest tests/test_fuzz.py -q
 
 fmt: $(VENV)/.installed-dev  ## format and auto-fix
 	$(BIN)/ruff format .

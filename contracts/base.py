@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, model_validator
 
 
 class ProviderId(StrEnum):
@@ -25,6 +26,38 @@ class Request(BaseModel):
     """Base of every request body: unknown fields are an error, never silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def _number_not_text(value: Any) -> Any:
+    if isinstance(value, str | bool):
+        raise ValueError("expected a JSON number")
+    return value
+
+
+# JSON's own types, as JSON Schema reads them: "true" is not true and "1" is not 1, while 1.0
+# is an integer.
+JsonBool = Annotated[bool, Strict()]
+JsonInt = Annotated[int, BeforeValidator(_number_not_text)]
+JsonFloat = Annotated[float, BeforeValidator(_number_not_text)]
+
+
+def _type_is_required(schema: dict[str, Any]) -> None:
+    required = schema.setdefault("required", [])
+    if "type" not in required:
+        required.insert(0, "type")
+
+
+class Block(Request):
+    """A content block: it always names its `type`, on the wire as in code."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_type_is_required)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "type" not in data:
+            raise ValueError("a content block needs its 'type'")
+        return data
 
 
 class Response(BaseModel):

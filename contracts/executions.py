@@ -7,20 +7,29 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, JsonValue
 
-from contracts.base import AuthMode, ProviderId, Request, Response
+from contracts.base import (
+    AuthMode,
+    Block,
+    JsonBool,
+    JsonFloat,
+    JsonInt,
+    ProviderId,
+    Request,
+    Response,
+)
 from contracts.errors import ErrorBody
 
 TOOL_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
 
 
-class TextBlock(Request):
+class TextBlock(Block):
     """Plain text."""
 
     type: Literal["text"] = "text"
     text: str
 
 
-class ThinkingBlock(Request):
+class ThinkingBlock(Block):
     """Model reasoning, with the provider's signature when it gives one."""
 
     type: Literal["thinking"] = "thinking"
@@ -28,7 +37,7 @@ class ThinkingBlock(Request):
     signature: str | None = None
 
 
-class ToolCallBlock(Request):
+class ToolCallBlock(Block):
     """The model asks for a tool to be run."""
 
     type: Literal["tool_call"] = "tool_call"
@@ -37,13 +46,13 @@ class ToolCallBlock(Request):
     arguments: dict[str, JsonValue] = Field(default_factory=dict)
 
 
-class ToolResultBlock(Request):
+class ToolResultBlock(Block):
     """The result of a tool call, sent back to the model."""
 
     type: Literal["tool_result"] = "tool_result"
     tool_call_id: str = Field(min_length=1, max_length=256)
     content: str | list[TextBlock]
-    is_error: bool = False
+    is_error: JsonBool = False
 
 
 ContentBlock = Annotated[
@@ -55,7 +64,9 @@ class Message(Request):
     """One turn of the conversation."""
 
     role: Literal["user", "assistant"]
-    content: str | list[ContentBlock] = Field(min_length=1)
+    content: (
+        Annotated[str, Field(min_length=1)] | Annotated[list[ContentBlock], Field(min_length=1)]
+    )
 
 
 class ToolSpec(Request):
@@ -93,11 +104,11 @@ class ExecutionRequest(Request):
     messages: list[Message] = Field(min_length=1)
     tools: list[ToolSpec] = Field(default_factory=list, max_length=128)
     tool_choice: ToolChoiceMode | ToolChoiceTool | None = None
-    max_tokens: int = Field(default=1024, ge=1, le=200_000)
-    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: JsonInt = Field(default=1024, ge=1, le=200_000)
+    temperature: JsonFloat | None = Field(default=None, ge=0, le=2)
     stop: list[str] = Field(default_factory=list, max_length=8)
-    stream: bool = False
-    timeout_s: float | None = Field(default=None, gt=0, le=3600)
+    stream: JsonBool = False
+    timeout_s: JsonFloat | None = Field(default=None, ge=0.001, le=3600)
     metadata: dict[str, str] = Field(default_factory=dict, max_length=32)
 
 

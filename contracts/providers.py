@@ -7,8 +7,10 @@ from enum import StrEnum
 
 from pydantic import Field, SecretStr
 
-from contracts.base import AuthMode, ProviderId, Request, Response
+from contracts.base import AuthMode, JsonBool, ProviderId, Request, Response
 from contracts.errors import ErrorBody
+
+KEY_PATTERN = r"^[A-Za-z0-9_.:+/=-]+$"
 
 
 class ApiKeyStateName(StrEnum):
@@ -126,14 +128,21 @@ class ProviderSettingsUpdate(Request):
     """A partial update: omitted fields keep their value; `default_model: null` clears it."""
 
     preferred_auth_mode: AuthMode | None = None
-    allow_api_key_fallback: bool | None = None
+    allow_api_key_fallback: JsonBool | None = None
     default_model: str | None = Field(default=None, min_length=1, max_length=256)
 
 
 class ApiKeyPut(Request):
     """Store an API key for a provider. The key is write-only: it is never returned."""
 
-    api_key: SecretStr = Field(min_length=1, max_length=1024, json_schema_extra={"writeOnly": True})
-    verify: bool = Field(
+    api_key: SecretStr = Field(
+        min_length=8,
+        max_length=512,
+        # Documented here, enforced by the daemon's key check (constraints cannot see into
+        # SecretStr): the same characters as service/credentials/keystore.py allows.
+        json_schema_extra={"writeOnly": True, "pattern": KEY_PATTERN},
+        description="The key as the provider's console shows it.",
+    )
+    verify: JsonBool = Field(
         default=False, description="Probe the provider with the key before storing."
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from contracts.base import ProviderId, Request, Response
+from contracts.base import JsonBool, ProviderId, Request, Response
 
 
 class DaemonSettings(Response):
@@ -26,4 +26,4 @@ class DaemonSettingsUpdate(Request):
     """A partial update: omitted fields keep their value; `default_provider: null` clears it."""
 
     default_provider: ProviderId | None = None
-    openai_chatgpt_backend: bool | None = None
+    openai_chatgpt_backend: JsonBool | None = None

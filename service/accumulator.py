@@ -44,7 +44,7 @@ class Accumulator:
         else:
             self._open_calls.pop(event.index, None)
             self._calls[event.index] = ToolCallBlock(
-                id=event.id, name=event.name, arguments=event.arguments
+                type="tool_call", id=event.id, name=event.name, arguments=event.arguments
             )
 
     def blocks(self, signatures: dict[int, str] | None = None) -> list[ContentBlock]:
@@ -53,8 +53,10 @@ class Accumulator:
         signatures = signatures or {}
         found: dict[int, ContentBlock] = {}
         for index, parts in self._thinking.items():
-            found[index] = ThinkingBlock(thinking="".join(parts), signature=signatures.get(index))
+            found[index] = ThinkingBlock(
+                type="thinking", thinking="".join(parts), signature=signatures.get(index)
+            )
         for index, parts in self._text.items():
-            found[index] = TextBlock(text="".join(parts))
+            found[index] = TextBlock(type="text", text="".join(parts))
         found.update(self._calls)
         return [found[index] for index in sorted(found)]

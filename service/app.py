@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from service import __version__
 from service.config import DaemonConfig
 from service.http_errors import COMMON_ERRORS, error_responses, install_error_handlers
 from service.openapi import build_openapi
 from service.routes import events, executions, health, models, page, providers, settings
+from service.routes.deps import no_unknown_query
 from service.routes.page import LoginCodes
 from service.runtime import Runtime
 from service.security import AccessPolicy, SecurityMiddleware
@@ -49,6 +50,7 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
     app.state.login_codes = LoginCodes()
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
+    strict_query = [Depends(no_unknown_query)]
     for router in (
         health.router,
         providers.router,
@@ -56,8 +58,8 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
         models.router,
         executions.router,
         events.router,
-        page.router,
     ):
-        app.include_router(router)
+        app.include_router(router, dependencies=strict_query)
+    app.include_router(page.router)
     app.add_middleware(SecurityMiddleware, policy=policy)
     return app

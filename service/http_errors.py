@@ -107,6 +107,19 @@ def _validation_error(exc: RequestValidationError) -> ProviderError:
     )
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method any route serves at this path (Starlette names only the first route's)."""
+    from starlette.routing import Match, Route
+
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods:
+            probe = {**request.scope, "method": next(iter(route.methods))}
+            if route.matches(probe)[0] is Match.FULL:
+                methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every exception a route can raise to the taxonomy's error body."""
 
@@ -129,6 +142,8 @@ def install_error_handlers(app: FastAPI) -> None:
         response = error_response(error, request_id_of(request))
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            response.headers["allow"] = _allowed_methods(request)
         return response
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

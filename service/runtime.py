@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+
 from adapters.base import Credential, ProviderAdapter
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ErrorBody, ProviderError
@@ -28,6 +30,7 @@ from contracts.models import ModelInfo, ModelList
 from contracts.providers import (
     ApiKeyPut,
     ProviderList,
+    ProviderSettings,
     ProviderSettingsUpdate,
     ProviderStatus,
 )
@@ -72,6 +75,16 @@ def default_adapters(env: Mapping[str, str]) -> dict[ProviderId, ProviderAdapter
             wire_api=env.get("KATA_PROVIDERS_OPENAI_WIRE_API", "responses"),
             codex_base_url=env.get("KATA_PROVIDERS_CODEX_BASE_URL", CODEX_BASE_URL),
         ),
+    }
+
+
+def _changes(update: BaseModel, clearable: set[str]) -> dict[str, object]:
+    """The fields a partial update sets. `null` clears a clearable field and leaves any other
+    unchanged (a mode or a flag has no 'unset')."""
+    return {
+        name: value
+        for name, value in update.model_dump(include=update.model_fields_set).items()
+        if value is not None or name in clearable
     }
 
 
@@ -252,8 +265,10 @@ class Runtime:
         """Change a provider's settings, persist them, and publish the new status."""
         await self.ready()
         current = self.book.settings.provider(provider)
-        changes = update.model_dump(include=update.model_fields_set)
-        self.book.replace_settings(provider, current.model_copy(update=changes))
+        changes = _changes(update, clearable={"default_model"})
+        self.book.replace_settings(
+            provider, ProviderSettings.model_validate({**current.model_dump(), **changes})
+        )
         self._save()
         self.book.refresh()
         return self.book.status(provider)
@@ -265,8 +280,10 @@ class Runtime:
     async def update_daemon_settings(self, update: DaemonSettingsUpdate) -> DaemonSettings:
         """Change the daemon-wide settings, persist them, and re-detect what they affect."""
         await self.ready()
-        changes = update.model_dump(include=update.model_fields_set)
-        self.book.settings.daemon = self.book.settings.daemon.model_copy(update=changes)
+        changes = _changes(update, clearable={"default_provider"})
+        self.book.settings.daemon = DaemonSettings.model_validate(
+            {**self.book.settings.daemon.model_dump(), **changes}
+        )
         self._save()
         self.publish(SettingsEvent(at=self._now(), settings=self.book.settings.daemon))
         await self.redetect()
@@ -275,7 +292,7 @@ class Runtime:
     async def put_api_key(self, provider: ProviderId, body: ApiKeyPut) -> ProviderStatus:
         """Store an API key (after probing the provider with it when asked to)."""
         await self.ready()
-        value = body.api_key.get_secret_value().strip()
+        value = body.api_key.get_secret_value()
         check_key_shape(provider, value)
         if body.verify:
             await self._adapters[provider].list_models(Credential(AuthMode.API_KEY, api_key=value))

@@ -154,7 +154,8 @@ def serve(config: DaemonConfig, redactor: Redactor, stdout: TextIO) -> int:
         lifespan="on",
         ws="none",
         timeout_graceful_shutdown=max(1, round(config.shutdown_grace_s)),
-        timeout_keep_alive=5,
+        # A local client keeps its connections open; closing them early races its reuse.
+        timeout_keep_alive=75,
     )
     server = DaemonServer(uv_config, on_ready, config.parent_pid)
     # uvicorn re-raises the signal it caught once it has drained; these handlers make that a

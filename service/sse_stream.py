@@ -19,6 +19,7 @@ HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 PING = b": ping\n\n"
+FLUSH_FIRST = 3
 
 
 def encode(event: str, data: str) -> bytes:
@@ -46,10 +47,16 @@ class EventStream(Response):
 
         async def produce() -> None:
             nonlocal finished
+            produced = 0
             try:
                 async for chunk in self._source:
                     waiting.append(chunk)
                     ready.set()
+                    produced += 1
+                    if produced <= FLUSH_FIRST:
+                        # Let the sender run now: the first events (start, first token) go out
+                        # alone, so coalescing never delays the time to first token.
+                        await asyncio.sleep(0)
             finally:
                 finished = True
                 ready.set()

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from contracts.errors import ErrorCode, ErrorDetail, ProviderError
 from service.runtime import Runtime
 
 
@@ -16,3 +17,26 @@ async def _runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+
+
+async def no_unknown_query(request: Request) -> None:
+    """Unknown query parameters are an error, as unknown body fields are: a typo never passes
+    silently (`?refersh=true` would otherwise quietly serve the cache)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    known = {param.alias for param in getattr(dependant, "query_params", [])}
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise ProviderError(
+            ErrorCode.INVALID_REQUEST,
+            f"Unknown query parameter(s): {', '.join(repr(name[:40]) for name in unknown[:5])}.",
+            "Check the parameter names against /openapi.json.",
+            details=[
+                ErrorDetail(
+                    loc=["query", name[:40]],
+                    msg="not a parameter of this route",
+                    type="extra_forbidden",
+                )
+                for name in unknown[:5]
+            ],
+        )

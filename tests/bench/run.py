@@ -371,7 +371,7 @@ def memory(procs: Processes, sizes: Sizes) -> dict[str, Any]:
                 await asyncio.gather(*(one(n) for n in range(sizes.soak)))
 
         asyncio.run(soak())
-        time.sleep(0.5)
+        time.sleep(6)  # pooled keep-alive connections expire after 5 s idle
         out["after_executions"] = sizes.soak
         out["after_rss_mb"] = rss_mb(pid)
         out["growth_mb"] = round(out["after_rss_mb"] - out["sdks_loaded_rss_mb"], 1)

@@ -1,0 +1,16 @@
+"""A short soak in CI (the long one is `make soak`): zero errors, fds and RSS back to baseline."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bench.soak import run
+
+
+@pytest.mark.timeout(300)
+def test_short_soak_leaves_no_errors_or_leaks() -> None:
+    report = run(concurrency=20, seconds=5, words=30)
+    assert report["completed"] > 20
+    assert report["errors"] == 0
+    assert report["after"]["fds"] <= report["before"]["fds"] + 2
+    assert report["rss_growth_mb"] < 15
