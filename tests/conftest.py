@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -26,6 +27,43 @@ ISOLATED_ENV = (
     "KATA_PROVIDERS_TOKEN",
     "KATA_PROVIDERS_LOG_LEVEL",
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secrets_sweep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The whole suite runs at DEBUG with distinctive keys and tokens; at the end, not one of
+    them may appear in any log line, in-process or from a spawned daemon."""
+    from service.logs import JsonFormatter, Redactor
+    from tests.sessions_fixtures import CODEX_KEY, PROFILE_TOKEN, REFRESH_TOKEN
+    from tests.support import ANTHROPIC_KEY, OPENAI_KEY, SPAWNED
+
+    path = tmp_path_factory.mktemp("sweep") / "daemon.log"
+    handler = logging.FileHandler(path)
+    handler.setFormatter(JsonFormatter(Redactor()))  # no known secrets: patterns only
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()
+        written = path.read_text() + "".join("".join(d.stderr) for d in SPAWNED)
+        secrets = [
+            ANTHROPIC_KEY,
+            OPENAI_KEY,
+            CODEX_KEY,
+            PROFILE_TOKEN,
+            REFRESH_TOKEN,
+            "rt-distinctive-codex-refresh-Xy1",
+            "sk-ant-api03-distinctive-anthropic-key-7Q2x",
+            "sk-proj-distinctive-openai-key-9Z3w",
+        ]
+        leaked = [secret[:14] + "…" for secret in secrets if secret in written]
+        assert written, "the sweep saw no log lines"
+        assert not leaked, f"secrets in the logs: {leaked}"
 
 
 @pytest.fixture(autouse=True)

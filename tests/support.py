@@ -206,19 +206,24 @@ class Daemon:
         return [json.loads(line) for line in self.stderr if line.strip()]
 
 
+SPAWNED: list[Daemon] = []  # every daemon of the session, for the secrets sweep
+
+
 def spawn_daemon(*args: str, env: dict[str, str] | None = None, timeout: float = 20) -> Daemon:
-    """Start `kata-providers serve` as a subprocess and wait for its ready line."""
+    """Start `kata-providers serve` as a subprocess (at DEBUG unless told otherwise) and wait
+    for its ready line."""
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "KATA_PROVIDERS_LOG_LEVEL": "DEBUG", **(env or {})},
     )
     stdout, stderr = process.stdout, process.stderr
     assert stdout is not None
     assert stderr is not None
     daemon = Daemon(process, {})
+    SPAWNED.append(daemon)
     daemon._drain = threading.Thread(target=lambda: daemon.stderr.extend(stderr), daemon=True)
     daemon._drain.start()
     reader = threading.Thread(
