@@ -67,7 +67,10 @@ class EventStream(Response):
             await send({"type": "http.response.start", "status": 200, "headers": list(HEADERS)})
             while not (finished and not waiting):
                 try:
-                    await asyncio.wait_for(ready.wait(), self._ping_s)
+                    # A timeout scope, not wait_for: no extra task, so the sender wakes on the
+                    # very next loop turn after the producer signals.
+                    async with asyncio.timeout(self._ping_s):
+                        await ready.wait()
                 except TimeoutError:
                     waiting.append(PING)
                 ready.clear()
