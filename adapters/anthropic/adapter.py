@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import AsyncGenerator
 from datetime import datetime
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.anthropic.errors import map_errors, stream_error
 from adapters.anthropic.translate import EventMapper, build_params
 from adapters.base import AdapterEvent, Credential, Finished
+from adapters.clients import SdkClients
 from adapters.sse_reader import events, parse
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ErrorCode, ProviderError
@@ -38,15 +38,8 @@ class AnthropicAdapter:
         self._base_url = base_url
         self._transport = transport
         self._timeout = timeout_s
-        self._closing: set[asyncio.Future[None]] = set()
-        self._clients: dict[tuple[object, ...], AsyncAnthropic] = {}
-
-    def _client(self, credential: Credential) -> AsyncAnthropic:
-        client = self._clients.get(credential.cache_key)
-        if client is None:
-            client = self._build(credential)
-            self._clients[credential.cache_key] = client
-        return client
+        self._clients: SdkClients[AsyncAnthropic] = SdkClients(self._build)
+        self._client = self._clients.get
 
     def _build(self, credential: Credential) -> AsyncAnthropic:
         import httpx2
@@ -106,26 +99,16 @@ class AnthropicAdapter:
         return models
 
     async def warm(self, credential: Credential) -> None:
-        """Build the client for `credential` before timing starts; the first build imports the
-        SDK (about a second), so it runs in a thread, off the event loop."""
-        if credential.cache_key not in self._clients:
-            client = await asyncio.to_thread(self._build, credential)
-            self._clients.setdefault(credential.cache_key, client)
+        """Have the client for `credential` built (importing the SDK off the event loop)."""
+        await self._clients.warm(credential)
 
     def forget(self, credential: Credential) -> None:
-        """Drop the client for `credential`, so the next request reads the credential afresh."""
-        client = self._clients.pop(credential.cache_key, None)
-        if client is not None:
-            self._closing.add(asyncio.ensure_future(client.close()))
-            self._closing = {task for task in self._closing if not task.done()}
+        """Drop the client for `credential`; the next request reads the credential afresh."""
+        self._clients.forget(credential)
 
     async def aclose(self) -> None:
         """Close every client (and its connection pool)."""
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.close()
-        if self._closing:
-            await asyncio.gather(*self._closing, return_exceptions=True)
+        await self._clients.aclose()
 
 
 @functools.cache

@@ -10,7 +10,7 @@ from typing import Any
 
 from adapters.catalogue import catalogue
 from adapters.fakes.behaviour import Plan, plan_reply
-from adapters.fakes.server import FakeRequest, FakeServer, Reply, Step
+from adapters.fakes.server import FakeRequest, FakeServer, Reply, Step, scripted, split_events
 from adapters.fakes.sse import SSE_HEADERS, event, new_id, split_json, words
 from contracts.base import ProviderId
 
@@ -86,7 +86,7 @@ class FakeAnthropic(FakeServer):
             return denied
         if step is not None and step.status is not None and step.status != 200:
             message = step.body if isinstance(step.body, str) else "Scripted failure."
-            return _with(error_reply(step.status, message, step.headers), step)
+            return scripted(error_reply(step.status, message, step.headers), step)
         if request.path == "/v1/models" and request.method == "GET":
             return self._models(request)
         if request.path.startswith("/v1/models/") and request.method == "GET":
@@ -164,7 +164,7 @@ class FakeAnthropic(FakeServer):
         if model not in {m["id"] for m in self.models}:
             return error_reply(404, f"model: {model}")
         if step is not None and step.replay is not None:
-            return _with(Reply(200, list(SSE_HEADERS), chunks=_split_events(step.replay)), step)
+            return scripted(Reply(200, list(SSE_HEADERS), chunks=split_events(step.replay)), step)
         plan = _plan(body)
         if plan.fail_status is not None:
             return error_reply(plan.fail_status, f"Demo failure {plan.fail_status}.")
@@ -175,22 +175,13 @@ class FakeAnthropic(FakeServer):
         chunks = _stream(model, plan, self.thinking)
         if step is not None:
             chunks = _inject(chunks, step)
-        return _with(
+        return scripted(
             Reply(200, [*SSE_HEADERS, ("request-id", new_id("req_"))], chunks=chunks), step
         )
 
 
 def _auth_error(message: str) -> Reply:
     return error_reply(401, message, [("x-should-retry", "false")])
-
-
-def _with(reply: Reply, step: Step | None) -> Reply:
-    if step is not None:
-        reply.delay_s, reply.drip_s = step.delay_s, step.drip_s
-        reply.stall_after_headers = step.stall_after_headers
-        reply.reset_after = step.reset_after_events
-        reply.headers += [h for h in step.headers if h not in reply.headers]
-    return reply
 
 
 def _inject(chunks: list[bytes], step: Step) -> list[bytes]:
@@ -206,12 +197,6 @@ def _inject(chunks: list[bytes], step: Step) -> list[bytes]:
             b"event: content_block_delta\ndata: {not json\n\n",
         ]
     return chunks
-
-
-def _split_events(raw: bytes) -> list[bytes]:
-    """A recording's bytes cut at event boundaries, unchanged (joined, they are the recording)."""
-    parts = raw.split(b"\n\n")
-    return [part + b"\n\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def _text_of(content: Any) -> str:

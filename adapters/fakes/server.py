@@ -91,6 +91,22 @@ class Step:
 Handler = Callable[[FakeRequest, Step | None], Awaitable[Reply]]
 
 
+def scripted(reply: Reply, step: Step | None) -> Reply:
+    """Apply a step's delivery faults (delay, drip, stall, reset, extra headers) to a reply."""
+    if step is not None:
+        reply.delay_s, reply.drip_s = step.delay_s, step.drip_s
+        reply.stall_after_headers = step.stall_after_headers
+        reply.reset_after = step.reset_after_events
+        reply.headers += [h for h in step.headers if h not in reply.headers]
+    return reply
+
+
+def split_events(raw: bytes) -> list[bytes]:
+    """Recorded SSE bytes cut at event boundaries, unchanged: joined, they are the recording."""
+    parts = raw.split(b"\n\n")
+    return [part + b"\n\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
 class FakeServer:
     """Serves a handler on 127.0.0.1 with a scenario queue, a request log and connection counts."""
 

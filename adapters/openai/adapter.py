@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.base import AdapterEvent, Credential, Finished
+from adapters.clients import SdkClients
 from adapters.openai.codex import CODEX_BASE_URL, read_codex_account, read_codex_secret
 from adapters.openai.errors import map_errors
 from adapters.openai.translate import (
@@ -49,15 +49,8 @@ class OpenAIAdapter:
         self._timeout = timeout_s
         self._wire_api = wire_api
         self._codex_base_url = codex_base_url
-        self._closing: set[asyncio.Future[None]] = set()
-        self._clients: dict[tuple[object, ...], AsyncOpenAI] = {}
-
-    def _client(self, credential: Credential) -> AsyncOpenAI:
-        client = self._clients.get(credential.cache_key)
-        if client is None:
-            client = self._build(credential)
-            self._clients[credential.cache_key] = client
-        return client
+        self._clients: SdkClients[AsyncOpenAI] = SdkClients(self._build)
+        self._client = self._clients.get
 
     def _build(self, credential: Credential) -> AsyncOpenAI:
         import httpx2
@@ -135,26 +128,16 @@ class OpenAIAdapter:
         return models
 
     async def warm(self, credential: Credential) -> None:
-        """Build the client for `credential` before timing starts; the first build imports the
-        SDK (about a second), so it runs in a thread, off the event loop."""
-        if credential.cache_key not in self._clients:
-            client = await asyncio.to_thread(self._build, credential)
-            self._clients.setdefault(credential.cache_key, client)
+        """Have the client for `credential` built (importing the SDK off the event loop)."""
+        await self._clients.warm(credential)
 
     def forget(self, credential: Credential) -> None:
-        """Drop the client for `credential`, so the next request reads the credential afresh."""
-        client = self._clients.pop(credential.cache_key, None)
-        if client is not None:
-            self._closing.add(asyncio.ensure_future(client.close()))
-            self._closing = {task for task in self._closing if not task.done()}
+        """Drop the client for `credential`; the next request reads the credential afresh."""
+        self._clients.forget(credential)
 
     async def aclose(self) -> None:
         """Close every client (and its connection pool)."""
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.close()
-        if self._closing:
-            await asyncio.gather(*self._closing, return_exceptions=True)
+        await self._clients.aclose()
 
 
 def _model(model: Any) -> ModelInfo:

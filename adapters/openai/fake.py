@@ -10,7 +10,7 @@ from typing import Any
 
 from adapters.catalogue import catalogue
 from adapters.fakes.behaviour import Plan, plan_reply
-from adapters.fakes.server import FakeRequest, FakeServer, Reply, Step
+from adapters.fakes.server import FakeRequest, FakeServer, Reply, Step, scripted, split_events
 from adapters.fakes.sse import SSE_HEADERS, event, new_id, split_json, words
 from contracts.base import ProviderId
 
@@ -74,7 +74,7 @@ class FakeOpenAI(FakeServer):
             return denied
         if step is not None and step.status is not None and step.status != 200:
             message = step.body if isinstance(step.body, str) else "Scripted failure."
-            return _with(error_reply(step.status, message, headers=step.headers), step)
+            return scripted(error_reply(step.status, message, headers=step.headers), step)
         path = request.path.removeprefix("/backend-api/codex").removeprefix("/v1")
         if path == "/models" and request.method == "GET":
             data = [
@@ -103,7 +103,9 @@ class FakeOpenAI(FakeServer):
                     "model",
                 )
             if step is not None and step.replay is not None:
-                return _with(Reply(200, list(SSE_HEADERS), chunks=_split(step.replay)), step)
+                return scripted(
+                    Reply(200, list(SSE_HEADERS), chunks=split_events(step.replay)), step
+                )
             chat = path == "/chat/completions"
             plan = _plan_chat(body) if chat else _plan_responses(body)
             if plan.fail_status is not None:
@@ -160,7 +162,7 @@ class FakeOpenAI(FakeServer):
             chunks = _responses_stream(model, plan)
         if step is not None:
             chunks = _inject(chunks, step, chat)
-        return _with(Reply(200, [*SSE_HEADERS, *headers], chunks=chunks), step)
+        return scripted(Reply(200, [*SSE_HEADERS, *headers], chunks=chunks), step)
 
 
 def _codex_rules(body: dict[str, Any]) -> Reply | None:
@@ -176,15 +178,6 @@ def _codex_rules(body: dict[str, Any]) -> Reply | None:
     if not isinstance(body.get("input"), list):
         return Reply.json(400, {"detail": "Input must be a list"})
     return None
-
-
-def _with(reply: Reply, step: Step | None) -> Reply:
-    if step is not None:
-        reply.delay_s, reply.drip_s = step.delay_s, step.drip_s
-        reply.stall_after_headers = step.stall_after_headers
-        reply.reset_after = step.reset_after_events
-        reply.headers += [h for h in step.headers if h not in reply.headers]
-    return reply
 
 
 def _inject(chunks: list[bytes], step: Step, chat: bool) -> list[bytes]:
@@ -218,11 +211,6 @@ def _inject(chunks: list[bytes], step: Step, chat: bool) -> list[bytes]:
             b"event: response.output_text.delta\ndata: {oops\n\n",
         ]
     return chunks
-
-
-def _split(raw: bytes) -> list[bytes]:
-    parts = raw.split(b"\n\n")
-    return [part + b"\n\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def _text(content: Any) -> str:
