@@ -134,6 +134,23 @@ def from_status(
     )
 
 
+def from_stream_read(provider: ProviderId, exc: Exception) -> ProviderError:
+    """An error raised while reading a stream, which the SDKs pass through unwrapped: a broken
+    or timed-out connection, or an event that is not JSON."""
+    import httpx2
+
+    if isinstance(exc, httpx2.TimeoutException):
+        return from_connection(provider, True, str(exc))
+    if isinstance(exc, httpx2.TransportError):
+        return from_connection(provider, False, f"the connection broke ({type(exc).__name__})")
+    return ProviderError(
+        ErrorCode.UNEXPECTED_ERROR,
+        f"{NAMES[provider]} sent a malformed stream event.",
+        "Retry the request; report it if it persists.",
+        provider=provider,
+    )
+
+
 def from_connection(provider: ProviderId, timed_out: bool, detail: str) -> ProviderError:
     """The taxonomy error for a request that got no HTTP answer."""
     name = NAMES[provider]

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from adapters.errors import from_connection, from_status
+from adapters.errors import from_connection, from_status, from_stream_read
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ErrorCode, ProviderError
 
@@ -41,19 +41,8 @@ def map_errors(mode: AuthMode | None) -> Iterator[None]:
             upstream_request_id=exc.request_id,
             mode=mode,
         ) from exc
-    except httpx2.TimeoutException as exc:  # raised while iterating a stream, unwrapped
-        raise from_connection(PROVIDER, True, str(exc)) from exc
-    except httpx2.TransportError as exc:
-        raise from_connection(
-            PROVIDER, False, f"the connection broke ({type(exc).__name__})"
-        ) from exc
-    except ValueError as exc:  # malformed JSON in a stream event
-        raise ProviderError(
-            ErrorCode.UNEXPECTED_ERROR,
-            "OpenAI sent a malformed stream event.",
-            "Retry the request; report it if it persists.",
-            provider=PROVIDER,
-        ) from exc
+    except (httpx2.TransportError, ValueError) as exc:  # raised while reading, unwrapped
+        raise from_stream_read(PROVIDER, exc) from exc
     except openai.APITimeoutError as exc:
         raise from_connection(PROVIDER, True, str(exc)) from exc
     except openai.APIConnectionError as exc:
