@@ -6,9 +6,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from adapters.base import Credential
+
+if TYPE_CHECKING:
+    import httpx2
+
+
+def sdk_options(
+    base_url: str | None, transport: httpx2.AsyncBaseTransport | None, timeout_s: float
+) -> dict[str, Any]:
+    """Constructor options every SDK client gets: never retry (the runtime does), the base URL,
+    the timeout, and a test transport when one is given."""
+    import httpx2
+
+    options: dict[str, Any] = {"base_url": base_url, "max_retries": 0, "timeout": timeout_s}
+    if transport is not None:
+        options["http_client"] = httpx2.AsyncClient(transport=transport)
+    return options
 
 
 class Closable(Protocol):

@@ -22,7 +22,6 @@ never confuse "your daemon token is wrong" with "your Anthropic key is wrong".
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 from pydantic import Field
 
@@ -140,8 +139,3 @@ class ProviderError(Exception):
 
     def __repr__(self) -> str:
         return f"ProviderError(code={self.code.value!r}, message={self.message!r})"
-
-
-def error_json(body: ErrorBody) -> dict[str, Any]:
-    """Serialise an error body for a JSON response."""
-    return body.model_dump(mode="json")

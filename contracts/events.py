@@ -9,7 +9,6 @@ from pydantic import Field
 
 from contracts.base import ProviderId, Response
 from contracts.errors import ErrorBody
-from contracts.executions import ExecutionState
 from contracts.health import HealthResponse
 from contracts.models import Provenance
 from contracts.providers import ProviderStatus
@@ -73,25 +72,12 @@ class ModelsUpdatedEvent(Response):
     count: int
 
 
-class ExecutionUpdateEvent(Response):
-    """An execution started or ended."""
-
-    type: Literal["execution"] = "execution"
-    at: datetime
-    id: str
-    provider: ProviderId
-    model: str
-    state: ExecutionState
-    error_code: str | None = None
-
-
 StateEvent = Annotated[
     SnapshotEvent
     | ProviderStatusEvent
     | ProviderErrorEvent
     | DaemonErrorEvent
     | SettingsEvent
-    | ModelsUpdatedEvent
-    | ExecutionUpdateEvent,
+    | ModelsUpdatedEvent,
     Field(discriminator="type"),
 ]

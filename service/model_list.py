@@ -66,11 +66,6 @@ class ModelCache:
         data = {p.value: e.model_dump(mode="json") for p, e in self._cache.items()}
         write_private_json(self._path, data)
 
-    def cached_ids(self, provider: ProviderId) -> set[str] | None:
-        """The model ids last seen live, if any."""
-        entry = self._cache.get(provider)
-        return {m.id for m in entry.models} if entry else None
-
     async def get(self, provider: ProviderId, refresh: bool) -> tuple[ProviderModels, bool]:
         """The provider's models, and whether a live fetch just happened."""
         entry = self._cache.get(provider)

@@ -240,8 +240,6 @@ def spawn_daemon(*args: str, env: dict[str, str] | None = None, timeout: float =
 
 ANTHROPIC_KEY = "sk-ant-api03-fake-upstream-key-A1"
 OPENAI_KEY = "sk-proj-fake-upstream-key-O1"
-ANTHROPIC_OAUTH = "sk-ant-oat01-distinctive-profile-token-Hq8"
-CHATGPT_TOKEN_EXPIRED = "expired-chatgpt-token"
 
 
 @dataclass
@@ -276,10 +274,9 @@ def upstreams(chatgpt_tokens: set[str] | None = None) -> Iterator[Upstreams]:
     """Start both fake upstreams with the test credentials."""
     from adapters.anthropic.fake import AnthropicAuth, FakeAnthropic
     from adapters.openai.fake import FakeOpenAI, OpenAIAuth
+    from tests.sessions_fixtures import PROFILE_TOKEN
 
-    anthropic = FakeAnthropic(
-        AnthropicAuth(api_keys={ANTHROPIC_KEY}, oauth_tokens={ANTHROPIC_OAUTH})
-    )
+    anthropic = FakeAnthropic(AnthropicAuth(api_keys={ANTHROPIC_KEY}, oauth_tokens={PROFILE_TOKEN}))
     openai = FakeOpenAI(
         OpenAIAuth(
             api_keys={OPENAI_KEY, "sk-proj-distinctive-codex-key-Vb6n"},

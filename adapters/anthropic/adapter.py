@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.anthropic.errors import map_errors, stream_error
 from adapters.anthropic.translate import EventMapper, build_params
 from adapters.base import AdapterEvent, Credential, Finished
-from adapters.clients import SdkClients
+from adapters.clients import SdkClients, sdk_options
 from adapters.sse_reader import events, parse
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ErrorCode, ProviderError
@@ -42,14 +42,10 @@ class AnthropicAdapter:
         self._client = self._clients.get
 
     def _build(self, credential: Credential) -> AsyncAnthropic:
-        import httpx2
         from anthropic import AsyncAnthropic
         from anthropic.lib.credentials import EnvToken
 
-        options: dict[str, Any] = {"base_url": self._base_url, "max_retries": 0}
-        options["timeout"] = self._timeout
-        if self._transport is not None:
-            options["http_client"] = httpx2.AsyncClient(transport=self._transport)
+        options = sdk_options(self._base_url, self._transport, self._timeout)
         if credential.mode is AuthMode.API_KEY:
             return _x_api_key_client()(api_key=credential.api_key, **options)
         if credential.profile is not None:

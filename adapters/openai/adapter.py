@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.base import AdapterEvent, Credential, Finished
-from adapters.clients import SdkClients
+from adapters.clients import SdkClients, sdk_options
 from adapters.openai.codex import CODEX_BASE_URL, read_codex_account, read_codex_secret
 from adapters.openai.errors import map_errors
 from adapters.openai.translate import (
@@ -53,13 +53,9 @@ class OpenAIAdapter:
         self._client = self._clients.get
 
     def _build(self, credential: Credential) -> AsyncOpenAI:
-        import httpx2
         from openai import AsyncOpenAI
 
-        options: dict[str, Any] = {"base_url": self._base_url, "max_retries": 0}
-        options["timeout"] = self._timeout
-        if self._transport is not None:
-            options["http_client"] = httpx2.AsyncClient(transport=self._transport)
+        options = sdk_options(self._base_url, self._transport, self._timeout)
         path = credential.token_file
         if path is None:
             return AsyncOpenAI(api_key=credential.api_key, **options)
