@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from contracts.base import AuthMode, ProviderId
 from contracts.executions import (
@@ -20,12 +20,15 @@ from contracts.executions import (
 )
 from contracts.models import ModelInfo
 
+if TYPE_CHECKING:
+    from adapters.capabilities import CapabilityTable
+
 
 def parse_arguments(raw: str, tool: str) -> dict[str, object]:
     """A tool call's accumulated JSON arguments; empty means none. Malformed JSON is an error."""
     import json
 
-    from contracts.errors import ErrorCode, ProviderError
+    from contracts.errors import UnexpectedError
 
     text = raw.strip()
     if not text:
@@ -35,8 +38,7 @@ def parse_arguments(raw: str, tool: str) -> dict[str, object]:
     except ValueError:
         value = None
     if not isinstance(value, dict):
-        raise ProviderError(
-            ErrorCode.UNEXPECTED_ERROR,
+        raise UnexpectedError(
             f"The provider sent malformed arguments for tool {tool!r}.",
             "Retry the request; the model's output was cut or corrupted.",
         )
@@ -51,7 +53,15 @@ class Finished:
     usage: Usage
     model: str
     upstream_request_id: str | None = None
-    signatures: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """More of the provider's signature for the thinking block at `index` (not sent to the
+    client as an event; it travels with the block, so a block cut mid-stream keeps it)."""
+
+    index: int
+    signature: str
 
 
 AdapterEvent = (
@@ -60,6 +70,7 @@ AdapterEvent = (
     | ToolCallStartEvent
     | ToolCallDeltaEvent
     | ToolCallEndEvent
+    | Signature
     | Finished
 )
 
@@ -87,6 +98,7 @@ class ProviderAdapter(Protocol):
     """What the runtime needs from a provider."""
 
     provider: ProviderId
+    capabilities: CapabilityTable
 
     async def list_models(self, credential: Credential) -> list[ModelInfo]:
         """Every model the credential reaches (all pages)."""

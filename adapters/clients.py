@@ -27,6 +27,19 @@ def sdk_options(
     return options
 
 
+def import_sdks() -> None:
+    """Import both SDKs (about 1.5 s together): run in a thread right after start."""
+    import anthropic  # noqa: F401
+    import openai  # noqa: F401
+
+
+def host_of(base_url: str | None, default: str) -> str:
+    """The host requests go to, for messages that name it."""
+    from urllib.parse import urlsplit
+
+    return (urlsplit(base_url).netloc if base_url else "") or default
+
+
 class Closable(Protocol):
     async def close(self) -> None: ...
 

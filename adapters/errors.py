@@ -1,17 +1,33 @@
-"""Provider HTTP failures to the taxonomy: the rules both adapters share.
+"""Provider failures to the taxonomy: the rules both adapters share.
 
-Each adapter catches its own SDK's exceptions in one `map_errors()` and calls `from_status` or
-`from_connection` here, so the two providers can never disagree on what a status means.
+Each adapter runs every SDK call inside `boundary()` with its own small `map_sdk` (SDK exception
+types to `from_status`, `from_transport` or `session_failed`), so the two providers can never
+disagree on what a status means, and nothing an SDK raises leaves an adapter untranslated.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 
+from adapters.redaction import redact
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import ErrorCode, ProviderError
+from contracts.errors import (
+    InvalidAuth,
+    InvalidRequest,
+    ModelNotFound,
+    NetworkUnreachable,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    SessionExpired,
+    SessionFailed,
+    Timeout,
+    UnexpectedError,
+)
 
 NAMES = {ProviderId.ANTHROPIC: "Anthropic", ProviderId.OPENAI: "OpenAI"}
 MAX_RETRY_AFTER_S = 60.0
@@ -58,112 +74,194 @@ def from_status(
     upstream_request_id: str | None,
     mode: AuthMode | None,
 ) -> ProviderError:
-    """The taxonomy error for an HTTP error answer from the provider."""
+    """The taxonomy error for an HTTP error answer from the provider (or an error event inside
+    a stream, given the status its type stands for)."""
     name = NAMES[provider]
+    should_retry = SHOULD_RETRY.get(headers.get("x-should-retry", "").lower())
 
     def make(
-        code: ErrorCode, text: str, remediation: str, wait: float | None = None
+        kind: type[ProviderError], text: str, remediation: str, wait: float | None = None
     ) -> ProviderError:
-        return ProviderError(
-            code,
+        return kind(
             text,
             remediation,
             provider=provider,
             upstream_status=status,
             upstream_request_id=upstream_request_id,
             retry_after_s=None if wait is None else min(wait, MAX_RETRY_AFTER_S),
-            should_retry=SHOULD_RETRY.get(headers.get("x-should-retry", "").lower()),
+            retryable=should_retry,
         )
 
     lowered = f"{message} {error_type or ''}".lower()
-    if status in (401, 403):
+    what = "session" if mode is AuthMode.TOKEN_SESSION else "API key"
+    if status == 401:
         if mode is AuthMode.TOKEN_SESSION and "expired" in lowered:
             return make(
-                ErrorCode.SESSION_EXPIRED,
+                SessionExpired,
                 f"{name} says the session has expired: {message}",
                 "Sign in again with the provider's CLI, or add an API key and allow fallback.",
             )
-        what = "session" if mode is AuthMode.TOKEN_SESSION else "API key"
         return make(
-            ErrorCode.INVALID_AUTH,
-            f"{name} rejected the {what} ({status}): {message}",
+            InvalidAuth,
+            f"{name} rejected the {what} (401): {message}",
             f"Check the {what} for {name}; replace it on the settings page if it was revoked.",
+        )
+    if status == 403:
+        # Permission, not identity: the credential is valid but may not do this.
+        return make(
+            InvalidAuth,
+            f"{name} refused this request with the {what} (403): {message}",
+            f"The {what} works but lacks permission for this model or feature; check the "
+            f"account's permissions with {name}.",
         )
     if status == 429:
         return make(
-            ErrorCode.RATE_LIMITED,
+            RateLimited,
             f"{name} is rate limiting: {message}",
             "Wait and retry, or lower the request rate.",
             retry_after(headers),
         )
     if status == 404 or error_type == "model_not_found":
         return make(
-            ErrorCode.MODEL_NOT_FOUND,
+            ModelNotFound,
             f"{name} does not know that model: {message}",
-            "Pick a model from GET /v1/models.",
+            "Pick a model from the model list.",
         )
     if status in (400, 409, 413, 422):
         if any(marker in lowered for marker in CONTEXT_MARKERS):
             return make(
-                ErrorCode.INVALID_REQUEST,
+                InvalidRequest,
                 f"The request exceeds the model's context window: {message}",
                 "Shorten the conversation or lower max_tokens.",
             )
         return make(
-            ErrorCode.INVALID_REQUEST,
+            InvalidRequest,
             f"{name} refused the request ({status}): {message}",
             "Fix the request as the message says.",
         )
     if status in (408, 504):
         return make(
-            ErrorCode.TIMEOUT,
+            Timeout,
             f"{name} timed out ({status}): {message}",
             "Retry; if it persists, use a smaller request.",
         )
     if status >= 500:
         return make(
-            ErrorCode.PROVIDER_UNAVAILABLE,
+            ProviderUnavailable,
             f"{name} is unavailable ({status}): {message}",
             "Retry shortly; the daemon backs off on its own.",
             retry_after(headers),
         )
     return make(
-        ErrorCode.UNEXPECTED_ERROR,
+        UnexpectedError,
         f"{name} answered {status}: {message}",
         "Retry; report it if it persists.",
     )
 
 
-def from_stream_read(provider: ProviderId, exc: Exception) -> ProviderError:
-    """An error raised while reading a stream, which the SDKs pass through unwrapped: a broken
-    or timed-out connection, or an event that is not JSON."""
+def from_transport(provider: ProviderId, exc: BaseException, host: str | None) -> ProviderError:
+    """An error from the HTTP client (the SDKs pass these through while a stream is read, and
+    wrap them as connection errors before a response): no connection at all is the user's
+    network; a connection that broke or stalled is the provider's fault."""
     import httpx2
 
-    if isinstance(exc, httpx2.TimeoutException):
-        return from_connection(provider, True, str(exc))
-    if isinstance(exc, httpx2.TransportError):
-        return from_connection(provider, False, f"the connection broke ({type(exc).__name__})")
-    return ProviderError(
-        ErrorCode.UNEXPECTED_ERROR,
+    name = NAMES[provider]
+    where = host or name
+    timed_out = isinstance(exc, httpx2.TimeoutException) or type(exc).__name__ == "APITimeoutError"
+    if timed_out and not isinstance(exc, httpx2.ConnectTimeout):
+        return Timeout(
+            f"{name} did not answer in time.", "Retry, or raise timeout_s.", provider=provider
+        )
+    if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout):
+        return NetworkUnreachable(
+            f"Cannot connect to {where}: {_reason(exc)}.",
+            "Check this computer's network connection (and any proxy or VPN); if you set "
+            "ANTHROPIC_BASE_URL or OPENAI_BASE_URL, check that address.",
+            provider=provider,
+        )
+    return ProviderUnavailable(
+        f"The connection to {where} broke ({type(exc).__name__}).",
+        "Retry the request; the daemon backs off on its own.",
+        provider=provider,
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).lower()
+    if "name or service" in text or "nodename" in text or "getaddrinfo" in text:
+        return "the name does not resolve (DNS)"
+    if "refused" in text:
+        return "the connection was refused"
+    if "unreachable" in text:
+        return "the network is unreachable"
+    if "timed out" in text or "timeout" in text:
+        return "connecting timed out"
+    return type(exc).__name__
+
+
+def malformed_stream(provider: ProviderId) -> ProviderError:
+    """An event in the stream that is not what the wire protocol allows."""
+    return UnexpectedError(
         f"{NAMES[provider]} sent a malformed stream event.",
         "Retry the request; report it if it persists.",
         provider=provider,
     )
 
 
-def from_connection(provider: ProviderId, timed_out: bool, detail: str) -> ProviderError:
-    """The taxonomy error for a request that got no HTTP answer."""
-    name = NAMES[provider]
-    if timed_out:
-        return ProviderError(
-            ErrorCode.TIMEOUT,
-            f"{name} did not answer in time.",
-            "Retry, or raise timeout_s.",
-            provider=provider,
-        )
-    return ProviderError(
-        ErrorCode.PROVIDER_UNAVAILABLE,
-        f"Cannot reach {name}: {detail}",
-        "Check the network or the provider's base URL (ANTHROPIC_BASE_URL / OPENAI_BASE_URL).",
+def session_failed(provider: ProviderId, exc: BaseException, renew: str) -> ProviderError:
+    """The SDK's credential provider could not produce a token (unreadable or deleted profile,
+    a refresh the provider refused)."""
+    return SessionFailed(
+        f"The {NAMES[provider]} token session cannot be used: {exc}",
+        renew,
         provider=provider,
     )
+
+
+def adapter_failed(provider: ProviderId, exc: BaseException) -> ProviderError:
+    """Anything else raised while building a client, sending or reading: our bug or an SDK change,
+    reported as such and never as a dropped connection."""
+    return UnexpectedError(
+        f"The {NAMES[provider]} request failed inside the daemon ({type(exc).__name__}: "
+        f"{str(exc)[:300]}).",
+        "Retry; if it persists, report it with the daemon log.",
+        provider=provider,
+    )
+
+
+@contextmanager
+def boundary(
+    provider: ProviderId,
+    map_sdk: Callable[[Exception], ProviderError | None],
+    *,
+    secrets: Iterable[str | None] = (),
+    host: str | None = None,
+) -> Iterator[None]:
+    """The one boundary every SDK call runs inside: SDK exceptions through the adapter's
+    `map_sdk`, transport errors, anything else as an adapter failure; and every message
+    redacted of the credential in use and of anything shaped like one."""
+    import httpx2
+
+    try:
+        yield
+    except ProviderError as error:
+        _redact(error, secrets)
+        raise
+    except (GeneratorExit, asyncio.CancelledError):
+        raise
+    except Exception as exc:
+        mapped = map_sdk(exc)
+        if mapped is None:
+            if isinstance(exc, httpx2.TransportError):
+                mapped = from_transport(provider, exc, host)
+            elif isinstance(exc, ValueError):  # an event that is not JSON, raised while reading
+                mapped = malformed_stream(provider)
+            else:
+                mapped = adapter_failed(provider, exc)
+        _redact(mapped, secrets)
+        raise mapped from exc
+
+
+def _redact(error: ProviderError, secrets: Iterable[str | None]) -> None:
+    error.message = redact(error.message, secrets)
+    error.args = (error.message,)

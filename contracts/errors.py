@@ -1,19 +1,27 @@
 """The error taxonomy: codes, the one error body, and the HTTP status each code answers with.
 
-Error tree (every error the daemon reports is a `ProviderError` carrying an `ErrorBody`):
+Error tree (every error the daemon reports is a `ProviderError`; the class carries the code, the
+HTTP status and whether the same request may succeed later):
 
-    ProviderError
-      code=unauthorized          401  the daemon's own token is missing or wrong
-      code=invalid_request       400  bad input; 422 schema, 413/415/421/403 at the edge
-      code=model_not_found       404
-      code=missing_auth          424  no credential for the provider
-      code=invalid_auth          424  the provider rejected the credential
-      code=session_expired       424  the token session expired and could not be renewed
-      code=rate_limited          429
-      code=cancelled             409
-      code=provider_unavailable  503
-      code=timeout               504
-      code=unexpected_error      502
+    ProviderError                          retryable  status
+      Unauthorized         unauthorized        no       401  the daemon's own token
+      InvalidRequest       invalid_request     no       400  (422 schema; 413/415/421/403 edge)
+      ModelNotFound        model_not_found     no       404
+      AuthError                                no       424
+        MissingAuth        missing_auth                      no credential for the provider
+        InvalidAuth        invalid_auth                      the provider rejected the credential
+        SessionExpired     session_expired                   expired or rejected session
+          SessionFailed                                      the SDK could not produce a token
+      RateLimited          rate_limited        yes      429  the user's quota, not ill health
+      Cancelled            cancelled           no       409
+      ProviderUnavailable  provider_unavailable yes     503  5xx, overloaded, broken stream
+        NetworkUnreachable                                   no connection (DNS, refused)
+        BreakerOpen                                          paused while the provider recovers
+      Timeout              timeout             yes      504
+      UnexpectedError      unexpected_error    no       502
+
+Only ProviderUnavailable and Timeout (not their network or breaker kin) are the provider's fault
+and count against its health. A provider's `x-should-retry` overrides the class's verdict.
 
 HTTP 401 is reserved for the daemon's own token; upstream auth problems answer 424 so a client can
 never confuse "your daemon token is wrong" with "your Anthropic key is wrong".
@@ -22,6 +30,7 @@ never confuse "your daemon token is wrong" with "your Anthropic key is wrong".
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -42,25 +51,6 @@ class ErrorCode(StrEnum):
     TIMEOUT = "timeout"
     CANCELLED = "cancelled"
     UNAUTHORIZED = "unauthorized"
-
-
-HTTP_STATUS: dict[ErrorCode, int] = {
-    ErrorCode.UNAUTHORIZED: 401,
-    ErrorCode.INVALID_REQUEST: 400,
-    ErrorCode.MODEL_NOT_FOUND: 404,
-    ErrorCode.MISSING_AUTH: 424,
-    ErrorCode.INVALID_AUTH: 424,
-    ErrorCode.SESSION_EXPIRED: 424,
-    ErrorCode.RATE_LIMITED: 429,
-    ErrorCode.CANCELLED: 409,
-    ErrorCode.PROVIDER_UNAVAILABLE: 503,
-    ErrorCode.TIMEOUT: 504,
-    ErrorCode.UNEXPECTED_ERROR: 502,
-}
-
-RETRYABLE: frozenset[ErrorCode] = frozenset(
-    {ErrorCode.RATE_LIMITED, ErrorCode.PROVIDER_UNAVAILABLE, ErrorCode.TIMEOUT}
-)
 
 
 class ErrorDetail(Response):
@@ -91,11 +81,21 @@ class ErrorBody(Response):
 
 
 class ProviderError(Exception):
-    """An error in the taxonomy, raised anywhere and rendered once at the HTTP edge."""
+    """An error in the taxonomy, raised anywhere and rendered once at the HTTP edge.
+
+    The class says what kind of error it is: its code, the HTTP status it answers with and
+    whether the same request may succeed later. Build one with its class
+    (`RateLimited("...", "...")`) or, where the code is data, with `ProviderError.of(code, ...)`.
+    """
+
+    code: ClassVar[ErrorCode] = ErrorCode.UNEXPECTED_ERROR
+    default_status: ClassVar[int] = 502
+    default_retryable: ClassVar[bool] = False
+    # Whether the provider's health should count this failure against it.
+    provider_fault: ClassVar[bool] = False
 
     def __init__(
         self,
-        code: ErrorCode,
         message: str,
         remediation: str,
         *,
@@ -106,21 +106,24 @@ class ProviderError(Exception):
         upstream_request_id: str | None = None,
         details: list[ErrorDetail] | None = None,
         status: int | None = None,
-        should_retry: bool | None = None,
     ) -> None:
         super().__init__(message)
-        self.code = code
         self.message = message
         self.remediation = remediation
         self.provider = provider
-        self.retryable = code in RETRYABLE if retryable is None else retryable
+        # One verdict for clients and for the daemon's own retry loop alike. A provider's
+        # explicit word (`x-should-retry`) overrides what the class says.
+        self.retryable = self.default_retryable if retryable is None else retryable
         self.retry_after_s = retry_after_s
         self.upstream_status = upstream_status
         self.upstream_request_id = upstream_request_id
         self.details = details
-        self.status = HTTP_STATUS[code] if status is None else status
-        # The provider's own `x-should-retry` verdict; used by the retry loop, never sent.
-        self.should_retry = should_retry
+        self.status = self.default_status if status is None else status
+
+    @staticmethod
+    def of(code: ErrorCode, message: str, remediation: str, **kwargs: Any) -> ProviderError:
+        """An error of the class that carries `code`."""
+        return ERROR_CLASSES[code](message, remediation, **kwargs)
 
     def body(self, request_id: str | None = None) -> ErrorBody:
         """The wire form of this error."""
@@ -138,4 +141,129 @@ class ProviderError(Exception):
         )
 
     def __repr__(self) -> str:
-        return f"ProviderError(code={self.code.value!r}, message={self.message!r})"
+        return f"{type(self).__name__}(code={self.code.value!r}, message={self.message!r})"
+
+
+class Unauthorized(ProviderError):
+    """The daemon's own token is missing or wrong."""
+
+    code = ErrorCode.UNAUTHORIZED
+    default_status = 401
+
+
+class InvalidRequest(ProviderError):
+    """The request cannot be served as sent."""
+
+    code = ErrorCode.INVALID_REQUEST
+    default_status = 400
+
+
+class ModelNotFound(ProviderError):
+    """The provider does not know the model."""
+
+    code = ErrorCode.MODEL_NOT_FOUND
+    default_status = 404
+
+
+class AuthError(ProviderError):
+    """No usable credential for the provider (424: never confused with the daemon's 401)."""
+
+    default_status = 424
+
+
+class MissingAuth(AuthError):
+    """No credential is configured."""
+
+    code = ErrorCode.MISSING_AUTH
+
+
+class InvalidAuth(AuthError):
+    """The provider rejected the credential."""
+
+    code = ErrorCode.INVALID_AUTH
+
+
+class SessionExpired(AuthError):
+    """The token session expired or was rejected, and could not be renewed."""
+
+    code = ErrorCode.SESSION_EXPIRED
+
+
+class SessionFailed(SessionExpired):
+    """The SDK's credential provider could not produce a token (unreadable profile, a refresh
+    the provider refused). Recovery treats it like a rejected session."""
+
+
+class RateLimited(ProviderError):
+    """The user's quota: retry after a wait; never the provider's ill health."""
+
+    code = ErrorCode.RATE_LIMITED
+    default_status = 429
+    default_retryable = True
+
+
+class Cancelled(ProviderError):
+    """The execution was cancelled (by the client, or by shutdown)."""
+
+    code = ErrorCode.CANCELLED
+    default_status = 409
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider failed: 5xx, overloaded, a broken stream."""
+
+    code = ErrorCode.PROVIDER_UNAVAILABLE
+    default_status = 503
+    default_retryable = True
+    provider_fault = True
+
+
+class NetworkUnreachable(ProviderUnavailable):
+    """No connection could be made (DNS, refused, unreachable): the user's network, not the
+    provider's health."""
+
+    provider_fault = False
+
+
+class BreakerOpen(ProviderUnavailable):
+    """Requests are paused while a failing provider recovers. Retryable by the client after
+    `retry_after_s`; the daemon's own loop does not wait that long."""
+
+    provider_fault = False
+
+
+class Timeout(ProviderError):
+    """The provider did not answer in time."""
+
+    code = ErrorCode.TIMEOUT
+    default_status = 504
+    default_retryable = True
+    provider_fault = True
+
+
+class UnexpectedError(ProviderError):
+    """The provider answered in a way the daemon did not expect, or the daemon failed."""
+
+    code = ErrorCode.UNEXPECTED_ERROR
+    default_status = 502
+
+
+ERROR_CLASSES: dict[ErrorCode, type[ProviderError]] = {
+    ErrorCode.UNAUTHORIZED: Unauthorized,
+    ErrorCode.INVALID_REQUEST: InvalidRequest,
+    ErrorCode.MODEL_NOT_FOUND: ModelNotFound,
+    ErrorCode.MISSING_AUTH: MissingAuth,
+    ErrorCode.INVALID_AUTH: InvalidAuth,
+    ErrorCode.SESSION_EXPIRED: SessionExpired,
+    ErrorCode.RATE_LIMITED: RateLimited,
+    ErrorCode.CANCELLED: Cancelled,
+    ErrorCode.PROVIDER_UNAVAILABLE: ProviderUnavailable,
+    ErrorCode.TIMEOUT: Timeout,
+    ErrorCode.UNEXPECTED_ERROR: UnexpectedError,
+}
+HTTP_STATUS: dict[ErrorCode, int] = {
+    code: cls.default_status for code, cls in ERROR_CLASSES.items()
+}
+RETRYABLE: frozenset[ErrorCode] = frozenset(
+    code for code, cls in ERROR_CLASSES.items() if cls.default_retryable
+)

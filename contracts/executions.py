@@ -213,12 +213,19 @@ class ToolCallEndEvent(Response):
 
 
 class RetryEvent(Response):
-    """An attempt failed before any output; the daemon will try again."""
+    """An attempt failed before any output; the daemon will try again. When the next attempt
+    falls back from a failed token session to the API key, this event says so as it happens."""
 
     type: Literal["retry"] = "retry"
     attempt: int
     delay_s: float
     error: ErrorBody
+    auth_mode: AuthMode | None = Field(
+        default=None, description="The auth mode of the next attempt, when it changes."
+    )
+    fallback_applied: bool = Field(
+        default=False, description="The next attempt runs on the API key after a session failed."
+    )
 
 
 class DoneEvent(Response):

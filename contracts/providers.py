@@ -89,6 +89,23 @@ class ProviderHealth(Response):
     latency_ms: float | None = None
     consecutive_failures: int = 0
     cooldown_until: datetime | None = None
+    last_failure: str | None = Field(
+        default=None, description="The provider's last fault, while it is degraded or paused."
+    )
+
+
+class ProviderCapabilities(Response):
+    """What the provider's current API accepts, so the shell can adapt its requests. A request
+    that uses a parameter marked false is refused with 422 before any upstream call."""
+
+    temperature: bool
+    top_p: bool
+    stop: bool
+    thinking: bool
+    tools: bool
+    tool_choice: bool
+    model_listing: bool
+    token_sessions: bool
 
 
 class ProviderSettings(Response):
@@ -112,6 +129,7 @@ class ProviderStatus(Response):
     api_key: ApiKeyState
     token_session: TokenSessionState
     health: ProviderHealth
+    capabilities: ProviderCapabilities
     settings: ProviderSettings
     last_error: ErrorBody | None = None
     updated_at: datetime

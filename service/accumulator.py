@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.base import Signature
 from contracts.executions import (
     ContentBlock,
     TextBlock,
@@ -17,6 +18,7 @@ from contracts.executions import (
 Delta = (
     TextDeltaEvent | ThinkingDeltaEvent | ToolCallStartEvent | ToolCallDeltaEvent | ToolCallEndEvent
 )
+Part = Delta | Signature
 
 
 class Accumulator:
@@ -27,10 +29,14 @@ class Accumulator:
         self._thinking: dict[int, list[str]] = {}
         self._calls: dict[int, ToolCallBlock] = {}
         self._open_calls: dict[int, tuple[str, str, list[str]]] = {}
+        self._signatures: dict[int, list[str]] = {}
         self.output_seen = False
 
-    def add(self, event: Delta) -> None:
+    def add(self, event: Part) -> None:
         """Fold one event in."""
+        if isinstance(event, Signature):
+            self._signatures.setdefault(event.index, []).append(event.signature)
+            return
         self.output_seen = True
         if isinstance(event, TextDeltaEvent):
             self._text.setdefault(event.index, []).append(event.text)
@@ -47,14 +53,15 @@ class Accumulator:
                 type="tool_call", id=event.id, name=event.name, arguments=event.arguments
             )
 
-    def blocks(self, signatures: dict[int, str] | None = None) -> list[ContentBlock]:
+    def blocks(self) -> list[ContentBlock]:
         """Completed blocks in index order. A tool call still open (cut mid-stream) is left out:
-        its arguments are not whole JSON and must not be run."""
-        signatures = signatures or {}
+        its arguments are not whole JSON and must not be run. Thinking keeps what it has of its
+        signature, even when the stream was cut."""
         found: dict[int, ContentBlock] = {}
         for index, parts in self._thinking.items():
+            signature = "".join(self._signatures.get(index, ())) or None
             found[index] = ThinkingBlock(
-                type="thinking", thinking="".join(parts), signature=signatures.get(index)
+                type="thinking", thinking="".join(parts), signature=signature
             )
         for index, parts in self._text.items():
             found[index] = TextBlock(type="text", text="".join(parts))

@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from service import __version__
 from service.config import DaemonConfig
 from service.http_errors import COMMON_ERRORS, error_responses, install_error_handlers
+from service.last_resort import LastResort
 from service.openapi import build_openapi
 from service.routes import events, executions, health, models, page, providers, settings
 from service.routes.deps import no_unknown_query
@@ -61,5 +62,6 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
     ):
         app.include_router(router, dependencies=strict_query)
     app.include_router(page.router)
-    app.add_middleware(SecurityMiddleware, policy=policy)
+    app.add_middleware(LastResort)
+    app.add_middleware(SecurityMiddleware, policy=policy)  # added last: the outermost
     return app

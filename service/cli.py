@@ -38,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--parent-pid", type=int, default=None, help="exit when this process exits")
     serve.add_argument("--demo", action="store_true", help="serve against built-in fake providers")
     serve.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR")
+    serve.add_argument(
+        "--drain-s",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="on SIGTERM, how long open executions may finish before they are ended (default 10)",
+    )
 
     commands.add_parser("openapi", help="print the OpenAPI document")
     from service.client_cli import add_commands
@@ -67,6 +74,7 @@ def _serve(args: argparse.Namespace) -> int:
         parent_pid=args.parent_pid,
         demo=args.demo,
         log_level=(args.log_level or config.log_level).upper(),
+        shutdown_grace_s=config.shutdown_grace_s if args.drain_s is None else args.drain_s,
     )
     return serve(config, Redactor(), stdout)
 

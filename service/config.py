@@ -44,7 +44,7 @@ class DaemonConfig:
     sse_ping_s: float = 15.0
     event_buffer: int = 1024
     subscriber_queue: int = 256
-    shutdown_grace_s: float = 3.0
+    shutdown_grace_s: float = 10.0  # how long SIGTERM lets open executions finish
     max_retries: int = 2
     request_timeout_s: float = 600.0
     first_token_timeout_s: float = 120.0
@@ -77,6 +77,7 @@ def load_env_config() -> dict[str, object]:
         first_token_timeout_s: float | None = None
         idle_timeout_s: float | None = None
         probe_interval_s: float | None = None
+        shutdown_grace_s: float | None = None
 
     env = EnvConfig()
     fields: dict[str, object] = {
@@ -87,6 +88,7 @@ def load_env_config() -> dict[str, object]:
             "first_token_timeout_s",
             "idle_timeout_s",
             "probe_interval_s",
+            "shutdown_grace_s",
         )
         if getattr(env, name) is not None
     }

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from adapters.base import Credential, ProviderAdapter
+from adapters.capabilities import check_request
 from adapters.catalogue import DEFAULT_MODEL
 from contracts.base import ProviderId
-from contracts.errors import ErrorCode, ProviderError
+from contracts.errors import InvalidRequest, MissingAuth, ProviderError
 from contracts.executions import CancelResult, ExecutionRequest
 from service.execution import Deadlines, Execution
 from service.health import HealthTracker
@@ -37,12 +38,12 @@ class Dispatcher:
         """Bind a request to provider, model and credential; raises what blocks it."""
         provider = request.provider or self.book.default_provider()
         if provider is None:
-            raise ProviderError(
-                ErrorCode.MISSING_AUTH,
+            raise MissingAuth(
                 "No provider has a usable credential.",
                 "Add an API key for Anthropic or OpenAI on the settings page, or sign in with "
                 "the provider's CLI.",
             )
+        check_request(provider, self.adapters[provider].capabilities, request)
         credential, resolution = self.book.credential(provider)
         model = (
             request.model
@@ -72,14 +73,23 @@ class Dispatcher:
         """Cancel a running execution."""
         execution = self._running.get(execution_id)
         if execution is None:
-            raise ProviderError(
-                ErrorCode.INVALID_REQUEST,
+            raise InvalidRequest(
                 f"No running execution has the id {execution_id!r}.",
                 "It may have finished already; its result went to its caller.",
                 status=404,
             )
         cancelled = execution.cancel()
         return CancelResult(id=execution.id, state=execution.state, cancelled=cancelled)
+
+    @property
+    def running(self) -> int:
+        """How many executions are in flight."""
+        return len(self._running)
+
+    def stop_all(self, reason: ProviderError) -> None:
+        """End every running execution with `reason` as its terminal error (shutdown)."""
+        for execution in list(self._running.values()):
+            execution.cancel(reason)
 
     # The Router protocol, for executions.
 
@@ -96,16 +106,16 @@ class Dispatcher:
     def forget_client(self, provider: ProviderId, credential: Credential) -> None:
         self.adapters[provider].forget(credential)
 
-    def session_rejected(self, provider: ProviderId) -> ProviderError:
-        error = self.book.reject_session(provider)
-        self.book.refresh()
-        return error
+    def session_failed(
+        self, provider: ProviderId, error: ProviderError
+    ) -> tuple[Credential, bool] | ProviderError:
+        return self.book.session_failed(provider, error)
 
-    def key_rejected(self, provider: ProviderId) -> None:
-        self.book.mark_key_invalid(provider)
-        self.book.refresh()
+    def key_rejected(self, provider: ProviderId, credential: Credential) -> None:
+        if credential.api_key is not None:
+            self.book.mark_key_invalid(provider, credential.api_key)
+            self.book.refresh()
 
-    def fallback_credential(self, provider: ProviderId) -> Credential | None:
-        if not self.book.settings.provider(provider).allow_api_key_fallback:
-            return None
-        return self.book.key_credential(provider)
+    def credential_worked(self, provider: ProviderId, credential: Credential) -> None:
+        if self.book.key_worked(provider, credential.api_key):
+            self.book.refresh()

@@ -4,16 +4,27 @@ any output, fall back from a rejected session to the API key, and end exactly on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from adapters.base import Credential, Finished, ProviderAdapter
+from adapters.base import Credential, Finished, ProviderAdapter, Signature
+from adapters.errors import NAMES
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import ErrorCode, ProviderError
+from contracts.errors import (
+    BreakerOpen,
+    Cancelled,
+    ProviderError,
+    ProviderUnavailable,
+    SessionFailed,
+    Timeout,
+    UnexpectedError,
+)
 from contracts.executions import (
     DoneEvent,
     ErrorEvent,
@@ -27,7 +38,7 @@ from contracts.executions import (
 )
 from service.accumulator import Accumulator, Delta
 from service.health import HealthTracker
-from service.retry import RetryPolicy, retryable
+from service.retry import RetryPolicy
 
 log = logging.getLogger("kata.execution")
 
@@ -47,7 +58,7 @@ class Deadlines:
 
 
 class Router(Protocol):
-    """What an execution asks of the runtime when things go wrong."""
+    """What an execution asks of the runtime: health, and what evidence about credentials means."""
 
     def health(self, provider: ProviderId) -> HealthTracker: ...
 
@@ -55,11 +66,16 @@ class Router(Protocol):
 
     def forget_client(self, provider: ProviderId, credential: Credential) -> None: ...
 
-    def session_rejected(self, provider: ProviderId) -> ProviderError: ...
+    def session_failed(
+        self, provider: ProviderId, error: ProviderError
+    ) -> tuple[Credential, bool] | ProviderError:
+        """The session was rejected or could not be refreshed: the credential to go on with
+        (and whether that is a fallback), or the error that ends the execution."""
+        ...
 
-    def key_rejected(self, provider: ProviderId) -> None: ...
+    def key_rejected(self, provider: ProviderId, credential: Credential) -> None: ...
 
-    def fallback_credential(self, provider: ProviderId) -> Credential | None: ...
+    def credential_worked(self, provider: ProviderId, credential: Credential) -> None: ...
 
 
 @dataclass
@@ -103,7 +119,8 @@ class Execution:
         self._clock = clock
         self._attempts = Attempts(fallback_applied=fallback_applied)
         self._task: asyncio.Task[object] | None = None
-        self._cancel_requested = False
+        self._stop_reason: ProviderError | None = None
+        self._deadline = 0.0
         self._upstream = 0.0
         self._first_token: float | None = None
         self._started = started
@@ -113,22 +130,47 @@ class Execution:
         """The auth mode the execution runs (or last ran) with."""
         return self.credential.mode
 
-    def cancel(self) -> bool:
-        """Stop the execution; the upstream request is closed. False when it already ended."""
+    def cancel(self, reason: ProviderError | None = None) -> bool:
+        """Stop the execution; the upstream request is closed and the caller gets `reason`
+        (default: cancelled by request) as the terminal error. False when it already ended."""
         if self.state is not ExecutionState.RUNNING:
             return False
-        self._cancel_requested = True
+        self._stop_reason = reason or self._cancelled()
         if self._task is not None:
             self._task.cancel()
         return True
 
     async def events(self) -> AsyncIterator[ExecutionStreamEvent]:
-        """Start, deltas, retries before output, and exactly one terminal `done` or `error`."""
+        """Start, deltas, retries before output, and exactly one terminal `done` or `error`.
+
+        This is the one place that guarantees the terminal event: whatever any layer raises
+        (SDK, credential provider, translation, our own bugs, cancellation, shutdown) ends as
+        one `error` event carrying the partial content; nothing follows a terminal event."""
         self._task = asyncio.current_task()
+        accumulator = Accumulator()
+        try:
+            async with contextlib.aclosing(self._run(accumulator)) as run:
+                async for event in run:
+                    yield event
+                    if isinstance(event, DoneEvent | ErrorEvent):
+                        return
+            yield self._fail(self._bug("ended without an outcome"), accumulator)
+        except asyncio.CancelledError:
+            self.router.health(self.provider).release()
+            if self._stop_reason is None:
+                raise  # the caller went away: nobody is left to tell
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            yield self._fail(self._stop_reason, accumulator)
+        except Exception as exc:
+            log.exception("execution failed inside the daemon", extra={"execution_id": self.id})
+            yield self._fail(self._bug(type(exc).__name__), accumulator)
+
+    async def _run(self, accumulator: Accumulator) -> AsyncGenerator[ExecutionStreamEvent, None]:
         # Timings count from the request's arrival at the daemon when the route passed it.
         started = self._started if self._started is not None else self._clock()
-        deadline = started + (self.request.timeout_s or self.deadlines.total_s)
-        accumulator = Accumulator()
+        self._deadline = started + (self.request.timeout_s or self.deadlines.total_s)
         yield StartEvent(
             id=self.id,
             provider=self.provider,
@@ -136,48 +178,49 @@ class Execution:
             auth_mode=self.auth_mode,
             fallback_applied=self._attempts.fallback_applied,
         )
-        try:
-            while True:
-                self._attempts.count += 1
-                try:
-                    finished = None
-                    async for event in self._attempt(deadline, accumulator, started):
-                        if isinstance(event, Finished):
-                            finished = event
-                        else:
-                            yield event
-                    assert finished is not None
-                    yield self._done(finished, accumulator, started)
+        while True:
+            self._attempts.count += 1
+            try:
+                finished = None
+                async for event in self._attempt(accumulator, started):
+                    if isinstance(event, Finished):
+                        finished = event
+                    else:
+                        yield event
+                assert finished is not None
+                self.router.credential_worked(self.provider, self.credential)
+                yield self._done(finished, accumulator, started)
+                return
+            except ProviderError as error:
+                retry = self._recover(error, accumulator)
+                if isinstance(retry, ProviderError):
+                    yield self._fail(retry, accumulator)
                     return
-                except ProviderError as error:
-                    retry = await self._recover(error, accumulator, deadline)
-                    if retry is None:
-                        yield self._fail(error, accumulator)
-                        return
-                    yield retry
-                    if retry.delay_s:
-                        await self.policy.sleep(retry.delay_s)
-        except asyncio.CancelledError:
-            if not self._cancel_requested:
-                self.router.health(self.provider).release()
-                raise
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
-            self.router.health(self.provider).release()
-            yield self._fail(self._cancelled(), accumulator)
+                yield retry
+                if retry.delay_s:
+                    await self.policy.sleep(retry.delay_s)
 
     async def _attempt(
-        self, deadline: float, accumulator: Accumulator, started: float
+        self, accumulator: Accumulator, started: float
     ) -> AsyncIterator[Delta | Finished]:
         """One upstream request; raises ProviderError on any failure, timeouts included."""
         health = self.router.health(self.provider)
         wait = health.allow()
         if wait is not None:
-            raise self._breaker_open(wait)
+            raise self._breaker_open(wait, health.open_reason)
         self.router.traffic(self.provider)
-        # The first use imports the SDK (about a second): not the provider's time to answer.
-        await self.adapter.warm(self.credential)
+        # Building the client may import the SDK (about a second) and read a session: the
+        # daemon's time, not the provider's, so it moves the deadline and never counts as a
+        # provider failure.
+        warm_started = self._clock()
+        try:
+            await self.adapter.warm(self.credential)
+        except ProviderError:
+            health.release()
+            raise
+        finally:
+            self._deadline += self._clock() - warm_started
+        deadline = self._deadline
         attempt_started = self._clock()
         iterator = self.adapter.stream(self.request, self.model, self.credential)
         first = True
@@ -205,6 +248,9 @@ class Execution:
                             bound.reschedule(None)
                         self._upstream += self._clock() - waited
                     first = False
+                    if isinstance(event, Signature):
+                        accumulator.add(event)
+                        continue
                     if isinstance(event, Finished):
                         # Read on to the end of the response (its last bytes follow the final
                         # event): a response closed early cannot return its connection to the pool.
@@ -230,35 +276,33 @@ class Execution:
             self.router.traffic(self.provider)
             yield finished
             return
-        ended = ProviderError(
-            ErrorCode.PROVIDER_UNAVAILABLE,
+        ended = ProviderUnavailable(
             "The provider stream ended without a result.",
             "Retry the request.",
             provider=self.provider,
         )
         health.failure(ended)
+        self.router.traffic(self.provider)
         raise ended
 
-    async def _recover(
-        self, error: ProviderError, accumulator: Accumulator, deadline: float
-    ) -> RetryEvent | None:
-        """What to do about a failed attempt: a retry event, or None to give up."""
-        if accumulator.output_seen or error.code is ErrorCode.CANCELLED:
-            return None  # never retry once output reached the client: text would repeat
-        rejected = error.upstream_status == 401 or (
-            error.code in (ErrorCode.INVALID_AUTH, ErrorCode.SESSION_EXPIRED)
-            and error.upstream_status == 403
-        )
-        if rejected and self.credential.mode is AuthMode.TOKEN_SESSION:
-            return self._session_rejected(error)
-        if rejected:
-            self.router.key_rejected(self.provider)
-            return None
-        if not retryable(error) or self._attempts.retries >= self.policy.max_retries:
-            return None
+    def _recover(
+        self, error: ProviderError, accumulator: Accumulator
+    ) -> RetryEvent | ProviderError:
+        """What to do about a failed attempt: a retry event, or the error to end with."""
+        if accumulator.output_seen or isinstance(error, Cancelled):
+            return error  # never retry once output reached the client: text would repeat
+        if self.credential.mode is AuthMode.TOKEN_SESSION and _session_refused(error):
+            return self._session_failed(error)
+        if error.upstream_status == 401:
+            self.router.key_rejected(self.provider, self.credential)
+            return error
+        if not error.retryable or isinstance(error, BreakerOpen):
+            return error
+        if self._attempts.retries >= self.policy.max_retries:
+            return error
         delay = self.policy.delay(error, self._attempts.retries)
-        if self._clock() + delay >= deadline:
-            return None
+        if self._clock() + delay >= self._deadline:
+            return error
         self._attempts.retries += 1
         log.info(
             "retrying",
@@ -272,56 +316,62 @@ class Execution:
         )
         return RetryEvent(attempt=self._attempts.count, delay_s=round(delay, 3), error=error.body())
 
-    def _session_rejected(self, error: ProviderError) -> RetryEvent | None:
-        if not self._attempts.reread_session:
-            # Re-read the session once (or let the SDK refresh it): it may have been renewed.
+    def _session_failed(self, error: ProviderError) -> RetryEvent | ProviderError:
+        if not self._attempts.reread_session and not isinstance(error, SessionFailed):
+            # A 401: re-read the session once (or let the SDK refresh it), it may be renewed.
             self._attempts.reread_session = True
             self.router.forget_client(self.provider, self.credential)
             return RetryEvent(attempt=self._attempts.count, delay_s=0.0, error=error.body())
-        expired = self.router.session_rejected(self.provider)
-        fallback = self.router.fallback_credential(self.provider)
-        if fallback is None:
-            error.code, error.message, error.remediation = (
-                ErrorCode.SESSION_EXPIRED,
-                expired.message,
-                expired.remediation,
-            )
-            error.status = expired.status
-            return None
-        self.credential = fallback
-        self._attempts.fallback_applied = True
+        outcome = self.router.session_failed(self.provider, error)
+        if isinstance(outcome, ProviderError):
+            return outcome
+        self.credential, fallback = outcome
+        self._attempts.fallback_applied = self._attempts.fallback_applied or fallback
         log.warning(
-            "session rejected; continuing on the API key", extra={"provider": self.provider.value}
+            "session failed; continuing on the API key", extra={"provider": self.provider.value}
         )
-        return RetryEvent(attempt=self._attempts.count, delay_s=0.0, error=expired.body())
+        return RetryEvent(
+            attempt=self._attempts.count,
+            delay_s=0.0,
+            error=error.body(),
+            fallback_applied=self._attempts.fallback_applied,
+            auth_mode=self.credential.mode,
+        )
 
-    def _breaker_open(self, wait: float) -> ProviderError:
-        return ProviderError(
-            ErrorCode.PROVIDER_UNAVAILABLE,
-            "The provider failed repeatedly; requests are paused while it recovers.",
-            f"Retry after {wait:.0f} s, or check the provider's status page.",
+    def _breaker_open(self, wait: float, reason: str | None) -> ProviderError:
+        name = NAMES[self.provider]
+        until = (datetime.now(UTC) + timedelta(seconds=wait)).strftime("%H:%M:%SZ")
+        why = f" (last: {reason})" if reason else ""
+        return BreakerOpen(
+            f"{name} failed repeatedly{why}; requests are paused until {until}.",
+            f"Wait {wait:.0f} s and retry, or check {name}'s status page.",
             provider=self.provider,
             retry_after_s=round(wait, 3),
-            should_retry=False,
+        )
+
+    def _bug(self, what: str) -> ProviderError:
+        return UnexpectedError(
+            f"The daemon failed while running this request ({what}); the details are in its log.",
+            f"Retry; if it persists, report the daemon log lines for execution {self.id}.",
+            provider=self.provider,
+            status=500,
         )
 
     def _timeout(self, which: str) -> ProviderError:
         text = {
             "first": f"No response from the provider within {self.deadlines.first_token_s:g} s.",
             "idle": f"The provider sent nothing for {self.deadlines.idle_s:g} s mid-stream.",
-            "total": "The request's deadline passed.",
+            "total": "The request's deadline (timeout_s) passed.",
         }[which]
-        return ProviderError(
-            ErrorCode.TIMEOUT,
+        return Timeout(
             text,
             "Retry, or raise timeout_s for long answers.",
             provider=self.provider,
-            should_retry=which == "first",
+            retryable=which == "first",
         )
 
     def _cancelled(self) -> ProviderError:
-        return ProviderError(
-            ErrorCode.CANCELLED,
+        return Cancelled(
             "The execution was cancelled.",
             "Send the request again if needed.",
             provider=self.provider,
@@ -337,7 +387,7 @@ class Execution:
                 model=finished.model or self.model,
                 auth_mode=self.auth_mode,
                 fallback_applied=self._attempts.fallback_applied,
-                content=accumulator.blocks(finished.signatures),
+                content=accumulator.blocks(),
                 stop_reason=finished.stop_reason,
                 usage=finished.usage,
                 attempts=self._attempts.count,
@@ -356,7 +406,7 @@ class Execution:
     def _fail(self, error: ProviderError, accumulator: Accumulator) -> ErrorEvent:
         self.error = error
         self.state = (
-            ExecutionState.CANCELLED if error.code is ErrorCode.CANCELLED else ExecutionState.FAILED
+            ExecutionState.CANCELLED if isinstance(error, Cancelled) else ExecutionState.FAILED
         )
         if error.provider is None:
             error.provider = self.provider
@@ -379,4 +429,9 @@ class Execution:
             if isinstance(event, ErrorEvent):
                 assert self.error is not None
                 raise self.error
-        raise AssertionError("an execution always ends with done or error")
+        raise AssertionError("events() always ends with done or error")
+
+
+def _session_refused(error: ProviderError) -> bool:
+    """The provider rejected the session (401) or the SDK could not produce a token."""
+    return isinstance(error, SessionFailed) or error.upstream_status == 401

@@ -4,8 +4,9 @@
     open   --(cooldown: 30 s, doubling per re-open, capped at 300 s)--> half_open
     half_open --(the one probe succeeds)--> closed;  --(it fails)--> open, longer cooldown
 
-Only failures that say the provider is unwell count (unavailable, timeouts, rate limits); a bad
-key or a bad request is the caller's problem, not the provider's.
+Only the provider's own faults count (`ProviderError.provider_fault`: 5xx, overloaded, timeouts,
+broken streams). A 429 is the user's quota, a failed connection is the user's network, a bad key
+or request is the caller's: none of them opens the breaker or marks the provider unwell.
 """
 
 from __future__ import annotations
@@ -15,10 +16,8 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from contracts.errors import ErrorCode, ProviderError
+from contracts.errors import ProviderError
 from contracts.providers import BreakerState, HealthStateName, ProviderHealth
-
-UNWELL = frozenset({ErrorCode.PROVIDER_UNAVAILABLE, ErrorCode.TIMEOUT, ErrorCode.RATE_LIMITED})
 
 
 class HealthTracker:
@@ -52,6 +51,7 @@ class HealthTracker:
         self._checked_at: datetime | None = None
         self._latency_ms: float | None = None
         self._last_ok: bool | None = None
+        self.open_reason: str | None = None
 
     def allow(self) -> float | None:
         """None when a request may go; else seconds until the breaker lets one through."""
@@ -81,21 +81,24 @@ class HealthTracker:
         )
         self._record(True, latency_s if stamp else None, stamp=bool(stamp))
         self._consecutive = 0
+        self.open_reason = None
         if self.state is not BreakerState.CLOSED:
             self.state, self._opens = BreakerState.CLOSED, 0
         self._probing = False
 
     def failure(self, error: ProviderError, latency_s: float | None = None) -> None:
-        """The provider failed; only unwell failures count toward opening."""
-        if error.code not in UNWELL:
-            # The provider answered; the request or credential was at fault, not its health.
-            self._checked_at = self._now()
-            if latency_s is not None:
-                self._latency_ms = round(latency_s * 1000, 3)
+        """A request failed; only the provider's own faults count toward opening."""
+        if not error.provider_fault:
+            if error.upstream_status is not None:
+                # The provider answered: it is up, the request or credential was at fault.
+                self._checked_at = self._now()
+                if latency_s is not None:
+                    self._latency_ms = round(latency_s * 1000, 3)
             self._probing = False
             return
         self._record(False, latency_s)
         self._consecutive += 1
+        self.open_reason = error.message
         if self.state is BreakerState.HALF_OPEN or self._should_open():
             self._open()
         self._probing = False
@@ -155,4 +158,5 @@ class HealthTracker:
             latency_ms=self._latency_ms,
             consecutive_failures=self._consecutive,
             cooldown_until=cooldown_until,
+            last_failure=self.open_reason if state is not HealthStateName.HEALTHY else None,
         )

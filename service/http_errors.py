@@ -11,7 +11,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
 
-from contracts.errors import ErrorBody, ErrorCode, ErrorDetail, ProviderError
+from contracts.errors import (
+    ErrorBody,
+    ErrorCode,
+    ErrorDetail,
+    InvalidRequest,
+    ProviderError,
+    UnexpectedError,
+)
+from service.strict_json import UNENCODABLE
 
 log = logging.getLogger("kata.errors")
 
@@ -73,6 +81,15 @@ async def send_error(send: Send, error: ProviderError, request_id: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def unexpected_error(request_id: str | None) -> ProviderError:
+    """A bug in the daemon, as the taxonomy reports it."""
+    return UnexpectedError(
+        "The daemon failed unexpectedly; the details are in its log.",
+        f"Retry; if it persists, report the daemon log lines with request_id {request_id}.",
+        status=500,
+    )
+
+
 def request_id_of(request: Request) -> str | None:
     """The id the security edge gave this request."""
     value = request.scope.get("state", {}).get("request_id")
@@ -81,9 +98,18 @@ def request_id_of(request: Request) -> str | None:
 
 def _validation_error(exc: RequestValidationError) -> ProviderError:
     errors = list(exc.errors())
-    if any(error.get("type") == "json_invalid" for error in errors):
-        return ProviderError(
-            ErrorCode.INVALID_REQUEST,
+    for error in errors:
+        if error.get("type") != "json_invalid":
+            continue
+        reason = str(error.get("ctx", {}).get("error", ""))
+        if reason in UNENCODABLE:
+            return InvalidRequest(
+                f"The request body cannot be sent to a provider: {reason}.",
+                "Send finite numbers and well-formed Unicode text.",
+                status=422,
+                details=[ErrorDetail(loc=["body"], msg=reason, type="value_error")],
+            )
+        return InvalidRequest(
             "The request body is not valid JSON.",
             "Send a well-formed JSON body.",
         )
@@ -98,8 +124,7 @@ def _validation_error(exc: RequestValidationError) -> ProviderError:
     summary = "; ".join(
         f"{'.'.join(str(p) for p in d.loc[1:]) or 'body'}: {d.msg}" for d in details[:3]
     )
-    return ProviderError(
-        ErrorCode.INVALID_REQUEST,
+    return InvalidRequest(
         f"The request does not match the schema: {summary}.",
         "Fix the fields named in details; see /openapi.json for the schema.",
         details=details,
@@ -133,8 +158,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        error = ProviderError(
-            ErrorCode.INVALID_REQUEST,
+        error = InvalidRequest(
             str(exc.detail),
             "Check the method and path against /openapi.json.",
             status=exc.status_code,
@@ -146,18 +170,6 @@ def install_error_handlers(app: FastAPI) -> None:
             response.headers["allow"] = _allowed_methods(request)
         return response
 
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        request_id = request_id_of(request)
-        log.exception("unhandled error", extra={"request_id": request_id})
-        error = ProviderError(
-            ErrorCode.UNEXPECTED_ERROR,
-            "The daemon failed unexpectedly; the details are in its log.",
-            f"Report the daemon log lines with request_id {request_id}.",
-            status=500,
-        )
-        return error_response(error, request_id)
-
     app.add_exception_handler(ProviderError, on_provider_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(Exception, on_unexpected)

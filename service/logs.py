@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import threading
 import time
 from typing import Any, ClassVar
 
-REDACTED = "[REDACTED]"
+from adapters.redaction import REDACTED, redact
+
 # Fields whose token-shaped values are not secrets: the one-time page link (spent on first use,
 # never an API token). Known secrets are still removed from them.
 PUBLIC_FIELDS = frozenset({"login_url"})
-
-# Patterns that look like credentials whatever their origin; known secrets are added at run time.
-_PATTERNS = [
-    re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}"),
-    re.compile(r"sk-[A-Za-z0-9_\-]{16,}"),
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}"),
-    re.compile(
-        r"(?i)((?:x-api-key|api[_-]?key|authorization|token|access_token|refresh_token)"
-        r"[\\\"']*\s*[:=]\s*[\\\"']*)[^\s\\\"'&,;}]{6,}"
-    ),
-    re.compile(r"eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}"),
-]
 
 _STANDARD_ATTRS = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
@@ -56,14 +44,7 @@ class Redactor:
 
     def __call__(self, text: str) -> str:
         text = self.known(text)
-        for pattern in _PATTERNS:
-            text = pattern.sub(_keep_prefix, text)
-        return text
-
-
-def _keep_prefix(match: re.Match[str]) -> str:
-    prefix = match.group(1) if match.re.groups else ""
-    return f"{prefix}{REDACTED}"
+        return redact(text)
 
 
 class JsonFormatter(logging.Formatter):

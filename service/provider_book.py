@@ -16,11 +16,12 @@ from pathlib import Path
 
 from adapters.base import Credential
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import ErrorCode, ProviderError
+from contracts.errors import ProviderError, SessionFailed
 from contracts.events import ProviderErrorEvent, ProviderStatusEvent, StateEvent
 from contracts.providers import (
     ApiKeyState,
     ApiKeyStateName,
+    ProviderCapabilities,
     ProviderSettings,
     ProviderStatus,
     TokenSessionStateName,
@@ -59,6 +60,7 @@ class ProviderBook:
         env: Mapping[str, str],
         home: Path,
         now: Callable[[], datetime],
+        capabilities: Mapping[ProviderId, ProviderCapabilities],
         demo: bool = False,
     ) -> None:
         self.keys = keys
@@ -68,10 +70,11 @@ class ProviderBook:
         self._home = home
         self._now = now
         self._demo = demo
+        self._capabilities = dict(capabilities)
         self._sessions: dict[ProviderId, Session] = {}
         self._invalid: dict[ProviderId, str] = {}
         self.health = {provider: HealthTracker(now=now) for provider in ProviderId}
-        self._rejected: dict[ProviderId, Session] = {}
+        self._rejected: dict[ProviderId, tuple[Session, ProviderError]] = {}
         self._status: dict[ProviderId, ProviderStatus] = {}
         self._warned: dict[ProviderId, str | None] = {}
         self._check_errors: dict[ProviderId, ProviderError] = {}
@@ -101,28 +104,37 @@ class ProviderBook:
         """The session of `provider` as last detected, shown expired if the provider rejected it
         (until its files change and detection finds a different session)."""
         session = self._sessions[provider]
-        if self._rejected.get(provider) == session:
+        rejected = self._rejected.get(provider)
+        if rejected is not None and rejected[0] == session:
+            error = rejected[1]
             return replace(
                 session,
-                state=TokenSessionStateName.EXPIRED,
+                state=TokenSessionStateName.ERROR
+                if isinstance(error, SessionFailed)
+                else TokenSessionStateName.EXPIRED,
                 refreshable=False,
                 remediation=RENEW.get(session.kind) if session.kind else None,
+                detail=error.message,
             )
         return session
 
-    def reject_session(self, provider: ProviderId) -> ProviderError:
-        """The provider refused the session twice: mark it expired and say how to renew it."""
-        self._rejected[provider] = self._sessions[provider]
-        session = self.session(provider)
-        error = ProviderError(
-            ErrorCode.SESSION_EXPIRED,
-            f"{NAMES[provider]} rejected the token session from {session.source}.",
-            session.remediation or "Sign in again with the provider's CLI.",
-            provider=provider,
-        )
-        log.warning("token session rejected", extra={"provider": provider.value})
-        self._publish(ProviderErrorEvent(at=self._now(), provider=provider, error=error.body()))
-        return error
+    def session_failed(
+        self, provider: ProviderId, error: ProviderError
+    ) -> tuple[Credential, bool] | ProviderError:
+        """The provider rejected the session, or the SDK could not refresh it: mark it so, then
+        let the resolver decide again (the one recovery rule). Publishes exactly one
+        `provider_error`: the fallback's warning, or the error that ends the execution."""
+        self._rejected[provider] = (self._sessions[provider], error)
+        log.warning("token session failed", extra={"provider": provider.value})
+        self.refresh()  # publishes the status, and the warning when it falls back
+        outcome = self.resolution(provider)
+        if isinstance(outcome, ProviderError):
+            self._publish(
+                ProviderErrorEvent(at=self._now(), provider=provider, error=outcome.body())
+            )
+            return outcome
+        credential, _ = self.credential(provider)
+        return credential, outcome.fallback_applied
 
     def watched_paths(self) -> list[Path]:
         """Folders whose changes can change a session."""
@@ -131,11 +143,32 @@ class ProviderBook:
             codex_sessions.codex_home(self._env, self._home),
         ]
 
-    def mark_key_invalid(self, provider: ProviderId) -> None:
-        """The provider rejected the key in force; it stays invalid until replaced."""
+    def mark_key_invalid(self, provider: ProviderId, key: str) -> None:
+        """The provider rejected `key` (401): it stays invalid until evidence says otherwise
+        (it is stored again, a check or an execution with it succeeds)."""
+        self._invalid[provider] = _fingerprint(key)
+
+    def key_worked(self, provider: ProviderId, key: str | None) -> bool:
+        """Evidence that `key` is good: clear its invalid mark. True when that changed."""
+        if key is not None and self._invalid.get(provider) == _fingerprint(key):
+            del self._invalid[provider]
+            return True
+        return False
+
+    def forget_key_verdict(self, provider: ProviderId) -> None:
+        """The user stored or removed a key: start from no verdict."""
+        self._invalid.pop(provider, None)
+
+    def probe_credential(self, provider: ProviderId) -> Credential | None:
+        """What an explicit check probes with: the credential in force, or the stored key when
+        the only thing blocking it is an earlier rejection (a check is how it recovers)."""
+        outcome = self.resolution(provider)
+        if not isinstance(outcome, ProviderError):
+            return self.credential(provider)[0]
         stored = self.keys.key(provider)
-        if stored is not None:
-            self._invalid[provider] = _fingerprint(stored.value)
+        if stored is not None and self.key_info(provider).invalid:
+            return Credential(AuthMode.API_KEY, stored.source, api_key=stored.value)
+        return None
 
     def key_info(self, provider: ProviderId) -> KeyInfo:
         """What is known about the key in force, without the key."""
@@ -239,6 +272,7 @@ class ProviderBook:
             api_key=self._key_state(provider),
             token_session=self.session(provider).to_contract(),
             health=self.health[provider].snapshot(),
+            capabilities=self._capabilities[provider],
             settings=settings,
             last_error=last_error.body() if last_error else None,
             updated_at=self._now(),
@@ -268,18 +302,14 @@ class ProviderBook:
     def record_check(
         self, provider: ProviderId, latency_s: float, error: ProviderError | None
     ) -> None:
-        """Remember the outcome of an explicit check (a models call)."""
+        """Remember the outcome of an explicit check (a models call); what it says of the
+        credential is the caller's to record (`key_worked`, `mark_key_invalid`)."""
         tracker = self.health[provider]
         if error is None:
-            self._invalid.pop(provider, None)
             self._check_errors.pop(provider, None)
             tracker.success(latency_s)
             return
         self._check_errors[provider] = error
-        if error.code is ErrorCode.INVALID_AUTH and self.key_info(provider).present:
-            resolved = self.resolution(provider)
-            if isinstance(resolved, Resolution) and resolved.mode is AuthMode.API_KEY:
-                self.mark_key_invalid(provider)
         tracker.failure(error, latency_s)
 
     def replace_settings(self, provider: ProviderId, settings: ProviderSettings) -> None:

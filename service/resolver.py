@@ -3,7 +3,9 @@
     requested api_key:        key configured -> api_key
                               otherwise      -> missing_auth / invalid_auth (no fallback)
     requested token_session:  session usable -> token_session
-                              otherwise, fallback allowed and key configured
+                              otherwise (missing, expired, or rejected / unrefreshable at
+                              execution time: the book marks it so and asks again),
+                              fallback allowed and key configured
                                              -> api_key, fallback_applied, non-fatal warning
                               otherwise      -> session_expired when the session expired,
                                                 invalid_auth when the fallback key was
@@ -17,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import ErrorCode, ProviderError
+from contracts.errors import InvalidAuth, MissingAuth, ProviderError, SessionExpired
 from contracts.providers import ProviderSettings, TokenSessionStateName
 from service.credentials.sessions import Session
 
@@ -86,22 +88,18 @@ def resolve(
 
 
 def _with_hint(error: ProviderError, hint: str) -> ProviderError:
-    return ProviderError(
-        error.code, error.message, f"{error.remediation} {hint}", provider=error.provider
-    )
+    return type(error)(error.message, f"{error.remediation} {hint}", provider=error.provider)
 
 
 def _key_error(provider: ProviderId, key: KeyInfo) -> ProviderError:
     name = NAMES[provider]
     if key.invalid:
-        return ProviderError(
-            ErrorCode.INVALID_AUTH,
+        return InvalidAuth(
             f"{name} rejected the API key from {key.source}.",
             f"Replace the key: {add_key(provider)}",
             provider=provider,
         )
-    return ProviderError(
-        ErrorCode.MISSING_AUTH,
+    return MissingAuth(
         f"No API key is configured for {name}.",
         add_key(provider),
         provider=provider,
@@ -111,9 +109,10 @@ def _key_error(provider: ProviderId, key: KeyInfo) -> ProviderError:
 def _session_error(provider: ProviderId, session: Session) -> ProviderError:
     name = NAMES[provider]
     remediation = session.remediation or add_key(provider)
+    if session.detail is not None:
+        return SessionExpired(session.detail, remediation, provider=provider)
     if session.state is TokenSessionStateName.EXPIRED:
-        return ProviderError(
-            ErrorCode.SESSION_EXPIRED,
+        return SessionExpired(
             f"The {name} token session from {session.source} has expired.",
             remediation,
             provider=provider,
@@ -124,8 +123,7 @@ def _session_error(provider: ProviderId, session: Session) -> ProviderError:
         TokenSessionStateName.DISABLED: f"The {name} session found is turned off.",
         TokenSessionStateName.ERROR: f"The {name} token session could not be read.",
     }
-    return ProviderError(
-        ErrorCode.MISSING_AUTH,
+    return MissingAuth(
         messages.get(session.state, f"The {name} token session is not usable."),
         remediation,
         provider=provider,

@@ -1,8 +1,8 @@
-"""The one retry loop's rules: what is retried, and how long to wait.
+"""The one retry loop's rules: how long to wait.
 
-Retried: connection failures and timeouts, and HTTP 408, 409, 429, 500, 502, 503, 504 and 529,
-unless the provider said `x-should-retry: false` (and always when it said `true`). Never other
-4xx. Waits: the provider's `retry-after-ms` / `retry-after` (up to 60 s), else
+What is retried is the error's own verdict (`ProviderError.retryable`: its class, or the
+provider's `x-should-retry` when it gave one), the same for both providers, in and out of
+streams. Waits: the provider's `retry-after-ms` / `retry-after` (up to 60 s), else
 `min(0.5 * 2^n, 8)` seconds less up to 25% jitter. Never once output has reached the client.
 """
 
@@ -13,19 +13,9 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from contracts.errors import ErrorCode, ProviderError
+from contracts.errors import ProviderError
 
-RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 MAX_RETRY_AFTER_S = 60.0
-
-
-def retryable(error: ProviderError) -> bool:
-    """Whether the same request may be sent again."""
-    if error.should_retry is not None:
-        return error.should_retry
-    if error.upstream_status is None:
-        return error.code in (ErrorCode.PROVIDER_UNAVAILABLE, ErrorCode.TIMEOUT)
-    return error.upstream_status in RETRY_STATUSES
 
 
 def backoff(retries_so_far: int, jitter: float) -> float:

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from adapters.base import Credential, ProviderAdapter
+from adapters.clients import import_sdks
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import ErrorBody, ProviderError
+from contracts.errors import Cancelled, ErrorBody, ProviderError
 from contracts.events import (
     DaemonErrorEvent,
     ModelsUpdatedEvent,
@@ -111,7 +112,8 @@ class Runtime:
         self.bus = bus or EventBus(config.event_buffer, config.subscriber_queue)
         self._env = dict(os.environ if env is None else env)
         self._keyring = keyring or KeyringAccess()
-        self._adapters = dict(adapters) if adapters is not None else default_adapters(self._env)
+        # Any provider not given an adapter (tests give one or two) gets the real one.
+        self._adapters = {**default_adapters(self._env), **(adapters or {})}
         self._clock = clock
         self._now = now
         self._watch = watch
@@ -125,6 +127,10 @@ class Runtime:
             self._env,
             home or Path(self._env.get("HOME") or Path.home()),
             now,
+            {
+                provider: adapter.capabilities.contract()
+                for provider, adapter in self._adapters.items()
+            },
             demo=config.demo,
         )
         self._model_list = ModelCache(config.data_dir, self._fetch_models, now)
@@ -178,6 +184,8 @@ class Runtime:
             )
         if self.config.probe_interval_s > 0:
             self._tasks.append(asyncio.create_task(self._probe_forever()))
+        # Import the SDKs now, off the event loop, so the first request never waits on them.
+        await asyncio.to_thread(import_sdks)
 
     async def _probe_forever(self) -> None:
         """Optional periodic health probe: a models call per usable provider, never a paid
@@ -297,6 +305,7 @@ class Runtime:
         if body.verify:
             await self._adapters[provider].list_models(Credential(AuthMode.API_KEY, api_key=value))
         await self.book.keys.put(provider, value)
+        self.book.forget_key_verdict(provider)
         self.book.refresh()
         return self.book.status(provider)
 
@@ -304,6 +313,7 @@ class Runtime:
         """Forget the stored API key wherever it is kept."""
         await self.ready()
         await self.book.keys.delete(provider)
+        self.book.forget_key_verdict(provider)
         self.book.refresh()
         return self.book.status(provider)
 
@@ -312,19 +322,25 @@ class Runtime:
         await self.ready()
         await self.book.keys.load()
         await self.redetect()
-        if not isinstance(self.book.resolution(provider), ProviderError):
-            await self._probe(provider)
+        await self._probe(provider)
         return self.book.status(provider)
 
     async def _probe(self, provider: ProviderId) -> None:
-        credential, _ = self.book.credential(provider)
+        """A models call with the credential in force (or the key a rejection blocks); what it
+        says is evidence about the key as well as the provider's health."""
+        credential = self.book.probe_credential(provider)
+        if credential is None:
+            return
         started = self._clock()
         try:
             await self._adapters[provider].list_models(credential)
         except ProviderError as error:
             self.book.record_check(provider, self._clock() - started, error)
+            if error.upstream_status == 401 and credential.api_key is not None:
+                self.book.mark_key_invalid(provider, credential.api_key)
         else:
             self.book.record_check(provider, self._clock() - started, None)
+            self.book.key_worked(provider, credential.api_key)
         self.book.refresh()
 
     async def redetect(self) -> None:
@@ -364,6 +380,22 @@ class Runtime:
     def finished(self, execution: Execution) -> None:
         """Forget a finished execution."""
         self.dispatcher.finished(execution)
+
+    async def drain(self, grace_s: float) -> None:
+        """Shutdown: let running executions finish for up to `grace_s`, then end the rest with
+        a terminal `cancelled` error, so every open stream is told why it ends."""
+        waited = 0.0
+        while self.dispatcher.running and waited < grace_s:
+            await asyncio.sleep(0.05)
+            waited += 0.05
+        if self.dispatcher.running:
+            log.info("ending open executions", extra={"count": self.dispatcher.running})
+            self.dispatcher.stop_all(
+                Cancelled(
+                    "The daemon is shutting down.",
+                    "Send the request again once the daemon is back.",
+                )
+            )
 
     def cancel(self, execution_id: str) -> CancelResult:
         """Cancel a running execution."""

@@ -96,7 +96,7 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
 
 
 def _denied(code: ErrorCode, status: int, message: str, remediation: str) -> ProviderError:
-    return ProviderError(code, message, remediation, status=status)
+    return ProviderError.of(code, message, remediation, status=status)
 
 
 class SecurityMiddleware:

@@ -10,9 +10,9 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
-from typing import TextIO
+from typing import Any, TextIO
 
 import uvicorn
 
@@ -44,12 +44,26 @@ class DaemonServer(uvicorn.Server):
     """uvicorn's server, plus the ready line once listening and the parent-process watch."""
 
     def __init__(
-        self, config: uvicorn.Config, on_ready: Callable[[], None], parent_pid: int | None
+        self,
+        config: uvicorn.Config,
+        on_ready: Callable[[], None],
+        parent_pid: int | None,
+        drain: Callable[[], Coroutine[Any, Any, None]],
     ):
         super().__init__(config)
         self._on_ready = on_ready
         self._parent_pid = parent_pid
+        self._drain = drain
         self._watch: asyncio.Task[None] | None = None
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn stops listening and waits for open connections; meanwhile the runtime lets
+        # executions finish, then ends the rest with a terminal event so no stream just stops.
+        drain = asyncio.create_task(self._drain())
+        try:
+            await super().shutdown(sockets)
+        finally:
+            drain.cancel()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -153,11 +167,15 @@ def serve(config: DaemonConfig, redactor: Redactor, stdout: TextIO) -> int:
         date_header=True,
         lifespan="on",
         ws="none",
-        timeout_graceful_shutdown=max(1, round(config.shutdown_grace_s)),
+        # The drain ends executions at shutdown_grace_s; the margin lets their last events go.
+        timeout_graceful_shutdown=round(config.shutdown_grace_s) + 2,
         # A local client keeps its connections open; closing them early races its reuse.
         timeout_keep_alive=75,
     )
-    server = DaemonServer(uv_config, on_ready, config.parent_pid)
+    daemon = app.state.runtime
+    server = DaemonServer(
+        uv_config, on_ready, config.parent_pid, lambda: daemon.drain(config.shutdown_grace_s)
+    )
     # uvicorn re-raises the signal it caught once it has drained; these handlers make that a
     # clean exit 0 instead of death by the default SIGTERM action.
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.base import ProviderId
-from contracts.errors import ErrorCode, ProviderError
+from contracts.errors import InvalidRequest, ProviderError
 from contracts.providers import ProviderSettings
 from contracts.settings import DaemonSettings
 from service.credentials.files import write_private_json
@@ -79,8 +79,7 @@ class SettingsStore:
     def _problem(self, reason: str, aside: Path | None) -> ProviderError:
         kept = f" It was kept as {aside}." if aside else ""
         log.error("settings file unusable", extra={"path": str(self.path), "reason": reason})
-        return ProviderError(
-            ErrorCode.INVALID_REQUEST,
+        return InvalidRequest(
             f"The settings file {self.path} {reason}; defaults are in use.{kept}",
             "Check the kept file and set your settings again on the settings page.",
         )

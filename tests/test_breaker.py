@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from contracts.errors import ErrorCode, ProviderError
+from adapters.errors import from_status
+from contracts.base import AuthMode, ProviderId
+from contracts.errors import (
+    InvalidAuth,
+    InvalidRequest,
+    NetworkUnreachable,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    Timeout,
+)
 from contracts.providers import BreakerState, HealthStateName
 from service.health import HealthTracker
-from service.retry import RetryPolicy, backoff, retryable
+from service.retry import RetryPolicy, backoff
 
-UNAVAILABLE = ProviderError(ErrorCode.PROVIDER_UNAVAILABLE, "down", "wait")
-BAD_KEY = ProviderError(ErrorCode.INVALID_AUTH, "bad key", "fix")
+UNAVAILABLE = ProviderUnavailable("down", "wait")
+BAD_KEY = InvalidAuth("bad key", "fix")
 
 
 def _state(tracker: HealthTracker) -> BreakerState:
@@ -93,19 +104,45 @@ def test_caller_errors_do_not_count() -> None:
     assert _state(tracker) is BreakerState.CLOSED
 
 
-def test_retry_rules() -> None:
-    def status(code: int, should: bool | None = None) -> ProviderError:
-        return ProviderError(
-            ErrorCode.PROVIDER_UNAVAILABLE, "x", "y", upstream_status=code, should_retry=should
+@pytest.mark.parametrize("provider", list(ProviderId))
+def test_one_retry_verdict_for_both_providers(provider: ProviderId) -> None:
+    def status(code: int, should: str | None = None) -> ProviderError:
+        headers = {} if should is None else {"x-should-retry": should}
+        return from_status(
+            provider,
+            code,
+            "x",
+            headers=headers,
+            error_type=None,
+            upstream_request_id=None,
+            mode=AuthMode.API_KEY,
         )
 
-    assert all(retryable(status(code)) for code in (408, 409, 429, 500, 502, 503, 504, 529))
-    assert not any(retryable(status(code)) for code in (400, 401, 403, 404, 413, 422))
-    assert not retryable(status(503, should=False))
-    assert retryable(status(400, should=True))
-    assert retryable(ProviderError(ErrorCode.PROVIDER_UNAVAILABLE, "refused", "y"))
-    assert retryable(ProviderError(ErrorCode.TIMEOUT, "slow", "y"))
-    assert not retryable(ProviderError(ErrorCode.INVALID_REQUEST, "bad", "y"))
+    assert all(status(code).retryable for code in (408, 429, 500, 502, 503, 504, 529))
+    # 409 is a conflict in the request, not a passing fault: retried only when the provider
+    # says so with x-should-retry.
+    assert not any(status(code).retryable for code in (400, 401, 403, 404, 409, 413, 422))
+    assert not status(503, should="false").retryable
+    assert status(409, should="true").retryable
+    assert ProviderUnavailable("refused", "y").retryable
+    assert Timeout("slow", "y").retryable
+    assert RateLimited("quota", "y").retryable
+    assert not InvalidRequest("bad", "y").retryable
+
+
+def test_only_provider_faults_count_against_health() -> None:
+    tracker = HealthTracker(Clock())
+    quota = RateLimited("quota", "wait", upstream_status=429)
+    offline = NetworkUnreachable("no route", "check the network")
+    for _ in range(20):
+        tracker.failure(quota)
+        tracker.failure(offline)
+    assert _state(tracker) is BreakerState.CLOSED
+    assert tracker.snapshot().consecutive_failures == 0
+    for _ in range(5):
+        tracker.failure(UNAVAILABLE)
+    assert _state(tracker) is BreakerState.OPEN
+    assert tracker.snapshot().last_failure == "down"
 
 
 @given(st.integers(min_value=0, max_value=30), st.floats(min_value=0, max_value=1))
@@ -118,7 +155,7 @@ def test_backoff_is_bounded_and_jittered(retries: int, jitter: float) -> None:
 
 @given(st.floats(min_value=0.001, max_value=60), st.integers(min_value=0, max_value=5))
 def test_provider_retry_after_wins_up_to_sixty_seconds(after: float, retries: int) -> None:
-    error = ProviderError(ErrorCode.RATE_LIMITED, "x", "y", retry_after_s=after)
+    error = RateLimited("x", "y", retry_after_s=after)
     assert RetryPolicy(rng=lambda: 0.5).delay(error, retries) == after
 
 

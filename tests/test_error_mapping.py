@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from adapters.errors import from_connection, from_status, retry_after
+from adapters.errors import from_status, from_transport, retry_after
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import ErrorCode
+from contracts.errors import ErrorCode, NetworkUnreachable, ProviderUnavailable, Timeout
 
 
 @pytest.mark.parametrize(
@@ -104,8 +104,39 @@ def test_rate_limit_wait_is_capped_at_sixty_seconds() -> None:
     assert error.retry_after_s == 60.0
 
 
-def test_connection_failures() -> None:
-    assert from_connection(ProviderId.OPENAI, True, "read timeout").code is ErrorCode.TIMEOUT
-    refused = from_connection(ProviderId.OPENAI, False, "refused")
-    assert refused.code is ErrorCode.PROVIDER_UNAVAILABLE
-    assert "OPENAI_BASE_URL" in refused.remediation
+def test_transport_failures_tell_the_network_from_the_provider() -> None:
+    import httpx2
+
+    slow = from_transport(ProviderId.OPENAI, httpx2.ReadTimeout("read timeout"), "api.openai.com")
+    assert isinstance(slow, Timeout)
+    assert slow.provider_fault
+    for cause, reason in (
+        (httpx2.ConnectError("[Errno -2] Name or service not known"), "DNS"),
+        (httpx2.ConnectError("[Errno 111] Connection refused"), "refused"),
+        (httpx2.ConnectError("[Errno 101] Network is unreachable"), "unreachable"),
+        (httpx2.ConnectTimeout("timed out"), "timed out"),
+    ):
+        error = from_transport(ProviderId.OPENAI, cause, "api.openai.com")
+        assert isinstance(error, NetworkUnreachable)
+        assert not error.provider_fault
+        assert error.retryable
+        assert "api.openai.com" in error.message
+        assert reason in error.message
+        assert "network" in error.remediation
+    broken = from_transport(ProviderId.ANTHROPIC, httpx2.RemoteProtocolError("peer closed"), None)
+    assert type(broken) is ProviderUnavailable
+    assert broken.provider_fault
+
+
+def test_a_403_is_a_permission_problem_not_a_rejected_key() -> None:
+    error = from_status(
+        ProviderId.ANTHROPIC,
+        403,
+        "permission denied",
+        headers={},
+        error_type="permission_error",
+        upstream_request_id=None,
+        mode=AuthMode.API_KEY,
+    )
+    assert error.code is ErrorCode.INVALID_AUTH
+    assert "permission" in error.remediation

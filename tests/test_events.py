@@ -12,14 +12,14 @@ import httpx
 import pytest
 
 from contracts.base import ProviderId
-from contracts.errors import ErrorCode, ProviderError
+from contracts.errors import RateLimited
 from contracts.events import ProviderErrorEvent
 from service.events import EventBus, Resync
 from tests.support import LiveServer, read_sse
 
 
 def _event(n: int = 0) -> ProviderErrorEvent:
-    error = ProviderError(ErrorCode.RATE_LIMITED, f"event {n}", "wait", provider=ProviderId.OPENAI)
+    error = RateLimited(f"event {n}", "wait", provider=ProviderId.OPENAI)
     return ProviderErrorEvent(at=datetime.now(UTC), provider=ProviderId.OPENAI, error=error.body())
 
 

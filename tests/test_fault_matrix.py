@@ -277,8 +277,11 @@ def test_connection_refused(config: DaemonConfig, logs: io.StringIO) -> None:
         health = client.get("/v1/providers/anthropic").json()["health"]["state"]
     assert [e["type"] for e in events].count("retry") == 2
     assert events[-1]["error"]["code"] == "provider_unavailable"
+    assert "Cannot connect to 127.0.0.1:9" in events[-1]["error"]["message"]
+    assert "network" in events[-1]["error"]["remediation"]
     assert sleeps.delays == [0.5, 1.0]
-    assert health == "degraded"
+    # The user's network (or a wrong base URL), not the provider's health.
+    assert health == "unknown"
     assert ANTHROPIC_KEY not in logs.getvalue()
 
 

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 from adapters.anthropic.errors import map_errors, stream_error
 from adapters.anthropic.translate import EventMapper, build_params
 from adapters.base import AdapterEvent, Credential, Finished
-from adapters.clients import SdkClients, sdk_options
+from adapters.capabilities import ANTHROPIC_MESSAGES
+from adapters.clients import SdkClients, host_of, sdk_options
 from adapters.sse_reader import events, parse
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import ErrorCode, ProviderError
+from contracts.errors import ProviderUnavailable
 from contracts.executions import ExecutionRequest
 from contracts.models import ModelInfo
 
@@ -22,12 +23,14 @@ if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
 
 PAGE = 1000
+DEFAULT_HOST = "api.anthropic.com"
 
 
 class AnthropicAdapter:
     """Anthropic through the official SDK. The SDK never retries: the runtime does."""
 
     provider = ProviderId.ANTHROPIC
+    capabilities = ANTHROPIC_MESSAGES
 
     def __init__(
         self,
@@ -36,6 +39,7 @@ class AnthropicAdapter:
         timeout_s: float = 600.0,
     ) -> None:
         self._base_url = base_url
+        self._host = host_of(base_url, DEFAULT_HOST)
         self._transport = transport
         self._timeout = timeout_s
         self._clients: SdkClients[AsyncAnthropic] = SdkClients(self._build)
@@ -58,10 +62,10 @@ class AnthropicAdapter:
         self, request: ExecutionRequest, model: str, credential: Credential
     ) -> AsyncGenerator[AdapterEvent, None]:
         """One Messages request, streamed; closing the iterator closes the upstream response."""
-        client = self._client(credential)
         mapper = EventMapper(model)
         finished = False
-        with map_errors(credential.mode):
+        with map_errors(credential, self._host):
+            client = self._client(credential)
             raw = client.messages.with_streaming_response.create(**build_params(request, model))
             async with raw as response:
                 mapper.request_id = response.headers.get("request-id")
@@ -77,8 +81,7 @@ class AnthropicAdapter:
         if final is not None:
             yield final
         elif not finished:
-            raise ProviderError(
-                ErrorCode.PROVIDER_UNAVAILABLE,
+            raise ProviderUnavailable(
                 "Anthropic ended the stream before message_stop.",
                 "Retry the request.",
                 provider=ProviderId.ANTHROPIC,
@@ -87,16 +90,17 @@ class AnthropicAdapter:
 
     async def list_models(self, credential: Credential) -> list[ModelInfo]:
         """Every model, following `has_more` pages."""
-        client = self._client(credential)
         models: list[ModelInfo] = []
-        with map_errors(credential.mode):
+        with map_errors(credential, self._host):
+            client = self._client(credential)
             async for model in client.models.list(limit=PAGE):
                 models.append(_model(model))
         return models
 
     async def warm(self, credential: Credential) -> None:
         """Have the client for `credential` built (importing the SDK off the event loop)."""
-        await self._clients.warm(credential)
+        with map_errors(credential, self._host):
+            await self._clients.warm(credential)
 
     def forget(self, credential: Credential) -> None:
         """Drop the client for `credential`; the next request reads the credential afresh."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
-from adapters.errors import from_connection, from_status, from_stream_read
+from adapters.base import Credential
+from adapters.errors import boundary, from_status, from_transport, session_failed
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import ErrorCode, ProviderError
+from contracts.errors import ProviderError
 
 PROVIDER = ProviderId.ANTHROPIC
 STREAM_ERROR_STATUS = {
@@ -48,45 +48,37 @@ def stream_error(body: Any, request_id: str | None, mode: AuthMode | None) -> Pr
     )
 
 
-@contextmanager
-def map_errors(mode: AuthMode | None) -> Iterator[None]:
-    """Translate anything the SDK raises; the cause is kept with `from`."""
-    import anthropic
-    import httpx2
+RENEW = "Run `ant auth login` to sign in again, or add an Anthropic API key."
 
-    try:
-        yield
-    except anthropic.APIStatusError as exc:
-        error_type, message = _detail(exc.body)
-        status = exc.status_code
-        if status < 400:  # an `event: error` inside a 200 stream: its type says what it was
-            status = STREAM_ERROR_STATUS.get(error_type or "", 500)
-        raise from_status(
-            PROVIDER,
-            status,
-            message or exc.message,
-            headers=exc.response.headers,
-            error_type=error_type,
-            upstream_request_id=exc.request_id,
-            mode=mode,
-        ) from exc
-    except (httpx2.TransportError, ValueError) as exc:  # raised while reading, unwrapped
-        raise from_stream_read(PROVIDER, exc) from exc
-    except anthropic.APITimeoutError as exc:
-        raise from_connection(PROVIDER, True, str(exc)) from exc
-    except anthropic.APIConnectionError as exc:
-        raise from_connection(PROVIDER, False, str(exc.__cause__ or exc)) from exc
-    except anthropic.CredentialsError as exc:
-        raise ProviderError(
-            ErrorCode.MISSING_AUTH,
-            f"The Anthropic session cannot be used: {exc}",
-            "Run `ant auth login`, or add an API key.",
-            provider=PROVIDER,
-        ) from exc
-    except anthropic.AnthropicError as exc:
-        raise ProviderError(
-            ErrorCode.UNEXPECTED_ERROR,
-            f"Anthropic client error: {type(exc).__name__}",
-            "Retry; report it if it persists.",
-            provider=PROVIDER,
-        ) from exc
+
+def map_errors(credential: Credential, host: str | None = None) -> AbstractContextManager[None]:
+    """The boundary every Anthropic SDK call runs inside (see `adapters.errors.boundary`)."""
+    mode = credential.mode
+
+    def map_sdk(exc: Exception) -> ProviderError | None:
+        import anthropic
+        from anthropic.lib.credentials import WorkloadIdentityError
+
+        if isinstance(exc, anthropic.APIStatusError):
+            error_type, message = _detail(exc.body)
+            status = exc.status_code
+            if status < 400:  # an `event: error` inside a 200 stream: its type says what it was
+                status = STREAM_ERROR_STATUS.get(error_type or "", 500)
+            return from_status(
+                PROVIDER,
+                status,
+                message or exc.message,
+                headers=exc.response.headers,
+                error_type=error_type,
+                upstream_request_id=exc.request_id,
+                mode=mode,
+            )
+        if isinstance(exc, anthropic.APIConnectionError):
+            return from_transport(PROVIDER, exc.__cause__ or exc, host)
+        if mode is AuthMode.TOKEN_SESSION and isinstance(
+            exc, anthropic.CredentialsError | WorkloadIdentityError
+        ):
+            return session_failed(PROVIDER, exc, RENEW)
+        return None
+
+    return boundary(PROVIDER, map_sdk, secrets=(credential.api_key,), host=host)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from adapters.base import AdapterEvent, Finished, parse_arguments
+from adapters.base import AdapterEvent, Finished, Signature, parse_arguments
 from contracts.executions import (
     ExecutionRequest,
     Message,
@@ -76,8 +76,6 @@ def build_params(request: ExecutionRequest, model: str) -> dict[str, Any]:
     }
     if request.system:
         params["system"] = request.system
-    if request.temperature is not None:
-        params["temperature"] = request.temperature
     if request.stop:
         params["stop_sequences"] = request.stop
     if request.tools:
@@ -102,7 +100,6 @@ class EventMapper:
         self.request_id: str | None = None
         self._kinds: dict[int, str] = {}
         self._tools: dict[int, tuple[str, str, list[str]]] = {}
-        self._signatures: dict[int, str] = {}
         self._usage = Usage()
         self._stop = StopReason.OTHER
         self._delta_seen = False
@@ -126,18 +123,14 @@ class EventMapper:
             self._delta_seen = True
             self._add_usage(getattr(event, "usage", None))
         elif kind == "message_stop":
-            yield Finished(
-                self._stop, self._usage, self.model, self.request_id, dict(self._signatures)
-            )
+            yield Finished(self._stop, self._usage, self.model, self.request_id)
 
     def end(self) -> Finished | None:
         """At the end of a stream without `message_stop`: a result when `message_delta` already
         said why the model stopped (an unterminated last SSE event is dropped by the decoder)."""
         if not self._delta_seen or self._tools:
             return None
-        return Finished(
-            self._stop, self._usage, self.model, self.request_id, dict(self._signatures)
-        )
+        return Finished(self._stop, self._usage, self.model, self.request_id)
 
     def _start(self, index: int, block: Any) -> Iterator[AdapterEvent]:
         kind = getattr(block, "type", "")
@@ -159,7 +152,7 @@ class EventMapper:
         elif kind == "thinking_delta":
             yield ThinkingDeltaEvent(index=index, thinking=delta.thinking)
         elif kind == "signature_delta":
-            self._signatures[index] = self._signatures.get(index, "") + delta.signature
+            yield Signature(index=index, signature=delta.signature)
 
     def _stop_block(self, index: int) -> Iterator[AdapterEvent]:
         if index not in self._tools:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.base import AdapterEvent, Credential, Finished
-from adapters.clients import SdkClients, sdk_options
+from adapters.capabilities import OPENAI_CHAT, OPENAI_RESPONSES
+from adapters.clients import SdkClients, host_of, sdk_options
 from adapters.openai.codex import CODEX_BASE_URL, read_codex_account, read_codex_secret
 from adapters.openai.errors import map_errors
 from adapters.openai.translate import (
@@ -19,13 +20,16 @@ from adapters.openai.translate import (
 )
 from adapters.sse_reader import events, parse
 from contracts.base import ProviderId
-from contracts.errors import ErrorCode, ProviderError
+from contracts.errors import ProviderUnavailable
 from contracts.executions import ExecutionRequest
 from contracts.models import ModelInfo
 
 if TYPE_CHECKING:
     import httpx2
     from openai import AsyncOpenAI
+
+
+DEFAULT_HOST = "api.openai.com"
 
 
 class OpenAIAdapter:
@@ -45,9 +49,11 @@ class OpenAIAdapter:
         if wire_api not in ("responses", "chat"):
             raise ValueError(f"wire_api must be 'responses' or 'chat', not {wire_api!r}")
         self._base_url = base_url
+        self._host = host_of(base_url, DEFAULT_HOST)
         self._transport = transport
         self._timeout = timeout_s
         self._wire_api = wire_api
+        self.capabilities = OPENAI_CHAT if wire_api == "chat" else OPENAI_RESPONSES
         self._codex_base_url = codex_base_url
         self._clients: SdkClients[AsyncOpenAI] = SdkClients(self._build)
         self._client = self._clients.get
@@ -77,11 +83,11 @@ class OpenAIAdapter:
         self, request: ExecutionRequest, model: str, credential: Credential
     ) -> AsyncGenerator[AdapterEvent, None]:
         """One request, streamed (Responses API, or Chat Completions for compatible servers)."""
-        client = self._client(credential)
         chat = self._wire_api == "chat" and not credential.chatgpt
         mapper: ChatMapper | ResponsesMapper = ChatMapper(model) if chat else ResponsesMapper(model)
         finished = False
-        with map_errors(credential.mode):
+        with map_errors(credential, self._host):
+            client = self._client(credential)
             if chat:
                 raw: Any = client.chat.completions.with_streaming_response.create(
                     **chat_params(request, model)
@@ -106,8 +112,7 @@ class OpenAIAdapter:
         if isinstance(mapper, ChatMapper):
             yield mapper.finish()
         elif not finished:
-            raise ProviderError(
-                ErrorCode.PROVIDER_UNAVAILABLE,
+            raise ProviderUnavailable(
                 "OpenAI ended the stream before response.completed.",
                 "Retry the request.",
                 provider=ProviderId.OPENAI,
@@ -116,16 +121,17 @@ class OpenAIAdapter:
 
     async def list_models(self, credential: Credential) -> list[ModelInfo]:
         """Every model the credential reaches."""
-        client = self._client(credential)
         models: list[ModelInfo] = []
-        with map_errors(credential.mode):
+        with map_errors(credential, self._host):
+            client = self._client(credential)
             async for model in client.models.list():
                 models.append(_model(model))
         return models
 
     async def warm(self, credential: Credential) -> None:
         """Have the client for `credential` built (importing the SDK off the event loop)."""
-        await self._clients.warm(credential)
+        with map_errors(credential, self._host):
+            await self._clients.warm(credential)
 
     def forget(self, credential: Credential) -> None:
         """Drop the client for `credential`; the next request reads the credential afresh."""

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from contracts.base import ProviderId
-from contracts.errors import ErrorCode, ProviderError
+from contracts.errors import SessionFailed
 
 CODEX_BASE_URL = "https://chatgpt.com/backend-api/codex"
 
@@ -26,8 +26,7 @@ def read_codex_secret(path: Path, *, chatgpt: bool) -> str:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ProviderError(
-            ErrorCode.MISSING_AUTH,
+        raise SessionFailed(
             f"The Codex sign-in at {path} cannot be read.",
             "Run `codex login`, or add an OpenAI API key.",
             provider=ProviderId.OPENAI,
@@ -38,8 +37,7 @@ def read_codex_secret(path: Path, *, chatgpt: bool) -> str:
     key = data.get("OPENAI_API_KEY") if isinstance(data, dict) else None
     if isinstance(key, str) and key:
         return key
-    raise ProviderError(
-        ErrorCode.MISSING_AUTH,
+    raise SessionFailed(
         f"The Codex sign-in at {path} holds no usable credential.",
         "Run `codex login --with-api-key`, or add an OpenAI API key.",
         provider=ProviderId.OPENAI,

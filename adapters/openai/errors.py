@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
-from adapters.errors import from_connection, from_status, from_stream_read
-from contracts.base import AuthMode, ProviderId
-from contracts.errors import ErrorCode, ProviderError
+from adapters.base import Credential
+from adapters.errors import boundary, from_status, from_transport
+from contracts.base import ProviderId
+from contracts.errors import ProviderError
 
 PROVIDER = ProviderId.OPENAI
 
@@ -22,35 +22,26 @@ def _detail(body: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
-@contextmanager
-def map_errors(mode: AuthMode | None) -> Iterator[None]:
-    """Translate anything the SDK raises; the cause is kept with `from`."""
-    import httpx2
-    import openai
+def map_errors(credential: Credential, host: str | None = None) -> AbstractContextManager[None]:
+    """The boundary every OpenAI SDK call runs inside (see `adapters.errors.boundary`)."""
+    mode = credential.mode
 
-    try:
-        yield
-    except openai.APIStatusError as exc:
-        error_type, message = _detail(exc.body)
-        raise from_status(
-            PROVIDER,
-            exc.status_code,
-            message or exc.message,
-            headers=exc.response.headers,
-            error_type=error_type,
-            upstream_request_id=exc.request_id,
-            mode=mode,
-        ) from exc
-    except (httpx2.TransportError, ValueError) as exc:  # raised while reading, unwrapped
-        raise from_stream_read(PROVIDER, exc) from exc
-    except openai.APITimeoutError as exc:
-        raise from_connection(PROVIDER, True, str(exc)) from exc
-    except openai.APIConnectionError as exc:
-        raise from_connection(PROVIDER, False, str(exc.__cause__ or exc)) from exc
-    except openai.OpenAIError as exc:
-        raise ProviderError(
-            ErrorCode.UNEXPECTED_ERROR,
-            f"OpenAI client error: {type(exc).__name__}",
-            "Retry; report it if it persists.",
-            provider=PROVIDER,
-        ) from exc
+    def map_sdk(exc: Exception) -> ProviderError | None:
+        import openai
+
+        if isinstance(exc, openai.APIStatusError):
+            error_type, message = _detail(exc.body)
+            return from_status(
+                PROVIDER,
+                exc.status_code,
+                message or exc.message,
+                headers=exc.response.headers,
+                error_type=error_type,
+                upstream_request_id=exc.request_id,
+                mode=mode,
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            return from_transport(PROVIDER, exc.__cause__ or exc, host)
+        return None
+
+    return boundary(PROVIDER, map_sdk, secrets=(credential.api_key,), host=host)

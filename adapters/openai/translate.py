@@ -9,7 +9,13 @@ from typing import Any
 
 from adapters.base import AdapterEvent, Finished, parse_arguments
 from contracts.base import ProviderId
-from contracts.errors import ErrorCode, ProviderError
+from contracts.errors import (
+    InvalidRequest,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    UnexpectedError,
+)
 from contracts.executions import (
     ExecutionRequest,
     Message,
@@ -86,24 +92,11 @@ def _tool_choice(request: ExecutionRequest, chat: bool) -> Any:
     )
 
 
-def unsupported_stop() -> ProviderError:
-    """The Responses API has no stop sequences."""
-    return ProviderError(
-        ErrorCode.INVALID_REQUEST,
-        "OpenAI's Responses API does not support stop sequences.",
-        "Drop `stop` for OpenAI requests, or end generation with max_tokens.",
-        provider=ProviderId.OPENAI,
-        status=422,
-    )
-
-
 def responses_params(
     request: ExecutionRequest, model: str, *, codex: bool = False
 ) -> dict[str, Any]:
     """Keyword arguments of `responses.create`. The Codex backend wants it streamed, unstored,
     with instructions, and without temperature or an output cap."""
-    if request.stop:
-        raise unsupported_stop()
     params: dict[str, Any] = {
         "model": model,
         "input": [item for m in request.messages for item in _input_items(m)],
@@ -235,28 +228,24 @@ def stream_error(code: str | None, message: str | None) -> ProviderError:
     text = message or "the provider reported an error mid-stream"
     name = "OpenAI"
     if "rate_limit" in code or code in ("insufficient_quota", "usage_limit_reached"):
-        return ProviderError(
-            ErrorCode.RATE_LIMITED,
+        return RateLimited(
             f"{name} is rate limiting: {text}",
             "Wait and retry.",
             provider=ProviderId.OPENAI,
         )
     if code in ("server_error", "overloaded", "service_unavailable", ""):
-        return ProviderError(
-            ErrorCode.PROVIDER_UNAVAILABLE,
+        return ProviderUnavailable(
             f"{name} failed mid-stream: {text}",
             "Retry shortly.",
             provider=ProviderId.OPENAI,
         )
     if "context" in code or "context" in text.lower():
-        return ProviderError(
-            ErrorCode.INVALID_REQUEST,
+        return InvalidRequest(
             f"The request exceeds the model's context window: {text}",
             "Shorten the conversation.",
             provider=ProviderId.OPENAI,
         )
-    return ProviderError(
-        ErrorCode.UNEXPECTED_ERROR,
+    return UnexpectedError(
         f"{name} failed mid-stream ({code}): {text}",
         "Retry; report it if it persists.",
         provider=ProviderId.OPENAI,
@@ -408,8 +397,7 @@ class ChatMapper:
     def finish(self) -> Finished:
         """Called at `[DONE]`/end of stream: the stream must have said why it stopped."""
         if self._stop is None:
-            raise ProviderError(
-                ErrorCode.PROVIDER_UNAVAILABLE,
+            raise ProviderUnavailable(
                 "OpenAI ended the stream without a finish reason.",
                 "Retry the request.",
                 provider=ProviderId.OPENAI,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.base import ProviderId
-from contracts.errors import ErrorCode, ProviderError
+from contracts.errors import InvalidRequest, ProviderError
 from service.credentials.files import UnsafeFileError, read_private_json, write_private_json
 from service.credentials.keyring_access import KeyringAccess, KeyringUnavailable
 
@@ -94,13 +94,11 @@ class KeyStore:
         if problem is None:
             return None
         if isinstance(problem, UnsafeFileError):
-            return ProviderError(
-                ErrorCode.INVALID_REQUEST,
+            return InvalidRequest(
                 f"The key file {problem.path} {problem.reason}; its keys are not used.",
                 problem.remediation,
             )
-        return ProviderError(
-            ErrorCode.INVALID_REQUEST,
+        return InvalidRequest(
             f"The key file {self._path} is not valid ({problem}); its keys are not used.",
             f"Fix or delete {self._path}, then add the keys again.",
         )
@@ -195,9 +193,7 @@ def check_key_shape(provider: ProviderId, value: str) -> None:
     def refuse(
         message: str, remediation: str = "Paste the whole key, as the console shows it."
     ) -> None:
-        raise ProviderError(
-            ErrorCode.INVALID_REQUEST, message, remediation, provider=provider, status=422
-        )
+        raise InvalidRequest(message, remediation, provider=provider, status=422)
 
     if not value:
         refuse("The API key is empty.")

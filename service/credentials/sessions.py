@@ -39,6 +39,7 @@ class Session:
     refreshable: bool = False
     profile: str | None = None
     path: Path | None = None
+    detail: str | None = None  # why it is not usable, when the provider or SDK said
 
     @property
     def usable(self) -> bool:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from contracts.errors import ErrorCode, ErrorDetail, ProviderError
+from contracts.errors import ErrorDetail, InvalidRequest
 from service.runtime import Runtime
 
 
@@ -27,8 +27,7 @@ async def no_unknown_query(request: Request) -> None:
     known = {param.alias for param in getattr(dependant, "query_params", [])}
     unknown = sorted(set(request.query_params) - known)
     if unknown:
-        raise ProviderError(
-            ErrorCode.INVALID_REQUEST,
+        raise InvalidRequest(
             f"Unknown query parameter(s): {', '.join(repr(name[:40]) for name in unknown[:5])}.",
             "Check the parameter names against /openapi.json.",
             details=[

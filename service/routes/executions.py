@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request, Response
@@ -12,8 +13,9 @@ from service.http_errors import error_responses
 from service.routes.deps import RuntimeDep
 from service.runtime import Runtime
 from service.sse_stream import EventStream, encode
+from service.strict_json import StrictJsonRoute
 
-router = APIRouter(tags=["executions"])
+router = APIRouter(tags=["executions"], route_class=StrictJsonRoute)
 
 STREAM_DOC = {
     "description": (
@@ -25,6 +27,26 @@ STREAM_DOC = {
         "text/event-stream": {"schema": {"$ref": "#/components/schemas/ExecutionStreamEvent"}},
     },
 }
+
+
+async def _whole(execution: Execution, request: Request) -> ExecutionResult:
+    """The whole result; a client that leaves first cancels the execution (and so closes the
+    upstream request) at once instead of letting it run to its end."""
+    runner = asyncio.ensure_future(execution.result())
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({runner, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if not runner.done():
+            execution.cancel()
+        return await runner
+    finally:
+        watcher.cancel()
+
+
+async def _disconnected(request: Request) -> None:
+    # The body has been read: the next message the server sends is the client leaving.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _sse(runtime: Runtime, execution: Execution) -> AsyncIterator[bytes]:
@@ -49,7 +71,7 @@ async def create_execution(
     if body.stream:
         return EventStream(_sse(runtime, execution))
     try:
-        result = await execution.result()
+        result = await _whole(execution, request)
     finally:
         runtime.finished(execution)
     # Serialised here, once: the result is already a validated contract.

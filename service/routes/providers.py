@@ -8,8 +8,9 @@ from contracts.base import ProviderId
 from contracts.providers import ApiKeyPut, ProviderList, ProviderSettingsUpdate, ProviderStatus
 from service.http_errors import error_responses
 from service.routes.deps import RuntimeDep
+from service.strict_json import StrictJsonRoute
 
-router = APIRouter(tags=["providers"])
+router = APIRouter(tags=["providers"], route_class=StrictJsonRoute)
 
 
 @router.get("/v1/providers", name="listProviders", summary="Status of every provider")

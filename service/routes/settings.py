@@ -6,8 +6,9 @@ from fastapi import APIRouter
 
 from contracts.settings import DaemonSettings, DaemonSettingsUpdate
 from service.routes.deps import RuntimeDep
+from service.strict_json import StrictJsonRoute
 
-router = APIRouter(tags=["settings"])
+router = APIRouter(tags=["settings"], route_class=StrictJsonRoute)
 
 
 @router.get("/v1/settings", name="getSettings", summary="Daemon-wide settings")

@@ -1,0 +1,102 @@
+"""Each provider's capabilities: one declared table per provider, mapping every neutral request
+parameter to the SDK parameter that carries it (None where the provider's current API has none).
+
+`tests/test_capabilities.py` checks each table against the installed SDK's signatures, so an SDK
+upgrade that drops a parameter fails a test instead of a user's request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adapters.errors import NAMES
+from contracts.base import ProviderId
+from contracts.errors import ErrorDetail, InvalidRequest
+from contracts.executions import ExecutionRequest
+from contracts.providers import ProviderCapabilities
+
+
+@dataclass(frozen=True)
+class CapabilityTable:
+    """Neutral parameter -> SDK parameter, for one provider's wire API."""
+
+    sdk_method: str  # the SDK method the adapter calls, e.g. "messages.create"
+    parameters: dict[str, str | None]
+    model_listing: bool = True
+    token_sessions: bool = True
+
+    def contract(self) -> ProviderCapabilities:
+        """The wire form shown in provider status."""
+        return ProviderCapabilities(
+            **{name: sdk is not None for name, sdk in self.parameters.items()},
+            model_listing=self.model_listing,
+            token_sessions=self.token_sessions,
+        )
+
+
+ANTHROPIC_MESSAGES = CapabilityTable(
+    sdk_method="messages.create",
+    parameters={
+        # The installed SDK dropped `temperature` and `top_p` from Messages.
+        "temperature": None,
+        "top_p": None,
+        "stop": "stop_sequences",
+        "thinking": "thinking",
+        "tools": "tools",
+        "tool_choice": "tool_choice",
+    },
+)
+OPENAI_RESPONSES = CapabilityTable(
+    sdk_method="responses.create",
+    parameters={
+        "temperature": "temperature",
+        "top_p": "top_p",
+        "stop": None,  # the Responses API has no stop sequences
+        "thinking": "reasoning",
+        "tools": "tools",
+        "tool_choice": "tool_choice",
+    },
+)
+OPENAI_CHAT = CapabilityTable(
+    sdk_method="chat.completions.create",
+    parameters={
+        "temperature": "temperature",
+        "top_p": "top_p",
+        "stop": "stop",
+        "thinking": "reasoning_effort",
+        "tools": "tools",
+        "tool_choice": "tool_choice",
+    },
+)
+
+
+def used_parameters(request: ExecutionRequest) -> list[str]:
+    """The neutral parameters a request sets."""
+    used = {
+        "temperature": request.temperature is not None,
+        "stop": bool(request.stop),
+        "tools": bool(request.tools),
+        "tool_choice": request.tool_choice is not None,
+    }
+    return [name for name, set_ in used.items() if set_]
+
+
+def check_request(provider: ProviderId, table: CapabilityTable, request: ExecutionRequest) -> None:
+    """Refuse (422, naming the field) a parameter the provider's current API does not accept,
+    before anything is sent."""
+    refused = [name for name in used_parameters(request) if table.parameters.get(name) is None]
+    if not refused:
+        return
+    name = NAMES[provider]
+    fields = ", ".join(f"`{field}`" for field in refused)
+    raise InvalidRequest(
+        f"{name}'s current API does not accept {fields}.",
+        f"Leave out {fields} for {name}; the provider status lists what each provider accepts "
+        "under `capabilities`.",
+        provider=provider,
+        status=422,
+        details=[
+            ErrorDetail(loc=["body", field], msg=f"not supported by {name}", type="unsupported")
+            for field in refused
+        ],
+    )
