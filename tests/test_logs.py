@@ -8,7 +8,8 @@ import logging
 
 import pytest
 
-from service.logs import REDACTED, JsonFormatter, Redactor
+from adapters.redaction import REDACTED
+from service.logs import JsonFormatter, Redactor
 
 
 @pytest.fixture
