@@ -148,6 +148,9 @@ class Execution:
         one `error` event carrying the partial content; nothing follows a terminal event."""
         self._task = asyncio.current_task()
         accumulator = Accumulator()
+        if self._stop_reason is not None:  # cancelled before it started (shutdown, cancel)
+            yield self._fail(self._stop_reason, accumulator)
+            return
         try:
             async with contextlib.aclosing(self._run(accumulator)) as run:
                 async for event in run:
