@@ -12,9 +12,9 @@ from service.config import DaemonConfig
 from service.http_errors import COMMON_ERRORS, error_responses, install_error_handlers
 from service.last_resort import LastResort
 from service.openapi import build_openapi
+from service.page_sessions import PageSessions
 from service.routes import events, executions, health, models, page, providers, settings
 from service.routes.deps import no_unknown_query
-from service.routes.page import LoginCodes
 from service.runtime import Runtime
 from service.security import AccessPolicy, SecurityMiddleware
 
@@ -44,11 +44,12 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
         lifespan=lifespan,
         responses=error_responses(*COMMON_ERRORS),
         generate_unique_id_function=lambda route: route.name,
-        swagger_ui_parameters={"persistAuthorization": False},
+        docs_url=None,  # served from the package by routes/page.py, never from a CDN
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.state.policy = policy
-    app.state.login_codes = LoginCodes()
+    app.state.page_sessions = sessions = PageSessions(config.token)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     strict_query = [Depends(no_unknown_query)]
@@ -63,5 +64,6 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
         app.include_router(router, dependencies=strict_query)
     app.include_router(page.router)
     app.add_middleware(LastResort)
-    app.add_middleware(SecurityMiddleware, policy=policy)  # added last: the outermost
+    # Added last: the outermost.
+    app.add_middleware(SecurityMiddleware, policy=policy, sessions=sessions)
     return app

@@ -5,7 +5,7 @@ Checks, in order, each answering with the taxonomy's error body:
   Host not this daemon's address          421  (DNS rebinding)
   Origin not allowed                      403  (cross-site pages; `null` is never allowed)
   CORS preflight from an allowed origin   204  (exact origin, never `*`)
-  token missing, wrong or in the URL      401  (constant-time compare; bearer or page cookie)
+  token missing, wrong or in the URL      401  (bearer only: the daemon token or a page token)
   body that is not application/json       415
   body over the size limit                413
 """
@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import hmac
 import logging
-import secrets
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,11 +25,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from contracts.errors import ErrorCode, ProviderError
 from service.config import DaemonConfig, is_loopback
 from service.http_errors import send_error
+from service.page_sessions import PageSessions
 
 log = logging.getLogger("kata.access")
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-PUBLIC_PATHS = frozenset({"/"})  # the page decides itself: login exchange or how to get in
+# Static code with no data in it, and the page's code-for-token exchange. Never a cookie: the
+# daemon reads no credential that a browser would send by itself.
+PUBLIC_GET = frozenset({"/", "/docs"})
+PUBLIC_GET_PREFIXES = ("/static/", "/docs/assets/")
+PUBLIC_POST = frozenset({"/v1/page/session"})
 CORS_ALLOW_HEADERS = "authorization, content-type, last-event-id"
 CORS_EXPOSE_HEADERS = "x-request-id, x-kata-overhead-ms, retry-after"
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
@@ -47,8 +50,6 @@ class AccessPolicy:
     """Who may talk to this daemon: built once from the config and the bound port."""
 
     token: bytes
-    session: bytes
-    cookie_name: str
     hosts: frozenset[str]
     origins: frozenset[str]
     loopback_only: bool
@@ -70,8 +71,6 @@ class AccessPolicy:
         own_origins = {f"http://{host}" for host in hosts}
         return cls(
             token=config.token.encode(),
-            session=secrets.token_urlsafe(32).encode(),
-            cookie_name=f"kata_providers_{port}",
             hosts=frozenset(hosts),
             origins=frozenset(own_origins | {o.lower() for o in config.allow_origins}),
             loopback_only=config.loopback_only,
@@ -81,10 +80,6 @@ class AccessPolicy:
     def token_ok(self, presented: bytes) -> bool:
         """Constant-time comparison of a presented bearer token."""
         return hmac.compare_digest(presented, self.token)
-
-    def session_ok(self, presented: bytes) -> bool:
-        """Constant-time comparison of a presented page cookie."""
-        return hmac.compare_digest(presented, self.session)
 
 
 def _has_port(host: str) -> bool:
@@ -102,9 +97,10 @@ def _denied(code: ErrorCode, status: int, message: str, remediation: str) -> Pro
 class SecurityMiddleware:
     """Pure ASGI middleware (no buffering, so streams pass straight through)."""
 
-    def __init__(self, app: ASGIApp, policy: AccessPolicy) -> None:
+    def __init__(self, app: ASGIApp, policy: AccessPolicy, sessions: PageSessions) -> None:
         self.app = app
         self.policy = policy
+        self.sessions = sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -183,7 +179,7 @@ class SecurityMiddleware:
     def _check_auth(self, scope: Scope, headers: dict[bytes, bytes]) -> ProviderError | None:
         authenticated = self._authenticated(headers)
         scope["state"]["authenticated"] = authenticated
-        if scope["path"] in PUBLIC_PATHS and scope["method"] in ("GET", "HEAD"):
+        if _public(scope["method"], scope["path"]):
             return None
         if _query_has_token(scope):
             return _denied(
@@ -204,19 +200,10 @@ class SecurityMiddleware:
     def _authenticated(self, headers: dict[bytes, bytes]) -> bool:
         authorization = headers.get(b"authorization", b"")
         scheme, _, presented = authorization.partition(b" ")
-        if scheme.lower() == b"bearer" and presented:
-            return self.policy.token_ok(presented.strip())
-        cookie = headers.get(b"cookie")
-        if cookie:
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(cookie.decode("latin-1"))
-            except Exception:  # a malformed cookie header is treated as no cookie
-                return False
-            morsel = jar.get(self.policy.cookie_name)
-            if morsel is not None:
-                return self.policy.session_ok(morsel.value.encode())
-        return False
+        if scheme.lower() != b"bearer" or not presented:
+            return False
+        presented = presented.strip()
+        return self.policy.token_ok(presented) or self.sessions.valid(presented)
 
     async def _call_app(
         self,
@@ -295,6 +282,12 @@ def _too_large(limit: int) -> ProviderError:
         f"The request body is larger than {limit // (1024 * 1024)} MiB.",
         "Send a smaller request; split large inputs across requests.",
     )
+
+
+def _public(method: str, path: str) -> bool:
+    if method in ("GET", "HEAD"):
+        return path in PUBLIC_GET or path.startswith(PUBLIC_GET_PREFIXES)
+    return method == "POST" and path in PUBLIC_POST
 
 
 def _query_has_token(scope: Scope) -> bool:

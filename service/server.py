@@ -155,8 +155,8 @@ def serve(config: DaemonConfig, redactor: Redactor, stdout: TextIO) -> int:
             "ready",
             extra={"port": config.port, "pid": os.getpid(), "data_dir": str(config.data_dir)},
         )
-        code = app.state.login_codes.issue()
-        log.info("status page (the link works once)", extra={"login_url": f"{url}/?token={code}"})
+        code = app.state.page_sessions.issue_code()
+        log.info("status page (the link works once)", extra={"login_url": f"{url}/#token={code}"})
 
     uv_config = uvicorn.Config(
         app,

@@ -127,7 +127,7 @@ def test_port_zero_picks_distinct_free_ports() -> None:
         ("GET", "/v1/health", {"Authorization": "Bearer wrong-token-wrong-token"}, b"", 401),
         ("GET", f"/v1/health?token={TOKEN}", {}, b"", 401),
         ("GET", "/openapi.json", {}, b"", 401),
-        ("GET", "/docs", {}, b"", 401),
+        ("GET", "/docs", {"Host": "evil.com"}, b"", 421),
         ("GET", "/v1/health", {"Host": "evil.com"}, b"", 421),
         ("GET", "/v1/health", {"Host": "127.0.0.1:1"}, b"", 421),
         ("GET", "/v1/health", {"Origin": "https://evil.com"}, b"", 403),

@@ -1,23 +1,102 @@
 // The status and settings page. Plain ES module, no build step, no network beyond this daemon.
-// Auth is the HttpOnly cookie set by the /?token= login; every call is same-origin.
+// Auth: the link's #token= fragment (never sent to any server) is traded once for a page token,
+// kept in this tab's sessionStorage and sent as a bearer token. No cookies: any server on
+// 127.0.0.1 would receive them.
 
 const state = { providers: new Map(), models: new Map(), lastEventId: null, retryMs: 500 };
 const $ = (selector, root = document) => root.querySelector(selector);
+const TOKEN_KEY = "kata-providers-page-token";
+
+class SignedOut extends Error {}
+
+function authHeaders(extra = {}) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (!token) throw new SignedOut("not signed in");
+  return { ...extra, Authorization: `Bearer ${token}` };
+}
+
+function signedOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  $("#signed-out-reason").textContent = message;
+  $("#signed-out").hidden = false;
+  $("#app").hidden = true;
+  setLive("signed out");
+}
+
+async function authFetch(path, init = {}) {
+  const response = await fetch(path, { ...init, credentials: "omit", headers: authHeaders(init.headers) });
+  if (response.status === 401) {
+    signedOut("Your page session has ended.");
+    throw new SignedOut("signed out");
+  }
+  return response;
+}
+
+async function signIn() {
+  const match = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (match) {
+    // Remove the code from the address bar (and history) before anything else.
+    history.replaceState(null, "", location.pathname + location.search);
+    const response = await fetch("/v1/page/session", {
+      method: "POST", credentials: "omit", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ code: decodeURIComponent(match[1]) }),
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      signedOut(data.message || "That page link is not valid.");
+      return false;
+    }
+    sessionStorage.setItem(TOKEN_KEY, data.token);
+    scheduleRenewal(data.expires_in_s);
+  }
+  if (!sessionStorage.getItem(TOKEN_KEY)) {
+    signedOut("You are not signed in.");
+    return false;
+  }
+  await renew();
+  const ok = sessionStorage.getItem(TOKEN_KEY) !== null;
+  if (ok) {
+    $("#signed-out").hidden = true;
+    $("#app").hidden = false;
+  }
+  return ok;
+}
+
+async function start() {
+  if (await signIn() && !state.listening) {
+    state.listening = true;
+    listen();
+  }
+}
+
+async function renew() {
+  try {
+    const response = await authFetch("/v1/page/session/renew", { method: "POST" });
+    if (response.ok) scheduleRenewal((await response.json()).expires_in_s);
+  } catch (error) {
+    if (!(error instanceof SignedOut)) setTimeout(renew, 10000);
+  }
+}
+
+function scheduleRenewal(expiresInS) {
+  clearTimeout(state.renewTimer);
+  state.renewTimer = setTimeout(renew, Math.max(5, expiresInS / 3) * 1000);
+}
 
 async function api(method, path, body) {
-  const init = { method, credentials: "same-origin", headers: {} };
+  const init = { method, headers: {} };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(path, init);
+  const response = await authFetch(path, init);
   const data = await response.json().catch(() => ({}));
   if (!response.ok) throw Object.assign(new Error(data.message || response.statusText), { body: data });
   return data;
 }
 
-// Server-sent events over fetch (EventSource cannot resume with a cookie-only login reliably
-// across reconnects and cannot set Last-Event-ID itself after a reload).
+// Server-sent events over fetch (EventSource cannot send an Authorization header, nor set
+// Last-Event-ID itself after a reload).
 async function* sse(response) {
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
@@ -49,7 +128,7 @@ async function listen() {
   for (;;) {
     try {
       const headers = state.lastEventId ? { "Last-Event-ID": state.lastEventId } : {};
-      const response = await fetch("/v1/events", { credentials: "same-origin", headers });
+      const response = await authFetch("/v1/events", { headers });
       if (!response.ok) throw new Error(`events: ${response.status}`);
       setLive("live");
       state.retryMs = 500;
@@ -58,6 +137,7 @@ async function listen() {
         onEvent(event.data);
       }
     } catch (error) {
+      if (error instanceof SignedOut) return;
       setLive(`reconnecting (${error.message})`);
     }
     await new Promise((resolve) => setTimeout(resolve, state.retryMs));
@@ -252,9 +332,8 @@ async function runPrompt(event) {
   const button = $("#prompt-run");
   button.disabled = true;
   try {
-    const response = await fetch("/v1/executions", {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    const response = await authFetch("/v1/executions", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
     if (!response.ok) {
       const error = await response.json();
@@ -293,4 +372,6 @@ function tick() {
 $("#prompt-form").addEventListener("submit", runPrompt);
 $("#daemon-settings").addEventListener("change", saveDaemonSettings);
 setInterval(tick, 1000);
-listen();
+// A link opened in a tab already showing the page changes only the fragment: no reload.
+window.addEventListener("hashchange", start);
+start();

@@ -117,16 +117,70 @@ def test_1_no_auth_shows_missing_auth_with_remediation(world: World, screenshots
     _shot(world, screenshots, "1-no-auth")
 
 
-def test_1b_without_the_cookie_the_page_only_says_how_to_get_in(world: World, browser: Any) -> None:
+def test_1b_without_a_page_token_the_page_only_says_how_to_get_in(
+    world: World, browser: Any
+) -> None:
     stranger = browser.new_page()
     try:
         stranger.goto(world.daemon.url + "/")
-        assert "not signed in" in stranger.content()
+        _expect_text(stranger.locator("#signed-out"), "not signed in")
         assert stranger.locator("#card-anthropic").count() == 0
         stranger.goto(world.login_url())
-        assert "not valid" in stranger.content(), "the page link works once"
+        _expect_text(stranger.locator("#signed-out"), "not valid")  # a page link works once
+        assert "#token=" not in stranger.url
     finally:
         stranger.close()
+
+
+def test_1c_signed_in_without_cookies_and_a_reload_stays_signed_in(world: World) -> None:
+    page = world.page
+    assert "#token=" not in page.url, "the code leaves the address bar at once"
+    assert page.context.cookies() == []
+    token = page.evaluate("sessionStorage.getItem('kata-providers-page-token')")
+    assert token
+    assert token not in (world.daemon.token,)
+    page.reload()
+    _expect_text(page.locator("#live"), "live")
+    _expect_text(_card(world, "openai").locator("[data-testid=key]"), "missing")
+    assert page.locator("#signed-out").is_hidden()
+
+
+def test_1d_another_local_origin_cannot_use_the_page_credential(world: World, browser: Any) -> None:
+    import http.server
+    import threading
+
+    class Attacker(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html><title>other local app</title>"
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    other = world.page.context.new_page()  # same browser profile as the signed-in page
+    try:
+        other.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        assert other.evaluate("sessionStorage.length") == 0
+        assert other.evaluate("document.cookie") == ""
+        status = other.evaluate(
+            """async (url) => {
+                try {
+                    const r = await fetch(url + "/v1/providers", { credentials: "include" });
+                    return r.status;
+                } catch (e) { return "blocked"; }
+            }""",
+            world.daemon.url,
+        )
+        assert status in ("blocked", 401, 403)
+        assert world.page.context.cookies() == []
+    finally:
+        other.close()
+        server.shutdown()
 
 
 def test_2_anthropic_key_lists_models_and_streams(world: World, screenshots: Path) -> None:
@@ -231,7 +285,7 @@ def test_8_restart_brings_settings_and_indicators_back(world: World, screenshots
 def test_9_reads_well_on_a_phone(world: World, browser: Any, screenshots: Path) -> None:
     phone = browser.new_page(viewport={"width": 390, "height": 844})
     try:
-        phone.goto(world.daemon.url + "/?token=" + world.daemon.token)
+        phone.goto(world.daemon.url + "/#token=" + world.daemon.token)
         phone.locator("#card-openai").wait_for()
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, "no horizontal scrolling on a phone"
