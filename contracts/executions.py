@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, JsonValue
+from pydantic import Field, JsonValue, model_validator
 
 from contracts.base import (
     AuthMode,
@@ -20,6 +20,10 @@ from contracts.base import (
 from contracts.errors import ErrorBody
 
 TOOL_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
+# Documented per-request limits (README): past them a request is refused with 422.
+MAX_MESSAGES = 10_000
+MAX_BLOCKS = 20_000  # content blocks over all messages
+MAX_TOOLS = 128
 
 
 class TextBlock(Block):
@@ -101,8 +105,8 @@ class ExecutionRequest(Request):
     provider: ProviderId | None = Field(default=None, description="Default: the default provider.")
     model: str | None = Field(default=None, min_length=1, max_length=256)
     system: str | None = None
-    messages: list[Message] = Field(min_length=1)
-    tools: list[ToolSpec] = Field(default_factory=list, max_length=128)
+    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
+    tools: list[ToolSpec] = Field(default_factory=list, max_length=MAX_TOOLS)
     tool_choice: ToolChoiceMode | ToolChoiceTool | None = None
     max_tokens: JsonInt = Field(default=1024, ge=1, le=200_000)
     temperature: JsonFloat | None = Field(default=None, ge=0, le=2)
@@ -110,6 +114,13 @@ class ExecutionRequest(Request):
     stream: JsonBool = False
     timeout_s: JsonFloat | None = Field(default=None, ge=0.001, le=3600)
     metadata: dict[str, str] = Field(default_factory=dict, max_length=32)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ExecutionRequest:
+        blocks = sum(1 if isinstance(m.content, str) else len(m.content) for m in self.messages)
+        if blocks > MAX_BLOCKS:
+            raise ValueError(f"at most {MAX_BLOCKS} content blocks in all, not {blocks}")
+        return self
 
 
 class StopReason(StrEnum):

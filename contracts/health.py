@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from contracts.base import Response
+from contracts.errors import ErrorBody
 
 
 class HealthResponse(Response):
@@ -19,3 +20,7 @@ class HealthResponse(Response):
     started_at: datetime
     uptime_s: float = Field(ge=0)
     demo: bool = False
+    problems: list[ErrorBody] = Field(
+        default_factory=list,
+        description="Problems found since start, e.g. a damaged state file kept aside.",
+    )

@@ -9,13 +9,15 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 
 from contracts.events import StateEvent
-from contracts.executions import ExecutionStreamEvent
+from contracts.executions import ExecutionRequest, ExecutionStreamEvent
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 STREAM_SCHEMAS: dict[str, Any] = {
     "StateEvent": StateEvent,
     "ExecutionStreamEvent": ExecutionStreamEvent,
 }
+# Bodies a route parses itself (off the event loop when large): described here.
+REQUEST_SCHEMAS: dict[str, Any] = {"ExecutionRequest": ExecutionRequest}
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -32,6 +34,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schemas = components.setdefault("schemas", {})
     for name, union in STREAM_SCHEMAS.items():
         schema = TypeAdapter(union).json_schema(ref_template=REF_TEMPLATE, mode="serialization")
+        for def_name, definition in schema.pop("$defs", {}).items():
+            schemas.setdefault(def_name, definition)
+        schemas[name] = schema
+    for name, model in REQUEST_SCHEMAS.items():
+        schema = TypeAdapter(model).json_schema(ref_template=REF_TEMPLATE, mode="validation")
         for def_name, definition in schema.pop("$defs", {}).items():
             schemas.setdefault(def_name, definition)
         schemas[name] = schema

@@ -7,6 +7,8 @@ when a session degrades to the API key).
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -82,22 +84,26 @@ class ProviderBook:
     async def detect_sessions(self, read_keyring: KeyringReader | None = None) -> None:
         """Re-read every session source; cheap file reads, plus Codex's keyring entry."""
         now = self._now()
-        self._sessions[ProviderId.ANTHROPIC] = anthropic_sessions.detect(self._env, self._home, now)
+        # File reads, off the event loop.
+        self._sessions[ProviderId.ANTHROPIC] = await asyncio.to_thread(
+            anthropic_sessions.detect, self._env, self._home, now
+        )
         blob = None
-        if (
-            read_keyring is not None
-            and not codex_sessions.auth_file(self._env, self._home).exists()
-        ):
+        has_file = await asyncio.to_thread(codex_sessions.auth_file(self._env, self._home).exists)
+        if read_keyring is not None and not has_file:
             blob = await read_keyring(
                 codex_sessions.KEYRING_SERVICE,
                 codex_sessions.keyring_account(self._env, self._home),
             )
-        self._sessions[ProviderId.OPENAI] = codex_sessions.detect(
-            self._env,
-            self._home,
-            now,
-            chatgpt_enabled=self.settings.daemon.openai_chatgpt_backend,
-            keyring_blob=blob,
+        self._sessions[ProviderId.OPENAI] = await asyncio.to_thread(
+            functools.partial(
+                codex_sessions.detect,
+                self._env,
+                self._home,
+                now,
+                chatgpt_enabled=self.settings.daemon.openai_chatgpt_backend,
+                keyring_blob=blob,
+            )
         )
 
     def session(self, provider: ProviderId) -> Session:

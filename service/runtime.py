@@ -133,7 +133,9 @@ class Runtime:
             },
             demo=config.demo,
         )
-        self._model_list = ModelCache(config.data_dir, self._fetch_models, now)
+        self._model_list = ModelCache(
+            config.data_dir, self._fetch_models, now, report=self._problem
+        )
         self.dispatcher = Dispatcher(
             self.book,
             self._adapters,
@@ -143,6 +145,7 @@ class Runtime:
             ),
         )
         self._problems: list[ErrorBody] = []
+        self._save_lock = asyncio.Lock()
         self._ready = asyncio.Event()
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -155,7 +158,7 @@ class Runtime:
             await self._demo.start()
             if not self._settings_store.path.exists():
                 self._settings_store.save(PersistedSettings(providers=self._demo.settings()))
-        settings, problem = self._settings_store.load()
+        settings, problem = await asyncio.to_thread(self._settings_store.load)
         self.book.settings = settings
         if problem is not None:
             self._problem(problem)
@@ -164,6 +167,9 @@ class Runtime:
     async def _load(self) -> None:
         try:
             await self.book.keys.load()
+            if self.book.keys.damage is not None:
+                self._problem(self.book.keys.damage)
+                self.book.keys.damage = None
             if self._demo is not None:
                 for provider, key in self._demo.keys().items():
                     await self.book.keys.put(provider, key)
@@ -240,6 +246,7 @@ class Runtime:
             started_at=self._started_at,
             uptime_s=max(0.0, self._clock() - self._started),
             demo=self.config.demo,
+            problems=list(self._problems),
         )
 
     async def provider(self, provider: ProviderId) -> ProviderStatus:
@@ -277,7 +284,7 @@ class Runtime:
         self.book.replace_settings(
             provider, ProviderSettings.model_validate({**current.model_dump(), **changes})
         )
-        self._save()
+        await self._save()
         self.book.refresh()
         return self.book.status(provider)
 
@@ -292,7 +299,7 @@ class Runtime:
         self.book.settings.daemon = DaemonSettings.model_validate(
             {**self.book.settings.daemon.model_dump(), **changes}
         )
-        self._save()
+        await self._save()
         self.publish(SettingsEvent(at=self._now(), settings=self.book.settings.daemon))
         await self.redetect()
         return self.book.settings.daemon
@@ -368,8 +375,11 @@ class Runtime:
                         )
                     )
 
-    def _save(self) -> None:
-        self._settings_store.save(self.book.settings)
+    async def _save(self) -> None:
+        # Off the event loop, one save at a time so they land in the order they were made.
+        snapshot = self.book.settings.model_copy(deep=True)
+        async with self._save_lock:
+            await asyncio.to_thread(self._settings_store.save, snapshot)
 
     async def prepare(self, request: ExecutionRequest, started: float | None = None) -> Execution:
         """Route a request: provider, model, credential. Raises what blocks it before any I/O.

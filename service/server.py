@@ -12,6 +12,7 @@ import socket
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import uvicorn
@@ -19,6 +20,14 @@ import uvicorn
 from service import __version__
 from service.app import create_app
 from service.config import DaemonConfig
+from service.instance import (
+    EXIT_ALREADY_RUNNING,
+    EXIT_DATA_DIR,
+    AlreadyRunning,
+    DataDirError,
+    InstanceLock,
+    prepare_data_dir,
+)
 from service.logs import Redactor, configure_logging
 
 log = logging.getLogger("kata.server")
@@ -131,6 +140,25 @@ def serve(config: DaemonConfig, redactor: Redactor, stdout: TextIO) -> int:
     if config.parent_pid is not None and not _alive(config.parent_pid):
         log.error("parent process is not running", extra={"parent_pid": config.parent_pid})
         return 1
+    lock = InstanceLock(config.data_dir)
+    try:
+        removed = prepare_data_dir(config.data_dir)
+        lock.acquire()
+    except DataDirError as exc:
+        print(f"kata-providers: {exc}", file=sys.stderr)
+        return EXIT_DATA_DIR
+    except AlreadyRunning as exc:
+        print(f"kata-providers: {exc}", file=sys.stderr)
+        return EXIT_ALREADY_RUNNING
+    if removed:
+        log.info("removed files left by interrupted writes", extra={"count": len(removed)})
+    try:
+        return _serve_locked(config, stdout, lock)
+    finally:
+        lock.release()
+
+
+def _serve_locked(config: DaemonConfig, stdout: TextIO, lock: InstanceLock) -> int:
     try:
         sock = bind(config.host, config.port)
     except OSError as exc:
@@ -149,7 +177,9 @@ def serve(config: DaemonConfig, redactor: Redactor, stdout: TextIO) -> int:
     url = json.loads(ready_line(config))["url"]
 
     def on_ready() -> None:
-        stdout.write(ready_line(config) + "\n")
+        line = ready_line(config)
+        lock.publish({**json.loads(line), "started_at": datetime.now(UTC).isoformat()})
+        stdout.write(line + "\n")
         stdout.flush()
         log.info(
             "ready",

@@ -1,24 +1,23 @@
 """`settings.json`: user settings that survive a restart, schema-versioned, written atomically.
 
-A file that cannot be read is kept aside as `settings.json.corrupt-<time>` and defaults are
-used; the caller is told so it can log and publish the problem. Nothing is lost silently.
+A file that cannot be read, or has a schema version this daemon does not know, is kept aside as
+`settings.json.corrupt-<time>` (0600) and defaults are used; the caller is told so it can log and
+publish the problem. Nothing is lost silently, and nothing stops the daemon from starting.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import time
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.base import ProviderId
-from contracts.errors import InvalidRequest, ProviderError
+from contracts.errors import ProviderError
 from contracts.providers import ProviderSettings
 from contracts.settings import DaemonSettings
-from service.credentials.files import write_private_json
+from service.credentials.files import damaged, set_aside, write_private_json
 
 log = logging.getLogger("kata.settings")
 
@@ -49,37 +48,36 @@ class SettingsStore:
         self.path = data_dir / FILE_NAME
 
     def load(self) -> tuple[PersistedSettings, ProviderError | None]:
-        """The saved settings, or defaults and the reason the file could not be used."""
+        """The saved settings, or defaults and the reason the file could not be used (the file
+        is then kept aside). Never raises: a damaged file must not stop the daemon."""
         try:
             raw = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return PersistedSettings(), None
         except OSError as exc:
-            return PersistedSettings(), self._problem(f"cannot be read ({exc.strerror})", None)
+            return PersistedSettings(), self._problem(f"cannot be read ({exc.strerror})")
         try:
             data = json.loads(raw)
-            if isinstance(data, dict) and data.get("schema_version", 0) > SCHEMA_VERSION:
-                raise ValueError(
-                    f"schema_version {data['schema_version']} is newer than this daemon"
-                )
+            version = data.get("schema_version", SCHEMA_VERSION) if isinstance(data, dict) else 0
+            if version != SCHEMA_VERSION or isinstance(version, bool):
+                raise ValueError(f"has schema_version {version!r}, which this daemon does not know")
             return PersistedSettings.model_validate(data), None
-        except (ValueError, ValidationError) as exc:
+        except (ValueError, ValidationError, TypeError) as exc:
             reason = "does not match the schema" if isinstance(exc, ValidationError) else str(exc)
-            return PersistedSettings(), self._problem(reason, self._set_aside())
+            if isinstance(exc, json.JSONDecodeError):
+                reason = "is not valid JSON"
+            return PersistedSettings(), self._problem(reason)
 
     def save(self, settings: PersistedSettings) -> None:
-        """Write the settings atomically."""
+        """Write the settings atomically (call it off the event loop)."""
         write_private_json(self.path, settings.model_dump(mode="json"))
 
-    def _set_aside(self) -> Path:
-        aside = self.path.with_name(f"{FILE_NAME}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
-        os.replace(self.path, aside)
-        return aside
-
-    def _problem(self, reason: str, aside: Path | None) -> ProviderError:
-        kept = f" It was kept as {aside}." if aside else ""
+    def _problem(self, reason: str) -> ProviderError:
+        aside = set_aside(self.path)
         log.error("settings file unusable", extra={"path": str(self.path), "reason": reason})
-        return InvalidRequest(
-            f"The settings file {self.path} {reason}; defaults are in use.{kept}",
+        return damaged(
+            self.path,
+            reason,
+            aside,
             "Check the kept file and set your settings again on the settings page.",
         )

@@ -7,14 +7,17 @@ escapes that decode to lone surrogates; none of these can be encoded as JSON or 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
 
 NON_FINITE = "numbers must be finite (NaN, Infinity and out-of-range values like 1e999 are refused)"
 LONE_SURROGATE = (
@@ -66,7 +69,47 @@ def loads(body: bytes) -> Any:
         raise json.JSONDecodeError(str(refused), "", 0) from None
     except json.JSONDecodeError as exc:
         raise json.JSONDecodeError(exc.msg, "", exc.pos) from None
+    except UnicodeDecodeError as exc:
+        raise json.JSONDecodeError("the body is not valid UTF-8", "", exc.start) from None
     return value
+
+
+LARGE_BODY = 64 * 1024  # larger bodies are parsed and validated in a worker thread
+M = TypeVar("M", bound=BaseModel)
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    """The body as `model`, parsed strictly. A large body is parsed and validated in a worker
+    thread, so no single valid request holds the event loop (and every other client) for long.
+    Problems are raised as FastAPI's RequestValidationError, rendered like any other."""
+    raw = await request.body()
+    if len(raw) > LARGE_BODY:
+        return await asyncio.to_thread(_parse, raw, model)
+    return _parse(raw, model)
+
+
+def _parse(raw: bytes, model: type[M]) -> M:
+    try:
+        data = loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", exc.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": exc.msg},
+                }
+            ]
+        ) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in errors]
+        ) from None
 
 
 class StrictJsonRequest(Request):

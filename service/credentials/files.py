@@ -7,8 +7,13 @@ import json
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
+
+from contracts.errors import InvalidRequest, ProviderError, UnexpectedError
+
+INSUFFICIENT_STORAGE = 507
 
 
 class UnsafeFileError(Exception):
@@ -51,7 +56,38 @@ def read_private_json(path: Path) -> Any:
 
 
 def write_private_json(path: Path, data: Any) -> None:
-    """Write JSON to `path` atomically; the file is 0600 from its first byte."""
+    """Write JSON to `path` atomically; the file is 0600 from its first byte. A folder that
+    cannot be written is a taxonomy error naming the path (507), never a bare 500."""
+    try:
+        _write(path, data)
+    except OSError as exc:
+        raise UnexpectedError(
+            f"Cannot write {path}: {exc.strerror or type(exc).__name__}.",
+            f"Check that the data folder {path.parent} exists, is writable by this user and has "
+            "free space, then try again.",
+            status=INSUFFICIENT_STORAGE,
+        ) from exc
+
+
+def set_aside(path: Path) -> Path | None:
+    """Move a damaged file (or whatever stands at `path`) aside as `<name>.corrupt-<time>`,
+    private, so nothing is lost and nothing blocks the defaults. None if it cannot be moved."""
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+    try:
+        os.replace(path, aside)
+        os.chmod(aside, 0o700 if aside.is_dir() else 0o600)
+    except OSError:
+        return None
+    return aside
+
+
+def damaged(path: Path, reason: str, aside: Path | None, remediation: str) -> ProviderError:
+    """The problem to publish for a state file that could not be used."""
+    kept = f" It was kept as {aside}." if aside else ""
+    return InvalidRequest(f"{path} {reason}; defaults are in use.{kept}", remediation)
+
+
+def _write(path: Path, data: Any) -> None:
     ensure_private_dir(path.parent)
     # mkstemp creates the file 0600 with O_EXCL: no window in which the umask could expose it.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

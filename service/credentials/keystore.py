@@ -7,17 +7,23 @@ is held in memory once loaded, so status requests never touch the keyring.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import string
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.base import ProviderId
 from contracts.errors import InvalidRequest, ProviderError
-from service.credentials.files import UnsafeFileError, read_private_json, write_private_json
+from service.credentials.files import (
+    UnsafeFileError,
+    damaged,
+    read_private_json,
+    set_aside,
+    write_private_json,
+)
 from service.credentials.keyring_access import KeyringAccess, KeyringUnavailable
 
 log = logging.getLogger("kata.keys")
@@ -50,6 +56,8 @@ class KeyStore:
         self._stored: dict[ProviderId, StoredKey] = {}
         self._file_problem: UnsafeFileError | ValueError | None = None
         self._loaded = False
+        self._file_lock = asyncio.Lock()  # file changes run in a thread, one at a time
+        self.damage: ProviderError | None = None  # a damaged key file found (and kept aside)
 
     @property
     def path(self) -> Path:
@@ -70,7 +78,15 @@ class KeyStore:
     async def load(self) -> None:
         """Read every stored key once: keyring entries first, then the file."""
         stored: dict[ProviderId, StoredKey] = {}
-        file_keys = self._read_file()
+        async with self._file_lock:
+            file_keys = await asyncio.to_thread(self._read_file)
+            if isinstance(self._file_problem, ValueError):
+                reason = f"is not a valid key file ({self._file_problem})"
+                aside = await asyncio.to_thread(set_aside, self._path)
+                self.damage = damaged(
+                    self._path, reason, aside, "Add your API keys again on the settings page."
+                )
+                self._file_problem = None
         for provider in ProviderId:
             value = await self._keyring_get(provider)
             if value:
@@ -106,18 +122,12 @@ class KeyStore:
     async def put(self, provider: ProviderId, value: str) -> StoredKey:
         """Store a key: in the keyring when usable, else in the file. Returns where it went."""
         if await self._keyring_set(provider, value):
-            self._remove_from_file(provider)
+            async with self._file_lock:
+                await asyncio.to_thread(self._remove_from_file, provider)
             stored = StoredKey(value, self.store_name)
         else:
-            keys = self._read_file()
-            problem = self.problem()
-            if isinstance(self._file_problem, UnsafeFileError) and problem is not None:
-                raise problem
-            if self._file_problem is not None:
-                self._set_aside()
-            keys[provider.value] = value
-            write_private_json(self._path, {"version": FILE_VERSION, "keys": keys})
-            self._file_problem = None
+            async with self._file_lock:
+                await asyncio.to_thread(self._write_to_file, provider, value)
             stored = StoredKey(value, "file")
         self._stored[provider] = stored
         log.info("api key stored", extra={"provider": provider.value, "store": stored.source})
@@ -128,7 +138,10 @@ class KeyStore:
         removed = False
         with contextlib.suppress(KeyringUnavailable):
             removed = await self._keyring.delete(provider.value)
-        removed = self._remove_from_file(provider) or removed
+        async with self._file_lock:
+            removed = await asyncio.to_thread(self._remove_from_file, provider) or removed
+            # Copies of damaged key files may hold this key too: a deleted key leaves none.
+            await asyncio.to_thread(self._remove_kept_copies)
         removed = self._stored.pop(provider, None) is not None or removed
         log.info("api key removed", extra={"provider": provider.value, "removed": removed})
         return removed
@@ -164,14 +177,29 @@ class KeyStore:
         if not isinstance(keys, dict):
             self._file_problem = ValueError("no 'keys' object")
             return {}
+        if data.get("version", FILE_VERSION) != FILE_VERSION:
+            self._file_problem = ValueError(f"unknown version {data.get('version')!r}")
+            return {}
         self._file_problem = None
         return {k: v for k, v in keys.items() if isinstance(k, str) and isinstance(v, str) and v}
 
-    def _set_aside(self) -> None:
-        """Keep an unreadable key file instead of overwriting it: nothing is lost silently."""
-        aside = self._path.with_name(f"{FILE_NAME}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
-        os.replace(self._path, aside)
-        log.error("unreadable key file kept aside", extra={"path": str(aside)})
+    def _write_to_file(self, provider: ProviderId, value: str) -> None:
+        keys = self._read_file()
+        problem = self.problem()
+        if isinstance(self._file_problem, UnsafeFileError) and problem is not None:
+            raise problem
+        if self._file_problem is not None:
+            # Keep an unreadable key file instead of overwriting it: nothing is lost silently.
+            aside = set_aside(self._path)
+            log.error("unreadable key file kept aside", extra={"path": str(aside)})
+        keys[provider.value] = value
+        write_private_json(self._path, {"version": FILE_VERSION, "keys": keys})
+        self._file_problem = None
+
+    def _remove_kept_copies(self) -> None:
+        for copy in self._path.parent.glob(f"{FILE_NAME}.corrupt-*"):
+            with contextlib.suppress(OSError):
+                copy.unlink()
 
     def _remove_from_file(self, provider: ProviderId) -> bool:
         keys = self._read_file()

@@ -13,7 +13,7 @@ from service.http_errors import error_responses
 from service.routes.deps import RuntimeDep
 from service.runtime import Runtime
 from service.sse_stream import EventStream, encode
-from service.strict_json import StrictJsonRoute
+from service.strict_json import StrictJsonRoute, parse_body
 
 router = APIRouter(tags=["executions"], route_class=StrictJsonRoute)
 
@@ -26,6 +26,12 @@ STREAM_DOC = {
         "application/json": {"schema": {"$ref": "#/components/schemas/ExecutionResult"}},
         "text/event-stream": {"schema": {"$ref": "#/components/schemas/ExecutionStreamEvent"}},
     },
+}
+
+
+REQUEST_DOC = {
+    "required": True,
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ExecutionRequest"}}},
 }
 
 
@@ -63,10 +69,11 @@ async def _sse(runtime: Runtime, execution: Execution) -> AsyncIterator[bytes]:
     summary="Run one model request, whole or streamed",
     response_model=ExecutionResult,
     responses={200: STREAM_DOC, **error_responses(404, 409, 424, 429, 502, 503, 504)},
+    openapi_extra={"requestBody": REQUEST_DOC},
 )
-async def create_execution(
-    body: ExecutionRequest, request: Request, runtime: RuntimeDep
-) -> Response:
+async def create_execution(request: Request, runtime: RuntimeDep) -> Response:
+    # Parsed here rather than by FastAPI so that a large body is validated off the event loop.
+    body = await parse_body(request, ExecutionRequest)
     execution = await runtime.prepare(body, request.scope["state"].get("started"))
     if body.stream:
         return EventStream(_sse(runtime, execution))
