@@ -20,6 +20,10 @@ class HealthResponse(Response):
     started_at: datetime
     uptime_s: float = Field(ge=0)
     demo: bool = False
+    warm: bool = Field(
+        default=False,
+        description="The provider SDKs are loaded: no request will wait on an import.",
+    )
     problems: list[ErrorBody] = Field(
         default_factory=list,
         description="Problems found since start, e.g. a damaged state file kept aside.",

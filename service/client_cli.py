@@ -1,6 +1,7 @@
 """The human CLI client: `status`, `models`, `run`, `keys set|remove`, against a running daemon.
 
-The daemon is found by `--url` / `KATA_PROVIDERS_URL` and `--token` / `KATA_PROVIDERS_TOKEN`.
+The daemon is found by `--url` / `KATA_PROVIDERS_URL` and `--token` / `KATA_PROVIDERS_TOKEN`,
+else by the discovery file the running daemon keeps in its data folder (`KATA_PROVIDERS_HOME`).
 API keys are read from standard input (or a hidden prompt), never from the command line, where
 `ps` and shell history would see them.
 """
@@ -52,14 +53,37 @@ def add_commands(commands: Any) -> None:
     keys.add_argument("action", choices=["set", "remove"])
     keys.add_argument("provider", choices=["anthropic", "openai"])
     keys.add_argument("--verify", action="store_true", help="probe the provider before storing")
+    page = commands.add_parser(
+        "open", parents=[common], help="print (and open) a fresh one-time link to the status page"
+    )
+    page.add_argument(
+        "--no-browser", action="store_true", help="only print the link, do not open a browser"
+    )
+
+
+def _discovered() -> dict[str, Any]:
+    """The running daemon's discovery file, when there is one."""
+    from pathlib import Path
+
+    from service.config import default_data_dir
+    from service.instance import read_discovery
+
+    home = os.environ.get("KATA_PROVIDERS_HOME")
+    return read_discovery(Path(home).expanduser() if home else default_data_dir()) or {}
 
 
 def _client(args: argparse.Namespace) -> httpx.Client:
     import httpx
 
-    url = args.url or os.environ.get("KATA_PROVIDERS_URL") or DEFAULT_URL
-    token = args.token or os.environ.get("KATA_PROVIDERS_TOKEN") or ""
-    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=600)
+    url = args.url or os.environ.get("KATA_PROVIDERS_URL")
+    token = args.token or os.environ.get("KATA_PROVIDERS_TOKEN")
+    if url is None:
+        found = _discovered()
+        url = found.get("url") or DEFAULT_URL
+        token = token or found.get("token")
+    return httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {token or ''}"}, timeout=600
+    )
 
 
 def _check(response: httpx.Response) -> Any:
@@ -80,9 +104,13 @@ def run_command(
 
     try:
         with _client(args) as client:
-            handler = {"status": _status, "models": _models, "run": _run, "keys": _keys}[
-                args.command
-            ]
+            handler = {
+                "status": _status,
+                "models": _models,
+                "run": _run,
+                "keys": _keys,
+                "open": _open,
+            }[args.command]
             handler(client, args, out, err)
         return 0
     except ClientError as exc:
@@ -213,3 +241,16 @@ def _keys(client: httpx.Client, args: argparse.Namespace, out: TextIO, err: Text
         f"{args.provider}: api key {key_state['state']} {key_state['hint']} "
         f"in {key_state['source']}\n"
     )
+
+
+def _open(client: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    link = _check(client.post("/v1/page/link"))
+    if args.json:
+        out.write(json.dumps(link) + "\n")
+    else:
+        out.write(f"{link['url']}\n")
+        err.write("(the link works once, for ten minutes)\n")
+    if not args.no_browser:
+        import webbrowser
+
+        webbrowser.open(link["url"])

@@ -50,6 +50,8 @@ class DaemonConfig:
     first_token_timeout_s: float = 120.0
     idle_timeout_s: float = 60.0
     probe_interval_s: float = 0.0
+    head_timeout_s: float = 10.0  # a request head not complete by then closes the connection
+    max_connections: int = 1024
 
     def __post_init__(self) -> None:
         if len(self.token) < 16:
@@ -78,6 +80,8 @@ def load_env_config() -> dict[str, object]:
         idle_timeout_s: float | None = None
         probe_interval_s: float | None = None
         shutdown_grace_s: float | None = None
+        head_timeout_s: float | None = None
+        max_connections: int | None = None
 
     env = EnvConfig()
     fields: dict[str, object] = {
@@ -89,6 +93,8 @@ def load_env_config() -> dict[str, object]:
             "idle_timeout_s",
             "probe_interval_s",
             "shutdown_grace_s",
+            "head_timeout_s",
+            "max_connections",
         )
         if getattr(env, name) is not None
     }

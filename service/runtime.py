@@ -146,6 +146,7 @@ class Runtime:
         )
         self._problems: list[ErrorBody] = []
         self._save_lock = asyncio.Lock()
+        self.sdks_loaded = asyncio.Event()
         self._ready = asyncio.Event()
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -192,6 +193,7 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._probe_forever()))
         # Import the SDKs now, off the event loop, so the first request never waits on them.
         await asyncio.to_thread(import_sdks)
+        self.sdks_loaded.set()
 
     async def _probe_forever(self) -> None:
         """Optional periodic health probe: a models call per usable provider, never a paid
@@ -246,6 +248,7 @@ class Runtime:
             started_at=self._started_at,
             uptime_s=max(0.0, self._clock() - self._started),
             demo=self.config.demo,
+            warm=self.sdks_loaded.is_set(),
             problems=list(self._problems),
         )
 

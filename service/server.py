@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ import uvicorn
 from service import __version__
 from service.app import create_app
 from service.config import DaemonConfig
+from service.connections import protocol_class
 from service.instance import (
     EXIT_ALREADY_RUNNING,
     EXIT_DATA_DIR,
@@ -58,8 +60,11 @@ class DaemonServer(uvicorn.Server):
         on_ready: Callable[[], None],
         parent_pid: int | None,
         drain: Callable[[], Coroutine[Any, Any, None]],
+        loaded: asyncio.Event,
     ):
         super().__init__(config)
+        self._loaded = loaded
+        self._freeze: asyncio.Task[None] | None = None
         self._on_ready = on_ready
         self._parent_pid = parent_pid
         self._drain = drain
@@ -77,9 +82,17 @@ class DaemonServer(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started and not self.should_exit:
+            self._freeze = asyncio.create_task(self._freeze_when_loaded())
             if self._parent_pid is not None:
                 self._watch = asyncio.create_task(self._watch_parent(self._parent_pid))
             self._on_ready()
+
+    async def _freeze_when_loaded(self) -> None:
+        # Everything alive once the SDKs are loaded lives as long as the process: moved out of
+        # the collector's reach, a full collection no longer walks it (measured: a 2.3 MB request
+        # stalled the loop 277 ms in one such collection, 25 ms without).
+        await self._loaded.wait()
+        gc.freeze()
 
     async def _watch_parent(self, pid: int) -> None:
         gone = asyncio.Event()
@@ -197,6 +210,7 @@ def _serve_locked(config: DaemonConfig, stdout: TextIO, lock: InstanceLock) -> i
         date_header=True,
         lifespan="on",
         ws="none",
+        http=protocol_class(config.head_timeout_s, config.max_connections),
         # The drain ends executions at shutdown_grace_s; the margin lets their last events go.
         timeout_graceful_shutdown=round(config.shutdown_grace_s) + 2,
         # A local client keeps its connections open; closing them early races its reuse.
@@ -204,7 +218,11 @@ def _serve_locked(config: DaemonConfig, stdout: TextIO, lock: InstanceLock) -> i
     )
     daemon = app.state.runtime
     server = DaemonServer(
-        uv_config, on_ready, config.parent_pid, lambda: daemon.drain(config.shutdown_grace_s)
+        uv_config,
+        on_ready,
+        config.parent_pid,
+        lambda: daemon.drain(config.shutdown_grace_s),
+        daemon.sdks_loaded,
     )
     # uvicorn re-raises the signal it caught once it has drained; these handlers make that a
     # clean exit 0 instead of death by the default SIGTERM action.
