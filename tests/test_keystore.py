@@ -112,12 +112,15 @@ async def test_a_corrupt_key_file_is_kept_aside_not_overwritten(tmp_path: Path) 
     os.close(fd)
     store = _store(tmp_path, NoBackendKeyring())
     await store.load()
-    assert store.problem() is not None
+    assert store.damage is not None  # reported, and the file kept aside at once
+    assert str(path) in store.damage.message
+    assert store.problem() is None
     await store.put(ProviderId.OPENAI, OPENAI_KEY)
     kept = sorted(tmp_path.glob("credentials.json.corrupt-*"))  # noqa: ASYNC240
     assert len(kept) == 1
     assert kept[0].read_bytes() == b"{not json"
-    assert store.problem() is None
+    assert oct(kept[0].stat().st_mode & 0o777) == "0o600"
+    assert store.key(ProviderId.OPENAI) is not None
 
 
 async def test_environment_keys_sit_below_stored_keys(tmp_path: Path) -> None:

@@ -93,9 +93,10 @@ def test_stdout_holds_exactly_one_line_and_stderr_is_json() -> None:
     assert TOKEN not in err
 
 
-def test_random_token_is_256_bits_url_safe_and_differs_per_start() -> None:
-    first = spawn_daemon()
-    second = spawn_daemon()
+def test_random_token_is_256_bits_url_safe_and_differs_per_start(tmp_path: Path) -> None:
+    # One daemon per data folder: each gets its own.
+    first = spawn_daemon(env={"KATA_PROVIDERS_HOME": str(tmp_path / "one")})
+    second = spawn_daemon(env={"KATA_PROVIDERS_HOME": str(tmp_path / "two")})
     try:
         tokens = [first.token, second.token]
     finally:
@@ -107,8 +108,11 @@ def test_random_token_is_256_bits_url_safe_and_differs_per_start() -> None:
         assert all(c.isalnum() or c in "-_" for c in token)
 
 
-def test_port_zero_picks_distinct_free_ports() -> None:
-    daemons = [spawn_daemon("--port", "0") for _ in range(2)]
+def test_port_zero_picks_distinct_free_ports(tmp_path: Path) -> None:
+    daemons = [
+        spawn_daemon("--port", "0", env={"KATA_PROVIDERS_HOME": str(tmp_path / str(n))})
+        for n in range(2)
+    ]
     try:
         ports = {d.ready["port"] for d in daemons}
         for d in daemons:
