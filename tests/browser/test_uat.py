@@ -145,6 +145,25 @@ def test_1c_signed_in_without_cookies_and_a_reload_stays_signed_in(world: World)
     assert page.locator("#signed-out").is_hidden()
 
 
+def test_1e_the_api_docs_render_offline_from_the_package(world: World, screenshots: Path) -> None:
+    page = world.page
+    requests: list[str] = []
+
+    def record(request: Any) -> None:
+        requests.append(request.url)
+
+    page.on("request", record)
+    page.click("text=API documentation")
+    page.locator(".opblock").first.wait_for()
+    assert page.locator(".opblock").count() > 10
+    page.screenshot(path=str(screenshots / "uat-1e-docs.png"))
+    page.remove_listener("request", record)
+    assert requests
+    assert all(url.startswith((world.daemon.url, "data:")) for url in requests)
+    page.go_back()
+    _expect_text(page.locator("#live"), "live")
+
+
 def test_1d_another_local_origin_cannot_use_the_page_credential(world: World, browser: Any) -> None:
     import http.server
     import threading
