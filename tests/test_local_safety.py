@@ -42,10 +42,11 @@ def test_one_daemon_per_data_folder_with_a_discovery_file(tmp_path: Path) -> Non
     try:
         discovery = home / DISCOVERY_NAME
         info = json.loads(discovery.read_text())
+        mode = stat.S_IMODE(discovery.stat().st_mode)
         second = _serve_cli(home)
     finally:
         assert first.stop() == 0
-    assert stat.S_IMODE(discovery.stat().st_mode) == 0o600 if discovery.exists() else True
+    assert mode == 0o600
     assert {"url", "port", "pid", "token", "version", "started_at"} <= set(info)
     assert info["url"] == first.url
     assert info["token"] == first.token
