@@ -131,6 +131,19 @@ class Demo:
         await self.openai.stop()
 
 
+USER_CREDENTIALS = (
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_PROFILE",
+    "ANTHROPIC_CONFIG_DIR",
+    "CODEX_HOME",
+    "CLAUDE_CONFIG_DIR",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+)
+
+
 class DemoKeyring:
     """An in-memory keyring for the demo: demo keys never reach the user's real keyring."""
 
@@ -154,19 +167,21 @@ class DemoKeyring:
 
 def demo_runtime(config: Any) -> Any:
     """A runtime wired to the demo: its upstreams, files, keyring and environment."""
-    from dataclasses import replace
-
     from service.credentials.keyring_access import KeyringAccess
     from service.runtime import Runtime
 
-    folder = config.data_dir / "demo"
+    folder = config.data_dir
     demo = Demo(folder)
     demo.write_sessions()
+    # A sandbox: none of the user's credentials, from the environment or anywhere else. The
+    # SDKs read some of these variables themselves, so they leave the process's environment too.
+    for name in USER_CREDENTIALS:
+        os.environ.pop(name, None)
     env = {**os.environ, **demo.env()}
     os.environ.update(demo.env())  # the SDKs read their profile and base-URL variables themselves
     backend = DemoKeyring()
     return Runtime(
-        replace(config, data_dir=folder),
+        config,
         keyring=KeyringAccess(lambda: backend),
         env=env,
         home=demo.home,

@@ -8,12 +8,15 @@ import gc
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 import uvicorn
@@ -153,6 +156,9 @@ def serve(config: DaemonConfig, redactor: Redactor, stdout: TextIO) -> int:
     if config.parent_pid is not None and not _alive(config.parent_pid):
         log.error("parent process is not running", extra={"parent_pid": config.parent_pid})
         return 1
+    if config.demo:
+        # A sandbox that starts fresh every run and leaves nothing behind.
+        config = replace(config, data_dir=Path(tempfile.mkdtemp(prefix="kata-providers-demo-")))
     lock = InstanceLock(config.data_dir)
     try:
         removed = prepare_data_dir(config.data_dir)
@@ -169,6 +175,8 @@ def serve(config: DaemonConfig, redactor: Redactor, stdout: TextIO) -> int:
         return _serve_locked(config, stdout, lock)
     finally:
         lock.release()
+        if config.demo:
+            shutil.rmtree(config.data_dir, ignore_errors=True)
 
 
 def _serve_locked(config: DaemonConfig, stdout: TextIO, lock: InstanceLock) -> int:

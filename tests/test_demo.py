@@ -20,7 +20,17 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def demo(data: Path) -> Iterator[Daemon]:
     user_home = data / "user-home"
     user_home.mkdir()
-    daemon = spawn_daemon("--demo", env={"KATA_PROVIDERS_HOME": str(data), "HOME": str(user_home)})
+    daemon = spawn_daemon(
+        "--demo",
+        env={
+            "KATA_PROVIDERS_HOME": str(data),
+            "HOME": str(user_home),
+            # The user's own credentials: the demo must never read them.
+            "ANTHROPIC_API_KEY": "sk-ant-users-real-key-never-read-7777",
+            "OPENAI_API_KEY": "sk-users-real-openai-key-never-read-7777",
+            "ANTHROPIC_AUTH_TOKEN": "sk-ant-oat01-users-real-token-7777",
+        },
+    )
     try:
         yield daemon
     finally:
@@ -94,8 +104,31 @@ def test_demo_touches_nothing_of_the_user(demo: Daemon, data: Path) -> None:
     with _client(demo) as http:
         key = http.get("/v1/providers/anthropic").json()["api_key"]
         session = http.get("/v1/providers/anthropic").json()["token_session"]
+        http.put("/v1/settings", json={"default_provider": "openai"})
+        http.delete("/v1/providers/openai/api-key")
+        openai_key = http.get("/v1/providers/openai").json()["api_key"]
     assert key["source"] == "keyring:DemoKeyring"
-    assert session["source"].startswith(str(data / "demo"))
+    assert "kata-providers-demo-" in session["source"]
+    assert openai_key["state"] == "missing", "the user's OPENAI_API_KEY is never read"
     assert list((data / "user-home").iterdir()) == []
-    assert not (data / "credentials.json").exists()
-    assert not (data / "settings.json").exists()
+    assert [p.name for p in data.iterdir()] == ["user-home"], "nothing in the real data folder"
+
+
+def test_each_demo_run_starts_fresh_and_leaves_nothing(tmp_path: Path) -> None:
+    env = {"KATA_PROVIDERS_HOME": str(tmp_path / "data")}
+    first = spawn_daemon("--demo", env=env)
+    with _client(first) as http:
+        http.put("/v1/settings", json={"default_provider": "openai"})
+        folder = Path(http.get("/v1/providers/anthropic").json()["token_session"]["source"])
+    assert first.stop() == 0
+    assert not any(
+        parent.name.startswith("kata-providers-demo-") and parent.exists()
+        for parent in folder.parents
+    )
+    second = spawn_daemon("--demo", env=env)
+    try:
+        with _client(second) as http:
+            settings = http.get("/v1/settings").json()
+    finally:
+        second.stop()
+    assert settings["default_provider"] is None

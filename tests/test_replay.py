@@ -1,4 +1,4 @@
-"""Every recorded stream in ../shared/wire, replayed by the fakes byte for byte, yields through
+"""Every recorded stream in tests/wire, replayed by the fakes byte for byte, yields through
 the real SDK and the adapter exactly the recorded text and tool arguments."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The recorded provider streams in ../shared/wire, as raw bytes, with what they say computed
+"""The recorded provider streams in tests/wire (copied byte for byte from public repositories;
+tests/wire/SOURCES.md says from where), as raw bytes, with what they say computed
 independently of the adapters (a plain SSE parse), so the tests compare two separate readings."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import yaml
 
-WIRE = Path(__file__).resolve().parents[2] / "shared" / "wire"
+WIRE = Path(__file__).resolve().parent / "wire"
 
 
 @dataclass
@@ -97,7 +98,7 @@ def _read_chat(recording: Recording) -> None:
 
 
 def recordings() -> list[Recording]:
-    """Every recorded stream in ../shared/wire."""
+    """Every recorded stream in tests/wire."""
     found: list[Recording] = []
     for path in sorted(WIRE.iterdir()):
         if not path.name.startswith(
