@@ -104,7 +104,7 @@ def from_status(
         return make(
             InvalidAuth,
             f"{name} rejected the {what} (401): {message}",
-            f"Check the {what} for {name}; replace it on the settings page if it was revoked.",
+            f"Check the {what} for {name}; replace it on the status page if it was revoked.",
         )
     if status == 403:
         # Permission, not identity: the credential is valid but may not do this.

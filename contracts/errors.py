@@ -53,6 +53,21 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "unauthorized"
 
 
+class ErrorAction(StrEnum):
+    """What a program can offer the user to do about an error (the page makes it a button, the
+    CLI a command); `remediation` says the same for a person."""
+
+    SET_API_KEY = "set_api_key"
+    SIGN_IN = "sign_in"
+    SWITCH_AUTH_MODE = "switch_auth_mode"
+    CHOOSE_MODEL = "choose_model"
+    FIX_REQUEST = "fix_request"
+    WAIT = "wait"
+    RETRY = "retry"
+    CHECK_NETWORK = "check_network"
+    NONE = "none"
+
+
 class ErrorDetail(Response):
     """One problem found in a request body, located by its path."""
 
@@ -68,7 +83,10 @@ class ErrorBody(Response):
 
     code: ErrorCode
     message: str = Field(description="What went wrong, for a person. Never contains a secret.")
-    remediation: str = Field(description="What to do about it.")
+    remediation: str = Field(description="What to do about it, as a sentence for a person.")
+    action: ErrorAction = Field(
+        default=ErrorAction.NONE, description="What to do about it, for a program."
+    )
     retryable: bool = Field(description="Whether the same request may succeed if sent again later.")
     provider: ProviderId | None = None
     request_id: str | None = Field(default=None, description="The daemon's id for the request.")
@@ -93,6 +111,7 @@ class ProviderError(Exception):
     default_retryable: ClassVar[bool] = False
     # Whether the provider's health should count this failure against it.
     provider_fault: ClassVar[bool] = False
+    default_action: ClassVar[ErrorAction] = ErrorAction.NONE
 
     def __init__(
         self,
@@ -106,6 +125,7 @@ class ProviderError(Exception):
         upstream_request_id: str | None = None,
         details: list[ErrorDetail] | None = None,
         status: int | None = None,
+        action: ErrorAction | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -119,6 +139,7 @@ class ProviderError(Exception):
         self.upstream_request_id = upstream_request_id
         self.details = details
         self.status = self.default_status if status is None else status
+        self.action = self.default_action if action is None else action
 
     @staticmethod
     def of(code: ErrorCode, message: str, remediation: str, **kwargs: Any) -> ProviderError:
@@ -131,6 +152,7 @@ class ProviderError(Exception):
             code=self.code,
             message=self.message,
             remediation=self.remediation,
+            action=self.action,
             retryable=self.retryable,
             provider=self.provider,
             request_id=request_id,
@@ -154,12 +176,16 @@ class Unauthorized(ProviderError):
 class InvalidRequest(ProviderError):
     """The request cannot be served as sent."""
 
+    default_action = ErrorAction.FIX_REQUEST
+
     code = ErrorCode.INVALID_REQUEST
     default_status = 400
 
 
 class ModelNotFound(ProviderError):
     """The provider does not know the model."""
+
+    default_action = ErrorAction.CHOOSE_MODEL
 
     code = ErrorCode.MODEL_NOT_FOUND
     default_status = 404
@@ -174,17 +200,23 @@ class AuthError(ProviderError):
 class MissingAuth(AuthError):
     """No credential is configured."""
 
+    default_action = ErrorAction.SET_API_KEY
+
     code = ErrorCode.MISSING_AUTH
 
 
 class InvalidAuth(AuthError):
     """The provider rejected the credential."""
 
+    default_action = ErrorAction.SET_API_KEY
+
     code = ErrorCode.INVALID_AUTH
 
 
 class SessionExpired(AuthError):
     """The token session expired or was rejected, and could not be renewed."""
+
+    default_action = ErrorAction.SIGN_IN
 
     code = ErrorCode.SESSION_EXPIRED
 
@@ -196,6 +228,8 @@ class SessionFailed(SessionExpired):
 
 class RateLimited(ProviderError):
     """The user's quota: retry after a wait; never the provider's ill health."""
+
+    default_action = ErrorAction.WAIT
 
     code = ErrorCode.RATE_LIMITED
     default_status = 429
@@ -212,6 +246,8 @@ class Cancelled(ProviderError):
 class ProviderUnavailable(ProviderError):
     """The provider failed: 5xx, overloaded, a broken stream."""
 
+    default_action = ErrorAction.RETRY
+
     code = ErrorCode.PROVIDER_UNAVAILABLE
     default_status = 503
     default_retryable = True
@@ -222,6 +258,8 @@ class NetworkUnreachable(ProviderUnavailable):
     """No connection could be made (DNS, refused, unreachable): the user's network, not the
     provider's health."""
 
+    default_action = ErrorAction.CHECK_NETWORK
+
     provider_fault = False
 
 
@@ -229,11 +267,15 @@ class BreakerOpen(ProviderUnavailable):
     """Requests are paused while a failing provider recovers. Retryable by the client after
     `retry_after_s`; the daemon's own loop does not wait that long."""
 
+    default_action = ErrorAction.WAIT
+
     provider_fault = False
 
 
 class Timeout(ProviderError):
     """The provider did not answer in time."""
+
+    default_action = ErrorAction.RETRY
 
     code = ErrorCode.TIMEOUT
     default_status = 504
@@ -243,6 +285,8 @@ class Timeout(ProviderError):
 
 class UnexpectedError(ProviderError):
     """The provider answered in a way the daemon did not expect, or the daemon failed."""
+
+    default_action = ErrorAction.RETRY
 
     code = ErrorCode.UNEXPECTED_ERROR
     default_status = 502

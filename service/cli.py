@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -19,8 +20,15 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the daemon; prints one JSON ready line")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
+    serve.add_argument(
+        "--host", default=None, help="address to bind (KATA_PROVIDERS_HOST, default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        help="port to bind; 0 picks a free one (KATA_PROVIDERS_PORT, default 0)",
+    )
     serve.add_argument(
         "--allow-origin",
         action="append",
@@ -37,7 +45,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--parent-pid", type=int, default=None, help="exit when this process exits")
     serve.add_argument("--demo", action="store_true", help="serve against built-in fake providers")
-    serve.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR")
+    serve.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        default=None,
+        help="KATA_PROVIDERS_LOG_LEVEL, default INFO",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=["auto", "text", "json"],
+        default=None,
+        help="text for people, JSON lines for programs; auto: text at a terminal "
+        "(KATA_PROVIDERS_LOG_FORMAT, default auto)",
+    )
     serve.add_argument(
         "--drain-s",
         type=float,
@@ -51,6 +72,16 @@ def _parser() -> argparse.ArgumentParser:
 
     add_commands(commands)
     return parser
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0 to 65535)")
+    return port
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -67,13 +98,14 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     config = replace(
         config,
-        host=args.host,
-        port=args.port,
+        host=args.host or config.host,
+        port=config.port if args.port is None else args.port,
         allow_origins=origins,
         allowed_hosts=tuple(args.allowed_host),
         parent_pid=args.parent_pid,
         demo=args.demo,
         log_level=(args.log_level or config.log_level).upper(),
+        log_format=args.log_format or config.log_format,
         shutdown_grace_s=config.shutdown_grace_s if args.drain_s is None else args.drain_s,
     )
     return serve(config, Redactor(), stdout)
@@ -89,8 +121,11 @@ def _openapi() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script. Bad arguments exit 2 with a usage line."""
     args = _parser().parse_args(argv)
+    if args.command != "serve" and hasattr(signal, "SIGPIPE"):
+        # `kata-providers status | head -1`: end quietly when the reader goes away.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if args.command == "serve":
         return _serve(args)
     if args.command == "openapi":

@@ -1,7 +1,9 @@
 """The human CLI client: `status`, `models`, `run`, `keys set|remove`, against a running daemon.
 
-The daemon is found by `--url` / `KATA_PROVIDERS_URL` and `--token` / `KATA_PROVIDERS_TOKEN`,
-else by the discovery file the running daemon keeps in its data folder (`KATA_PROVIDERS_HOME`).
+The daemon is found by `--url` / `KATA_PROVIDERS_URL` (or `KATA_PROVIDERS_HOST` and `_PORT`) and
+`--token` / `KATA_PROVIDERS_TOKEN`, else by the discovery file the running daemon keeps in its
+data folder (`KATA_PROVIDERS_HOME`). Exit codes: 0 done, 1 the daemon answered with an error,
+2 bad arguments, 3 no daemon is running there.
 API keys are read from standard input (or a hidden prompt), never from the command line, where
 `ps` and shell history would see them.
 """
@@ -20,6 +22,7 @@ if TYPE_CHECKING:  # httpx is imported when a client command runs, not for `serv
     import httpx
 
 DEFAULT_URL = "http://127.0.0.1:8765"
+EXIT_NOT_RUNNING = 3
 
 
 class ClientError(Exception):
@@ -53,6 +56,10 @@ def add_commands(commands: Any) -> None:
     keys.add_argument("action", choices=["set", "remove"])
     keys.add_argument("provider", choices=["anthropic", "openai"])
     keys.add_argument("--verify", action="store_true", help="probe the provider before storing")
+    wait = commands.add_parser(
+        "wait", parents=[common], help="wait until the daemon answers (for scripts)"
+    )
+    wait.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
     page = commands.add_parser(
         "open", parents=[common], help="print (and open) a fresh one-time link to the status page"
     )
@@ -72,18 +79,26 @@ def _discovered() -> dict[str, Any]:
     return read_discovery(Path(home).expanduser() if home else default_data_dir()) or {}
 
 
-def _client(args: argparse.Namespace) -> httpx.Client:
-    import httpx
-
+def _target(args: argparse.Namespace) -> tuple[str, str | None, str]:
+    """Where the daemon is, its token, and how that was found (for messages)."""
     url = args.url or os.environ.get("KATA_PROVIDERS_URL")
     token = args.token or os.environ.get("KATA_PROVIDERS_TOKEN")
-    if url is None:
-        found = _discovered()
-        url = found.get("url") or DEFAULT_URL
-        token = token or found.get("token")
-    return httpx.Client(
-        base_url=url, headers={"Authorization": f"Bearer {token or ''}"}, timeout=600
-    )
+    if url is not None:
+        return url, token, "--url" if args.url else "KATA_PROVIDERS_URL"
+    host, port = os.environ.get("KATA_PROVIDERS_HOST"), os.environ.get("KATA_PROVIDERS_PORT")
+    if port:
+        return f"http://{host or '127.0.0.1'}:{port}", token, "KATA_PROVIDERS_HOST/_PORT"
+    found = _discovered()
+    if found:
+        return str(found["url"]), token or found.get("token"), "the discovery file"
+    return DEFAULT_URL, token, "the default address (no discovery file found)"
+
+
+def _client(url: str, token: str | None) -> httpx.Client:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=url, headers=headers, timeout=600)
 
 
 def _check(response: httpx.Response) -> Any:
@@ -102,8 +117,11 @@ def run_command(
     """Run one client command; returns the exit code."""
     import httpx
 
+    url, token, how = _target(args)
+    if args.command == "wait":
+        return _wait(args, url, token, how, out, err)
     try:
-        with _client(args) as client:
+        with _client(url, token) as client:
             handler = {
                 "status": _status,
                 "models": _models,
@@ -115,16 +133,91 @@ def run_command(
         return 0
     except ClientError as exc:
         body = exc.body
-        err.write(f"error: {body.get('code')}: {body.get('message')}\n")
-        if body.get("remediation"):
-            err.write(f"  what to do: {body['remediation']}\n")
+        if body.get("code") == "unauthorized":
+            body = {
+                **body,
+                "message": f"the daemon at {url} refused the token ({how}).",
+                "remediation": "Use the token from its ready line (KATA_PROVIDERS_TOKEN), or "
+                "unset KATA_PROVIDERS_URL and KATA_PROVIDERS_TOKEN so the CLI finds the running "
+                "daemon itself.",
+            }
+        _report(args, body, err)
         return 1
+    except httpx.ConnectError:
+        _report(args, _not_running(url, how), err)
+        return EXIT_NOT_RUNNING
     except httpx.HTTPError as exc:
-        err.write(
-            f"error: cannot reach the daemon ({type(exc).__name__}). Is it running? "
-            "Set KATA_PROVIDERS_URL and KATA_PROVIDERS_TOKEN from its ready line.\n"
-        )
+        body = {
+            "code": "unexpected_error",
+            "message": f"talking to the daemon at {url} failed ({type(exc).__name__}).",
+            "remediation": "Retry; if it persists, check the daemon's log.",
+        }
+        _report(args, body, err)
         return 1
+
+
+def _not_running(url: str, how: str) -> dict[str, Any]:
+    return {
+        "code": "not_running",
+        "message": f"no daemon is running at {url} (found by {how}).",
+        "remediation": "Start one with `make run` (or `kata-providers serve`) in another "
+        "terminal; this command then finds it by itself.",
+    }
+
+
+def _report(args: argparse.Namespace, body: dict[str, Any], err: TextIO) -> None:
+    if args.json:
+        err.write(json.dumps({"error": body}) + "\n")
+        return
+    err.write(f"error: {body.get('code')}: {body.get('message')}\n")
+    if body.get("remediation"):
+        err.write(f"  what to do: {body['remediation']}\n")
+    command = _action_command(body)
+    if command:
+        err.write(f"  run: {command}\n")
+
+
+def _action_command(body: dict[str, Any]) -> str | None:
+    """The command that does what an error's `action` asks, where there is one."""
+    provider = body.get("provider")
+    action = body.get("action")
+    if action == "set_api_key" and provider:
+        return f"kata-providers keys set {provider}"
+    if action in ("switch_auth_mode", "choose_model"):
+        return "kata-providers open   (then change it on the status page)"
+    if action == "wait" and body.get("retry_after_s"):
+        return f"sleep {max(1, round(body['retry_after_s']))}   (then retry)"
+    return None
+
+
+def _wait(
+    args: argparse.Namespace, url: str, token: str | None, how: str, out: TextIO, err: TextIO
+) -> int:
+    """Poll until the daemon answers /v1/health with this token (a fresh daemon may still be
+    starting, and the discovery file may not exist yet)."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + args.timeout
+    while True:
+        try:
+            with _client(url, token) as client:
+                health = client.get("/v1/health", timeout=2)
+            if health.status_code == 200:
+                out.write(json.dumps(health.json()) + "\n" if args.json else f"ready at {url}\n")
+                return 0
+            if health.status_code == 401:
+                _report(args, {"code": "unauthorized", "message": f"{url} refused the token."}, err)
+                return 1
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() >= deadline:
+            _report(args, _not_running(url, how), err)
+            return EXIT_NOT_RUNNING
+        time.sleep(0.1)
+        if not (args.url or os.environ.get("KATA_PROVIDERS_URL")):
+            url, token, how = _target(args)
 
 
 def _status(client: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
@@ -199,6 +292,12 @@ def _run(client: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextI
             _check(response)
         for event in _sse(response):
             kind = event["type"]
+            if args.json:  # one JSON event per line
+                out.write(json.dumps(event) + "\n")
+                out.flush()
+                if kind == "error":
+                    raise ClientError(event["error"])
+                continue
             if kind == "text_delta":
                 out.write(event["text"])
                 out.flush()
@@ -223,6 +322,9 @@ def _run(client: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextI
 def _keys(client: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     if args.action == "remove":
         status = _check(client.delete(f"/v1/providers/{args.provider}/api-key"))
+        if args.json:
+            out.write(json.dumps(status, indent=2) + "\n")
+            return
         out.write(f"{args.provider}: api key {status['api_key']['state']}\n")
         return
     key = (
@@ -236,6 +338,9 @@ def _keys(client: httpx.Client, args: argparse.Namespace, out: TextIO, err: Text
             json={"api_key": key.strip(), "verify": args.verify},
         )
     )
+    if args.json:
+        out.write(json.dumps(status, indent=2) + "\n")
+        return
     key_state = status["api_key"]
     out.write(
         f"{args.provider}: api key {key_state['state']} {key_state['hint']} "

@@ -40,6 +40,7 @@ class DaemonConfig:
     parent_pid: int | None = None
     demo: bool = False
     log_level: str = "INFO"
+    log_format: str = "auto"  # text at a terminal, JSON lines otherwise
     max_body_bytes: int = MAX_BODY_BYTES
     sse_ping_s: float = 15.0
     event_buffer: int = 1024
@@ -65,7 +66,9 @@ class DaemonConfig:
 
 def load_env_config() -> dict[str, object]:
     """The `KATA_PROVIDERS_*` environment variables, validated, as DaemonConfig fields."""
-    from pydantic import SecretStr
+    from typing import Literal
+
+    from pydantic import Field, SecretStr
     from pydantic_settings import BaseSettings, SettingsConfigDict
 
     class EnvConfig(BaseSettings):
@@ -73,7 +76,12 @@ def load_env_config() -> dict[str, object]:
 
         token: SecretStr | None = None
         home: Path | None = None
-        log_level: str | None = None
+        log_level: (
+            Literal["DEBUG", "INFO", "WARNING", "ERROR", "debug", "info", "warning", "error"] | None
+        ) = None
+        log_format: Literal["auto", "text", "json"] | None = None
+        host: str | None = None
+        port: int | None = Field(default=None, ge=0, le=65535)
         max_retries: int | None = None
         request_timeout_s: float | None = None
         first_token_timeout_s: float | None = None
@@ -95,6 +103,9 @@ def load_env_config() -> dict[str, object]:
             "shutdown_grace_s",
             "head_timeout_s",
             "max_connections",
+            "log_format",
+            "host",
+            "port",
         )
         if getattr(env, name) is not None
     }
@@ -105,6 +116,38 @@ def load_env_config() -> dict[str, object]:
     if env.log_level is not None:
         fields["log_level"] = env.log_level.upper()
     return fields
+
+
+# Every KATA_PROVIDERS_* variable anything reads; any other is a typo, warned about at start.
+KNOWN_ENV = frozenset(
+    f"KATA_PROVIDERS_{name}"
+    for name in [
+        "TOKEN",
+        "HOME",
+        "LOG_LEVEL",
+        "LOG_FORMAT",
+        "HOST",
+        "PORT",
+        "URL",
+        "MAX_RETRIES",
+        "REQUEST_TIMEOUT_S",
+        "FIRST_TOKEN_TIMEOUT_S",
+        "IDLE_TIMEOUT_S",
+        "PROBE_INTERVAL_S",
+        "SHUTDOWN_GRACE_S",
+        "HEAD_TIMEOUT_S",
+        "MAX_CONNECTIONS",
+        "OPENAI_WIRE_API",
+        "CODEX_BASE_URL",
+        "CHROMIUM",
+        "FUZZ_EXAMPLES",
+    ]
+)
+
+
+def unknown_env(environ: dict[str, str]) -> list[str]:
+    """`KATA_PROVIDERS_*` variables that nothing reads (a typo, usually)."""
+    return sorted(n for n in environ if n.startswith("KATA_PROVIDERS_") and n not in KNOWN_ENV)
 
 
 def check_origin(origin: str) -> str:

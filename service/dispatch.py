@@ -40,7 +40,7 @@ class Dispatcher:
         if provider is None:
             raise MissingAuth(
                 "No provider has a usable credential.",
-                "Add an API key for Anthropic or OpenAI on the settings page, or sign in with "
+                "Add an API key for Anthropic or OpenAI on the status page, or sign in with "
                 "the provider's CLI.",
             )
         check_request(provider, self.adapters[provider].capabilities, request)

@@ -126,7 +126,7 @@ def _validation_error(exc: RequestValidationError) -> ProviderError:
     )
     return InvalidRequest(
         f"The request does not match the schema: {summary}.",
-        "Fix the fields named in details; see /openapi.json for the schema.",
+        "Fix the fields named in details; the API docs (/docs) describe each one.",
         details=details,
         status=422,
     )
@@ -160,7 +160,7 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         error = InvalidRequest(
             str(exc.detail),
-            "Check the method and path against /openapi.json.",
+            "Check the method and path against the API docs (/docs).",
             status=exc.status_code,
         )
         response = error_response(error, request_id_of(request))

@@ -76,10 +76,45 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def configure_logging(level: str, redactor: Redactor) -> None:
-    """Send every log record, uvicorn's included, to stderr as redacted JSON lines."""
+class TextFormatter(logging.Formatter):
+    """One line per record for a person at a terminal: time, level, message, then the fields
+    as key=value; secrets redacted exactly as in the JSON lines."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self._json = JsonFormatter(redactor)
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = json.loads(self._json.format(record))
+        when = entry.pop("ts")[11:19]
+        level = entry.pop("level")
+        entry.pop("logger")
+        message = entry.pop("msg")
+        trace = entry.pop("exc", None)
+        fields = " ".join(f"{key}={_plain(value)}" for key, value in entry.items())
+        line = f"{when} {level:<7} {message}" + (f"  {fields}" if fields else "")
+        return line + (f"\n{trace}" if trace else "")
+
+
+def _plain(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return json.dumps(text, ensure_ascii=False) if " " in text else text
+
+
+def use_text(log_format: str, stream: Any = None) -> bool:
+    """Whether logs are for a person: `text`, or `auto` with stderr a terminal."""
+    if log_format != "auto":
+        return log_format == "text"
+    stream = sys.stderr if stream is None else stream
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def configure_logging(level: str, redactor: Redactor, log_format: str = "json") -> None:
+    """Send every log record, uvicorn's included, to stderr, redacted: JSON lines, or text
+    lines for a person (`text`, or `auto` at a terminal)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(redactor))
+    text = use_text(log_format)
+    handler.setFormatter(TextFormatter(redactor) if text else JsonFormatter(redactor))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

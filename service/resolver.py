@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import InvalidAuth, MissingAuth, ProviderError, SessionExpired
+from contracts.errors import ErrorAction, InvalidAuth, MissingAuth, ProviderError, SessionExpired
 from contracts.providers import ProviderSettings, TokenSessionStateName
 from service.credentials.sessions import Session
 
@@ -54,7 +54,7 @@ class Resolution:
 def add_key(provider: ProviderId) -> str:
     """How to give the provider an API key."""
     return (
-        f"Add an API key on the settings page or with PUT /v1/providers/{provider.value}/api-key,"
+        f"Add an API key on the status page or with `kata-providers keys set {provider.value}`,"
         f" or set {KEY_ENV[provider]} before starting the daemon."
     )
 
@@ -66,7 +66,16 @@ def resolve(
     if settings.preferred_auth_mode is AuthMode.API_KEY:
         if key.usable:
             return Resolution(AuthMode.API_KEY, key.source, fallback_applied=False)
-        return _key_error(provider, key)
+        error = _key_error(provider, key)
+        if session.usable:  # the other credential is there: say so
+            return type(error)(
+                error.message,
+                f"A token session from {session.source} is active: switch {NAMES[provider]}'s "
+                f"auth mode to token session to use it. Or: {error.remediation}",
+                provider=provider,
+                action=ErrorAction.SWITCH_AUTH_MODE,
+            )
+        return error
     if session.usable:
         return Resolution(AuthMode.TOKEN_SESSION, session.source, fallback_applied=False)
     session_error = _session_error(provider, session)
@@ -82,13 +91,16 @@ def resolve(
         return _with_hint(
             session_error,
             "An API key is configured: allow API-key fallback, or switch the auth mode to "
-            "api_key, to use it.",
+            "API key, to use it.",
+            ErrorAction.SWITCH_AUTH_MODE,
         )
     return session_error
 
 
-def _with_hint(error: ProviderError, hint: str) -> ProviderError:
-    return type(error)(error.message, f"{error.remediation} {hint}", provider=error.provider)
+def _with_hint(error: ProviderError, hint: str, action: ErrorAction | None = None) -> ProviderError:
+    return type(error)(
+        error.message, f"{error.remediation} {hint}", provider=error.provider, action=action
+    )
 
 
 def _key_error(provider: ProviderId, key: KeyInfo) -> ProviderError:

@@ -23,7 +23,7 @@ import uvicorn
 
 from service import __version__
 from service.app import create_app
-from service.config import DaemonConfig
+from service.config import DaemonConfig, unknown_env
 from service.connections import protocol_class
 from service.instance import (
     EXIT_ALREADY_RUNNING,
@@ -33,7 +33,7 @@ from service.instance import (
     InstanceLock,
     prepare_data_dir,
 )
-from service.logs import Redactor, configure_logging
+from service.logs import Redactor, configure_logging, use_text
 
 log = logging.getLogger("kata.server")
 
@@ -146,8 +146,10 @@ def ready_line(config: DaemonConfig) -> str:
 
 def serve(config: DaemonConfig, redactor: Redactor, stdout: TextIO) -> int:
     """Serve until SIGTERM, SIGINT or the parent exits; returns the exit code."""
-    configure_logging(config.log_level, redactor)
+    configure_logging(config.log_level, redactor, config.log_format)
     redactor.add(config.token)
+    for name in unknown_env(dict(os.environ)):
+        log.warning("unknown setting ignored (a typo?)", extra={"variable": name})
     if not config.loopback_only:
         log.warning(
             "binding a non-loopback address: other machines can reach this daemon",
@@ -207,7 +209,11 @@ def _serve_locked(config: DaemonConfig, stdout: TextIO, lock: InstanceLock) -> i
             extra={"port": config.port, "pid": os.getpid(), "data_dir": str(config.data_dir)},
         )
         code = app.state.page_sessions.issue_code()
-        log.info("status page (the link works once)", extra={"login_url": f"{url}/#token={code}"})
+        link = f"{url}/#token={code}"
+        log.info("status page (the link works once)", extra={"login_url": link})
+        if use_text(config.log_format):
+            sys.stderr.write(banner(config, url, link))
+            sys.stderr.flush()
 
     uv_config = uvicorn.Config(
         app,
@@ -240,6 +246,23 @@ def _serve_locked(config: DaemonConfig, stdout: TextIO, lock: InstanceLock) -> i
         asyncio.run(server.serve(sockets=[sock]))
     log.info("stopped")
     return 0 if server.started else 1
+
+
+def banner(config: DaemonConfig, url: str, link: str) -> str:
+    """What a person at a terminal needs once the daemon is ready."""
+    cli = Path(sys.executable).with_name("kata-providers")
+    command = str(cli) if cli.exists() else "kata-providers"
+    with contextlib.suppress(ValueError):
+        command = str(Path(command).relative_to(Path.cwd()))
+    demo = "  (demo: built-in fake providers, nothing of yours is used)\n" if config.demo else ""
+    return (
+        f"\nKata Providers {__version__} is ready at {url}\n{demo}"
+        f"  status page:  {link}\n"
+        f"                (works once; `{command} open` gives a fresh one)\n"
+        f"  try:          {command} status\n"
+        f"  data folder:  {config.data_dir}\n"
+        "  stop:         Ctrl-C\n\n"
+    )
 
 
 def main_stdout() -> TextIO:

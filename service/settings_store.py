@@ -79,5 +79,5 @@ class SettingsStore:
             self.path,
             reason,
             aside,
-            "Check the kept file and set your settings again on the settings page.",
+            "Check the kept file and set your settings again on the status page.",
         )

@@ -84,7 +84,7 @@ class KeyStore:
                 reason = f"is not a valid key file ({self._file_problem})"
                 aside = await asyncio.to_thread(set_aside, self._path)
                 self.damage = damaged(
-                    self._path, reason, aside, "Add your API keys again on the settings page."
+                    self._path, reason, aside, "Add your API keys again on the status page."
                 )
                 self._file_problem = None
         for provider in ProviderId:

@@ -29,7 +29,7 @@ async def no_unknown_query(request: Request) -> None:
     if unknown:
         raise InvalidRequest(
             f"Unknown query parameter(s): {', '.join(repr(name[:40]) for name in unknown[:5])}.",
-            "Check the parameter names against /openapi.json.",
+            "Check the parameter names against the API docs (/docs).",
             details=[
                 ErrorDetail(
                     loc=["query", name[:40]],
