@@ -4,18 +4,25 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test demo bench soak fuzz fmt openapi clean
+.PHONY: run test demo bench soak fuzz fmt openapi lock clean
 
+# Installs come from the lock files (exact versions, hashes checked); `make lock` refreshes them
+# from pyproject.toml's ranges.
 $(BIN)/python:
+	@echo "==> creating $(VENV) (a virtual environment for the daemon)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+$(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
+	@echo "==> installing the pinned dependencies (the first time takes a minute or two)"
+	$(BIN)/python -m pip install --progress-bar off --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: requirements-dev.lock pyproject.toml | $(BIN)/python
+	@echo "==> installing the pinned dependencies and the test tools (a few minutes the first time)"
+	$(BIN)/python -m pip install --progress-bar off --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed  ## start the daemon in the foreground (ARGS="--port 8765" to pass flags)
@@ -42,6 +49,11 @@ fuzz: $(VENV)/.installed-dev  ## Schemathesis with many more examples than CI ru
 fmt: $(VENV)/.installed-dev  ## format and auto-fix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+lock: | $(BIN)/python  ## refresh requirements.lock and requirements-dev.lock from pyproject.toml
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 -q -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal --python-version 3.11 -q -o requirements-dev.lock
 
 openapi: $(VENV)/.installed  ## regenerate the committed OpenAPI document
 	$(BIN)/kata-providers openapi > openapi/openapi.json

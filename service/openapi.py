@@ -20,6 +20,27 @@ STREAM_SCHEMAS: dict[str, Any] = {
 REQUEST_SCHEMAS: dict[str, Any] = {"ExecutionRequest": ExecutionRequest}
 
 
+def sse_content(event_schema: str) -> dict[str, Any]:
+    """A `text/event-stream` media type described the OpenAPI 3.2 way: `itemSchema` is one event
+    (`event`, `id`, and `data` holding JSON of the event union), not the whole body."""
+    return {
+        "itemSchema": {
+            "type": "object",
+            "properties": {
+                "event": {"type": "string", "description": "The event's `type`."},
+                "id": {"type": "string"},
+                "retry": {"type": "integer", "minimum": 0},
+                "data": {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "contentSchema": {"$ref": REF_TEMPLATE.format(model=event_schema)},
+                },
+            },
+            "required": ["data"],
+        }
+    }
+
+
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     """Generate the document once and cache it on the app."""
     if app.openapi_schema is not None:

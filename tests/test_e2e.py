@@ -195,5 +195,8 @@ def test_cli_says_how_to_reach_the_daemon(tmp_path: Path) -> None:
         timeout=60,
         check=False,
     )
-    assert result.returncode == 1
+    assert result.returncode == 3  # not running
+    assert "no daemon is running at http://127.0.0.1:9" in result.stderr
     assert "KATA_PROVIDERS_URL" in result.stderr
+    assert "make run" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -68,8 +68,16 @@ def test_bearer_auth_is_declared_for_every_operation(document: dict[str, Any]) -
 
 
 def test_event_streams_reference_their_event_unions(document: dict[str, Any]) -> None:
-    events = document["paths"]["/v1/events"]["get"]["responses"]["200"]["content"]
-    assert events["text/event-stream"]["schema"] == {"$ref": "#/components/schemas/StateEvent"}
+    paths = document["paths"]
+    for path, method, union in (
+        ("/v1/events", "get", "StateEvent"),
+        ("/v1/executions", "post", "ExecutionStreamEvent"),
+    ):
+        stream = paths[path][method]["responses"]["200"]["content"]["text/event-stream"]
+        assert "schema" not in stream, "the OpenAPI 3.2 way: itemSchema is one event"
+        data = stream["itemSchema"]["properties"]["data"]
+        assert data["contentMediaType"] == "application/json"
+        assert data["contentSchema"] == {"$ref": f"#/components/schemas/{union}"}
     schemas = document["components"]["schemas"]
     state_types = {ref["$ref"].rsplit("/", 1)[-1] for ref in schemas["StateEvent"]["oneOf"]}
     assert {"SnapshotEvent", "ProviderStatusEvent", "ProviderErrorEvent"} <= state_types
@@ -86,3 +94,30 @@ def test_no_secret_shaped_examples(document: dict[str, Any]) -> None:
     text = json.dumps(document)
     for marker in ("sk-ant-", "sk-proj-", "Bearer ey"):
         assert marker not in text
+
+
+async def test_real_events_match_the_documented_item_schema(
+    document: dict[str, Any], config: Any
+) -> None:
+    import jsonschema_rs
+
+    from tests.support import app_client, make_runtime
+
+    def validator(union: str) -> Any:
+        return jsonschema_rs.Draft202012Validator(
+            {"$ref": f"#/components/schemas/{union}", "components": document["components"]},
+        )
+
+    runtime = make_runtime(config, watch=False)
+    async with app_client(config, runtime) as http:
+        await http.put(
+            "/v1/settings",
+            json={"default_provider": "openai"},
+            headers={"Authorization": f"Bearer {config.token}"},
+        )
+        snapshot = await runtime.snapshot()
+        events = [snapshot, *(entry.event for entry in runtime.bus.history())]
+    state = validator("StateEvent")
+    for event in events:
+        state.validate(json.loads(event.model_dump_json()))
+    assert len(events) >= 2

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from service.events import Envelope, Resync
+from service.openapi import sse_content
 from service.routes.deps import RuntimeDep
 from service.runtime import Runtime
 
@@ -71,9 +72,7 @@ async def _stream(runtime: Runtime, last_event_id: int | None) -> AsyncIterator[
     responses={
         200: {
             "description": "An endless stream of state events.",
-            "content": {
-                "text/event-stream": {"schema": {"$ref": "#/components/schemas/StateEvent"}}
-            },
+            "content": {"text/event-stream": sse_content("StateEvent")},
         }
     },
 )

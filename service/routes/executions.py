@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from contracts.executions import CancelResult, ExecutionRequest, ExecutionResult
 from service.execution import Execution
 from service.http_errors import error_responses
+from service.openapi import sse_content
 from service.routes.deps import RuntimeDep
 from service.runtime import Runtime
 from service.sse_stream import EventStream, encode
@@ -24,7 +25,7 @@ STREAM_DOC = {
     ),
     "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/ExecutionResult"}},
-        "text/event-stream": {"schema": {"$ref": "#/components/schemas/ExecutionStreamEvent"}},
+        "text/event-stream": sse_content("ExecutionStreamEvent"),
     },
 }
 
