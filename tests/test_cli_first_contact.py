@@ -61,7 +61,7 @@ def test_no_flags_no_env_finds_the_daemon_by_its_discovery_file(home: Path) -> N
             "status",
             env={"KATA_PROVIDERS_HOME": str(home), "KATA_PROVIDERS_TOKEN": "not-the-token-at-all"},
         )
-        piped = subprocess.run(
+        piped = subprocess.run(  # noqa: S602 (a real pipe is the point)
             f"{sys.executable} -m service.cli status | head -1",
             shell=True,
             capture_output=True,
