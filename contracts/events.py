@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from contracts.base import ProviderId, Response
-from contracts.errors import ErrorBody
+from contracts.base import AuthMode, ProviderId, Response
+from contracts.errors import ErrorBody, ErrorCode
+from contracts.executions import ExecutionState
 from contracts.health import HealthResponse
 from contracts.models import Provenance
 from contracts.providers import ProviderStatus
@@ -72,12 +73,28 @@ class ModelsUpdatedEvent(Response):
     count: int
 
 
+class ExecutionFinishedEvent(Response):
+    """An execution ended (for activity views; never any prompt or answer text)."""
+
+    type: Literal["execution_finished"] = "execution_finished"
+    at: datetime
+    id: str
+    provider: ProviderId
+    model: str
+    auth_mode: AuthMode
+    fallback_applied: bool
+    state: ExecutionState
+    error_code: ErrorCode | None = None
+    duration_ms: float
+
+
 StateEvent = Annotated[
     SnapshotEvent
     | ProviderStatusEvent
     | ProviderErrorEvent
     | DaemonErrorEvent
     | SettingsEvent
-    | ModelsUpdatedEvent,
+    | ModelsUpdatedEvent
+    | ExecutionFinishedEvent,
     Field(discriminator="type"),
 ]

@@ -121,9 +121,15 @@ class Execution:
         self._task: asyncio.Task[object] | None = None
         self._stop_reason: ProviderError | None = None
         self._deadline = 0.0
+        self.duration_ms: float = 0.0  # set when it ends
         self._upstream = 0.0
         self._first_token: float | None = None
         self._started = started
+
+    @property
+    def fallback_applied(self) -> bool:
+        """Whether the execution runs (or ran) on the key after its session failed."""
+        return self._attempts.fallback_applied
 
     @property
     def auth_mode(self) -> AuthMode:
@@ -383,6 +389,7 @@ class Execution:
     def _done(self, finished: Finished, accumulator: Accumulator, started: float) -> DoneEvent:
         total = self._clock() - started
         self.state = ExecutionState.SUCCEEDED
+        self.duration_ms = round(total * 1000, 3)
         return DoneEvent(
             result=ExecutionResult(
                 id=self.id,
@@ -408,6 +415,8 @@ class Execution:
 
     def _fail(self, error: ProviderError, accumulator: Accumulator) -> ErrorEvent:
         self.error = error
+        if self._started is not None:
+            self.duration_ms = round((self._clock() - self._started) * 1000, 3)
         self.state = (
             ExecutionState.CANCELLED if isinstance(error, Cancelled) else ExecutionState.FAILED
         )

@@ -20,6 +20,7 @@ from contracts.base import AuthMode, ProviderId
 from contracts.errors import Cancelled, ErrorBody, ProviderError
 from contracts.events import (
     DaemonErrorEvent,
+    ExecutionFinishedEvent,
     ModelsUpdatedEvent,
     SettingsEvent,
     SnapshotEvent,
@@ -391,8 +392,21 @@ class Runtime:
         return self.dispatcher.prepare(request, started)
 
     def finished(self, execution: Execution) -> None:
-        """Forget a finished execution."""
+        """Forget a finished execution and tell activity views it ended."""
         self.dispatcher.finished(execution)
+        self.publish(
+            ExecutionFinishedEvent(
+                at=self._now(),
+                id=execution.id,
+                provider=execution.provider,
+                model=execution.model,
+                auth_mode=execution.auth_mode,
+                fallback_applied=execution.fallback_applied,
+                state=execution.state,
+                error_code=execution.error.code if execution.error is not None else None,
+                duration_ms=execution.duration_ms,
+            )
+        )
 
     async def drain(self, grace_s: float) -> None:
         """Shutdown: let running executions finish for up to `grace_s`, then end the rest with

@@ -156,8 +156,16 @@ function onEvent(event) {
     $("#demo").hidden = !event.daemon.demo;
     for (const provider of event.providers) render(provider);
     for (const problem of event.problems) log(`daemon: ${problem.message}`);
+    log(`connected: ${event.providers.map((p) => `${p.display_name} ${verdict(p).text}`).join("; ")}`);
   } else if (event.type === "provider_status") {
+    const before = state.providers.get(event.provider.id);
     render(event.provider);
+    const now = verdict(event.provider).text;
+    if (!before || verdict(before).text !== now) log(`${event.provider.display_name}: ${now}`);
+  } else if (event.type === "execution_finished") {
+    const outcome = event.state === "succeeded" ? "done" : `${event.state} (${event.error_code})`;
+    const mode = event.auth_mode.replace("_", " ") + (event.fallback_applied ? ", fallback" : "");
+    log(`${event.provider} · ${event.model} · ${mode}: ${outcome} in ${Math.round(event.duration_ms)} ms`);
   } else if (event.type === "provider_error") {
     log(`${event.provider}: ${event.error.message}`);
   } else if (event.type === "settings") {
@@ -177,13 +185,16 @@ function showSettings(settings) {
 
 async function saveDaemonSettings() {
   const form = $("#daemon-settings");
+  const feedback = $("#daemon-feedback");
+  feedback.textContent = "Saving…";
   try {
     showSettings(await api("PUT", "/v1/settings", {
       default_provider: form.elements.default_provider.value || null,
       openai_chatgpt_backend: form.elements.openai_chatgpt_backend.checked,
     }));
+    feedback.textContent = "Saved.";
   } catch (error) {
-    log(`settings: ${error.message}`);
+    feedback.textContent = `Not saved: ${error.message}`;
   }
 }
 
@@ -229,8 +240,13 @@ function card(id) {
   settings.addEventListener("change", () => saveSettings(id, settings));
   const keyForm = $(".key-form", element);
   keyForm.addEventListener("submit", (event) => { event.preventDefault(); saveKey(id, keyForm); });
-  $(".remove", element).addEventListener("click", () => act(id, "DELETE", `/v1/providers/${id}/api-key`));
-  $(".check-now", element).addEventListener("click", () => act(id, "POST", `/v1/providers/${id}/check`));
+  $(".remove", element).addEventListener("click", () =>
+    act(id, "DELETE", `/v1/providers/${id}/api-key`, undefined, "Removing the key…",
+      (p) => `Key removed. ${verdict(p).text}`));
+  $(".check-now", element).addEventListener("click", () =>
+    act(id, "POST", `/v1/providers/${id}/check`, undefined, "Checking…",
+      (p) => `Checked: ${verdict(p).text}${p.health.latency_ms != null ? ` (${Math.round(p.health.latency_ms)} ms)` : ""}`));
+  $(".fix", element).addEventListener("click", () => fix(id));
   for (const control of element.querySelectorAll("input, select, button")) {
     control.id = `${id}-${control.name || control.className}`;
   }
@@ -239,13 +255,79 @@ function card(id) {
   return element;
 }
 
+// One plain line per provider: can it be used now, how, and if not, what to do.
+function verdict(p) {
+  const h = p.health;
+  if (h.breaker === "open") {
+    const until = h.cooldown_until ? ` until ${new Date(h.cooldown_until).toLocaleTimeString()}` : "";
+    return { text: `Paused${until} — ${h.last_failure || "the provider failed repeatedly"}`, tone: "bad", badge: "paused" };
+  }
+  if (!p.usable) {
+    const todo = {
+      set_api_key: "add an API key",
+      sign_in: "sign in again",
+      switch_auth_mode: "switch the auth mode",
+    }[p.last_error && p.last_error.action] || (p.last_error ? p.last_error.message : "no credential");
+    return { text: `Not ready — ${todo}`, tone: "bad", badge: "not ready" };
+  }
+  let how;
+  if (p.resolved_mode === "token_session") {
+    const left = p.token_session.expires_at ? remaining(p.token_session.expires_at) : "";
+    how = `token session${left ? `, expires in ${left}` : ""}`;
+  } else {
+    how = `API key ${p.api_key.hint || ""}`.trim() + (p.fallback_applied ? " (the session failed; fallback)" : "");
+  }
+  if (h.state === "degraded") return { text: `Ready, degraded — ${how}`, tone: "warn", badge: "degraded" };
+  return { text: `Ready — ${how}`, tone: "ok", badge: "ready" };
+}
+
+function remaining(expiresAt) {
+  const seconds = Math.round((Date.parse(expiresAt) - Date.now()) / 1000);
+  if (seconds <= 0) return "";
+  if (seconds >= 3600) return `${Math.round(seconds / 3600)} h`;
+  if (seconds >= 60) return `${Math.round(seconds / 60)} min`;
+  return `${seconds} s`;
+}
+
+function fixFor(p) {
+  const action = p.last_error && p.last_error.action;
+  if (p.usable || !action) return null;
+  if (action === "set_api_key") return { label: "Add an API key", run: (id) => $(`#card-${id} input[name=api_key]`).focus() };
+  if (action === "switch_auth_mode") {
+    const to = p.requested_mode === "api_key" ? "token_session" : "api_key";
+    return {
+      label: to === "api_key" ? "Use the API key" : "Use the token session",
+      run: (id) => act(id, "PUT", `/v1/providers/${id}/settings`, { preferred_auth_mode: to }, "Switching…", (q) => verdict(q).text),
+    };
+  }
+  return null;
+}
+
+function fix(id) {
+  const found = fixFor(state.providers.get(id));
+  if (found) found.run(id);
+}
+
 function render(p) {
   state.providers.set(p.id, p);
   const element = card(p.id);
   $(".name", element).textContent = p.display_name + (p.demo ? " (DEMO)" : "");
+  const v = verdict(p);
+  const line = $(".verdict", element);
+  line.textContent = v.text;
+  line.className = `verdict ${v.tone}`;
   const health = $(".health", element);
-  health.textContent = p.health.state;
-  health.className = `badge health ${p.health.state}`;
+  health.textContent = v.badge;
+  health.className = `badge health ${v.badge.replace(" ", "-")}`;
+  health.title = `health: ${p.health.state}`;
+  const detail = $(".health-detail", element);
+  detail.hidden = !(p.health.last_failure && p.health.state !== "healthy");
+  detail.textContent = detail.hidden ? "" : `Last fault: ${p.health.last_failure}` +
+    (p.health.cooldown_until ? ` · next try at ${new Date(p.health.cooldown_until).toLocaleTimeString()}` : "");
+  const fixButton = $(".fix", element);
+  const found = fixFor(p);
+  fixButton.hidden = !found;
+  fixButton.textContent = found ? found.label : "";
   const auth = $(".auth", element);
   auth.textContent = describeAuth(p);
   if (p.fallback_applied) {
@@ -267,6 +349,8 @@ function render(p) {
   const settings = $(".settings", element);
   settings.elements.preferred_auth_mode.value = p.settings.preferred_auth_mode;
   settings.elements.allow_api_key_fallback.checked = p.settings.allow_api_key_fallback;
+  // Falling back only means something when the session is the requested mode.
+  $(".fallback-option", element).hidden = p.settings.preferred_auth_mode !== "token_session";
   const model = settings.elements.default_model;
   model.dataset.want = p.settings.default_model || "";
   model.value = p.settings.default_model || "";
@@ -292,7 +376,7 @@ async function saveSettings(id, form) {
     allow_api_key_fallback: form.elements.allow_api_key_fallback.checked,
     default_model: form.elements.default_model.value || null,
   };
-  await act(id, "PUT", `/v1/providers/${id}/settings`, body);
+  await act(id, "PUT", `/v1/providers/${id}/settings`, body, "Saving…", (p) => `Saved. ${verdict(p).text}`);
 }
 
 async function saveKey(id, form) {
@@ -300,18 +384,26 @@ async function saveKey(id, form) {
   if (!value) return;
   const body = { api_key: value, verify: form.elements.verify.checked };
   form.elements.api_key.value = "";
-  if (await act(id, "PUT", `/v1/providers/${id}/api-key`, body)) loadModels(id);
+  const saved = await act(id, "PUT", `/v1/providers/${id}/api-key`, body,
+    body.verify ? "Verifying with the provider…" : "Saving the key…",
+    (p) => `Key saved (${p.api_key.hint}). ${verdict(p).text}`);
+  if (saved) loadModels(id);
 }
 
-async function act(id, method, path, body) {
+async function act(id, method, path, body, working = "Working…", done = () => "Done.") {
   const problem = $(`#card-${id} .problem`);
+  const feedback = $(`#card-${id} .feedback`);
+  feedback.textContent = working;
   try {
-    render(await api(method, path, body));
+    const status = await api(method, path, body);
+    render(status);
+    feedback.textContent = done(status);
     return true;
   } catch (error) {
     problem.hidden = false;
     const remediation = error.body && error.body.remediation ? ` What to do: ${error.body.remediation}` : "";
     problem.textContent = `${error.message}${remediation}`;
+    feedback.textContent = "That did not work: see the message above.";
     return false;
   }
 }
