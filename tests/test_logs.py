@@ -78,3 +78,40 @@ def test_ordinary_text_is_left_alone(capture: tuple[logging.Logger, io.StringIO,
     assert line["path"] == "/v1/providers/anthropic"
     assert line["status"] == 200
     assert line["level"] == "info"
+
+
+def test_people_get_text_lines_with_the_same_redaction() -> None:
+    from service.logs import TextFormatter
+
+    stream = io.StringIO()
+    redactor = Redactor()
+    redactor.add("daemon-token-known-secret-42")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextFormatter(redactor))
+    logger = logging.getLogger("kata.test.text")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.info(
+        "key stored",
+        extra={"provider": "openai", "detail": "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"},
+    )
+    logger.info("token daemon-token-known-secret-42 seen")
+    first, second = stream.getvalue().splitlines()
+    assert not first.startswith("{")
+    assert first.endswith(" info    key stored  provider=openai detail=[REDACTED]")
+    assert "daemon-token-known-secret-42" not in second
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_log_format_follows_the_terminal() -> None:
+    from service.logs import use_text
+
+    assert use_text("auto", _Tty())
+    assert not use_text("auto", io.StringIO())
+    assert use_text("text", io.StringIO())
+    assert not use_text("json", _Tty())

@@ -64,7 +64,7 @@ def test_the_readme_has_examples_of_both_kinds() -> None:
 def test_readme_example_runs(demo: Daemon, command: str) -> None:
     if command.startswith("http "):
         assert shutil.which("http") or Path(sys.executable).with_name("http").exists()
-        command = "http --ignore-stdin " + command[5:]
+        assert command.startswith("http --ignore-stdin "), "as pasted, HTTPie needs it"
     streaming = "/v1/events" in command or '"stream": true' in command
     if streaming:
         command = f"timeout 3 {command}"
@@ -81,7 +81,7 @@ def test_readme_example_runs(demo: Daemon, command: str) -> None:
         ["bash", "-c", command], capture_output=True, text=True, env=env, timeout=60, check=False
     )
     if streaming:
-        assert result.returncode in (0, 124), result.stderr
+        assert result.returncode in (0, 28, 124), result.stderr  # 28: curl's --max-time
         assert "event:" in result.stdout or '"type"' in result.stdout
     else:
         assert result.returncode == 0, result.stderr
