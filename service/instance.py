@@ -114,12 +114,13 @@ def read_discovery(data_dir: Path) -> dict[str, Any] | None:
         info = json.loads((data_dir / DISCOVERY_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(info, dict) or not _alive(info.get("pid")):
+    if not isinstance(info, dict) or not alive(info.get("pid")):
         return None
     return info
 
 
-def _alive(pid: object) -> bool:
+def alive(pid: object) -> bool:
+    """Whether a process with this pid exists (one we may not signal counts)."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:

@@ -31,6 +31,7 @@ from service.instance import (
     AlreadyRunning,
     DataDirError,
     InstanceLock,
+    alive,
     prepare_data_dir,
 )
 from service.logs import Redactor, configure_logging, use_text
@@ -112,20 +113,10 @@ class DaemonServer(uvicorn.Server):
                 os.close(fd)
         else:
             # No pidfd on this platform: polling is the only way to notice the parent exit.
-            while _alive(pid):  # noqa: ASYNC110
+            while alive(pid):  # noqa: ASYNC110
                 await asyncio.sleep(PARENT_POLL_S)
         log.info("parent process exited; shutting down", extra={"parent_pid": pid})
         self.should_exit = True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def ready_line(config: DaemonConfig) -> str:
@@ -155,7 +146,7 @@ def serve(config: DaemonConfig, redactor: Redactor, stdout: TextIO) -> int:
             "binding a non-loopback address: other machines can reach this daemon",
             extra={"host": config.host},
         )
-    if config.parent_pid is not None and not _alive(config.parent_pid):
+    if config.parent_pid is not None and not alive(config.parent_pid):
         log.error("parent process is not running", extra={"parent_pid": config.parent_pid})
         return 1
     if config.demo:
