@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from adapters.base import Credential
@@ -14,17 +15,43 @@ if TYPE_CHECKING:
     import httpx2
 
 
+# When a request goes on the wire: the execution that wants to know sets a clock and a list, and
+# the HTTP client's request hook (after the SDK has built the request) appends the moment. Upstream
+# time is then measured from there to the response's last byte, and everything before it (the
+# SDK's request building included) counts as the daemon's own overhead.
+SENT: ContextVar[tuple[Callable[[], float], list[float]] | None] = ContextVar(
+    "kata_upstream_sent", default=None
+)
+
+
+async def _mark_sent(_: object) -> None:
+    watch = SENT.get()
+    if watch is not None:
+        clock, marks = watch
+        marks.append(clock())
+
+
 def sdk_options(
     base_url: str | None, transport: httpx2.AsyncBaseTransport | None, timeout_s: float
 ) -> dict[str, Any]:
     """Constructor options every SDK client gets: never retry (the runtime does), the base URL,
-    the timeout, and a test transport when one is given."""
+    the timeout, an HTTP client that marks when each request is sent (the SDKs' own pool
+    limits), and a test transport when one is given."""
     import httpx2
 
-    options: dict[str, Any] = {"base_url": base_url, "max_retries": 0, "timeout": timeout_s}
-    if transport is not None:
-        options["http_client"] = httpx2.AsyncClient(transport=transport)
-    return options
+    http_client = httpx2.AsyncClient(
+        transport=transport,
+        timeout=timeout_s,
+        follow_redirects=True,
+        limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100),
+        event_hooks={"request": [_mark_sent]},
+    )
+    return {
+        "base_url": base_url,
+        "max_retries": 0,
+        "timeout": timeout_s,
+        "http_client": http_client,
+    }
 
 
 def import_sdks() -> None:

@@ -149,8 +149,12 @@ class Timings(Response):
 
     total_ms: float
     first_token_ms: float | None = None
-    upstream_ms: float
-    overhead_ms: float = Field(description="Time the daemon itself spent, upstream time excluded.")
+    upstream_ms: float = Field(
+        description="From each request going on the wire to its response's last byte, summed."
+    )
+    overhead_ms: float = Field(
+        description="Everything else: the daemon's own time, the SDK's request building included."
+    )
 
 
 class ExecutionResult(Response):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from adapters.base import Credential, Finished, ProviderAdapter, Signature
+from adapters.clients import SENT
 from adapters.errors import NAMES
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import (
@@ -231,6 +232,8 @@ class Execution:
             self._deadline += self._clock() - warm_started
         deadline = self._deadline
         attempt_started = self._clock()
+        sent: list[float] = []
+        watch = SENT.set((self._clock, sent))
         iterator = self.adapter.stream(self.request, self.model, self.credential)
         first = True
         which = "first"
@@ -247,7 +250,6 @@ class Execution:
                     # The timer runs only while waiting on upstream, never while the consumer
                     # holds a yielded event: it cancels this task, which is also the consumer's.
                     bound.reschedule(loop.time() + limit)
-                    waited = self._clock()
                     try:
                         event = await anext(iterator)
                     except StopAsyncIteration:
@@ -255,7 +257,6 @@ class Execution:
                     finally:
                         if not bound.expired():
                             bound.reschedule(None)
-                        self._upstream += self._clock() - waited
                     first = False
                     if isinstance(event, Signature):
                         accumulator.add(event)
@@ -280,6 +281,9 @@ class Execution:
             raise
         finally:
             await iterator.aclose()
+            SENT.reset(watch)
+            if sent:  # from the request going on the wire to the response's last byte
+                self._upstream += self._clock() - sent[0]
         if finished is not None:
             health.success(self._clock() - attempt_started, explicit=False)
             self.router.traffic(self.provider)

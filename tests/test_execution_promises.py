@@ -360,6 +360,11 @@ def test_loading_the_sdk_never_counts_against_the_deadline(
         health = client.get("/v1/providers/anthropic").json()["health"]
     assert answer.status_code == 200, answer.text
     assert health["state"] == "healthy"
+    # The figure tells the truth: building the client is the daemon's time, not upstream's.
+    timings = answer.json()["timings"]
+    assert timings["overhead_ms"] >= 1400
+    assert timings["upstream_ms"] < 1000
+    assert float(answer.headers["x-kata-overhead-ms"]) == timings["overhead_ms"]
 
 
 def test_sigterm_mid_stream_ends_the_stream_with_a_terminal_event(fakes: Upstreams) -> None:
