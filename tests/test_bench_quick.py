@@ -21,7 +21,7 @@ def test_quick_benchmark_produces_a_complete_report(
     results = report["results"]
     assert report["quick"] is True
     assert report["machine"]["cores"] >= 1
-    for arm in ("direct_ms", "daemon_ms", "self_reported_overhead_ms"):
+    for arm in ("raw_ms", "direct_ms", "daemon_ms", "self_reported_overhead_ms"):
         assert results["latency"][arm]["n"] == report["sizes"]["requests"]
         assert results["latency"][arm]["p50"] > 0
     assert set(results["streaming"]) == {"1", "4"}
@@ -36,4 +36,5 @@ def test_quick_benchmark_produces_a_complete_report(
     assert memory["after_executions"] == report["sizes"]["soak"]
     table = capsys.readouterr().out
     assert "| non-streaming p50 (ms) |" in table
+    assert "| non-streaming p50 / p99 over raw HTTP to the fake (ms) |" in table
     assert "| RSS idle after ready (MB) |" in table

@@ -151,6 +151,22 @@ async def direct_once(client: Any, text: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+async def raw_once(client: httpx.AsyncClient, text: str) -> float:
+    """The floor: the same Messages request as plain HTTP, no SDK, no daemon."""
+    started = time.perf_counter()
+    response = await client.post(
+        "/v1/messages",
+        json={
+            "model": MODEL,
+            "max_tokens": 1024,
+            "messages": [{"role": "user", "content": text}],
+        },
+    )
+    response.read()
+    response.raise_for_status()
+    return (time.perf_counter() - started) * 1000
+
+
 async def daemon_once(client: httpx.AsyncClient, text: str, overheads: list[float]) -> float:
     started = time.perf_counter()
     response = await client.post(
@@ -218,20 +234,37 @@ async def latency(procs: Processes, sizes: Sizes) -> dict[str, Any]:
     daemon = httpx.AsyncClient(
         base_url=procs.ready["url"], headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
     )
+    raw = httpx.AsyncClient(
+        base_url=procs.urls["anthropic"],
+        headers={"x-api-key": KEY, "anthropic-version": "2023-06-01"},
+        timeout=60,
+    )
     overheads: list[float] = []
-    for _ in range(20):  # warm both paths (connections, imports, caches)
+    for _ in range(20):  # warm every path (connections, imports, caches)
+        await raw_once(raw, text)
         await direct_once(direct, text)
         await daemon_once(daemon, text, [])
-    d = [await direct_once(direct, text) for _ in range(sizes.requests)]
-    k = [await daemon_once(daemon, text, overheads) for _ in range(sizes.requests)]
+    r: list[float] = []
+    d: list[float] = []
+    k: list[float] = []
+    for _ in range(sizes.requests):  # interleaved, so drift hits every arm alike
+        r.append(await raw_once(raw, text))
+        d.append(await direct_once(direct, text))
+        k.append(await daemon_once(daemon, text, overheads))
     await direct.close()
     await daemon.aclose()
+    await raw.aclose()
     return {
+        "raw_ms": summary(r),
         "direct_ms": summary(d),
         "daemon_ms": summary(k),
         "added_ms": {
             "p50": round(pct(k, 50) - pct(d, 50), 3),
             "p99": round(pct(k, 99) - pct(d, 99), 3),
+        },
+        "added_over_raw_ms": {
+            "p50": round(pct(k, 50) - pct(r, 50), 3),
+            "p99": round(pct(k, 99) - pct(r, 99), 3),
         },
         "self_reported_overhead_ms": summary(overheads),
     }
@@ -418,6 +451,16 @@ def table(report: dict[str, Any]) -> str:
                 target,
             )
         )
+    raw = lat["raw_ms"]
+    lines.append(
+        _row(
+            "non-streaming p50 / p99 over raw HTTP to the fake (ms)",
+            f"raw {raw['p50']} / {raw['p99']}",
+            "",
+            f"{lat['added_over_raw_ms']['p50']} / {lat['added_over_raw_ms']['p99']}",
+            "<= 1 / 3",
+        )
+    )
     own = lat["self_reported_overhead_ms"]
     lines.append(
         _row("self-reported overhead p50 / p99 (ms)", "", f"{own['p50']} / {own['p99']}", "", "")
