@@ -305,9 +305,3 @@ ERROR_CLASSES: dict[ErrorCode, type[ProviderError]] = {
     ErrorCode.TIMEOUT: Timeout,
     ErrorCode.UNEXPECTED_ERROR: UnexpectedError,
 }
-HTTP_STATUS: dict[ErrorCode, int] = {
-    code: cls.default_status for code, cls in ERROR_CLASSES.items()
-}
-RETRYABLE: frozenset[ErrorCode] = frozenset(
-    code for code, cls in ERROR_CLASSES.items() if cls.default_retryable
-)

@@ -111,11 +111,8 @@ class Dispatcher:
     ) -> tuple[Credential, bool] | ProviderError:
         return self.book.session_failed(provider, error)
 
-    def key_rejected(self, provider: ProviderId, credential: Credential) -> None:
-        if credential.api_key is not None:
-            self.book.mark_key_invalid(provider, credential.api_key)
-            self.book.refresh()
-
-    def credential_worked(self, provider: ProviderId, credential: Credential) -> None:
-        if self.book.key_worked(provider, credential.api_key):
+    def key_evidence(
+        self, provider: ProviderId, credential: Credential, error: ProviderError | None
+    ) -> None:
+        if self.book.key_evidence(provider, credential, error):
             self.book.refresh()

@@ -74,9 +74,11 @@ class Router(Protocol):
         (and whether that is a fallback), or the error that ends the execution."""
         ...
 
-    def key_rejected(self, provider: ProviderId, credential: Credential) -> None: ...
-
-    def credential_worked(self, provider: ProviderId, credential: Credential) -> None: ...
+    def key_evidence(
+        self, provider: ProviderId, credential: Credential, error: ProviderError | None
+    ) -> None:
+        """What an attempt with `credential` said of its API key (None: it worked)."""
+        ...
 
 
 @dataclass
@@ -198,7 +200,7 @@ class Execution:
                     else:
                         yield event
                 assert finished is not None
-                self.router.credential_worked(self.provider, self.credential)
+                self.router.key_evidence(self.provider, self.credential, None)
                 yield self._done(finished, accumulator, started)
                 return
             except ProviderError as error:
@@ -307,7 +309,7 @@ class Execution:
         if self.credential.mode is AuthMode.TOKEN_SESSION and _session_refused(error):
             return self._session_failed(error)
         if error.upstream_status == 401:
-            self.router.key_rejected(self.provider, self.credential)
+            self.router.key_evidence(self.provider, self.credential, error)
             return error
         if not error.retryable or isinstance(error, BreakerOpen):
             return error

@@ -149,15 +149,21 @@ class ProviderBook:
             codex_sessions.codex_home(self._env, self._home),
         ]
 
-    def mark_key_invalid(self, provider: ProviderId, key: str) -> None:
-        """The provider rejected `key` (401): it stays invalid until evidence says otherwise
-        (it is stored again, a check or an execution with it succeeds)."""
-        self._invalid[provider] = _fingerprint(key)
-
-    def key_worked(self, provider: ProviderId, key: str | None) -> bool:
-        """Evidence that `key` is good: clear its invalid mark. True when that changed."""
-        if key is not None and self._invalid.get(provider) == _fingerprint(key):
+    def key_evidence(
+        self, provider: ProviderId, credential: Credential, error: ProviderError | None
+    ) -> bool:
+        """What a call made with `credential` says of its API key: a 401 marks the key invalid,
+        a success clears that mark (a 403 or any other failure says nothing). True when the
+        verdict changed. The one place this is decided, for executions and checks alike."""
+        if credential.api_key is None:
+            return False
+        fingerprint = _fingerprint(credential.api_key)
+        marked = self._invalid.get(provider) == fingerprint
+        if error is None and marked:
             del self._invalid[provider]
+            return True
+        if error is not None and error.upstream_status == 401 and not marked:
+            self._invalid[provider] = fingerprint
             return True
         return False
 
@@ -308,8 +314,8 @@ class ProviderBook:
     def record_check(
         self, provider: ProviderId, latency_s: float, error: ProviderError | None
     ) -> None:
-        """Remember the outcome of an explicit check (a models call); what it says of the
-        credential is the caller's to record (`key_worked`, `mark_key_invalid`)."""
+        """Remember the outcome of an explicit check (a models call) for health; what it says
+        of the key is `key_evidence`'s to record."""
         tracker = self.health[provider]
         if error is None:
             self._check_errors.pop(provider, None)

@@ -343,15 +343,13 @@ class Runtime:
         if credential is None:
             return
         started = self._clock()
+        failure: ProviderError | None = None
         try:
             await self._adapters[provider].list_models(credential)
         except ProviderError as error:
-            self.book.record_check(provider, self._clock() - started, error)
-            if error.upstream_status == 401 and credential.api_key is not None:
-                self.book.mark_key_invalid(provider, credential.api_key)
-        else:
-            self.book.record_check(provider, self._clock() - started, None)
-            self.book.key_worked(provider, credential.api_key)
+            failure = error
+        self.book.record_check(provider, self._clock() - started, failure)
+        self.book.key_evidence(provider, credential, failure)
         self.book.refresh()
 
     async def redetect(self) -> None:

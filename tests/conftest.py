@@ -14,7 +14,15 @@ from service.config import DaemonConfig
 from service.credentials.keyring_access import KeyringAccess
 from service.runtime import Runtime
 from tests.fakes_keyring import MemoryKeyring
-from tests.support import TEST_PORT, TEST_TOKEN, LiveServer, app_client
+from tests.support import (
+    TEST_PORT,
+    TEST_TOKEN,
+    LiveServer,
+    Sleeps,
+    Upstreams,
+    app_client,
+    upstreams,
+)
 
 ISOLATED_ENV = (
     "ANTHROPIC_API_KEY",
@@ -120,3 +128,16 @@ def live(config: DaemonConfig, runtime: Runtime) -> Iterator[LiveServer]:
     """The real app on a real loopback socket in a background thread, for streaming tests."""
     with LiveServer.start(config, runtime) as server:
         yield server
+
+
+@pytest.fixture
+def fakes() -> Iterator[Upstreams]:
+    """Both fake upstreams, in a thread, for one test."""
+    with upstreams() as running:
+        yield running
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    """Retry waits, recorded instead of slept."""
+    return Sleeps()

@@ -70,6 +70,29 @@ def read_sse(
     return events
 
 
+def sandbox_env(home: Path) -> dict[str, str]:
+    """Environment for a spawned daemon whose home, provider tooling, data folder and keyring
+    all live under `home` (the keyring: none, so keys go to the 0600 file)."""
+    return {
+        "HOME": str(home),
+        "ANTHROPIC_CONFIG_DIR": str(home / ".config" / "anthropic"),
+        "CODEX_HOME": str(home / ".codex"),
+        "CLAUDE_CONFIG_DIR": str(home / ".claude"),
+        "KATA_PROVIDERS_HOME": str(home / "data"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+
+
+class Sleeps:
+    """Records retry waits instead of sleeping them (a RetryPolicy's `sleep`)."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+
+
 def make_runtime(config: DaemonConfig, keyring: Any = None, **kwargs: Any) -> Runtime:
     """A runtime on the isolated environment, with an in-memory keyring unless one is given."""
     from service.credentials.keyring_access import KeyringAccess

@@ -25,12 +25,13 @@ from tests.support import (
     ANTHROPIC_KEY,
     OPENAI_KEY,
     LiveServer,
+    Sleeps,
     Upstreams,
     make_runtime,
     read_sse,
     spawn_daemon,
 )
-from tests.test_resilience import Sleeps, _events, _serve, _terminal, _text
+from tests.test_resilience import _events, _serve, _terminal
 
 MESSAGES = [{"role": "user", "content": "a b c"}]
 
@@ -52,19 +53,6 @@ def keyed(
             client.put("/v1/providers/anthropic/api-key", json={"api_key": ANTHROPIC_KEY})
             client.put("/v1/providers/openai/api-key", json={"api_key": OPENAI_KEY})
         yield live
-
-
-@pytest.fixture
-def fakes() -> Any:
-    from tests.support import upstreams
-
-    with upstreams() as running:
-        yield running
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -318,21 +306,6 @@ def test_a_409_is_not_retried(keyed: LiveServer, fakes: Upstreams, sleeps: Sleep
     assert answer.status_code == 400
     assert answer.json()["retryable"] is False
     assert sleeps.delays == []
-
-
-def test_an_idle_timeout_names_the_idle_limit(
-    config: DaemonConfig, fakes: Upstreams, sleeps: Sleeps
-) -> None:
-    with _serve(config, fakes, sleeps, first_token_timeout_s=5.0, idle_timeout_s=0.3) as live:
-        with live.client() as client:
-            client.put("/v1/providers/anthropic/api-key", json={"api_key": ANTHROPIC_KEY})
-        fakes.anthropic.push(Step(drip_s=0.6))
-        events = _events(live, text="a b c d e f g")
-    error = _terminal(events)
-    assert error["error"]["code"] == "timeout"
-    assert "0.3 s" in error["error"]["message"]
-    assert "5 s" not in error["error"]["message"]
-    assert _text(events)
 
 
 class SlowToBuild(AnthropicAdapter):

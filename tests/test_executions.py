@@ -40,12 +40,6 @@ TOOLS = [
 
 
 @pytest.fixture
-def fakes() -> Iterator[Upstreams]:
-    with upstreams() as running:
-        yield running
-
-
-@pytest.fixture
 def daemon(config: DaemonConfig, fakes: Upstreams) -> Iterator[LiveServer]:
     # No retries here: these tests are about what one upstream answer becomes.
     runtime = make_runtime(

@@ -27,10 +27,10 @@ from tests.support import (
     OPENAI_KEY,
     TEST_TOKEN,
     LiveServer,
+    Sleeps,
     Upstreams,
     make_runtime,
     read_sse,
-    upstreams,
 )
 
 WORDS = "one two three four five six seven"
@@ -150,14 +150,6 @@ ROWS = [
 ]
 
 
-class Sleeps:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
-
-
 @pytest.fixture
 def logs() -> Iterator[io.StringIO]:
     """Every log line the daemon writes during the test, formatted as in production (DEBUG)."""
@@ -175,12 +167,6 @@ def logs() -> Iterator[io.StringIO]:
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
-
-
-@pytest.fixture
-def fakes() -> Iterator[Upstreams]:
-    with upstreams() as running:
-        yield running
 
 
 def _serve(

@@ -21,32 +21,11 @@ from tests.support import (
     ANTHROPIC_KEY,
     OPENAI_KEY,
     LiveServer,
+    Sleeps,
     Upstreams,
     make_runtime,
     read_sse,
-    upstreams,
 )
-
-
-class Sleeps:
-    """Records retry waits instead of sleeping them."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
-
-
-@pytest.fixture
-def fakes() -> Iterator[Upstreams]:
-    with upstreams() as running:
-        yield running
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
 
 
 def _serve(config: DaemonConfig, fakes: Upstreams, sleeps: Sleeps, **overrides: Any) -> Any:
@@ -203,18 +182,23 @@ def test_headers_then_silence_times_out_within_the_bound(
     assert elapsed < 3 * 1.0 + 1.5
 
 
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_a_drip_slower_than_the_idle_timeout_ends_in_timeout(
-    config: DaemonConfig, fakes: Upstreams, sleeps: Sleeps
+    config: DaemonConfig, fakes: Upstreams, sleeps: Sleeps, provider: str
 ) -> None:
     with _serve(config, fakes, sleeps, first_token_timeout_s=5.0, idle_timeout_s=0.4) as live:
         with live.client() as client:
             client.put("/v1/providers/openai/api-key", json={"api_key": OPENAI_KEY})
-        fakes.openai.push(Step(drip_s=0.6))
+            client.put("/v1/providers/anthropic/api-key", json={"api_key": ANTHROPIC_KEY})
+        getattr(fakes, provider).push(Step(drip_s=0.6))
         started = time.monotonic()
-        events = _events(live, "openai")
+        events = _events(live, provider)
     error = _terminal(events)
     assert error["error"]["code"] == "timeout"
+    # The idle limit is named, never the first-token one.
     assert "sent nothing for 0.4 s" in error["error"]["message"]
+    assert "5 s" not in error["error"]["message"]
+    assert _text(events)
     assert error["partial_content"] == [{"type": "text", "text": _text(events)}]
     assert [e for e in events if e["type"] == "retry"] == []
     assert time.monotonic() - started < 6

@@ -14,9 +14,9 @@ from service.openapi import sse_content
 from service.routes.deps import RuntimeDep
 from service.runtime import Runtime
 from service.sse_stream import EventStream, encode
-from service.strict_json import StrictJsonRoute, parse_body
+from service.strict_json import parse_body
 
-router = APIRouter(tags=["executions"], route_class=StrictJsonRoute)
+router = APIRouter(tags=["executions"])
 
 STREAM_DOC = {
     "description": (

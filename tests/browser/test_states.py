@@ -13,7 +13,7 @@ import pytest
 
 from tests.browser.test_uat import TIMEOUT_MS
 from tests.sessions_fixtures import anthropic_profile
-from tests.support import Daemon, spawn_daemon
+from tests.support import Daemon, sandbox_env, spawn_daemon
 
 WIDTHS = {"desktop": 1280, "phone": 390}
 
@@ -49,16 +49,7 @@ def home(tmp_path: Path) -> Path:
 
 
 def _env(home: Path) -> dict[str, str]:
-    return {
-        "HOME": str(home),
-        "ANTHROPIC_CONFIG_DIR": str(home / ".config" / "anthropic"),
-        "CODEX_HOME": str(home / ".codex"),
-        "CLAUDE_CONFIG_DIR": str(home / ".claude"),
-        "KATA_PROVIDERS_HOME": str(home / "data"),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-        "ANTHROPIC_API_KEY": "",
-        "OPENAI_API_KEY": "",
-    }
+    return {**sandbox_env(home), "ANTHROPIC_API_KEY": "", "OPENAI_API_KEY": ""}
 
 
 @pytest.fixture

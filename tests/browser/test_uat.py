@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 
 from tests.sessions_fixtures import anthropic_profile, codex_api_key
-from tests.support import ANTHROPIC_KEY, OPENAI_KEY, Daemon, Upstreams, spawn_daemon, upstreams
+from tests.support import (
+    ANTHROPIC_KEY,
+    OPENAI_KEY,
+    Daemon,
+    Upstreams,
+    sandbox_env,
+    spawn_daemon,
+    upstreams,
+)
 
 TIMEOUT_MS = 15_000
 
@@ -47,15 +55,7 @@ class World:
 def world(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     home = tmp_path_factory.mktemp("uat-home")
     with upstreams() as fakes:
-        env = {
-            **fakes.env(),
-            "HOME": str(home),
-            "ANTHROPIC_CONFIG_DIR": str(home / ".config" / "anthropic"),
-            "CODEX_HOME": str(home / ".codex"),
-            "CLAUDE_CONFIG_DIR": str(home / ".claude"),
-            "KATA_PROVIDERS_HOME": str(home / "data"),
-            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-        }
+        env = {**fakes.env(), **sandbox_env(home)}
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
