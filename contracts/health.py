@@ -22,7 +22,7 @@ class HealthResponse(Response):
     demo: bool = False
     warm: bool = Field(
         default=False,
-        description="The provider SDKs are loaded: no request will wait on an import.",
+        description="What requests need is loaded: no request will wait on an import.",
     )
     problems: list[ErrorBody] = Field(
         default_factory=list,

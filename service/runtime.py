@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from adapters.base import Credential, ProviderAdapter
-from adapters.clients import import_sdks
+from adapters.clients import preload
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import Cancelled, ErrorBody, ProviderError
 from contracts.events import (
@@ -147,7 +147,7 @@ class Runtime:
         )
         self._problems: list[ErrorBody] = []
         self._save_lock = asyncio.Lock()
-        self.sdks_loaded = asyncio.Event()
+        self.warmed = asyncio.Event()
         self._ready = asyncio.Event()
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -192,9 +192,15 @@ class Runtime:
             )
         if self.config.probe_interval_s > 0:
             self._tasks.append(asyncio.create_task(self._probe_forever()))
-        # Import the SDKs now, off the event loop, so the first request never waits on them.
-        await asyncio.to_thread(import_sdks)
-        self.sdks_loaded.set()
+        # Load what the first request needs now, off the event loop, so it never waits on it.
+        await asyncio.to_thread(preload, self._sdks_in_use())
+        self.warmed.set()
+
+    def _sdks_in_use(self) -> list[str]:
+        """The SDKs a credential in use needs now: Anthropic's, for its token sessions (its
+        credential providers read profiles and refresh tokens); API keys need none."""
+        status = self.book.status(ProviderId.ANTHROPIC)
+        return ["anthropic"] if status.resolved_mode is AuthMode.TOKEN_SESSION else []
 
     async def _probe_forever(self) -> None:
         """Optional periodic health probe: a models call per usable provider, never a paid
@@ -249,7 +255,7 @@ class Runtime:
             started_at=self._started_at,
             uptime_s=max(0.0, self._clock() - self._started),
             demo=self.config.demo,
-            warm=self.sdks_loaded.is_set(),
+            warm=self.warmed.is_set(),
             problems=list(self._problems),
         )
 

@@ -92,7 +92,7 @@ class DaemonServer(uvicorn.Server):
             self._on_ready()
 
     async def _freeze_when_loaded(self) -> None:
-        # Everything alive once the SDKs are loaded lives as long as the process: moved out of
+        # Everything alive once the hot path is loaded lives as long as the process: moved out of
         # the collector's reach, a full collection no longer walks it (measured: a 2.3 MB request
         # stalled the loop 277 ms in one such collection, 25 ms without).
         await self._loaded.wait()
@@ -237,7 +237,7 @@ def _serve_locked(config: DaemonConfig, stdout: TextIO, lock: InstanceLock) -> i
         on_ready,
         config.parent_pid,
         lambda: daemon.drain(config.shutdown_grace_s),
-        daemon.sdks_loaded,
+        daemon.warmed,
     )
     # uvicorn re-raises the signal it caught once it has drained; these handlers make that a
     # clean exit 0 instead of death by the default SIGTERM action.

@@ -1,18 +1,23 @@
-"""The Anthropic adapter: one SDK client per credential, reused, closed on shutdown."""
+"""The Anthropic adapter. API keys take the wire path (`adapters.wire`: requests built here, one
+pooled client); token sessions go through the SDK, whose credential providers read profiles and
+refresh tokens (one SDK client per credential, reused, closed on shutdown)."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from adapters.anthropic import wire
 from adapters.anthropic.errors import map_errors, stream_error
 from adapters.anthropic.translate import EventMapper, build_params
 from adapters.base import AdapterEvent, Credential, Finished
 from adapters.capabilities import ANTHROPIC_MESSAGES
 from adapters.clients import SdkClients, host_of, sdk_options
 from adapters.sse_reader import events, parse
+from adapters.wire import OnError, Wire
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderUnavailable
 from contracts.executions import ExecutionRequest
@@ -44,6 +49,8 @@ class AnthropicAdapter:
         self._timeout = timeout_s
         self._clients: SdkClients[AsyncAnthropic] = SdkClients(self._build)
         self._client = self._clients.get
+        self._wire = Wire(base_url or wire.DEFAULT_BASE_URL, transport, timeout_s)
+        self._extra_headers = wire.custom_headers()
 
     def _build(self, credential: Credential) -> AsyncAnthropic:
         from anthropic import AsyncAnthropic
@@ -65,11 +72,9 @@ class AnthropicAdapter:
         mapper = EventMapper(model)
         finished = False
         with map_errors(credential, self._host):
-            client = self._client(credential)
-            raw = client.messages.with_streaming_response.create(**build_params(request, model))
-            async with raw as response:
-                mapper.request_id = response.headers.get("request-id")
-                async for name, data in events(response.iter_lines()):
+            async with self._open(build_params(request, model), credential) as (headers, lines):
+                mapper.request_id = headers.get("request-id")
+                async for name, data in events(lines):
                     if name == "ping":
                         continue
                     if name == "error":
@@ -88,19 +93,50 @@ class AnthropicAdapter:
                 upstream_request_id=mapper.request_id,
             )
 
+    @asynccontextmanager
+    async def _open(
+        self, params: dict[str, Any], credential: Credential
+    ) -> AsyncIterator[tuple[Mapping[str, str], AsyncIterator[str]]]:
+        """The streamed answer's headers and lines, by the wire path or through the SDK."""
+        if credential.mode is AuthMode.API_KEY:
+            request = wire.messages(params, credential.api_key or "", self._extra_headers)
+            async with self._wire.open(request, self._on_error(credential)) as response:
+                yield response.headers, response.aiter_lines()
+        else:
+            client = self._client(credential)
+            async with client.messages.with_streaming_response.create(**params) as response:
+                yield response.headers, response.iter_lines()
+
+    def _on_error(self, credential: Credential) -> OnError:
+        mode = credential.mode
+        return lambda status, body, headers: wire.status_error(status, body, headers, mode)
+
     async def list_models(self, credential: Credential) -> list[ModelInfo]:
         """Every model, following `has_more` pages."""
         models: list[ModelInfo] = []
         with map_errors(credential, self._host):
-            client = self._client(credential)
-            async for model in client.models.list(limit=PAGE):
-                models.append(_model(model))
-        return models
+            if credential.mode is not AuthMode.API_KEY:
+                client = self._client(credential)
+                async for model in client.models.list(limit=PAGE):
+                    models.append(_model(model))
+                return models
+            after: str | None = None
+            while True:
+                request = wire.models_page(credential.api_key or "", self._extra_headers, after)
+                page = await self._wire.json(request, self._on_error(credential))
+                models.extend(wire.model_info(entry) for entry in page.get("data", []))
+                after = page.get("last_id")
+                if not page.get("has_more") or not after:
+                    return models
 
     async def warm(self, credential: Credential) -> None:
-        """Have the client for `credential` built (importing the SDK off the event loop)."""
+        """Have what `credential` needs loaded: the pooled client for an API key, else the SDK
+        client (importing the SDK off the event loop the first time)."""
         with map_errors(credential, self._host):
-            await self._clients.warm(credential)
+            if credential.mode is AuthMode.API_KEY:
+                self._wire.client()
+            else:
+                await self._clients.warm(credential)
 
     def forget(self, credential: Credential) -> None:
         """Drop the client for `credential`; the next request reads the credential afresh."""
@@ -109,6 +145,7 @@ class AnthropicAdapter:
     async def aclose(self) -> None:
         """Close every client (and its connection pool)."""
         await self._clients.aclose()
+        await self._wire.aclose()
 
 
 @functools.cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -25,7 +26,7 @@ STREAM_ERROR_STATUS = {
 }
 
 
-def _detail(body: Any) -> tuple[str | None, str | None]:
+def error_detail(body: Any) -> tuple[str | None, str | None]:
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
         return (str(error.get("type")) if error.get("type") else None, error.get("message"))
@@ -56,11 +57,13 @@ def map_errors(credential: Credential, host: str | None = None) -> AbstractConte
     mode = credential.mode
 
     def map_sdk(exc: Exception) -> ProviderError | None:
+        if "anthropic" not in sys.modules:  # the wire path: the SDK was never loaded
+            return None
         import anthropic
         from anthropic.lib.credentials import WorkloadIdentityError
 
         if isinstance(exc, anthropic.APIStatusError):
-            error_type, message = _detail(exc.body)
+            error_type, message = error_detail(exc.body)
             status = exc.status_code
             if status < 400:  # an `event: error` inside a 200 stream: its type says what it was
                 status = STREAM_ERROR_STATUS.get(error_type or "", 500)

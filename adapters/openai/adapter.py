@@ -1,14 +1,17 @@
-"""The OpenAI adapter: one SDK client per credential, reused, closed on shutdown."""
+"""The OpenAI adapter. Every execution and model list takes the wire path (`adapters.wire`:
+requests built here, one pooled client per base URL), API keys and Codex sign-ins alike (the
+Codex file is read on every request, as the CLI rotates it), so this adapter never loads the
+SDK; the differential tests hold it to what the SDK would send."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from adapters.base import AdapterEvent, Credential, Finished
 from adapters.capabilities import OPENAI_CHAT, OPENAI_RESPONSES
-from adapters.clients import SdkClients, host_of, sdk_options
+from adapters.clients import host_of
+from adapters.openai import wire
 from adapters.openai.codex import CODEX_BASE_URL, read_codex_account, read_codex_secret
 from adapters.openai.errors import map_errors
 from adapters.openai.translate import (
@@ -19,6 +22,7 @@ from adapters.openai.translate import (
     stream_error,
 )
 from adapters.sse_reader import events, parse
+from adapters.wire import OnError, Wire, WireRequest
 from contracts.base import ProviderId
 from contracts.errors import ProviderUnavailable
 from contracts.executions import ExecutionRequest
@@ -26,14 +30,13 @@ from contracts.models import ModelInfo
 
 if TYPE_CHECKING:
     import httpx2
-    from openai import AsyncOpenAI
 
 
 DEFAULT_HOST = "api.openai.com"
 
 
 class OpenAIAdapter:
-    """OpenAI through the official SDK. The SDK never retries: the runtime does."""
+    """OpenAI on the wire path. Nothing here retries: the runtime does."""
 
     provider = ProviderId.OPENAI
 
@@ -48,36 +51,12 @@ class OpenAIAdapter:
     ) -> None:
         if wire_api not in ("responses", "chat"):
             raise ValueError(f"wire_api must be 'responses' or 'chat', not {wire_api!r}")
-        self._base_url = base_url
         self._host = host_of(base_url, DEFAULT_HOST)
-        self._transport = transport
-        self._timeout = timeout_s
         self._wire_api = wire_api
         self.capabilities = OPENAI_CHAT if wire_api == "chat" else OPENAI_RESPONSES
-        self._codex_base_url = codex_base_url
-        self._clients: SdkClients[AsyncOpenAI] = SdkClients(self._build)
-        self._client = self._clients.get
-
-    def _build(self, credential: Credential) -> AsyncOpenAI:
-        from openai import AsyncOpenAI
-
-        options = sdk_options(self._base_url, self._transport, self._timeout)
-        path = credential.token_file
-        if path is None:
-            return AsyncOpenAI(api_key=credential.api_key, **options)
-        chatgpt = credential.chatgpt
-
-        async def codex_secret() -> str:
-            # Re-read on every request: the Codex CLI rotates its tokens in place.
-            return read_codex_secret(path, chatgpt=chatgpt)
-
-        if chatgpt:
-            options["base_url"] = self._codex_base_url
-            options["default_headers"] = {
-                "ChatGPT-Account-ID": read_codex_account(path),
-                "originator": "kata_providers",
-            }
-        return AsyncOpenAI(api_key=codex_secret, **options)
+        self._wire = Wire(base_url or wire.DEFAULT_BASE_URL, transport, timeout_s)
+        self._codex_wire = Wire(codex_base_url, transport, timeout_s)
+        self._extra_headers = wire.account_headers()
 
     async def stream(
         self, request: ExecutionRequest, model: str, credential: Credential
@@ -87,17 +66,15 @@ class OpenAIAdapter:
         mapper: ChatMapper | ResponsesMapper = ChatMapper(model) if chat else ResponsesMapper(model)
         finished = False
         with map_errors(credential, self._host):
-            client = self._client(credential)
             if chat:
-                raw: Any = client.chat.completions.with_streaming_response.create(
-                    **chat_params(request, model)
-                )
+                request_out = wire.chat(chat_params(request, model), *self._auth(credential))
             else:
                 params = responses_params(request, model, codex=credential.chatgpt)
-                raw = client.responses.with_streaming_response.create(**params)
-            async with raw as response:
+                request_out = wire.responses(params, *self._auth(credential))
+            wire_out = self._codex_wire if credential.chatgpt else self._wire
+            async with wire_out.open(request_out, self._on_error(credential)) as response:
                 mapper.request_id = response.headers.get("x-request-id")
-                async for _, data in events(response.iter_lines()):
+                async for _, data in events(response.aiter_lines()):
                     if data.startswith("[DONE]"):
                         break
                     event = parse(data)
@@ -119,33 +96,39 @@ class OpenAIAdapter:
                 upstream_request_id=mapper.request_id,
             )
 
+    def _auth(self, credential: Credential) -> tuple[str, dict[str, str]]:
+        """The secret for this request and the headers that go with it; a Codex sign-in is
+        read afresh every time."""
+        path = credential.token_file
+        if path is None:
+            return credential.api_key or "", self._extra_headers
+        secret = read_codex_secret(path, chatgpt=credential.chatgpt)
+        if not credential.chatgpt:
+            return secret, self._extra_headers
+        account = {"ChatGPT-Account-ID": read_codex_account(path), "originator": "kata_providers"}
+        return secret, {**self._extra_headers, **account}
+
+    def _on_error(self, credential: Credential) -> OnError:
+        mode = credential.mode
+        return lambda status, body, headers: wire.status_error(status, body, headers, mode)
+
     async def list_models(self, credential: Credential) -> list[ModelInfo]:
         """Every model the credential reaches."""
-        models: list[ModelInfo] = []
         with map_errors(credential, self._host):
-            client = self._client(credential)
-            async for model in client.models.list():
-                models.append(_model(model))
-        return models
+            request: WireRequest = wire.models(*self._auth(credential))
+            target = self._codex_wire if credential.chatgpt else self._wire
+            page = await target.json(request, self._on_error(credential))
+        return [wire.model_info(entry) for entry in page.get("data", [])]
 
     async def warm(self, credential: Credential) -> None:
-        """Have the client for `credential` built (importing the SDK off the event loop)."""
+        """Have the pooled client built (the SDK is not needed on this path)."""
         with map_errors(credential, self._host):
-            await self._clients.warm(credential)
+            (self._codex_wire if credential.chatgpt else self._wire).client()
 
     def forget(self, credential: Credential) -> None:
-        """Drop the client for `credential`; the next request reads the credential afresh."""
-        self._clients.forget(credential)
+        """Nothing to drop: every request reads its credential afresh."""
 
     async def aclose(self) -> None:
         """Close every client (and its connection pool)."""
-        await self._clients.aclose()
-
-
-def _model(model: Any) -> ModelInfo:
-    created = getattr(model, "created", None)
-    return ModelInfo(
-        id=model.id,
-        provider=ProviderId.OPENAI,
-        created_at=datetime.fromtimestamp(created, UTC) if isinstance(created, int) else None,
-    )
+        await self._wire.aclose()
+        await self._codex_wire.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -13,7 +14,7 @@ from contracts.errors import ProviderError
 PROVIDER = ProviderId.OPENAI
 
 
-def _detail(body: Any) -> tuple[str | None, str | None]:
+def error_detail(body: Any) -> tuple[str | None, str | None]:
     if isinstance(body, dict):
         error = body.get("error", body)
         if isinstance(error, dict):
@@ -27,10 +28,12 @@ def map_errors(credential: Credential, host: str | None = None) -> AbstractConte
     mode = credential.mode
 
     def map_sdk(exc: Exception) -> ProviderError | None:
+        if "openai" not in sys.modules:  # the wire path: the SDK was never loaded
+            return None
         import openai
 
         if isinstance(exc, openai.APIStatusError):
-            error_type, message = _detail(exc.body)
+            error_type, message = error_detail(exc.body)
             return from_status(
                 PROVIDER,
                 exc.status_code,

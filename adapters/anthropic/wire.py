@@ -1,0 +1,91 @@
+"""The Messages API on the wire: what the installed SDK would send, built without it (checked
+against the SDK in tests/test_wire_differential.py, so an SDK upgrade that changes any of it
+fails a test)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from adapters.anthropic.errors import PROVIDER, error_detail
+from adapters.errors import from_status
+from adapters.wire import WireRequest, fallback_message
+from contracts.base import AuthMode
+from contracts.errors import ProviderError
+from contracts.models import ModelInfo
+
+# The API version the installed SDK sends (anthropic._constants.ANTHROPIC_API_VERSION).
+API_VERSION = "2026-10-21"
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+PAGE = 1000
+
+
+def custom_headers(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """`ANTHROPIC_CUSTOM_HEADERS` ("Name: value" lines), which the SDK adds to every request."""
+    parsed: dict[str, str] = {}
+    for line in environ.get("ANTHROPIC_CUSTOM_HEADERS", "").split("\n"):
+        colon = line.find(":")
+        if colon >= 0:
+            parsed[line[:colon].strip()] = line[colon + 1 :].strip()
+    return parsed
+
+
+def headers(api_key: str, extra: Mapping[str, str]) -> dict[str, str]:
+    """The headers that matter on every Messages or Models request made with an API key."""
+    return {
+        **extra,
+        "accept": "application/json",
+        "content-type": "application/json",
+        "anthropic-version": API_VERSION,
+        "x-api-key": api_key,
+    }
+
+
+def messages(params: dict[str, Any], api_key: str, extra: Mapping[str, str]) -> WireRequest:
+    """`POST /v1/messages` with the parameters `translate.build_params` made."""
+    return WireRequest("POST", "/v1/messages", headers(api_key, extra), json_body=params)
+
+
+def models_page(api_key: str, extra: Mapping[str, str], after_id: str | None) -> WireRequest:
+    """One page of `GET /v1/models`."""
+    params = {"limit": str(PAGE)}
+    if after_id:
+        params["after_id"] = after_id
+    return WireRequest("GET", "/v1/models", headers(api_key, extra), params=params)
+
+
+def status_error(
+    status: int, body: Any, answer_headers: Mapping[str, str], mode: AuthMode | None
+) -> ProviderError:
+    """An error answer, mapped as the SDK path maps the SDK's status errors."""
+    error_type, message = error_detail(body)
+    return from_status(
+        PROVIDER,
+        status,
+        message or fallback_message(status, body),
+        headers=answer_headers,
+        error_type=error_type,
+        upstream_request_id=answer_headers.get("request-id"),
+        mode=mode,
+    )
+
+
+def model_info(entry: dict[str, Any]) -> ModelInfo:
+    """One entry of a models page."""
+    created = entry.get("created_at")
+    when = None
+    if isinstance(created, str):
+        try:
+            when = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+    return ModelInfo(
+        id=entry["id"],
+        provider=PROVIDER,
+        display_name=entry.get("display_name"),
+        created_at=when,
+        context_window=entry.get("max_input_tokens"),
+        max_output_tokens=entry.get("max_tokens"),
+    )
