@@ -60,9 +60,9 @@ def preload(sdks: Iterable[str] = ()) -> None:
     (importing both costs about 1.5 s and 55 MB, so an API-key user never pays it)."""
     import importlib
 
-    import httpx2  # noqa: F401
+    import aiohttp  # noqa: F401
 
-    import adapters.anthropic.adapter  # noqa: F401
+    import adapters.anthropic.adapter
     import adapters.openai.adapter  # noqa: F401
 
     for name in sdks:

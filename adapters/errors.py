@@ -160,30 +160,46 @@ def from_status(
 
 
 def from_transport(provider: ProviderId, exc: BaseException, host: str | None) -> ProviderError:
-    """An error from the HTTP client (the SDKs pass these through while a stream is read, and
-    wrap them as connection errors before a response): no connection at all is the user's
-    network; a connection that broke or stalled is the provider's fault."""
-    import httpx2
-
+    """An error from an HTTP client (aiohttp on the wire path; httpx2 under the SDKs, which
+    pass these through while a stream is read and wrap them before a response): no connection
+    at all is the user's network; a connection that broke or stalled is the provider's fault."""
     name = NAMES[provider]
     where = host or name
-    timed_out = isinstance(exc, httpx2.TimeoutException) or type(exc).__name__ == "APITimeoutError"
-    if timed_out and not isinstance(exc, httpx2.ConnectTimeout):
-        return Timeout(
-            f"{name} did not answer in time.", "Retry, or raise timeout_s.", provider=provider
-        )
-    if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout):
+    if _is_connect_failure(exc):
         return NetworkUnreachable(
             f"Cannot connect to {where}: {_reason(exc)}.",
             "Check this computer's network connection (and any proxy or VPN); if you set "
             "ANTHROPIC_BASE_URL or OPENAI_BASE_URL, check that address.",
             provider=provider,
         )
+    if isinstance(exc, TimeoutError) or _named(exc, "TimeoutException", "APITimeoutError"):
+        return Timeout(
+            f"{name} did not answer in time.", "Retry, or raise timeout_s.", provider=provider
+        )
     return ProviderUnavailable(
         f"The connection to {where} broke ({type(exc).__name__}).",
         "Retry the request; the daemon backs off on its own.",
         provider=provider,
     )
+
+
+def _named(exc: BaseException, *names: str) -> bool:
+    """Whether `exc` is an instance of a class called one of `names` (so the HTTP clients need
+    not be imported to ask)."""
+    return any(kind.__name__ in names for kind in type(exc).__mro__)
+
+
+def _is_connect_failure(exc: BaseException) -> bool:
+    # aiohttp: ClientConnectorError (DNS, refused, unreachable) and ConnectionTimeoutError;
+    # httpx2: ConnectError and ConnectTimeout.
+    return _named(
+        exc, "ClientConnectorError", "ConnectionTimeoutError", "ConnectError", "ConnectTimeout"
+    )
+
+
+def is_transport_error(exc: BaseException) -> bool:
+    """An error of either HTTP client's transport (or a socket timeout), as opposed to a bug."""
+    return isinstance(exc, TimeoutError) or _named(exc, "ClientError", "TransportError")
 
 
 def _reason(exc: BaseException) -> str:
@@ -240,8 +256,6 @@ def boundary(
     """The one boundary every SDK call runs inside: SDK exceptions through the adapter's
     `map_sdk`, transport errors, anything else as an adapter failure; and every message
     redacted of the credential in use and of anything shaped like one."""
-    import httpx2
-
     try:
         yield
     except ProviderError as error:
@@ -252,7 +266,7 @@ def boundary(
     except Exception as exc:
         mapped = map_sdk(exc)
         if mapped is None:
-            if isinstance(exc, httpx2.TransportError):
+            if is_transport_error(exc):
                 mapped = from_transport(provider, exc, host)
             elif isinstance(exc, ValueError):  # an event that is not JSON, raised while reading
                 mapped = malformed_stream(provider)

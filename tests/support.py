@@ -308,3 +308,30 @@ def upstreams(chatgpt_tokens: set[str] | None = None) -> Iterator[Upstreams]:
     )
     with anthropic.in_thread(), openai.in_thread():
         yield Upstreams(anthropic, openai)
+
+
+@contextlib.asynccontextmanager
+async def loopback(handler: Callable[[Any], Any]) -> AsyncIterator[str]:
+    """A loopback HTTP server answering every request with `handler(httpx2.Request)` (an
+    `httpx2.Response`): a hand-written upstream for the wire path, which sends real HTTP."""
+    import httpx2
+    from aiohttp import web
+
+    async def answer(request: web.Request) -> web.Response:
+        body = await request.read()
+        out = handler(
+            httpx2.Request(request.method, str(request.url), headers=request.headers, content=body)
+        )
+        return web.Response(status=out.status_code, body=out.content, headers=out.headers)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()

@@ -20,7 +20,7 @@ from service.events import Envelope
 from service.runtime import Runtime
 from tests.fakes_keyring import MemoryKeyring, NoBackendKeyring
 from tests.sessions_fixtures import anthropic_profile, codex_api_key, codex_chatgpt
-from tests.support import TEST_TOKEN, app_client, make_runtime
+from tests.support import TEST_TOKEN, app_client, loopback, make_runtime
 
 AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
 GOOD = "sk-ant-api03-good-key-for-verify-AAAA"
@@ -68,11 +68,16 @@ def models_upstream(request: httpx2.Request) -> httpx2.Response:
     )
 
 
-def _adapters() -> dict[ProviderId, Any]:
-    transport = httpx2.MockTransport(models_upstream)
+@pytest.fixture
+async def upstream() -> AsyncIterator[str]:
+    async with loopback(models_upstream) as url:
+        yield url
+
+
+def _adapters(url: str) -> dict[ProviderId, Any]:
     return {
-        ProviderId.ANTHROPIC: AnthropicAdapter("http://anthropic.test", transport=transport),
-        ProviderId.OPENAI: OpenAIAdapter("http://openai.test/v1", transport=transport),
+        ProviderId.ANTHROPIC: AnthropicAdapter(url),
+        ProviderId.OPENAI: OpenAIAdapter(f"{url}/v1"),
     }
 
 
@@ -82,8 +87,8 @@ def keyring() -> MemoryKeyring:
 
 
 @pytest.fixture
-def runtime(config: DaemonConfig, keyring: MemoryKeyring) -> Runtime:
-    return make_runtime(config, keyring, adapters=_adapters(), watch=False)
+def runtime(config: DaemonConfig, keyring: MemoryKeyring, upstream: str) -> Runtime:
+    return make_runtime(config, keyring, adapters=_adapters(upstream), watch=False)
 
 
 @pytest.fixture
@@ -309,8 +314,8 @@ async def test_check_probes_and_marks_a_rejected_key_invalid(
     assert healthy["last_error"] is None
 
 
-async def test_headless_store_is_the_private_file(config: DaemonConfig) -> None:
-    runtime = make_runtime(config, NoBackendKeyring(), adapters=_adapters(), watch=False)
+async def test_headless_store_is_the_private_file(config: DaemonConfig, upstream: str) -> None:
+    runtime = make_runtime(config, NoBackendKeyring(), adapters=_adapters(upstream), watch=False)
     async with app_client(config, runtime, headers=AUTH) as client:
         status = (
             await client.put(

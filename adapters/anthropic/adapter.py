@@ -17,7 +17,7 @@ from adapters.base import AdapterEvent, Credential, Finished
 from adapters.capabilities import ANTHROPIC_MESSAGES
 from adapters.clients import SdkClients, host_of, sdk_options
 from adapters.sse_reader import events, parse
-from adapters.wire import OnError, Wire
+from adapters.wire import OnError, Wire, lines
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderUnavailable
 from contracts.executions import ExecutionRequest
@@ -49,7 +49,7 @@ class AnthropicAdapter:
         self._timeout = timeout_s
         self._clients: SdkClients[AsyncAnthropic] = SdkClients(self._build)
         self._client = self._clients.get
-        self._wire = Wire(base_url or wire.DEFAULT_BASE_URL, transport, timeout_s)
+        self._wire = Wire(base_url or wire.DEFAULT_BASE_URL, timeout_s)
         self._extra_headers = wire.custom_headers()
 
     def _build(self, credential: Credential) -> AsyncAnthropic:
@@ -101,7 +101,7 @@ class AnthropicAdapter:
         if credential.mode is AuthMode.API_KEY:
             request = wire.messages(params, credential.api_key or "", self._extra_headers)
             async with self._wire.open(request, self._on_error(credential)) as response:
-                yield response.headers, response.aiter_lines()
+                yield response.headers, lines(response)
         else:
             client = self._client(credential)
             async with client.messages.with_streaming_response.create(**params) as response:
@@ -134,7 +134,7 @@ class AnthropicAdapter:
         client (importing the SDK off the event loop the first time)."""
         with map_errors(credential, self._host):
             if credential.mode is AuthMode.API_KEY:
-                self._wire.client()
+                self._wire.session()
             else:
                 await self._clients.warm(credential)
 

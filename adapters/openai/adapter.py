@@ -6,7 +6,6 @@ SDK; the differential tests hold it to what the SDK would send."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING
 
 from adapters.base import AdapterEvent, Credential, Finished
 from adapters.capabilities import OPENAI_CHAT, OPENAI_RESPONSES
@@ -22,15 +21,11 @@ from adapters.openai.translate import (
     stream_error,
 )
 from adapters.sse_reader import events, parse
-from adapters.wire import OnError, Wire, WireRequest
+from adapters.wire import OnError, Wire, WireRequest, lines
 from contracts.base import ProviderId
 from contracts.errors import ProviderUnavailable
 from contracts.executions import ExecutionRequest
 from contracts.models import ModelInfo
-
-if TYPE_CHECKING:
-    import httpx2
-
 
 DEFAULT_HOST = "api.openai.com"
 
@@ -43,7 +38,6 @@ class OpenAIAdapter:
     def __init__(
         self,
         base_url: str | None = None,
-        transport: httpx2.AsyncBaseTransport | None = None,
         timeout_s: float = 600.0,
         *,
         wire_api: str = "responses",
@@ -54,8 +48,8 @@ class OpenAIAdapter:
         self._host = host_of(base_url, DEFAULT_HOST)
         self._wire_api = wire_api
         self.capabilities = OPENAI_CHAT if wire_api == "chat" else OPENAI_RESPONSES
-        self._wire = Wire(base_url or wire.DEFAULT_BASE_URL, transport, timeout_s)
-        self._codex_wire = Wire(codex_base_url, transport, timeout_s)
+        self._wire = Wire(base_url or wire.DEFAULT_BASE_URL, timeout_s)
+        self._codex_wire = Wire(codex_base_url, timeout_s)
         self._extra_headers = wire.account_headers()
 
     async def stream(
@@ -74,7 +68,7 @@ class OpenAIAdapter:
             wire_out = self._codex_wire if credential.chatgpt else self._wire
             async with wire_out.open(request_out, self._on_error(credential)) as response:
                 mapper.request_id = response.headers.get("x-request-id")
-                async for _, data in events(response.aiter_lines()):
+                async for _, data in events(lines(response)):
                     if data.startswith("[DONE]"):
                         break
                     event = parse(data)
@@ -123,7 +117,7 @@ class OpenAIAdapter:
     async def warm(self, credential: Credential) -> None:
         """Have the pooled client built (the SDK is not needed on this path)."""
         with map_errors(credential, self._host):
-            (self._codex_wire if credential.chatgpt else self._wire).client()
+            (self._codex_wire if credential.chatgpt else self._wire).session()
 
     def forget(self, credential: Credential) -> None:
         """Nothing to drop: every request reads its credential afresh."""
