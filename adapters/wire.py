@@ -89,19 +89,38 @@ async def _mark_headers_sent(*_: object) -> None:
         marks.append(clock())
 
 
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, unless
+    NO_PROXY covers its host), as the SDKs' client would use. Decided once per base URL:
+    aiohttp's own `trust_env` looks it up again in a thread on every request."""
+    from urllib.parse import urlsplit
+    from urllib.request import (  # type: ignore[attr-defined]  # the stub omits the second
+        getproxies_environment,
+        proxy_bypass_environment,
+    )
+
+    proxies = getproxies_environment()
+    parts = urlsplit(url)
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or proxy_bypass_environment(parts.hostname or "", proxies):
+        return None
+    return proxy
+
+
 class Wire:
     """One long-lived HTTP client for one provider's base URL (built on first use, inside the
     event loop; rebuilt if used from another loop, as tests do)."""
 
     def __init__(self, base_url: str, timeout_s: float) -> None:
         self.base_url = base_url.rstrip("/")
+        self.proxy = env_proxy(self.base_url)
         self._timeout = timeout_s
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def session(self) -> aiohttp.ClientSession:
         """The pooled session (imports aiohttp the first time: `preload` does that off the
-        loop). Proxies come from the environment (HTTPS_PROXY, NO_PROXY), as with the SDKs."""
+        loop)."""
         loop = asyncio.get_running_loop()
         if self._session is None or self._loop is not loop:
             import aiohttp
@@ -113,7 +132,6 @@ class Wire:
                 timeout=aiohttp.ClientTimeout(
                     total=None, sock_connect=self._timeout, sock_read=self._timeout
                 ),
-                trust_env=True,
                 trace_configs=[trace],
             )
             self._loop = loop
@@ -131,6 +149,7 @@ class Wire:
             headers=request.headers,
             data=request.content(),
             params=request.params or None,
+            proxy=self.proxy,
         )
         try:
             if response.status >= 400:
