@@ -42,6 +42,12 @@ class WireRequest:
     json_body: dict[str, Any] | None = None
     params: dict[str, str] = field(default_factory=dict)
 
+    def all_headers(self) -> dict[str, str]:
+        """The headers, with the content type when there is a body (as the SDKs send them)."""
+        if self.json_body is None:
+            return self.headers
+        return {**self.headers, "content-type": "application/json"}
+
     def content(self) -> bytes | None:
         if self.json_body is None:
             return None
@@ -146,7 +152,7 @@ class Wire:
         response = await self.session().request(
             request.method,
             self.base_url + request.path,
-            headers=request.headers,
+            headers=request.all_headers(),
             data=request.content(),
             params=request.params or None,
             proxy=self.proxy,

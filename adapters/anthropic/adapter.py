@@ -4,7 +4,6 @@ refresh tokens (one SDK client per credential, reused, closed on shutdown)."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -53,12 +52,11 @@ class AnthropicAdapter:
         self._extra_headers = wire.custom_headers()
 
     def _build(self, credential: Credential) -> AsyncAnthropic:
+        """The SDK client for a token session (API keys take the wire path)."""
         from anthropic import AsyncAnthropic
         from anthropic.lib.credentials import EnvToken
 
         options = sdk_options(self._base_url, self._transport, self._timeout)
-        if credential.mode is AuthMode.API_KEY:
-            return _x_api_key_client()(api_key=credential.api_key, **options)
         if credential.profile is not None:
             return AsyncAnthropic(profile=credential.profile, **options)
         return AsyncAnthropic(
@@ -146,23 +144,6 @@ class AnthropicAdapter:
         """Close every client (and its connection pool)."""
         await self._clients.aclose()
         await self._wire.aclose()
-
-
-@functools.cache
-def _x_api_key_client() -> type[AsyncAnthropic]:
-    """The SDK client, sending an API key as `x-api-key` as Anthropic documents it.
-
-    The installed SDK sends keys as `Authorization: Bearer`; the API accepts both, but proxies
-    and gateways in between often only know `x-api-key`.
-    """
-    from anthropic import AsyncAnthropic
-
-    class XApiKeyAnthropic(AsyncAnthropic):
-        @property
-        def _api_key_auth(self) -> dict[str, str]:
-            return {"X-Api-Key": self.api_key} if self.api_key else {}
-
-    return XApiKeyAnthropic
 
 
 def _model(model: Any) -> ModelInfo:

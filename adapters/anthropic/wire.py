@@ -37,7 +37,6 @@ def headers(api_key: str, extra: Mapping[str, str]) -> dict[str, str]:
     return {
         **extra,
         "accept": "application/json",
-        "content-type": "application/json",
         "anthropic-version": API_VERSION,
         "x-api-key": api_key,
     }

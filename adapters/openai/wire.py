@@ -33,7 +33,6 @@ def headers(secret: str, extra: Mapping[str, str]) -> dict[str, str]:
     return {
         **extra,
         "accept": "application/json",
-        "content-type": "application/json",
         "authorization": f"Bearer {secret}",
     }
 
