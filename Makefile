@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test demo bench soak fuzz fmt openapi lock clean
+.PHONY: run test demo bench bench-peers soak fuzz fmt openapi lock clean
 
 # Installs come from the lock files (exact versions, hashes checked); `make lock` refreshes them
 # from pyproject.toml's ranges.
@@ -37,8 +37,11 @@ test: $(VENV)/.installed-dev  ## lint, format check, types, and the whole suite
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-bench: $(VENV)/.installed-dev  ## the benchmark suite: daemon vs direct SDK calls, table + artifacts/bench.json
+bench: $(VENV)/.installed-dev  ## the benchmark: daemon vs raw HTTP, the SDK and a naive wrapper; table + artifacts/bench.json
 	$(BIN)/python -m tests.bench.run
+
+bench-peers: $(VENV)/.installed-dev  ## the same, plus the Portkey gateway (npm) and LiteLLM proxy (pip) in artifacts/peers
+	$(BIN)/python -m tests.bench.run --peers
 
 soak: $(VENV)/.installed-dev  ## 100 concurrent streamed executions for 60 s
 	$(BIN)/python -m tests.bench.soak --concurrency 100 --seconds 60

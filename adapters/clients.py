@@ -6,29 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from adapters.base import Credential
+from adapters.upstream_time import mark_sent
 
 if TYPE_CHECKING:
     import httpx2
-
-
-# When a request goes on the wire: the execution that wants to know sets a clock and a list, and
-# the HTTP client's request hook (after the SDK has built the request) appends the moment. Upstream
-# time is then measured from there to the response's last byte, and everything before it (the
-# SDK's request building included) counts as the daemon's own overhead.
-SENT: ContextVar[tuple[Callable[[], float], list[float]] | None] = ContextVar(
-    "kata_upstream_sent", default=None
-)
-
-
-async def _mark_sent(_: object) -> None:
-    watch = SENT.get()
-    if watch is not None:
-        clock, marks = watch
-        marks.append(clock())
 
 
 def sdk_options(
@@ -44,7 +28,7 @@ def sdk_options(
         timeout=timeout_s,
         follow_redirects=True,
         limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100),
-        event_hooks={"request": [_mark_sent]},
+        event_hooks={"request": [mark_sent]},
     )
     return {
         "base_url": base_url,

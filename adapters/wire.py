@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from adapters.clients import SENT
+from adapters.upstream_time import answered, mark_sent, timed
 from contracts.errors import ProviderError
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ async def lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
     whole answer); UTF-8 never has a newline byte inside a character, so splitting bytes is
     safe."""
     rest = b""
-    async for chunk in response.content.iter_any():
+    async for chunk in timed(response.content.iter_any()):
         rest += chunk
         if b"\n" not in chunk:
             continue
@@ -86,13 +86,6 @@ async def lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
             yield line.removesuffix(b"\r").decode("utf-8", "replace")
     if rest:
         yield rest.removesuffix(b"\r").decode("utf-8", "replace")
-
-
-async def _mark_headers_sent(*_: object) -> None:
-    watch = SENT.get()
-    if watch is not None:
-        clock, marks = watch
-        marks.append(clock())
 
 
 def env_proxy(url: str) -> str | None:
@@ -132,7 +125,7 @@ class Wire:
             import aiohttp
 
             trace = aiohttp.TraceConfig()
-            trace.on_request_headers_sent.append(_mark_headers_sent)
+            trace.on_request_headers_sent.append(mark_sent)
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=1000, keepalive_timeout=5.0),
                 timeout=aiohttp.ClientTimeout(
@@ -157,6 +150,7 @@ class Wire:
             params=request.params or None,
             proxy=self.proxy,
         )
+        answered()
         try:
             if response.status >= 400:
                 raw = await response.read()

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from adapters.base import Credential, Finished, ProviderAdapter, Signature
-from adapters.clients import SENT
 from adapters.errors import NAMES
+from adapters.upstream_time import WATCH, UpstreamWatch
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import (
     BreakerOpen,
@@ -234,8 +234,8 @@ class Execution:
             self._deadline += self._clock() - warm_started
         deadline = self._deadline
         attempt_started = self._clock()
-        sent: list[float] = []
-        watch = SENT.set((self._clock, sent))
+        upstream = UpstreamWatch(self._clock)
+        watch = WATCH.set(upstream)
         iterator = self.adapter.stream(self.request, self.model, self.credential)
         first = True
         which = "first"
@@ -283,9 +283,8 @@ class Execution:
             raise
         finally:
             await iterator.aclose()
-            SENT.reset(watch)
-            if sent:  # from the request going on the wire to the response's last byte
-                self._upstream += self._clock() - sent[0]
+            WATCH.reset(watch)
+            self._upstream += upstream.waited
         if finished is not None:
             health.success(self._clock() - attempt_started, explicit=False)
             self.router.traffic(self.provider)

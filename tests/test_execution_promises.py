@@ -365,3 +365,35 @@ def test_sigterm_mid_stream_ends_the_stream_with_a_terminal_event(fakes: Upstrea
     assert last["error"]["code"] == "cancelled"
     assert "shutting down" in last["error"]["message"]
     assert code == 0
+
+
+class SlowToTranslate(AnthropicAdapter):
+    """The real adapter, spending 30 ms of the daemon's own time on every event it reads."""
+
+    async def stream(
+        self, request: ExecutionRequest, model: str, credential: Credential
+    ) -> AsyncGenerator[AdapterEvent, None]:
+        async for event in super().stream(request, model, credential):
+            time.sleep(0.03)  # CPU work of ours, between reads of the body
+            yield event
+
+
+def test_work_between_chunks_is_the_daemons_and_waiting_is_upstreams(
+    config: DaemonConfig, fakes: Upstreams
+) -> None:
+    runtime = make_runtime(
+        config, adapters={ProviderId.ANTHROPIC: SlowToTranslate(fakes.anthropic.url)}, watch=False
+    )
+    # A provider that is slow too: 40 ms before each event.
+    fakes.anthropic.push(Step(drip_s=0.04))
+    with LiveServer.start(config, runtime) as live, live.client() as client:
+        client.put("/v1/providers/anthropic/api-key", json={"api_key": ANTHROPIC_KEY})
+        answer = _post(client, provider="anthropic")
+    assert answer.status_code == 200, answer.text
+    timings = answer.json()["timings"]
+    # The answer has at least five events and five text-bearing reads: each cost 30 ms of ours
+    # and 40 ms of the provider's, and neither is counted as the other (before, every moment
+    # from the request's first byte to the answer's last was called upstream).
+    assert timings["overhead_ms"] >= 150, timings
+    assert timings["upstream_ms"] >= 150, timings
+    assert abs(timings["overhead_ms"] + timings["upstream_ms"] - timings["total_ms"]) < 1

@@ -16,6 +16,7 @@ from adapters.base import AdapterEvent, Credential, Finished
 from adapters.capabilities import ANTHROPIC_MESSAGES
 from adapters.clients import SdkClients, host_of, sdk_options
 from adapters.sse_reader import events, parse
+from adapters.upstream_time import answered, timed
 from adapters.wire import OnError, Wire, lines
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderUnavailable
@@ -103,7 +104,8 @@ class AnthropicAdapter:
         else:
             client = self._client(credential)
             async with client.messages.with_streaming_response.create(**params) as response:
-                yield response.headers, response.iter_lines()
+                answered()
+                yield response.headers, timed(response.iter_lines())
 
     def _on_error(self, credential: Credential) -> OnError:
         mode = credential.mode
