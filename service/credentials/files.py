@@ -9,9 +9,10 @@ import stat
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from contracts.errors import InvalidRequest, ProviderError, UnexpectedError
+if TYPE_CHECKING:
+    from contracts.errors import ProviderError
 
 INSUFFICIENT_STORAGE = 507
 
@@ -61,6 +62,10 @@ def write_private_json(path: Path, data: Any) -> None:
     try:
         _write(path, data)
     except OSError as exc:
+        # Imported here: the daemon writes its discovery file before the ready line, and the
+        # contracts (pydantic, about 0.2 s) load after it.
+        from contracts.errors import UnexpectedError
+
         raise UnexpectedError(
             f"Cannot write {path}: {exc.strerror or type(exc).__name__}.",
             f"Check that the data folder {path.parent} exists, is writable by this user and has "
@@ -83,6 +88,8 @@ def set_aside(path: Path) -> Path | None:
 
 def damaged(path: Path, reason: str, aside: Path | None, remediation: str) -> ProviderError:
     """The problem to publish for a state file that could not be used."""
+    from contracts.errors import InvalidRequest
+
     kept = f" It was kept as {aside}." if aside else ""
     return InvalidRequest(f"{path} {reason}; defaults are in use.{kept}", remediation)
 
