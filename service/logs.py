@@ -69,6 +69,8 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = self._redact.known(str(value))
             elif isinstance(value, str):
                 entry[key] = self._redact(value)
+            elif value is None or isinstance(value, int | float):  # bool is an int
+                entry[key] = value
             else:
                 entry[key] = json.loads(self._redact(json.dumps(value, default=str)))
         if record.exc_info:

@@ -111,6 +111,10 @@ def _serve_locked(config: DaemonConfig, stdout: TextIO, lock: InstanceLock) -> i
     config = replace(config, port=sock.getsockname()[1])
     # The port listens from here: a connection waits in its backlog until the app below serves
     # it, so the shell may start talking now while the web framework loads (about 0.6 s here).
+    # Until the server below takes the signals over, SIGTERM or SIGINT ends the process at once,
+    # exit 0: nothing has been served, so there is nothing to drain.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_now)
     line = ready_line(config)
     url = json.loads(line)["url"]
     lock.publish({**json.loads(line), "started_at": datetime.now(UTC).isoformat()})
@@ -119,10 +123,6 @@ def _serve_locked(config: DaemonConfig, stdout: TextIO, lock: InstanceLock) -> i
     log.info(
         "ready", extra={"port": config.port, "pid": os.getpid(), "data_dir": str(config.data_dir)}
     )
-    # Until the server below takes the signals over, SIGTERM or SIGINT ends the process at once,
-    # exit 0: nothing has been served, so there is nothing to drain.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _exit_now)
     from service.serving import run
 
     return run(config, sock, url, lambda link: banner(config, url, link))

@@ -46,6 +46,7 @@ class DaemonServer(uvicorn.Server):
         self._parent_pid = parent_pid
         self._drain = drain
         self._watch: asyncio.Task[None] | None = None
+        self.early_signals: list[int] = []
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # uvicorn stops listening and waits for open connections; meanwhile the runtime lets
@@ -58,6 +59,8 @@ class DaemonServer(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        if self.early_signals:
+            self.should_exit = True
         if self.started and not self.should_exit:
             self._freeze = asyncio.create_task(self._freeze_when_loaded())
             if self._parent_pid is not None:
@@ -143,9 +146,10 @@ def run(config: DaemonConfig, sock: socket.socket, url: str, banner: Callable[[s
         daemon.warmed,
     )
     # uvicorn re-raises the signal it caught once it has drained; these handlers make that a
-    # clean exit 0 instead of death by the default SIGTERM action.
+    # clean exit 0 instead of death by the default SIGTERM action. One that comes before uvicorn
+    # takes the signals over is kept, and the server stops as soon as it has started.
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: None)
+        signal.signal(sig, lambda number, _: server.early_signals.append(number))
     with contextlib.closing(sock), asyncio.Runner(loop_factory=loop_factory()) as runner:
         runner.run(server.serve(sockets=[sock]))
     log.info("stopped")

@@ -280,3 +280,29 @@ def test_importing_the_app_does_not_load_the_provider_sdks() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("after_s", [0.0, 0.02, 0.1, 0.3, 0.6, 1.2])
+def test_sigterm_at_any_moment_of_startup_exits_0(after_s: float) -> None:
+    """The ready line comes while the app is still loading: a SIGTERM before, during or after
+    that loading is a clean exit 0, and a request already waiting is answered or refused, never
+    left hanging."""
+    daemon = spawn_daemon(env={"KATA_PROVIDERS_TOKEN": "t" * 24})
+    time.sleep(after_s)
+    daemon.process.send_signal(signal.SIGTERM)
+    assert daemon.process.wait(20) == 0
+
+
+def test_a_request_sent_on_the_ready_line_is_served() -> None:
+    daemon = spawn_daemon(env={"KATA_PROVIDERS_TOKEN": "t" * 24})
+    try:
+        # Straight away: the connection waits in the backlog while the app loads.
+        answer = httpx.get(
+            f"{daemon.ready['url']}/v1/health",
+            headers={"Authorization": f"Bearer {daemon.ready['token']}"},
+            timeout=20,
+        )
+        assert answer.status_code == 200
+        assert answer.json()["pid"] == daemon.process.pid
+    finally:
+        assert daemon.stop() == 0

@@ -140,7 +140,7 @@ class Processes:
             "ANTHROPIC_BASE_URL": self.urls["anthropic"],
             "OPENAI_BASE_URL": self.urls["openai"],
             "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-            "KATA_PROVIDERS_LOG_LEVEL": "WARNING",
+            # The default log level (INFO: one access line per request), as users run it.
         }
 
     def start_daemon(self) -> float:
@@ -486,7 +486,7 @@ def memory(procs: Processes, sizes: Sizes) -> dict[str, Any]:
     pid, url = procs.daemon.pid, procs.ready["url"]
     headers = {"Authorization": f"Bearer {TOKEN}"}
     for _ in range(100):  # until what requests need is loaded
-        if httpx.get(f"{url}/health", headers=headers).json().get("warm"):
+        if httpx.get(f"{url}/v1/health", headers=headers).json().get("warm"):
             break
         time.sleep(0.05)
     time.sleep(0.3)
