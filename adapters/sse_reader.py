@@ -10,20 +10,35 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
 from typing import Any
 
 
-class Fields(SimpleNamespace):
-    """A JSON object with attribute access; a missing field reads as None, as on SDK models."""
+class Fields:
+    """A JSON object with attribute access, as the mappers read SDK models: a missing field
+    reads as None. Nested objects are wrapped only when read (a `response.completed` event
+    carries the whole answer, and the mappers read a few fields of it)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
 
     def __getattr__(self, name: str) -> Any:
-        return None
+        value = self._data.get(name)
+        if type(value) is dict:
+            return Fields(value)
+        if type(value) is list:
+            return [Fields(item) if type(item) is dict else item for item in value]
+        return value
+
+    def __repr__(self) -> str:
+        return f"Fields({self._data!r})"
 
 
 def parse(data: str) -> Any:
     """JSON with attribute access (`event.delta.text`), as the mappers read SDK objects."""
-    return json.loads(data, object_hook=lambda fields: Fields(**fields))
+    value = json.loads(data)
+    return Fields(value) if type(value) is dict else value
 
 
 async def events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | None, str]]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,7 +46,7 @@ log = logging.getLogger("kata.execution")
 
 def new_execution_id() -> str:
     """A unique id for an execution."""
-    return f"exe_{uuid.uuid4().hex[:24]}"
+    return f"exe_{os.urandom(12).hex()}"
 
 
 @dataclass(frozen=True)
