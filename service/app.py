@@ -46,6 +46,9 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
         docs_url=None,  # served from the package by routes/page.py, never from a CDN
         redoc_url=None,
+        # No OpenTelemetry bridge: a local daemon exports nothing, and asking whether a provider
+        # is configured cost environment lookups on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.runtime = runtime
     app.state.policy = policy

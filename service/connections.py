@@ -51,11 +51,14 @@ def protocol_class(head_timeout_s: float, max_connections: int) -> type[asyncio.
             self._arm()
 
         def data_received(self, data: bytes) -> None:
-            if self._head_timer is None and (self.cycle is None or self.cycle.response_complete):
-                self._arm()  # the first bytes of the next request on a kept-alive connection
+            before = self.cycle
             super().data_received(data)
-            if self._head_timer is not None and self.cycle is not self._armed_cycle:
+            if self.cycle is not before:
                 self._disarm()  # a new request's head was read whole
+            elif self._head_timer is None and (self.cycle is None or self.cycle.response_complete):
+                # Part of the next request's head on a kept-alive connection: it has the bound
+                # to complete. (A head that comes whole, the usual case, never sets a timer.)
+                self._arm()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()

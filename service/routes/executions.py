@@ -38,14 +38,12 @@ REQUEST_DOC = {
 
 async def _whole(execution: Execution, request: Request) -> ExecutionResult:
     """The whole result; a client that leaves first cancels the execution (and so closes the
-    upstream request) at once instead of letting it run to its end."""
-    runner = asyncio.ensure_future(execution.result())
+    upstream request) at once instead of letting it run to its end. The execution runs in this
+    task; only the watch for the client leaving is a task of its own."""
     watcher = asyncio.ensure_future(_disconnected(request))
+    watcher.add_done_callback(lambda task: task.cancelled() or execution.cancel())
     try:
-        await asyncio.wait({runner, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        if not runner.done():
-            execution.cancel()
-        return await runner
+        return await execution.result()
     finally:
         watcher.cancel()
 
@@ -72,8 +70,10 @@ async def _sse(runtime: Runtime, execution: Execution) -> AsyncIterator[bytes]:
     responses={200: STREAM_DOC, **error_responses(404, 409, 424, 429, 502, 503, 504)},
     openapi_extra={"requestBody": REQUEST_DOC},
 )
-async def create_execution(request: Request, runtime: RuntimeDep) -> Response:
-    # Parsed here rather than by FastAPI so that a large body is validated off the event loop.
+async def create_execution(request: Request) -> Response:
+    # Parsed here rather than by FastAPI so that a large body is validated off the event loop;
+    # the runtime is read directly (one dependency less to solve on the hottest route).
+    runtime: Runtime = request.app.state.runtime
     body = await parse_body(request, ExecutionRequest)
     execution = await runtime.prepare(body, request.scope["state"].get("started"))
     if body.stream:
