@@ -50,6 +50,11 @@ def protocol_class(head_timeout_s: float, max_connections: int) -> type[asyncio.
                 return
             self._arm()
 
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            # When the request began to arrive: the daemon's own time counts from here.
+            self.scope["state"]["received"] = time.perf_counter()
+
         def data_received(self, data: bytes) -> None:
             before = self.cycle
             super().data_received(data)

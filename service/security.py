@@ -106,9 +106,10 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        request_id = f"req_{os.urandom(12).hex()}"
         state = scope.setdefault("state", {})
+        # From the request's first byte when the server protocol noted it (service.connections).
+        started = state.get("received") or time.perf_counter()
+        request_id = f"req_{os.urandom(12).hex()}"
         state["request_id"] = request_id
         state["started"] = started
         headers = _headers(scope)

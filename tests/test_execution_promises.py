@@ -337,7 +337,9 @@ def test_loading_the_sdk_never_counts_against_the_deadline(
     timings = answer.json()["timings"]
     assert timings["overhead_ms"] >= 1400
     assert timings["upstream_ms"] < 1000
-    assert float(answer.headers["x-kata-overhead-ms"]) == timings["overhead_ms"]
+    # The header also counts serialising the answer, which the body's figure cannot.
+    header = float(answer.headers["x-kata-overhead-ms"])
+    assert timings["overhead_ms"] <= header < timings["overhead_ms"] + 50
 
 
 def test_sigterm_mid_stream_ends_the_stream_with_a_terminal_event(fakes: Upstreams) -> None:
