@@ -66,6 +66,7 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
     ):
         app.include_router(router, dependencies=strict_query)
     app.include_router(page.router)
+    app.router.routes[:0] = executions.DIRECT_ROUTES
     app.add_middleware(LastResort)
     # Added last: the outermost.
     app.add_middleware(SecurityMiddleware, policy=policy, sessions=sessions)

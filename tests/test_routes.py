@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import httpx
 
+from service.config import DaemonConfig
+from service.runtime import Runtime
+
 
 async def test_health_reports_version_pid_and_uptime(client: httpx.AsyncClient) -> None:
     import os
@@ -37,3 +40,31 @@ async def test_one_provider_matches_the_listing(client: httpx.AsyncClient) -> No
     listing = (await client.get("/v1/providers")).json()
     one = (await client.get("/v1/providers/openai")).json()
     assert one == listing["providers"][1]
+
+
+async def test_executions_are_served_by_the_direct_route_and_keep_its_checks(
+    client: httpx.AsyncClient, config: DaemonConfig, runtime: Runtime
+) -> None:
+    """POST /v1/executions skips FastAPI's routing (a direct Starlette route comes first), yet
+    answers as the documented route would: unknown query parameters and bad bodies are refused
+    with the taxonomy, and the OpenAPI document still describes it."""
+    from starlette.routing import Match, Route
+
+    from service.app import create_app
+
+    app = create_app(config, runtime)
+    scope = {"type": "http", "method": "POST", "path": "/v1/executions", "root_path": ""}
+    first = next(r for r in app.router.routes if r.matches(scope)[0] is Match.FULL)
+    assert type(first) is Route
+    assert "createExecution" in {
+        op["operationId"] for op in app.openapi()["paths"]["/v1/executions"].values()
+    }
+    unknown = await client.post("/v1/executions?refersh=1", json={"messages": []})
+    assert unknown.status_code == 400, unknown.text  # as on every other route
+    assert unknown.json()["code"] == "invalid_request"
+    assert "refersh" in unknown.json()["message"]
+    bad = await client.post("/v1/executions", json={"messages": []})
+    assert bad.status_code == 422
+    assert bad.json()["code"] == "invalid_request"
+    # Another method on the path is still FastAPI's to answer.
+    assert (await client.get("/v1/executions")).status_code in (404, 405)

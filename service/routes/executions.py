@@ -7,12 +7,13 @@ import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request, Response
+from starlette.routing import Route
 
 from contracts.executions import CancelResult, ExecutionRequest, ExecutionResult
 from service.execution import Execution
 from service.http_errors import error_responses
 from service.openapi import sse_content
-from service.routes.deps import RuntimeDep
+from service.routes.deps import RuntimeDep, no_unknown_query
 from service.runtime import Runtime
 from service.sse_stream import EventStream, encode
 from service.strict_json import parse_body
@@ -93,6 +94,19 @@ async def create_execution(request: Request) -> Response:
         media_type="application/json",
         headers={"x-kata-overhead-ms": f"{overhead:.3f}"},
     )
+
+
+async def _create_execution_direct(request: Request) -> Response:
+    # The unknown-query check the router's dependency makes for every other route.
+    await no_unknown_query(request)
+    return await create_execution(request)
+
+
+# The hottest route, served straight by Starlette's router ahead of FastAPI's: the same
+# function, without FastAPI's route matching and dependency solving (measured: about 0.2 ms of
+# CPU a request). The FastAPI route above stays for the OpenAPI document and is never reached;
+# a test checks which one serves.
+DIRECT_ROUTES = [Route("/v1/executions", _create_execution_direct, methods=["POST"])]
 
 
 @router.post(
