@@ -159,6 +159,38 @@ def from_status(
     )
 
 
+def fallback_message(status: int, body: object) -> str:
+    """The message for an error answer that carries none of its own, worded as the SDKs word
+    theirs (so both paths report the same thing)."""
+    if isinstance(body, str):
+        return body or f"Error code: {status}"
+    return f"Error code: {status} - {body}"
+
+
+def from_answer(
+    provider: ProviderId,
+    status: int,
+    body: object,
+    headers: Mapping[str, str],
+    mode: AuthMode | None,
+    *,
+    detail: Callable[[object], tuple[str | None, str | None]],
+    request_id_header: str,
+) -> ProviderError:
+    """An error answer read off the wire (status, parsed body, headers), mapped as the SDK path
+    maps the SDK's status errors; `detail` is the provider's reading of its error body."""
+    error_type, message = detail(body)
+    return from_status(
+        provider,
+        status,
+        message or fallback_message(status, body),
+        headers=headers,
+        error_type=error_type,
+        upstream_request_id=headers.get(request_id_header),
+        mode=mode,
+    )
+
+
 def from_transport(provider: ProviderId, exc: BaseException, host: str | None) -> ProviderError:
     """An error from an HTTP client (aiohttp on the wire path; httpx2 under the SDKs, which
     pass these through while a stream is read and wrap them before a response): no connection

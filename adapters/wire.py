@@ -63,14 +63,6 @@ def error_body(raw: bytes) -> Any:
         return text
 
 
-def fallback_message(status: int, body: Any) -> str:
-    """The message for an error answer that carries none of its own, worded as the SDKs word
-    theirs (so both paths report the same thing)."""
-    if isinstance(body, str):
-        return body or f"Error code: {status}"
-    return f"Error code: {status} - {body}"
-
-
 async def lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
     """The body's lines as they arrive, without their endings (`\n` or `\r\n`). Read in
     chunks and split here, so no line is too long (a `response.completed` event carries the

@@ -282,72 +282,63 @@ def test_every_shape_is_sent_somewhere() -> None:
     assert "temperature" not in _accepted(ANTHROPIC_MESSAGES)  # the installed SDK refuses it
 
 
+async def _requests_both_ways(
+    api: str, execution: ExecutionRequest
+) -> tuple[Seen, Seen, list[AdapterEvent]]:
+    """What the wire path sent for `execution`, what the installed SDK sent for it, and the
+    wire path's events."""
+    wire_seen, sdk_seen = Seen(), Seen()
+    body = {"anthropic": ANTHROPIC_OK, "chat": _chat_ok()}.get(api) or _responses_ok()
+    model = "claude-sonnet-5-5" if api == "anthropic" else "gpt-5.5"
+    credential = Credential(AuthMode.API_KEY, api_key=KEY)
+    async with loopback(_answer(wire_seen, body, "text/event-stream")) as url:
+        if api == "anthropic":
+            adapter: Any = AnthropicAdapter(url)
+        else:
+            adapter = OpenAIAdapter(f"{url}/v1", wire_api=api)
+        events = await _drain(adapter.stream(execution, model, credential))
+        await adapter.aclose()
+        if api == "anthropic":
+            sdk = _anthropic_sdk(url, sdk_seen, body)
+            raw = sdk.messages.with_streaming_response.create(**build_params(execution, model))
+        else:
+            sdk = _openai_sdk(f"{url}/v1", sdk_seen, body)
+            if api == "chat":
+                calls = sdk.chat.completions.with_streaming_response
+                raw = calls.create(**chat_params(execution, model))
+            else:
+                raw = sdk.responses.with_streaming_response.create(
+                    **responses_params(execution, model)
+                )
+        async with raw as response:
+            await response.read()
+        await sdk.close()
+    return wire_seen, sdk_seen, events
+
+
+CASES = [
+    (api, shape)
+    for api, table in (
+        ("anthropic", ANTHROPIC_MESSAGES),
+        ("responses", OPENAI_RESPONSES),
+        ("chat", OPENAI_CHAT),
+    )
+    for shape in _accepted(table)
+]
+
+
 @pytest.mark.parametrize("env", [False, True], ids=["plain_env", "account_env"])
-@pytest.mark.parametrize("shape", _accepted(ANTHROPIC_MESSAGES))
-async def test_anthropic_requests_match_the_sdk(
-    shape: str, env: bool, request: pytest.FixtureRequest
+@pytest.mark.parametrize(("api", "shape"), CASES, ids=[f"{api}-{shape}" for api, shape in CASES])
+async def test_requests_match_the_sdk(
+    api: str, shape: str, env: bool, request: pytest.FixtureRequest
 ) -> None:
     if env:
         request.getfixturevalue("account_env")
     execution = ExecutionRequest.model_validate(SHAPES[shape])
-    wire_seen, sdk_seen = Seen(), Seen()
-    async with loopback(_answer(wire_seen, ANTHROPIC_OK, "text/event-stream")) as url:
-        adapter = AnthropicAdapter(url)
-        credential = Credential(AuthMode.API_KEY, api_key=KEY)
-        ours = await _drain(adapter.stream(execution, "claude-sonnet-5-5", credential))
-        await adapter.aclose()
-        sdk = _anthropic_sdk(url, sdk_seen, ANTHROPIC_OK)
-        raw = sdk.messages.with_streaming_response.create(
-            **build_params(execution, "claude-sonnet-5-5")
-        )
-        async with raw as response:
-            await response.read()
-        await sdk.close()
+    wire_seen, sdk_seen, events = await _requests_both_ways(api, execution)
     assert wire_seen.requests == sdk_seen.requests
-    assert isinstance(ours[-1], Finished)
-
-
-@pytest.mark.parametrize("env", [False, True], ids=["plain_env", "account_env"])
-@pytest.mark.parametrize("shape", _accepted(OPENAI_RESPONSES))
-async def test_openai_responses_requests_match_the_sdk(
-    shape: str, env: bool, request: pytest.FixtureRequest
-) -> None:
-    if env:
-        request.getfixturevalue("account_env")
-    execution = ExecutionRequest.model_validate(SHAPES[shape])
-    wire_seen, sdk_seen = Seen(), Seen()
-    body = _responses_ok()
-    async with loopback(_answer(wire_seen, body, "text/event-stream")) as url:
-        adapter = OpenAIAdapter(f"{url}/v1")
-        credential = Credential(AuthMode.API_KEY, api_key=KEY)
-        await _drain(adapter.stream(execution, "gpt-5.5", credential))
-        await adapter.aclose()
-        sdk = _openai_sdk(f"{url}/v1", sdk_seen, body)
-        raw = sdk.responses.with_streaming_response.create(**responses_params(execution, "gpt-5.5"))
-        async with raw as response:
-            await response.read()
-        await sdk.close()
-    assert wire_seen.requests == sdk_seen.requests
-
-
-@pytest.mark.parametrize("shape", _accepted(OPENAI_CHAT))
-async def test_openai_chat_requests_match_the_sdk(shape: str) -> None:
-    execution = ExecutionRequest.model_validate(SHAPES[shape])
-    wire_seen, sdk_seen = Seen(), Seen()
-    body = _chat_ok()
-    async with loopback(_answer(wire_seen, body, "text/event-stream")) as url:
-        adapter = OpenAIAdapter(f"{url}/v1", wire_api="chat")
-        credential = Credential(AuthMode.API_KEY, api_key=KEY)
-        await _drain(adapter.stream(execution, "gpt-5.5", credential))
-        await adapter.aclose()
-        sdk = _openai_sdk(f"{url}/v1", sdk_seen, body)
-        raw = sdk.chat.completions.with_streaming_response.create(
-            **chat_params(execution, "gpt-5.5")
-        )
-        async with raw as response:
-            await response.read()
-        await sdk.close()
-    assert wire_seen.requests == sdk_seen.requests
+    assert len(wire_seen.requests) == 1
+    assert isinstance(events[-1], Finished)
 
 
 async def test_a_codex_chatgpt_sign_in_is_sent_as_the_sdk_would(tmp_path: Path) -> None:

@@ -4,16 +4,15 @@ fails a test)."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from adapters.anthropic.errors import PROVIDER, error_detail
-from adapters.errors import from_status
-from adapters.wire import WireRequest, fallback_message
-from contracts.base import AuthMode
-from contracts.errors import ProviderError
+from adapters.errors import from_answer
+from adapters.wire import WireRequest
 from contracts.models import ModelInfo
 
 # The API version the installed SDK sends (anthropic._constants.ANTHROPIC_API_VERSION).
@@ -55,20 +54,11 @@ def models_page(api_key: str, extra: Mapping[str, str], after_id: str | None) ->
     return WireRequest("GET", "/v1/models", headers(api_key, extra), params=params)
 
 
-def status_error(
-    status: int, body: Any, answer_headers: Mapping[str, str], mode: AuthMode | None
-) -> ProviderError:
-    """An error answer, mapped as the SDK path maps the SDK's status errors."""
-    error_type, message = error_detail(body)
-    return from_status(
-        PROVIDER,
-        status,
-        message or fallback_message(status, body),
-        headers=answer_headers,
-        error_type=error_type,
-        upstream_request_id=answer_headers.get("request-id"),
-        mode=mode,
-    )
+# An error answer (status, parsed body, headers, auth mode), mapped as the SDK path maps the
+# SDK's status errors.
+status_error = functools.partial(
+    from_answer, PROVIDER, detail=error_detail, request_id_header="request-id"
+)
 
 
 def model_info(entry: dict[str, Any]) -> ModelInfo:

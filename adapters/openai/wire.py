@@ -3,16 +3,15 @@ send, built without it (checked against the SDK in tests/test_wire_differential.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.errors import from_status
+from adapters.errors import from_answer
 from adapters.openai.errors import PROVIDER, error_detail
-from adapters.wire import WireRequest, fallback_message
-from contracts.base import AuthMode
-from contracts.errors import ProviderError
+from adapters.wire import WireRequest
 from contracts.models import ModelInfo
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -52,20 +51,11 @@ def models(secret: str, extra: Mapping[str, str]) -> WireRequest:
     return WireRequest("GET", "/models", headers(secret, extra))
 
 
-def status_error(
-    status: int, body: Any, answer_headers: Mapping[str, str], mode: AuthMode | None
-) -> ProviderError:
-    """An error answer, mapped as the SDK path maps the SDK's status errors."""
-    error_type, message = error_detail(body)
-    return from_status(
-        PROVIDER,
-        status,
-        message or fallback_message(status, body),
-        headers=answer_headers,
-        error_type=error_type,
-        upstream_request_id=answer_headers.get("x-request-id"),
-        mode=mode,
-    )
+# An error answer (status, parsed body, headers, auth mode), mapped as the SDK path maps the
+# SDK's status errors.
+status_error = functools.partial(
+    from_answer, PROVIDER, detail=error_detail, request_id_header="x-request-id"
+)
 
 
 def model_info(entry: dict[str, Any]) -> ModelInfo:
