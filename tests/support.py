@@ -322,7 +322,11 @@ async def loopback(handler: Callable[[Any], Any]) -> AsyncIterator[str]:
         out = handler(
             httpx2.Request(request.method, str(request.url), headers=request.headers, content=body)
         )
-        return web.Response(status=out.status_code, body=out.content, headers=out.headers)
+        try:  # a response built on a stream is sent as its raw bytes (compressed, say)
+            raw = b"".join(out.iter_raw())
+        except httpx2.StreamConsumed:  # built with content=: already read
+            raw = out.content
+        return web.Response(status=out.status_code, body=raw, headers=out.headers)
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", answer)

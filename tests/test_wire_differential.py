@@ -36,7 +36,7 @@ from adapters.openai.errors import map_errors as openai_errors
 from adapters.openai.translate import ChatMapper, ResponsesMapper, chat_params, responses_params
 from contracts.base import AuthMode
 from contracts.errors import ProviderError
-from contracts.executions import ExecutionRequest
+from contracts.executions import ExecutionRequest, TextDeltaEvent
 from tests.support import loopback
 from tests.wire_recordings import WIRE, Recording, recordings
 
@@ -623,3 +623,56 @@ async def test_requests_go_through_the_environments_proxy(monkeypatch: pytest.Mo
         await adapter.aclose()
     assert isinstance(events[-1], Finished)
     assert seen.requests[0][1] == "/v1/messages"
+
+
+# --- what real upstreams do that the fakes do not by default --------------------------------
+
+
+@pytest.mark.parametrize("recording", RECORDINGS[:3], ids=[r.name for r in RECORDINGS[:3]])
+async def test_a_gzipped_stream_reads_the_same(recording: Recording) -> None:
+    """Anthropic's API compresses its streams (one recording was captured gzipped): the wire
+    path asks for it, inflates it, and reads the same events as from the plain bytes."""
+    import gzip
+
+    seen = Seen()
+
+    def gzipped(request: httpx2.Request) -> httpx2.Response:
+        seen.add(request)
+        body = gzip.compress(recording.raw)
+        headers = {"content-type": "text/event-stream", "content-encoding": "gzip"}
+        return httpx2.Response(200, stream=httpx2.ByteStream(body), headers=headers)
+
+    model = "claude-sonnet-5-5" if recording.protocol == "anthropic" else "gpt-5.5"
+    execution = ExecutionRequest.model_validate(SHAPES["plain"])
+    outputs = []
+    for handler in (gzipped, _answer(Seen(), recording.raw, "text/event-stream")):
+        async with loopback(handler) as url:
+            adapter: Any = (
+                AnthropicAdapter(url)
+                if recording.protocol == "anthropic"
+                else OpenAIAdapter(f"{url}/v1", wire_api=recording.protocol)
+            )
+            credential = Credential(AuthMode.API_KEY, api_key=KEY)
+            outputs.append(await _drain(adapter.stream(execution, model, credential)))
+            await adapter.aclose()
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0]) > 1
+
+
+async def test_an_event_far_longer_than_any_buffer_arrives_whole() -> None:
+    """A 1 MB text delta (one SSE line): no line-length limit on the wire path."""
+    text = "x" * 1_000_000
+    events = json.loads(json.dumps(_events_of(ANTHROPIC_OK)))
+    events[2]["delta"]["text"] = text
+    body = _sse(events, named=True)
+    async with loopback(_answer(Seen(), body, "text/event-stream")) as url:
+        adapter = AnthropicAdapter(url)
+        execution = ExecutionRequest.model_validate(SHAPES["plain"])
+        credential = Credential(AuthMode.API_KEY, api_key=KEY)
+        out = await _drain(adapter.stream(execution, "claude-sonnet-5-5", credential))
+        await adapter.aclose()
+    assert [e.text for e in out if isinstance(e, TextDeltaEvent)] == [text]
+
+
+def _events_of(raw: bytes) -> list[dict[str, Any]]:
+    return [json.loads(line[6:]) for line in raw.decode().splitlines() if line.startswith("data: ")]
