@@ -118,11 +118,12 @@ def _serve_locked(config: DaemonConfig, stdout: TextIO, lock: InstanceLock) -> i
     line = ready_line(config)
     url = json.loads(line)["url"]
     lock.publish({**json.loads(line), "started_at": datetime.now(UTC).isoformat()})
-    stdout.write(line + "\n")
-    stdout.flush()
+    # Logged before the line is printed: a SIGTERM sent on reading it ends the process at once.
     log.info(
         "ready", extra={"port": config.port, "pid": os.getpid(), "data_dir": str(config.data_dir)}
     )
+    stdout.write(line + "\n")
+    stdout.flush()
     from service.serving import run
 
     return run(config, sock, url, lambda link: banner(config, url, link))
