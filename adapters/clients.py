@@ -1,6 +1,8 @@
 """SDK clients kept per credential: built once (off the event loop the first time, since that
 imports the SDK), reused for connection pooling, dropped to force a fresh credential read, and
-closed on shutdown. Both adapters hold one."""
+closed on shutdown; and what the first request needs, preloaded. Only the SDK path uses the
+clients (Anthropic token sessions, whose credential providers live in the SDK); everything else
+takes the wire path (`adapters.wire`)."""
 
 from __future__ import annotations
 
