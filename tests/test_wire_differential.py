@@ -676,3 +676,24 @@ async def test_an_event_far_longer_than_any_buffer_arrives_whole() -> None:
 
 def _events_of(raw: bytes) -> list[dict[str, Any]]:
     return [json.loads(line[6:]) for line in raw.decode().splitlines() if line.startswith("data: ")]
+
+
+async def test_a_token_sessions_models_read_as_the_wire_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A token session lists models through the SDK (its credential provider holds the token);
+    the result is read by the same function as the wire path's, so both give the same list."""
+    monkeypatch.setenv("KATA_DIFFERENTIAL_TOKEN", "sk-ant-oat01-differential-session-token")
+    seen = Seen()
+    transport = httpx2.MockTransport(_models_upstream(seen))
+    sdk_adapter = AnthropicAdapter("http://sdk.test", transport=transport)
+    session = Credential(AuthMode.TOKEN_SESSION, env_token="KATA_DIFFERENTIAL_TOKEN")
+    theirs = await sdk_adapter.list_models(session)
+    await sdk_adapter.aclose()
+    async with loopback(_models_upstream(Seen())) as url:
+        adapter = AnthropicAdapter(url)
+        ours = await adapter.list_models(Credential(AuthMode.API_KEY, api_key=KEY))
+        await adapter.aclose()
+    assert theirs == ours
+    assert len(ours) == 4
+    assert seen.requests[0][2]["authorization"].startswith("Bearer sk-ant-oat01-")

@@ -4,9 +4,9 @@ refresh tokens (one SDK client per credential, reused, closed on shutdown)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.anthropic import wire
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     import httpx2
     from anthropic import AsyncAnthropic
 
-PAGE = 1000
 DEFAULT_HOST = "api.anthropic.com"
 
 
@@ -108,8 +107,7 @@ class AnthropicAdapter:
                 yield response.headers, timed(response.iter_lines())
 
     def _on_error(self, credential: Credential) -> OnError:
-        mode = credential.mode
-        return lambda status, body, headers: wire.status_error(status, body, headers, mode)
+        return functools.partial(wire.status_error, mode=credential.mode)
 
     async def list_models(self, credential: Credential) -> list[ModelInfo]:
         """Every model, following `has_more` pages."""
@@ -117,8 +115,9 @@ class AnthropicAdapter:
         with map_errors(credential, self._host):
             if credential.mode is not AuthMode.API_KEY:
                 client = self._client(credential)
-                async for model in client.models.list(limit=PAGE):
-                    models.append(_model(model))
+                # The SDK's models read as the wire's entries: one reading of a model.
+                async for model in client.models.list(limit=wire.PAGE):
+                    models.append(wire.model_info(model.model_dump(mode="json")))
                 return models
             after: str | None = None
             while True:
@@ -146,16 +145,3 @@ class AnthropicAdapter:
         """Close every client (and its connection pool)."""
         await self._clients.aclose()
         await self._wire.aclose()
-
-
-def _model(model: Any) -> ModelInfo:
-    created = getattr(model, "created_at", None)
-    extra = getattr(model, "model_extra", None) or {}
-    return ModelInfo(
-        id=model.id,
-        provider=ProviderId.ANTHROPIC,
-        display_name=getattr(model, "display_name", None),
-        created_at=created if isinstance(created, datetime) else None,
-        context_window=getattr(model, "max_input_tokens", None) or extra.get("max_input_tokens"),
-        max_output_tokens=getattr(model, "max_tokens", None) or extra.get("max_tokens"),
-    )

@@ -5,6 +5,7 @@ SDK; the differential tests hold it to what the SDK would send."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncGenerator
 
 from adapters.base import AdapterEvent, Credential, Finished
@@ -65,8 +66,9 @@ class OpenAIAdapter:
             else:
                 params = responses_params(request, model, codex=credential.chatgpt)
                 request_out = wire.responses(params, *self._auth(credential))
-            wire_out = self._codex_wire if credential.chatgpt else self._wire
-            async with wire_out.open(request_out, self._on_error(credential)) as response:
+            async with self._wire_for(credential).open(
+                request_out, self._on_error(credential)
+            ) as response:
                 mapper.request_id = response.headers.get("x-request-id")
                 async for _, data in events(lines(response)):
                     if data.startswith("[DONE]"):
@@ -103,21 +105,23 @@ class OpenAIAdapter:
         return secret, {**self._extra_headers, **account}
 
     def _on_error(self, credential: Credential) -> OnError:
-        mode = credential.mode
-        return lambda status, body, headers: wire.status_error(status, body, headers, mode)
+        return functools.partial(wire.status_error, mode=credential.mode)
+
+    def _wire_for(self, credential: Credential) -> Wire:
+        """The ChatGPT-plan sign-in goes to the Codex backend; everything else to the API."""
+        return self._codex_wire if credential.chatgpt else self._wire
 
     async def list_models(self, credential: Credential) -> list[ModelInfo]:
         """Every model the credential reaches."""
         with map_errors(credential, self._host):
             request: WireRequest = wire.models(*self._auth(credential))
-            target = self._codex_wire if credential.chatgpt else self._wire
-            page = await target.json(request, self._on_error(credential))
+            page = await self._wire_for(credential).json(request, self._on_error(credential))
         return [wire.model_info(entry) for entry in page.get("data", [])]
 
     async def warm(self, credential: Credential) -> None:
         """Have the pooled client built (the SDK is not needed on this path)."""
         with map_errors(credential, self._host):
-            (self._codex_wire if credential.chatgpt else self._wire).session()
+            self._wire_for(credential).session()
 
     def forget(self, credential: Credential) -> None:
         """Nothing to drop: every request reads its credential afresh."""
