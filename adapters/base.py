@@ -64,6 +64,14 @@ class Signature:
     signature: str
 
 
+@dataclass(frozen=True)
+class UsageSeen:
+    """The provider's token counts so far (not sent to the client as an event): what a failed
+    or cancelled execution records as used."""
+
+    usage: Usage
+
+
 AdapterEvent = (
     TextDeltaEvent
     | ThinkingDeltaEvent
@@ -71,6 +79,7 @@ AdapterEvent = (
     | ToolCallDeltaEvent
     | ToolCallEndEvent
     | Signature
+    | UsageSeen
     | Finished
 )
 

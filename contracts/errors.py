@@ -13,6 +13,7 @@ HTTP status and whether the same request may succeed later):
         SessionExpired     session_expired                   expired or rejected session
           SessionFailed                                      the SDK could not produce a token
       RateLimited          rate_limited        yes      429  the user's quota, not ill health
+      BudgetExceeded       budget_exceeded     no       429  the user's own daily budget is spent
       Cancelled            cancelled           no       409
       ProviderUnavailable  provider_unavailable yes     503  5xx, overloaded, broken stream
         NetworkUnreachable                                   no connection (DNS, refused)
@@ -51,6 +52,7 @@ class ErrorCode(StrEnum):
     TIMEOUT = "timeout"
     CANCELLED = "cancelled"
     UNAUTHORIZED = "unauthorized"
+    BUDGET_EXCEEDED = "budget_exceeded"
 
 
 class ErrorAction(StrEnum):
@@ -65,6 +67,7 @@ class ErrorAction(StrEnum):
     WAIT = "wait"
     RETRY = "retry"
     CHECK_NETWORK = "check_network"
+    RAISE_BUDGET = "raise_budget"
     NONE = "none"
 
 
@@ -236,6 +239,16 @@ class RateLimited(ProviderError):
     default_retryable = True
 
 
+class BudgetExceeded(ProviderError):
+    """The provider's daily budget (settings) is spent: refused before any upstream call. Not
+    retryable until the day turns or the budget is raised."""
+
+    default_action = ErrorAction.RAISE_BUDGET
+
+    code = ErrorCode.BUDGET_EXCEEDED
+    default_status = 429
+
+
 class Cancelled(ProviderError):
     """The execution was cancelled (by the client, or by shutdown)."""
 
@@ -300,6 +313,7 @@ ERROR_CLASSES: dict[ErrorCode, type[ProviderError]] = {
     ErrorCode.INVALID_AUTH: InvalidAuth,
     ErrorCode.SESSION_EXPIRED: SessionExpired,
     ErrorCode.RATE_LIMITED: RateLimited,
+    ErrorCode.BUDGET_EXCEEDED: BudgetExceeded,
     ErrorCode.CANCELLED: Cancelled,
     ErrorCode.PROVIDER_UNAVAILABLE: ProviderUnavailable,
     ErrorCode.TIMEOUT: Timeout,

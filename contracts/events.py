@@ -14,6 +14,7 @@ from contracts.health import HealthResponse
 from contracts.models import Provenance
 from contracts.providers import ProviderStatus
 from contracts.settings import DaemonSettings
+from contracts.usage import BudgetState, ExecutionRecord
 
 
 class SnapshotEvent(Response):
@@ -88,6 +89,16 @@ class ExecutionFinishedEvent(Response):
     duration_ms: float
 
 
+class UsageEvent(Response):
+    """An execution ended: its ledger row (tokens, cost, outcome, tags; never any text) and
+    its provider's budget for today after it."""
+
+    type: Literal["usage"] = "usage"
+    at: datetime
+    execution: ExecutionRecord
+    budget: BudgetState
+
+
 StateEvent = Annotated[
     SnapshotEvent
     | ProviderStatusEvent
@@ -95,6 +106,7 @@ StateEvent = Annotated[
     | DaemonErrorEvent
     | SettingsEvent
     | ModelsUpdatedEvent
-    | ExecutionFinishedEvent,
+    | ExecutionFinishedEvent
+    | UsageEvent,
     Field(discriminator="type"),
 ]

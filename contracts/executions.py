@@ -134,14 +134,44 @@ class StopReason(StrEnum):
     OTHER = "other"
 
 
-class Usage(Response):
-    """Token counts as the provider reported them."""
+class CostSource(StrEnum):
+    """Where the price behind `cost_usd` came from."""
 
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
+    TABLE = "table"
+    SETTINGS = "settings"
+
+
+class Usage(Response):
+    """Token counts as the provider reported them, in one shape for both providers, and what
+    they cost. Input counts never overlap: `input_tokens` is the uncached part."""
+
+    input_tokens: int = Field(default=0, description="Input tokens read fresh (uncached).")
+    output_tokens: int = Field(default=0, description="Output tokens, reasoning included.")
+    cache_read_tokens: int = Field(default=0, description="Input tokens read from the cache.")
+    cache_write_tokens: int = Field(default=0, description="Input tokens written to the cache.")
+    reasoning_tokens: int = Field(
+        default=0, description="The part of `output_tokens` the model spent reasoning."
+    )
+    total_tokens: int = Field(
+        default=0,
+        description="input + cache_read + cache_write + output (always recomputed from them).",
+    )
+    cost_usd: float | None = Field(
+        default=None, description="What the tokens cost; null when the model has no price."
+    )
+    cost_source: CostSource | None = Field(
+        default=None, description="`table` (the shipped price list) or `settings` (yours)."
+    )
+
+    @model_validator(mode="after")
+    def _total(self) -> Usage:
+        self.total_tokens = (
+            self.input_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+            + self.output_tokens
+        )
+        return self
 
 
 class Timings(Response):
@@ -256,10 +286,26 @@ class ErrorEvent(Response):
     type: Literal["error"] = "error"
     error: ErrorBody
     partial_content: list[ContentBlock] = Field(default_factory=list)
+    usage: Usage | None = Field(
+        default=None,
+        description="What the provider reported using before the failure (it may bill it).",
+    )
+
+
+class QueuedEvent(Response):
+    """The provider's concurrency limit is reached: the execution waits its turn (first in,
+    first out). `start` follows when it runs; its wait counts against `timeout_s`."""
+
+    type: Literal["queued"] = "queued"
+    id: str = Field(description="The execution's id: it can be cancelled while it waits.")
+    provider: ProviderId
+    position: int = Field(description="1 is next.")
+    limit: int = Field(description="The provider's effective concurrency limit now.")
 
 
 ExecutionStreamEvent = Annotated[
-    StartEvent
+    QueuedEvent
+    | StartEvent
     | TextDeltaEvent
     | ThinkingDeltaEvent
     | ToolCallStartEvent

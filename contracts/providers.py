@@ -7,8 +7,9 @@ from enum import StrEnum
 
 from pydantic import Field, SecretStr
 
-from contracts.base import AuthMode, JsonBool, ProviderId, Request, Response
+from contracts.base import AuthMode, JsonBool, JsonFloat, JsonInt, ProviderId, Request, Response
 from contracts.errors import ErrorBody
+from contracts.usage import BudgetState, GovernorState
 
 KEY_PATTERN = r"^[A-Za-z0-9_.:+/=-]+$"
 
@@ -114,6 +115,12 @@ class ProviderSettings(Response):
     preferred_auth_mode: AuthMode = AuthMode.API_KEY
     allow_api_key_fallback: bool = True
     default_model: str | None = None
+    daily_budget_usd: float | None = Field(
+        default=None, description="Refuse executions once today's cost reaches it; null: none."
+    )
+    max_concurrent: int = Field(
+        default=8, description="At most this many executions upstream at once; more wait."
+    )
 
 
 class ProviderStatus(Response):
@@ -131,6 +138,8 @@ class ProviderStatus(Response):
     health: ProviderHealth
     capabilities: ProviderCapabilities
     settings: ProviderSettings
+    budget: BudgetState
+    governor: GovernorState
     last_error: ErrorBody | None = None
     updated_at: datetime
 
@@ -148,6 +157,10 @@ class ProviderSettingsUpdate(Request):
     preferred_auth_mode: AuthMode | None = None
     allow_api_key_fallback: JsonBool | None = None
     default_model: str | None = Field(default=None, min_length=1, max_length=256)
+    daily_budget_usd: JsonFloat | None = Field(
+        default=None, ge=0, le=1_000_000, description="`null` removes the budget."
+    )
+    max_concurrent: JsonInt | None = Field(default=None, ge=1, le=256)
 
 
 class ApiKeyPut(Request):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from contracts.base import JsonBool, ProviderId, Request, Response
+from contracts.base import JsonBool, JsonInt, ProviderId, Request, Response
+from contracts.usage import Price
+
+MAX_PRICES = 512
 
 
 class DaemonSettings(Response):
@@ -20,6 +23,13 @@ class DaemonSettings(Response):
             "OpenAI has not documented for third-party applications."
         ),
     )
+    prices: dict[str, Price] = Field(
+        default_factory=dict,
+        description="Your prices per model id, over the shipped table (USD per million tokens).",
+    )
+    ledger_retention_days: int = Field(
+        default=90, description="How long the ledger keeps finished executions."
+    )
 
 
 class DaemonSettingsUpdate(Request):
@@ -27,3 +37,9 @@ class DaemonSettingsUpdate(Request):
 
     default_provider: ProviderId | None = None
     openai_chatgpt_backend: JsonBool | None = None
+    prices: dict[str, Price | None] | None = Field(
+        default=None,
+        max_length=MAX_PRICES,
+        description="Merged into the current prices; a model set to null loses its price.",
+    )
+    ledger_retention_days: JsonInt | None = Field(default=None, ge=1, le=3650)

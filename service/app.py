@@ -13,7 +13,7 @@ from service.http_errors import COMMON_ERRORS, error_responses, install_error_ha
 from service.last_resort import LastResort
 from service.openapi import build_openapi
 from service.page_sessions import PageSessions
-from service.routes import events, executions, health, models, page, providers, settings
+from service.routes import events, executions, health, models, page, providers, settings, usage
 from service.routes.deps import no_unknown_query
 from service.runtime import Runtime
 from service.security import AccessPolicy, SecurityMiddleware
@@ -62,6 +62,7 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
         settings.router,
         models.router,
         executions.router,
+        usage.router,
         events.router,
     ):
         app.include_router(router, dependencies=strict_query)

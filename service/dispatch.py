@@ -10,11 +10,13 @@ from adapters.capabilities import check_request
 from adapters.catalogue import DEFAULT_MODEL
 from contracts.base import ProviderId
 from contracts.errors import InvalidRequest, MissingAuth, ProviderError
-from contracts.executions import CancelResult, ExecutionRequest
+from contracts.executions import CancelResult, ExecutionRequest, Usage
 from service.execution import Deadlines, Execution
 from service.health import HealthTracker
 from service.provider_book import ProviderBook
 from service.retry import RetryPolicy
+from service.usage.governor import Gate
+from service.usage.meter import Meter
 
 
 class Dispatcher:
@@ -26,8 +28,10 @@ class Dispatcher:
         adapters: Mapping[ProviderId, ProviderAdapter],
         policy: RetryPolicy,
         deadlines: Deadlines,
+        meter: Meter,
     ) -> None:
         self.book = book
+        self.meter = meter
         self.adapters = dict(adapters)
         self.policy = policy
         self.deadlines = deadlines
@@ -44,6 +48,7 @@ class Dispatcher:
                 "the provider's CLI.",
             )
         check_request(provider, self.adapters[provider].capabilities, request)
+        self.meter.admit(provider)
         credential, resolution = self.book.credential(provider)
         model = (
             request.model
@@ -95,6 +100,12 @@ class Dispatcher:
 
     def health(self, provider: ProviderId) -> HealthTracker:
         return self.book.health[provider]
+
+    def gate(self, provider: ProviderId) -> Gate:
+        return self.meter.gates[provider]
+
+    def priced(self, model: str, usage: Usage) -> Usage:
+        return self.meter.priced(model, usage)
 
     def traffic(self, provider: ProviderId) -> None:
         # Recompute (and publish) status only when the health it shows has changed.

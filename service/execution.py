@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from adapters.base import Credential, Finished, ProviderAdapter, Signature
+from adapters.base import Credential, Finished, ProviderAdapter, Signature, UsageSeen
 from adapters.errors import NAMES
 from adapters.upstream_time import WATCH, UpstreamWatch
 from contracts.base import AuthMode, ProviderId
@@ -33,13 +33,17 @@ from contracts.executions import (
     ExecutionResult,
     ExecutionState,
     ExecutionStreamEvent,
+    QueuedEvent,
     RetryEvent,
     StartEvent,
     Timings,
+    Usage,
 )
 from service.accumulator import Accumulator, Delta
 from service.health import HealthTracker
 from service.retry import RetryPolicy
+from service.usage.governor import Gate
+from service.usage.prices import plus
 
 log = logging.getLogger("kata.execution")
 
@@ -62,6 +66,14 @@ class Router(Protocol):
     """What an execution asks of the runtime: health, and what evidence about credentials means."""
 
     def health(self, provider: ProviderId) -> HealthTracker: ...
+
+    def gate(self, provider: ProviderId) -> Gate:
+        """The provider's concurrency gate (the wave governor)."""
+        ...
+
+    def priced(self, model: str, usage: Usage) -> Usage:
+        """`usage` with its cost for `model`."""
+        ...
 
     def traffic(self, provider: ProviderId) -> None: ...
 
@@ -128,11 +140,23 @@ class Execution:
         self._upstream = 0.0
         self._first_token: float | None = None
         self._started = started
+        self.started_at = datetime.now(UTC)  # wall clock, for the ledger; reset in _run
+        self.ended_at: datetime | None = None
+        self.usage = Usage()  # what every attempt used, priced when the execution ends
+        self._attempt_usage = Usage()
+        self._admitted = False
 
     @property
     def fallback_applied(self) -> bool:
         """Whether the execution runs (or ran) on the key after its session failed."""
         return self._attempts.fallback_applied
+
+    @property
+    def first_token_at(self) -> datetime | None:
+        """When the first output reached the daemon."""
+        if self._first_token is None:
+            return None
+        return self.started_at + timedelta(seconds=self._first_token)
 
     @property
     def auth_mode(self) -> AuthMode:
@@ -170,7 +194,11 @@ class Execution:
         except asyncio.CancelledError:
             self.router.health(self.provider).release()
             if self._stop_reason is None:
-                raise  # the caller went away: nobody is left to tell
+                # The caller went away: nobody is left to tell, but the ledger records it.
+                self.state = ExecutionState.CANCELLED
+                self.ended_at = datetime.now(UTC)
+                self.usage = self.router.priced(self.model, self.usage)
+                raise
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
@@ -178,11 +206,24 @@ class Execution:
         except Exception as exc:
             log.exception("execution failed inside the daemon", extra={"execution_id": self.id})
             yield self._fail(self._bug(type(exc).__name__), accumulator)
+        finally:
+            if self._admitted:
+                self._admitted = False
+                self.router.gate(self.provider).release()
 
     async def _run(self, accumulator: Accumulator) -> AsyncGenerator[ExecutionStreamEvent, None]:
         # Timings count from the request's arrival at the daemon when the route passed it.
         started = self._started if self._started is not None else self._clock()
+        self.started_at = datetime.now(UTC) - timedelta(seconds=self._clock() - started)
         self._deadline = started + (self.request.timeout_s or self.deadlines.total_s)
+        gate = self.router.gate(self.provider)
+        if gate.try_enter():
+            self._admitted = True
+        else:
+            async for queued in self._queue(gate):
+                yield queued
+                if isinstance(queued, ErrorEvent):
+                    return
         yield StartEvent(
             id=self.id,
             provider=self.provider,
@@ -212,6 +253,23 @@ class Execution:
                 if retry.delay_s:
                     await self.policy.sleep(retry.delay_s)
 
+    async def _queue(self, gate: Gate) -> AsyncIterator[QueuedEvent | ErrorEvent]:
+        """Wait for a slot, first in, first out; the wait counts against the deadline. A client
+        that leaves (cancels this task) leaves the queue."""
+        ticket, position = gate.enqueue()
+        yield QueuedEvent(id=self.id, provider=self.provider, position=position, limit=gate.limit)
+        try:
+            async with asyncio.timeout(max(0.0, self._deadline - self._clock())):
+                await asyncio.shield(ticket)
+        except TimeoutError:
+            gate.leave(ticket)
+            yield self._fail(self._timeout("queued"), Accumulator())
+            return
+        except BaseException:
+            gate.leave(ticket)
+            raise
+        self._admitted = True
+
     async def _attempt(
         self, accumulator: Accumulator, started: float
     ) -> AsyncIterator[Delta | Finished]:
@@ -234,6 +292,7 @@ class Execution:
             self._deadline += self._clock() - warm_started
         deadline = self._deadline
         attempt_started = self._clock()
+        self._attempt_usage = Usage()
         upstream = UpstreamWatch(self._clock)
         watch = WATCH.set(upstream)
         iterator = self.adapter.stream(self.request, self.model, self.credential)
@@ -259,6 +318,10 @@ class Execution:
                     finally:
                         if not bound.expired():
                             bound.reschedule(None)
+                    if isinstance(event, UsageSeen):
+                        # Counts so far, not output: the wait for the first token goes on.
+                        self._attempt_usage = event.usage
+                        continue
                     first = False
                     if isinstance(event, Signature):
                         accumulator.add(event)
@@ -279,13 +342,19 @@ class Execution:
             raise timed_out from None
         except ProviderError as error:
             health.failure(error, self._clock() - attempt_started)
+            if error.upstream_status == 429:
+                self.router.gate(self.provider).rate_limited(error.retry_after_s)
             self.router.traffic(self.provider)
             raise
         finally:
             await iterator.aclose()
             WATCH.reset(watch)
             self._upstream += upstream.waited
+            if finished is not None:
+                self._attempt_usage = finished.usage
+            self.usage = plus(self.usage, self._attempt_usage)
         if finished is not None:
+            self.router.gate(self.provider).succeeded()
             health.success(self._clock() - attempt_started, explicit=False)
             self.router.traffic(self.provider)
             yield finished
@@ -376,12 +445,14 @@ class Execution:
             "first": f"No response from the provider within {self.deadlines.first_token_s:g} s.",
             "idle": f"The provider sent nothing for {self.deadlines.idle_s:g} s mid-stream.",
             "total": "The request's deadline (timeout_s) passed.",
+            "queued": "The request's deadline (timeout_s) passed while it waited for a slot "
+            f"({NAMES[self.provider]} already runs its limit of concurrent executions).",
         }[which]
         return Timeout(
             text,
             "Retry, or raise timeout_s for long answers.",
             provider=self.provider,
-            retryable=which == "first",
+            retryable=which in ("first", "queued"),
         )
 
     def _cancelled(self) -> ProviderError:
@@ -395,16 +466,19 @@ class Execution:
         total = self._clock() - started
         self.state = ExecutionState.SUCCEEDED
         self.duration_ms = round(total * 1000, 3)
+        self.ended_at = datetime.now(UTC)
+        self.model = finished.model or self.model
+        self.usage = self.router.priced(self.model, self.usage)
         return DoneEvent(
             result=ExecutionResult(
                 id=self.id,
                 provider=self.provider,
-                model=finished.model or self.model,
+                model=self.model,
                 auth_mode=self.auth_mode,
                 fallback_applied=self._attempts.fallback_applied,
                 content=accumulator.blocks(),
                 stop_reason=finished.stop_reason,
-                usage=finished.usage,
+                usage=self.usage,
                 attempts=self._attempts.count,
                 upstream_request_id=finished.upstream_request_id,
                 timings=Timings(
@@ -420,8 +494,10 @@ class Execution:
 
     def _fail(self, error: ProviderError, accumulator: Accumulator) -> ErrorEvent:
         self.error = error
+        self.ended_at = datetime.now(UTC)
         if self._started is not None:
             self.duration_ms = round((self._clock() - self._started) * 1000, 3)
+        self.usage = self.router.priced(self.model, self.usage)
         self.state = (
             ExecutionState.CANCELLED if isinstance(error, Cancelled) else ExecutionState.FAILED
         )
@@ -436,7 +512,11 @@ class Execution:
                 "attempts": self._attempts.count,
             },
         )
-        return ErrorEvent(error=error.body(), partial_content=accumulator.blocks())
+        return ErrorEvent(
+            error=error.body(),
+            partial_content=accumulator.blocks(),
+            usage=self.usage if self.usage.total_tokens else None,
+        )
 
     async def result(self) -> ExecutionResult:
         """Run to the end and return the whole result, or raise the error."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -136,8 +137,14 @@ def _allowed_methods(request: Request) -> str:
     """Every method any route serves at this path (Starlette names only the first route's)."""
     from starlette.routing import Match, Route
 
+    def flat(routes: list[Any]) -> Iterator[Any]:
+        # FastAPI keeps an included router's routes behind one entry (`original_router`).
+        for route in routes:
+            inner = getattr(route, "original_router", None)
+            yield from flat(inner.routes) if inner is not None else (route,)
+
     methods: set[str] = set()
-    for route in request.app.routes:
+    for route in flat(request.app.routes):
         if isinstance(route, Route) and route.methods:
             probe = {**request.scope, "method": next(iter(route.methods))}
             if route.matches(probe)[0] is Match.FULL:

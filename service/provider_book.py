@@ -28,6 +28,7 @@ from contracts.providers import (
     ProviderStatus,
     TokenSessionStateName,
 )
+from contracts.usage import BudgetState, GovernorState
 from service.credentials import anthropic_sessions, codex_sessions
 from service.credentials.keystore import KeyStore
 from service.credentials.sessions import Session, SessionKind
@@ -63,8 +64,10 @@ class ProviderBook:
         home: Path,
         now: Callable[[], datetime],
         capabilities: Mapping[ProviderId, ProviderCapabilities],
+        spend: Callable[[ProviderId], tuple[BudgetState, GovernorState]],
         demo: bool = False,
     ) -> None:
+        self._spend = spend
         self.keys = keys
         self.settings = settings
         self._publish = publish
@@ -234,6 +237,12 @@ class ProviderBook:
             self.refresh()
         return self._status[provider]
 
+    def live(self, provider: ProviderId) -> ProviderStatus:
+        """The status with its budget and governor as they are this moment (in-flight counts
+        change with every execution; events carry them only when the governor's state does)."""
+        budget, governor = self._spend(provider)
+        return self.status(provider).model_copy(update={"budget": budget, "governor": governor})
+
     def default_provider(self) -> ProviderId | None:
         """The configured default provider, else the first usable one."""
         chosen = self.settings.daemon.default_provider
@@ -273,6 +282,7 @@ class ProviderBook:
         warning = outcome.warning if isinstance(outcome, Resolution) else None
         last_error = outcome if isinstance(outcome, ProviderError) else warning
         last_error = last_error or self._check_errors.get(provider)
+        budget, governor = self._spend(provider)
         status = ProviderStatus(
             id=provider,
             display_name=NAMES[provider],
@@ -286,6 +296,8 @@ class ProviderBook:
             health=self.health[provider].snapshot(),
             capabilities=self._capabilities[provider],
             settings=settings,
+            budget=budget,
+            governor=governor,
             last_error=last_error.body() if last_error else None,
             updated_at=self._now(),
         )

@@ -17,14 +17,16 @@ from pydantic import BaseModel
 from adapters.base import Credential, ProviderAdapter
 from adapters.clients import preload
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import Cancelled, ErrorBody, ProviderError
+from contracts.errors import Cancelled, ErrorBody, ProviderError, UnexpectedError
 from contracts.events import (
     DaemonErrorEvent,
     ExecutionFinishedEvent,
     ModelsUpdatedEvent,
+    ProviderErrorEvent,
     SettingsEvent,
     SnapshotEvent,
     StateEvent,
+    UsageEvent,
 )
 from contracts.executions import CancelResult, ExecutionRequest
 from contracts.health import HealthResponse
@@ -48,6 +50,7 @@ from service.model_list import ModelCache
 from service.provider_book import ProviderBook
 from service.retry import RetryPolicy
 from service.settings_store import PersistedSettings, SettingsStore
+from service.usage.meter import Meter
 from service.watcher import watch_sessions
 
 if TYPE_CHECKING:
@@ -78,6 +81,15 @@ def default_adapters(env: Mapping[str, str]) -> dict[ProviderId, ProviderAdapter
             codex_base_url=env.get("KATA_PROVIDERS_CODEX_BASE_URL", CODEX_BASE_URL),
         ),
     }
+
+
+def ledger_damaged(problem: str) -> ProviderError:
+    """The daemon problem to publish when the ledger had to be started afresh."""
+    return UnexpectedError(
+        problem,
+        "Usage history before now is in the kept file; the daemon goes on with a new ledger.",
+        status=500,
+    )
 
 
 def _changes(update: BaseModel, clearable: set[str]) -> dict[str, object]:
@@ -121,6 +133,13 @@ class Runtime:
         self._started = clock()
         self._started_at = now()
         self._settings_store = SettingsStore(config.data_dir)
+        self.meter = Meter(
+            config.data_dir,
+            lambda provider: self.book.settings.provider(provider),
+            lambda: self.book.settings.daemon.prices,
+            lambda: self.book.settings.daemon.ledger_retention_days,
+            lambda: self.book.refresh(),
+        )
         self.book = ProviderBook(
             KeyStore(config.data_dir, self._keyring, self._env),
             PersistedSettings(),
@@ -132,6 +151,7 @@ class Runtime:
                 provider: adapter.capabilities.contract()
                 for provider, adapter in self._adapters.items()
             },
+            self.meter.state,
             demo=config.demo,
         )
         self._model_list = ModelCache(
@@ -144,6 +164,7 @@ class Runtime:
             Deadlines(
                 config.request_timeout_s, config.first_token_timeout_s, config.idle_timeout_s
             ),
+            self.meter,
         )
         self._problems: list[ErrorBody] = []
         self._save_lock = asyncio.Lock()
@@ -164,6 +185,9 @@ class Runtime:
         self.book.settings = settings
         if problem is not None:
             self._problem(problem)
+        await self.meter.open()
+        if self.meter.ledger.problem:
+            self._problem(ledger_damaged(self.meter.ledger.problem))
         self._tasks.append(asyncio.create_task(self._load()))
 
     async def _load(self) -> None:
@@ -225,6 +249,7 @@ class Runtime:
                 await task
         for adapter in self._adapters.values():
             await adapter.aclose()
+        await self.meter.close()
         if self._demo is not None:
             await self._demo.stop()
         self._keyring.close()
@@ -262,14 +287,14 @@ class Runtime:
     async def provider(self, provider: ProviderId) -> ProviderStatus:
         """The current status of one provider."""
         await self.ready()
-        return self.book.status(provider)
+        return self.book.live(provider)
 
     async def providers(self) -> ProviderList:
         """Every provider's status."""
         await self.ready()
         return ProviderList(
             default_provider=self.book.default_provider(),
-            providers=[self.book.status(provider) for provider in ProviderId],
+            providers=[self.book.live(provider) for provider in ProviderId],
         )
 
     async def snapshot(self) -> SnapshotEvent:
@@ -290,13 +315,14 @@ class Runtime:
         """Change a provider's settings, persist them, and publish the new status."""
         await self.ready()
         current = self.book.settings.provider(provider)
-        changes = _changes(update, clearable={"default_model"})
+        changes = _changes(update, clearable={"default_model", "daily_budget_usd"})
         self.book.replace_settings(
             provider, ProviderSettings.model_validate({**current.model_dump(), **changes})
         )
+        self.meter.settings_changed(provider)
         await self._save()
         self.book.refresh()
-        return self.book.status(provider)
+        return self.book.live(provider)
 
     def daemon_settings(self) -> DaemonSettings:
         """The daemon-wide settings."""
@@ -306,6 +332,10 @@ class Runtime:
         """Change the daemon-wide settings, persist them, and re-detect what they affect."""
         await self.ready()
         changes = _changes(update, clearable={"default_provider"})
+        if "prices" in changes:
+            # Merged model by model; a model set to null loses the user's price.
+            prices = {**self.book.settings.daemon.prices, **(update.prices or {})}
+            changes["prices"] = {model: p for model, p in prices.items() if p is not None}
         self.book.settings.daemon = DaemonSettings.model_validate(
             {**self.book.settings.daemon.model_dump(), **changes}
         )
@@ -324,7 +354,7 @@ class Runtime:
         await self.book.keys.put(provider, value)
         self.book.forget_key_verdict(provider)
         self.book.refresh()
-        return self.book.status(provider)
+        return self.book.live(provider)
 
     async def delete_api_key(self, provider: ProviderId) -> ProviderStatus:
         """Forget the stored API key wherever it is kept."""
@@ -332,7 +362,7 @@ class Runtime:
         await self.book.keys.delete(provider)
         self.book.forget_key_verdict(provider)
         self.book.refresh()
-        return self.book.status(provider)
+        return self.book.live(provider)
 
     async def check(self, provider: ProviderId) -> ProviderStatus:
         """Re-read keys and sessions, then probe the provider with a models call."""
@@ -340,7 +370,7 @@ class Runtime:
         await self.book.keys.load()
         await self.redetect()
         await self._probe(provider)
-        return self.book.status(provider)
+        return self.book.live(provider)
 
     async def _probe(self, provider: ProviderId) -> None:
         """A models call with the credential in force (or the key a rejection blocks); what it
@@ -396,8 +426,19 @@ class Runtime:
         return self.dispatcher.prepare(request, started)
 
     def finished(self, execution: Execution) -> None:
-        """Forget a finished execution and tell activity views it ended."""
+        """Forget a finished execution, record it in the ledger and tell activity views it
+        ended (with what it used)."""
         self.dispatcher.finished(execution)
+        record, warning = self.meter.finished(execution)
+        budget = self.meter.budgets.state(execution.provider)
+        self.publish(UsageEvent(at=self._now(), execution=record, budget=budget))
+        if warning is not None:
+            log.warning("budget mostly spent", extra={"provider": execution.provider.value})
+            self.publish(
+                ProviderErrorEvent(
+                    at=self._now(), provider=execution.provider, error=warning.body()
+                )
+            )
         self.publish(
             ExecutionFinishedEvent(
                 at=self._now(),

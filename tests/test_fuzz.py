@@ -86,7 +86,9 @@ def valid_data_accepted(ctx: Any, response: Any, case: Any) -> bool | None:
 
 
 def _has_lone_surrogate(body: Any) -> bool:
-    text = json.dumps(body, ensure_ascii=False) if body is not None else ""
+    if not isinstance(body, dict | list | str):
+        return False  # no body (a GET)
+    text = json.dumps(body, ensure_ascii=False)
     return any("\ud800" <= char <= "\udfff" for char in text)
 
 

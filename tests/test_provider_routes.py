@@ -192,9 +192,17 @@ async def test_settings_persist_across_a_restart(config: DaemonConfig) -> None:
                 "preferred_auth_mode": "token_session",
                 "allow_api_key_fallback": False,
                 "default_model": "claude-test",
+                "daily_budget_usd": 2.5,
+                "max_concurrent": 3,
             },
         )
-        await client.put("/v1/settings", json={"default_provider": "openai"})
+        await client.put(
+            "/v1/settings",
+            json={
+                "default_provider": "openai",
+                "prices": {"claude-test": {"input_usd_per_mtok": 1, "output_usd_per_mtok": 2}},
+            },
+        )
     saved = json.loads((config.data_dir / "settings.json").read_text())
     assert saved["schema_version"] == 1
     assert stat.S_IMODE((config.data_dir / "settings.json").stat().st_mode) == 0o600
@@ -207,9 +215,14 @@ async def test_settings_persist_across_a_restart(config: DaemonConfig) -> None:
         "preferred_auth_mode": "token_session",
         "allow_api_key_fallback": False,
         "default_model": "claude-test",
+        "daily_budget_usd": 2.5,
+        "max_concurrent": 3,
     }
     assert status["requested_mode"] == "token_session"
+    assert status["governor"]["max_concurrent"] == 3
+    assert status["budget"]["daily_budget_usd"] == 2.5
     assert settings["default_provider"] == "openai"
+    assert settings["prices"]["claude-test"]["output_usd_per_mtok"] == 2
     assert listing["default_provider"] == "openai"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from adapters.base import AdapterEvent, Finished, Signature, parse_arguments
+from adapters.base import AdapterEvent, Finished, Signature, UsageSeen, parse_arguments
 from contracts.executions import (
     ExecutionRequest,
     Message,
@@ -110,7 +110,7 @@ class EventMapper:
         if kind == "message_start":
             message = event.message
             self.model = getattr(message, "model", None) or self.model
-            self._add_usage(getattr(message, "usage", None))
+            yield from self._add_usage(getattr(message, "usage", None))
         elif kind == "content_block_start":
             yield from self._start(event.index, event.content_block)
         elif kind == "content_block_delta":
@@ -121,7 +121,7 @@ class EventMapper:
             reason = getattr(event.delta, "stop_reason", None)
             self._stop = STOP_REASONS.get(reason or "", StopReason.OTHER)
             self._delta_seen = True
-            self._add_usage(getattr(event, "usage", None))
+            yield from self._add_usage(getattr(event, "usage", None))
         elif kind == "message_stop":
             yield Finished(self._stop, self._usage, self.model, self.request_id)
 
@@ -162,7 +162,7 @@ class EventMapper:
             index=index, id=call_id, name=name, arguments=parse_arguments("".join(parts), name)
         )
 
-    def _add_usage(self, usage: Any) -> None:
+    def _add_usage(self, usage: Any) -> Iterator[UsageSeen]:
         if usage is None:
             return
         current = self._usage
@@ -175,3 +175,4 @@ class EventMapper:
             cache_write_tokens=getattr(usage, "cache_creation_input_tokens", None)
             or current.cache_write_tokens,
         )
+        yield UsageSeen(self._usage)

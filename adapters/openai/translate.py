@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from adapters.base import AdapterEvent, Finished, parse_arguments
+from adapters.base import AdapterEvent, Finished, UsageSeen, parse_arguments
 from contracts.base import ProviderId
 from contracts.errors import (
     InvalidRequest,
@@ -198,14 +198,15 @@ def _usage(usage: Any) -> Usage:
     reasoning = getattr(usage, "output_tokens_details", None) or getattr(
         usage, "completion_tokens_details", None
     )
+    # OpenAI counts cached tokens inside its input count; ours are apart (input is uncached).
+    read = getattr(details, "cached_tokens", 0) or 0
+    total_input = getattr(usage, "input_tokens", None) or getattr(usage, "prompt_tokens", 0) or 0
     return Usage(
-        input_tokens=getattr(usage, "input_tokens", None)
-        or getattr(usage, "prompt_tokens", 0)
-        or 0,
+        input_tokens=max(0, total_input - read),
         output_tokens=getattr(usage, "output_tokens", None)
         or getattr(usage, "completion_tokens", 0)
         or 0,
-        cache_read_tokens=getattr(details, "cached_tokens", 0) or 0,
+        cache_read_tokens=read,
         reasoning_tokens=getattr(reasoning, "reasoning_tokens", 0) or 0,
     )
 
@@ -304,6 +305,9 @@ class ResponsesMapper:
         elif kind in ("response.completed", "response.incomplete"):
             yield self._finished(event.response, kind)
         elif kind == "response.failed":
+            usage = getattr(event.response, "usage", None)
+            if usage is not None:
+                yield UsageSeen(_usage(usage))
             error = getattr(event.response, "error", None)
             raise stream_error(getattr(error, "code", None), getattr(error, "message", None))
         elif kind == "error":

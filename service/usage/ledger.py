@@ -1,0 +1,374 @@
+"""The ledger: one SQLite row per finished execution (never prompt or answer text), in the data
+folder. WAL, schema-versioned with migrations (`PRAGMA user_version`), and every statement on
+one thread of its own, so the event loop never waits on the disk. Rows are queued as executions
+end and written in batches; a read first writes what is queued, so it sees every row."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from contracts.base import AuthMode, ProviderId
+from contracts.errors import ErrorCode, InvalidRequest
+from contracts.executions import CostSource, ExecutionState, Usage
+from contracts.usage import ExecutionPage, ExecutionRecord, UsageGroup, UsageGroupBy, UsageTotals
+from service.credentials.files import set_aside
+
+log = logging.getLogger("kata.ledger")
+
+FILE_NAME = "ledger.sqlite3"
+TAG_LIMIT = 128  # characters kept of each caller tag
+T = TypeVar("T")
+
+# Each entry moves the schema from version i to i + 1; never edit one that has shipped.
+MIGRATIONS: Sequence[str] = (
+    """
+    CREATE TABLE executions (
+        id TEXT PRIMARY KEY,
+        started_at REAL NOT NULL,
+        first_token_at REAL,
+        ended_at REAL NOT NULL,
+        local_day TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        auth_mode TEXT NOT NULL,
+        fallback_applied INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        error_code TEXT,
+        input_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cost_usd REAL,
+        cost_source TEXT,
+        agent TEXT,
+        run TEXT,
+        space TEXT
+    );
+    CREATE INDEX executions_by_end ON executions (ended_at DESC, id DESC);
+    CREATE INDEX executions_by_provider ON executions (provider, ended_at);
+    CREATE INDEX executions_by_agent ON executions (agent, ended_at);
+    CREATE INDEX executions_by_day ON executions (local_day);
+    """,
+)
+COLUMNS = (
+    "id, started_at, first_token_at, ended_at, local_day, provider, model, auth_mode, "
+    "fallback_applied, outcome, error_code, input_tokens, cache_read_tokens, "
+    "cache_write_tokens, output_tokens, reasoning_tokens, cost_usd, cost_source, agent, run, space"
+)
+SUMS = (
+    "COUNT(*), SUM(outcome = 'succeeded'), SUM(outcome = 'failed'), "
+    "SUM(outcome = 'cancelled'), SUM(input_tokens), SUM(cache_read_tokens), "
+    "SUM(cache_write_tokens), SUM(output_tokens), SUM(reasoning_tokens), "
+    "SUM(COALESCE(cost_usd, 0)), SUM(cost_usd IS NULL)"
+)
+GROUP_COLUMN = {
+    UsageGroupBy.PROVIDER: "provider",
+    UsageGroupBy.MODEL: "model",
+    UsageGroupBy.AGENT: "agent",
+    UsageGroupBy.DAY: "local_day",
+}
+
+
+def tag(value: str | None) -> str | None:
+    """A caller's tag as kept: bounded, and absent when empty."""
+    return value[:TAG_LIMIT] if value else None
+
+
+def _epoch(at: datetime) -> float:
+    return at.timestamp()
+
+
+def _at(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+
+def _row(record: ExecutionRecord) -> tuple[Any, ...]:
+    usage = record.usage
+    return (
+        record.id,
+        _epoch(record.started_at),
+        None if record.first_token_at is None else _epoch(record.first_token_at),
+        _epoch(record.ended_at),
+        record.ended_at.astimezone().date().isoformat(),
+        record.provider.value,
+        record.model,
+        record.auth_mode.value,
+        int(record.fallback_applied),
+        record.outcome.value,
+        record.error_code.value if record.error_code else None,
+        usage.input_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+        usage.output_tokens,
+        usage.reasoning_tokens,
+        usage.cost_usd,
+        usage.cost_source.value if usage.cost_source else None,
+        tag(record.agent),
+        tag(record.run),
+        tag(record.space),
+    )
+
+
+def _record(row: sqlite3.Row) -> ExecutionRecord:
+    return ExecutionRecord(
+        id=row["id"],
+        started_at=_at(row["started_at"]) or datetime.now(UTC),
+        first_token_at=_at(row["first_token_at"]),
+        ended_at=_at(row["ended_at"]) or datetime.now(UTC),
+        provider=ProviderId(row["provider"]),
+        model=row["model"],
+        auth_mode=AuthMode(row["auth_mode"]),
+        fallback_applied=bool(row["fallback_applied"]),
+        outcome=ExecutionState(row["outcome"]),
+        error_code=ErrorCode(row["error_code"]) if row["error_code"] else None,
+        usage=Usage(
+            input_tokens=row["input_tokens"],
+            cache_read_tokens=row["cache_read_tokens"],
+            cache_write_tokens=row["cache_write_tokens"],
+            output_tokens=row["output_tokens"],
+            reasoning_tokens=row["reasoning_tokens"],
+            cost_usd=row["cost_usd"],
+            cost_source=CostSource(row["cost_source"]) if row["cost_source"] else None,
+        ),
+        agent=row["agent"],
+        run=row["run"],
+        space=row["space"],
+    )
+
+
+def _totals(values: Sequence[Any]) -> dict[str, Any]:
+    count, ok, failed, cancelled, fresh, read, write, out, reasoning, cost, unpriced = (
+        v or 0 for v in values
+    )
+    return {
+        "executions": count,
+        "succeeded": ok,
+        "failed": failed,
+        "cancelled": cancelled,
+        "input_tokens": fresh,
+        "cache_read_tokens": read,
+        "cache_write_tokens": write,
+        "output_tokens": out,
+        "reasoning_tokens": reasoning,
+        "total_tokens": fresh + read + write + out,
+        "cost_usd": round(cost, 8),
+        "unpriced": unpriced,
+    }
+
+
+def encode_cursor(ended_at: float, execution_id: str) -> str:
+    """An opaque cursor: where the next page starts."""
+    return base64.urlsafe_b64encode(f"{ended_at!r}|{execution_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    """The position a cursor names; a cursor that is not one of ours is a 400."""
+    try:
+        ended, _, execution_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return float(ended), execution_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(
+            "The cursor is not one this daemon gave out.",
+            "Pass the next_cursor of the previous page unchanged, or leave cursor out.",
+            status=422,
+        ) from exc
+
+
+class Ledger:
+    """Owns the database file; its connection lives on its own thread."""
+
+    def __init__(self, data_dir: Path, retention_days: Callable[[], int]) -> None:
+        self.path = data_dir / FILE_NAME
+        self._retention_days = retention_days
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+        self._db: sqlite3.Connection | None = None
+        self._pending: list[tuple[Any, ...]] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()
+        self.problem: str | None = None
+        self._purged_on: date | None = None
+
+    async def open(self) -> None:
+        """Open (or create, or migrate) the database and purge expired rows."""
+        await self._call(self._open)
+
+    async def close(self) -> None:
+        """Write what is queued and close."""
+        with contextlib.suppress(Exception):
+            await self.flush()
+        with contextlib.suppress(Exception):
+            await self._call(self._close)
+        self._thread.shutdown(wait=True)
+
+    def record(self, record: ExecutionRecord) -> None:
+        """Queue a finished execution's row; written off the event loop, soon after."""
+        self._pending.append(_row(record))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def flush(self) -> None:
+        """Write every queued row now."""
+        while self._pending:
+            rows, self._pending = self._pending, []
+            await self._call(self._write, rows)
+
+    async def page(
+        self,
+        limit: int,
+        cursor: str | None = None,
+        provider: ProviderId | None = None,
+        agent: str | None = None,
+        outcome: ExecutionState | None = None,
+    ) -> ExecutionPage:
+        """Finished executions, newest first."""
+        where: list[str] = []
+        args: list[object] = []
+        if cursor is not None:
+            ended, execution_id = decode_cursor(cursor)
+            where.append("(ended_at < ? OR (ended_at = ? AND id < ?))")
+            args += [ended, ended, execution_id]
+        filters = (
+            ("provider", provider.value if provider else None),
+            ("agent", agent),
+            ("outcome", outcome.value if outcome else None),
+        )
+        for column, value in filters:
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = f"SELECT {COLUMNS} FROM executions"  # noqa: S608 - fixed column names only
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY ended_at DESC, id DESC LIMIT ?"
+        args.append(limit + 1)
+        await self.flush()
+        rows = await self._call(self._select, sql, args)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return ExecutionPage(
+            executions=[_record(row) for row in rows],
+            next_cursor=encode_cursor(rows[-1]["ended_at"], rows[-1]["id"]) if more else None,
+        )
+
+    async def usage(
+        self, since: datetime, until: datetime, group_by: UsageGroupBy
+    ) -> tuple[UsageTotals, list[UsageGroup]]:
+        """Totals over executions that ended in [since, until), and per group."""
+        column = GROUP_COLUMN[group_by]
+        window = "WHERE ended_at >= ? AND ended_at < ?"
+        args = [_epoch(since), _epoch(until)]
+        await self.flush()
+        total = await self._call(
+            self._select,
+            f"SELECT {SUMS} FROM executions {window}",  # noqa: S608 - fixed text only
+            args,
+        )
+        groups = await self._call(
+            self._select,
+            f"SELECT {column} AS key, {SUMS} FROM executions {window} "  # noqa: S608
+            f"GROUP BY {column} ORDER BY SUM(COALESCE(cost_usd, 0)) DESC, COUNT(*) DESC",
+            args,
+        )
+        return (
+            UsageTotals(**_totals(tuple(total[0]))),
+            [UsageGroup(key=row[0], **_totals(tuple(row)[1:])) for row in groups],
+        )
+
+    async def spent_since(self, since: datetime) -> dict[ProviderId, float]:
+        """Cost per provider of executions that ended since `since` (today's, for budgets)."""
+        await self.flush()
+        rows = await self._call(
+            self._select,
+            "SELECT provider, SUM(COALESCE(cost_usd, 0)) FROM executions "
+            "WHERE ended_at >= ? GROUP BY provider",
+            [_epoch(since)],
+        )
+        return {ProviderId(row[0]): float(row[1] or 0.0) for row in rows}
+
+    # On the ledger's thread.
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    async def _flush_soon(self) -> None:
+        # Rows that end together go in one transaction.
+        await asyncio.sleep(0)
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("the ledger could not be written")
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            self._db = self._connect()
+        except sqlite3.DatabaseError as exc:
+            aside = set_aside(self.path)
+            for suffix in ("-wal", "-shm"):
+                self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+            kept = f"kept as {aside.name}" if aside else "it could not be moved aside"
+            self.problem = f"The ledger {self.path} was unreadable ({exc}); {kept}."
+            log.error("ledger unreadable; starting a new one", extra={"aside": str(aside)})
+            self._db = self._connect()
+        self._purge()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            self.path.chmod(0o600)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=5000")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise sqlite3.DatabaseError(
+                    f"schema version {version} is newer than this daemon's {len(MIGRATIONS)}"
+                )
+            for number in range(version, len(MIGRATIONS)):
+                # One transaction per step: a step either lands whole with its version or not.
+                db.executescript(
+                    f"BEGIN; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;"
+                )
+        except Exception:
+            db.close()
+            raise
+        return db
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        assert self._db is not None
+        with self._db:
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO executions ({COLUMNS}) "  # noqa: S608
+                f"VALUES ({', '.join('?' * len(rows[0]))})",
+                rows,
+            )
+        if self._purged_on != date.today():
+            self._purge()
+
+    def _select(self, sql: str, args: Sequence[Any]) -> list[sqlite3.Row]:
+        assert self._db is not None
+        return self._db.execute(sql, args).fetchall()
+
+    def _purge(self) -> None:
+        assert self._db is not None
+        cutoff = datetime.now(UTC) - timedelta(days=self._retention_days())
+        with self._db:
+            self._db.execute("DELETE FROM executions WHERE ended_at < ?", (_epoch(cutoff),))
+        self._purged_on = date.today()

@@ -1,0 +1,162 @@
+"""The meter: one place for everything about spend — prices, the ledger, budgets and the
+governor's gates. The dispatcher asks it before a request goes out; the runtime tells it when
+an execution ends."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from contracts.base import AuthMode, ProviderId
+from contracts.errors import ProviderError
+from contracts.executions import ExecutionRequest, ExecutionState, Usage
+from contracts.providers import ProviderSettings
+from contracts.usage import (
+    BudgetState,
+    ExecutionPage,
+    ExecutionRecord,
+    GovernorState,
+    Price,
+    UsageGroupBy,
+    UsageReport,
+)
+from service.usage.budgets import Budgets, local_now
+from service.usage.governor import Gate
+from service.usage.ledger import Ledger
+from service.usage.prices import priced
+
+log = logging.getLogger("kata.usage")
+
+DEFAULT_WINDOW = timedelta(days=7)
+
+
+class Finished(Protocol):
+    """What the meter reads of an execution that ended."""
+
+    id: str
+    request: ExecutionRequest
+    provider: ProviderId
+    model: str
+    state: ExecutionState
+    error: ProviderError | None
+    usage: Usage
+    started_at: datetime
+    ended_at: datetime | None
+
+    @property
+    def first_token_at(self) -> datetime | None: ...
+
+    @property
+    def auth_mode(self) -> AuthMode: ...
+
+    @property
+    def fallback_applied(self) -> bool: ...
+
+
+class Meter:
+    """Owned by the runtime; every method runs on the event loop."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        settings: Callable[[ProviderId], ProviderSettings],
+        prices: Callable[[], dict[str, Price]],
+        retention_days: Callable[[], int],
+        on_change: Callable[[], object],
+        now: Callable[[], datetime] = local_now,
+    ) -> None:
+        self._settings = settings
+        self._prices = prices
+        self._now = now
+        self.ledger = Ledger(data_dir, retention_days)
+        self.budgets = Budgets(lambda p: settings(p).daily_budget_usd, now)
+        self.gates = {
+            provider: Gate(_limit(settings, provider), on_change) for provider in ProviderId
+        }
+
+    async def open(self) -> None:
+        """Open the ledger and load today's spend into the budgets."""
+        await self.ledger.open()
+        now = self._now()
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        self.budgets.load(now.date(), await self.ledger.spent_since(midnight))
+
+    async def close(self) -> None:
+        """Write what is queued and close the ledger."""
+        await self.ledger.close()
+
+    def admit(self, provider: ProviderId) -> None:
+        """Raise what refuses a request before any upstream call (a spent budget)."""
+        self.budgets.check(provider)
+
+    def priced(self, model: str, usage: Usage) -> Usage:
+        """`usage` with its cost."""
+        return priced(usage, model, self._prices())
+
+    def settings_changed(self, provider: ProviderId) -> None:
+        """A provider's settings changed: the gate admits whoever fits the new limit, the
+        budget warns again at 80 % of a new amount."""
+        self.gates[provider].wake()
+        self.budgets.forget_warning(provider)
+
+    def finished(self, execution: Finished) -> tuple[ExecutionRecord, ProviderError | None]:
+        """Record an ended execution: its ledger row, and a budget warning when this one
+        crossed 80 %."""
+        metadata = execution.request.metadata
+        error = execution.error
+        outcome = execution.state
+        if outcome is ExecutionState.RUNNING:  # ended without its own verdict
+            outcome = ExecutionState.CANCELLED
+        record = ExecutionRecord(
+            id=execution.id,
+            started_at=execution.started_at,
+            first_token_at=execution.first_token_at,
+            ended_at=execution.ended_at or datetime.now(execution.started_at.tzinfo),
+            provider=execution.provider,
+            model=execution.model,
+            auth_mode=execution.auth_mode,
+            fallback_applied=execution.fallback_applied,
+            outcome=outcome,
+            error_code=error.code if error is not None else None,
+            usage=execution.usage,
+            agent=metadata.get("agent"),
+            run=metadata.get("run"),
+            space=metadata.get("space"),
+        )
+        self.ledger.record(record)
+        return record, self.budgets.add(execution.provider, execution.usage.cost_usd)
+
+    def state(self, provider: ProviderId) -> tuple[BudgetState, GovernorState]:
+        """For the provider's status."""
+        return self.budgets.state(provider), self.gates[provider].state()
+
+    async def executions(
+        self,
+        limit: int,
+        cursor: str | None,
+        provider: ProviderId | None,
+        agent: str | None,
+        outcome: ExecutionState | None,
+    ) -> ExecutionPage:
+        """The ledger, newest first."""
+        return await self.ledger.page(limit, cursor, provider, agent, outcome)
+
+    async def usage(
+        self, since: datetime | None, until: datetime | None, group_by: UsageGroupBy
+    ) -> UsageReport:
+        """Totals over a window (default: the last 7 days up to now)."""
+        until = until or self._now()
+        since = since or until - DEFAULT_WINDOW
+        totals, groups = await self.ledger.usage(since, until, group_by)
+        return UsageReport(
+            since=since, until=until, group_by=group_by, totals=totals, groups=groups
+        )
+
+
+def _limit(
+    settings: Callable[[ProviderId], ProviderSettings], provider: ProviderId
+) -> Callable[[], int]:
+    return lambda: settings(provider).max_concurrent

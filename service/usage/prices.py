@@ -1,0 +1,95 @@
+"""What tokens cost: the shipped price table (`prices.json`, each price with its source and
+date) under the user's own prices from settings. Cost is computed from the provider's own
+counts and the model the provider says it ran."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+
+from contracts.executions import CostSource, Usage
+from contracts.usage import Price
+
+# Dated snapshots (claude-sonnet-4-20250514, gpt-5.4-2026-03-05) are priced as their alias.
+_SNAPSHOT = re.compile(r"^(?P<alias>.+?)-(?:\d{8}|\d{4}-\d{2}-\d{2})$")
+
+
+@dataclass(frozen=True)
+class TablePrice:
+    """One row of the shipped table."""
+
+    price: Price
+    as_of: str
+    source: str
+
+
+@functools.cache
+def table() -> dict[str, TablePrice]:
+    """The shipped table, read once."""
+    raw = json.loads(resources.files("service.usage").joinpath("prices.json").read_text("utf-8"))
+    return {
+        model: TablePrice(
+            Price(
+                input_usd_per_mtok=row["input"],
+                output_usd_per_mtok=row["output"],
+                cache_read_usd_per_mtok=row["cache_read"],
+                cache_write_usd_per_mtok=row["cache_write"],
+            ),
+            row["as_of"],
+            row["source"],
+        )
+        for model, row in raw["prices"].items()
+    }
+
+
+def price_for(model: str, overrides: Mapping[str, Price]) -> tuple[Price, CostSource] | None:
+    """The price of `model`: the user's (exact id or its alias), else the table's."""
+    names = [model]
+    snapshot = _SNAPSHOT.match(model)
+    if snapshot:
+        names.append(snapshot["alias"])
+    for name in names:
+        if name in overrides:
+            return overrides[name], CostSource.SETTINGS
+    rows = table()
+    for name in names:
+        if name in rows:
+            return rows[name].price, CostSource.TABLE
+    return None
+
+
+def priced(usage: Usage, model: str, overrides: Mapping[str, Price]) -> Usage:
+    """`usage` with its cost (null, with no source, when the model has no price)."""
+    found = price_for(model, overrides)
+    if found is None:
+        return usage.model_copy(update={"cost_usd": None, "cost_source": None})
+    price, source = found
+    return usage.model_copy(update={"cost_usd": cost(usage, price), "cost_source": source})
+
+
+def cost(usage: Usage, price: Price) -> float:
+    """USD for the tokens (rounded to 1e-8 dollars, well under any provider's billing unit)."""
+    read = price.cache_read_usd_per_mtok
+    write = price.cache_write_usd_per_mtok
+    micro = (
+        usage.input_tokens * price.input_usd_per_mtok
+        + usage.output_tokens * price.output_usd_per_mtok
+        + usage.cache_read_tokens * (price.input_usd_per_mtok if read is None else read)
+        + usage.cache_write_tokens * (price.input_usd_per_mtok if write is None else write)
+    )
+    return round(micro / 1_000_000, 8)
+
+
+def plus(a: Usage, b: Usage) -> Usage:
+    """Two attempts' token counts together (cost is priced once, at the end)."""
+    return Usage(
+        input_tokens=a.input_tokens + b.input_tokens,
+        output_tokens=a.output_tokens + b.output_tokens,
+        cache_read_tokens=a.cache_read_tokens + b.cache_read_tokens,
+        cache_write_tokens=a.cache_write_tokens + b.cache_write_tokens,
+        reasoning_tokens=a.reasoning_tokens + b.reasoning_tokens,
+    )
