@@ -107,6 +107,9 @@ class Dispatcher:
     def priced(self, model: str, usage: Usage) -> Usage:
         return self.meter.priced(model, usage)
 
+    def admit(self, provider: ProviderId) -> None:
+        self.meter.admit(provider)
+
     def traffic(self, provider: ProviderId) -> None:
         # Recompute (and publish) status only when the health it shows has changed.
         key = self.book.health[provider].key()

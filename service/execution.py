@@ -75,6 +75,10 @@ class Router(Protocol):
         """`usage` with its cost for `model`."""
         ...
 
+    def admit(self, provider: ProviderId) -> None:
+        """Raise what refuses a request before any upstream call (a spent budget)."""
+        ...
+
     def traffic(self, provider: ProviderId) -> None: ...
 
     def forget_client(self, provider: ProviderId, credential: Credential) -> None: ...
@@ -224,6 +228,11 @@ class Execution:
                 yield queued
                 if isinstance(queued, ErrorEvent):
                     return
+            try:  # the budget may have been spent by those ahead in the queue
+                self.router.admit(self.provider)
+            except ProviderError as refused:
+                yield self._fail(refused, Accumulator())
+                return
         yield StartEvent(
             id=self.id,
             provider=self.provider,

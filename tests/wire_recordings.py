@@ -25,6 +25,8 @@ class Recording:
     raw: bytes
     text: str = ""
     tool_arguments: list[dict[str, Any]] = field(default_factory=list)
+    # The provider's counts, normalized by hand: input is the uncached part.
+    usage: dict[str, int] = field(default_factory=dict)
 
 
 def _bodies(path: Path) -> list[bytes]:
@@ -61,7 +63,17 @@ def _events(raw: bytes) -> list[tuple[str | None, Any]]:
 
 def _read_anthropic(recording: Recording) -> None:
     parts: dict[int, list[str]] = {}
+    counts: dict[str, int] = {}
     for _, data in _events(recording.raw):
+        raw_usage = (data.get("message") or {}).get("usage") or data.get("usage") or {}
+        for theirs, ours in (
+            ("input_tokens", "input_tokens"),
+            ("output_tokens", "output_tokens"),
+            ("cache_read_input_tokens", "cache_read_tokens"),
+            ("cache_creation_input_tokens", "cache_write_tokens"),
+        ):
+            if raw_usage.get(theirs):
+                counts[ours] = raw_usage[theirs]  # later events carry running totals
         if (
             data.get("type") == "content_block_start"
             and data["content_block"]["type"] == "tool_use"
@@ -74,10 +86,39 @@ def _read_anthropic(recording: Recording) -> None:
             elif delta["type"] == "input_json_delta":
                 parts[data["index"]].append(delta["partial_json"])
     recording.tool_arguments = [json.loads("".join(p) or "{}") for _, p in sorted(parts.items())]
+    recording.usage = _normalized(counts)
+
+
+def _normalized(counts: dict[str, int]) -> dict[str, int]:
+    usage = {
+        "input_tokens": counts.get("input_tokens", 0),
+        "output_tokens": counts.get("output_tokens", 0),
+        "cache_read_tokens": counts.get("cache_read_tokens", 0),
+        "cache_write_tokens": counts.get("cache_write_tokens", 0),
+        "reasoning_tokens": counts.get("reasoning_tokens", 0),
+    }
+    usage["total_tokens"] = sum(usage[k] for k in usage if k != "reasoning_tokens")
+    return usage
+
+
+def _openai_counts(raw_usage: dict[str, Any], chat: bool) -> dict[str, int]:
+    prefix = ("prompt", "completion") if chat else ("input", "output")
+    cached = (raw_usage.get(f"{prefix[0]}_tokens_details") or {}).get("cached_tokens") or 0
+    reasoning = (raw_usage.get(f"{prefix[1]}_tokens_details") or {}).get("reasoning_tokens") or 0
+    return {
+        # OpenAI's input count includes the cached tokens.
+        "input_tokens": raw_usage.get(f"{prefix[0]}_tokens", 0) - cached,
+        "cache_read_tokens": cached,
+        "output_tokens": raw_usage.get(f"{prefix[1]}_tokens", 0),
+        "reasoning_tokens": reasoning,
+    }
 
 
 def _read_responses(recording: Recording) -> None:
     for _, data in _events(recording.raw):
+        if data.get("type") in ("response.completed", "response.incomplete"):
+            raw_usage = (data.get("response") or {}).get("usage") or {}
+            recording.usage = _normalized(_openai_counts(raw_usage, chat=False))
         if data.get("type") == "response.output_text.delta":
             recording.text += data["delta"]
         elif data.get("type") == "response.function_call_arguments.done":
@@ -87,6 +128,8 @@ def _read_responses(recording: Recording) -> None:
 def _read_chat(recording: Recording) -> None:
     parts: dict[int, list[str]] = {}
     for _, data in _events(recording.raw):
+        if data.get("usage"):
+            recording.usage = _normalized(_openai_counts(data["usage"], chat=True))
         for choice in data.get("choices", []):
             delta = choice.get("delta") or {}
             recording.text += delta.get("content") or ""
@@ -111,9 +154,14 @@ def recordings() -> list[Recording]:
             else ("chat" if "chat" in path.name else "responses")
         )
         for number, raw in enumerate(_bodies(path)):
-            recording = Recording(f"{path.name}#{number}", protocol, raw)
-            {"anthropic": _read_anthropic, "responses": _read_responses, "chat": _read_chat}[
-                protocol
-            ](recording)
-            found.append(recording)
+            found.append(read(Recording(f"{path.name}#{number}", protocol, raw)))
     return found
+
+
+def read(recording: Recording) -> Recording:
+    """Fill in what the recording says (text, tool arguments, usage) from its raw bytes."""
+    recording.text, recording.tool_arguments, recording.usage = "", [], {}
+    {"anthropic": _read_anthropic, "responses": _read_responses, "chat": _read_chat}[
+        recording.protocol
+    ](recording)
+    return recording

@@ -64,6 +64,11 @@ class FakeAnthropic(FakeServer):
         super().__init__(self._handle)
         self.auth = auth or AnthropicAuth()
         self.thinking = thinking
+        self.limit_reply = lambda: error_reply(
+            429,
+            "Number of concurrent connections has exceeded your rate limit.",
+            [("retry-after", "0")],
+        )
         self.models = (
             models
             if models is not None

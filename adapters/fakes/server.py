@@ -118,6 +118,13 @@ class FakeServer:
         self.closed_connections = 0
         self._server: asyncio.Server | None = None
         self.port = 0
+        # A provider's concurrency limit: past `concurrency_limit` requests (POSTs) in progress
+        # at once, each further one gets `limit_reply()` (the provider's own 429).
+        self.concurrency_limit: int | None = None
+        self.limit_reply: Callable[[], Reply] | None = None
+        self.in_progress = 0
+        self.peak_in_progress = 0
+        self.limited = 0
 
     @property
     def url(self) -> str:
@@ -186,8 +193,21 @@ class FakeServer:
                 if request is None:
                     return
                 self.requests.append(request)
-                reply = await self._handler(request, self._next_step(request))
-                if not await _send(reader, writer, reply):
+                counted = request.method == "POST"
+                self.in_progress += counted
+                self.peak_in_progress = max(self.peak_in_progress, self.in_progress)
+                try:
+                    limit = self.concurrency_limit
+                    if counted and limit is not None and self.in_progress > limit:
+                        assert self.limit_reply is not None
+                        self.limited += 1
+                        reply = self.limit_reply()
+                    else:
+                        reply = await self._handler(request, self._next_step(request))
+                    sent = await _send(reader, writer, reply)
+                finally:
+                    self.in_progress -= counted
+                if not sent:
                     return
         except (ConnectionError, asyncio.IncompleteReadError, ValueError):
             return

@@ -65,6 +65,12 @@ class FakeOpenAI(FakeServer):
     def __init__(self, auth: OpenAIAuth | None = None, models: list[str] | None = None) -> None:
         super().__init__(self._handle)
         self.auth = auth or OpenAIAuth()
+        self.limit_reply = lambda: error_reply(
+            429,
+            "Rate limit reached for requests. Please try again shortly.",
+            "rate_limit_exceeded",
+            headers=[("retry-after-ms", "50")],
+        )
         self.models = models if models is not None else [m.id for m in catalogue(ProviderId.OPENAI)]
 
     async def _handle(self, request: FakeRequest, step: Step | None) -> Reply:
