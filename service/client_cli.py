@@ -1,4 +1,5 @@
-"""The human CLI client: `status`, `models`, `run`, `keys set|remove`, against a running daemon.
+"""The human CLI client: `status`, `models`, `run`, `usage`, `keys set|remove`, against a running
+daemon.
 
 The daemon is found by `--url` / `KATA_PROVIDERS_URL` (or `KATA_PROVIDERS_HOST` and `_PORT`) and
 `--token` / `KATA_PROVIDERS_TOKEN`, else by the discovery file the running daemon keeps in its
@@ -17,6 +18,8 @@ import os
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
+
+from service.usage import table as usage_table
 
 if TYPE_CHECKING:  # httpx is imported when a client command runs, not for `serve`
     import httpx
@@ -52,6 +55,10 @@ def add_commands(commands: Any) -> None:
     run.add_argument("--model")
     run.add_argument("--system")
     run.add_argument("--max-tokens", type=int, default=1024)
+    usage = commands.add_parser(
+        "usage", parents=[common], help="tokens and cost from the ledger, grouped, as a table"
+    )
+    usage_table.add_arguments(usage)
     keys = commands.add_parser("keys", parents=[common], help="store or remove an API key")
     keys.add_argument("action", choices=["set", "remove"])
     keys.add_argument("provider", choices=["anthropic", "openai"])
@@ -126,6 +133,7 @@ def run_command(
                 "status": _status,
                 "models": _models,
                 "run": _run,
+                "usage": _usage,
                 "keys": _keys,
                 "open": _open,
             }[args.command]
@@ -317,6 +325,10 @@ def _run(client: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextI
             elif kind == "error":
                 out.write("\n")
                 raise ClientError(event["error"])
+
+
+def _usage(client: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    usage_table.show(client, args, out, _check)
 
 
 def _keys(client: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:

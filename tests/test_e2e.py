@@ -200,3 +200,41 @@ def test_cli_says_how_to_reach_the_daemon(tmp_path: Path) -> None:
     assert "KATA_PROVIDERS_URL" in result.stderr
     assert "make run" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_usage_shows_the_ledger(running: tuple[Daemon, Upstreams]) -> None:
+    daemon, _ = running
+    with _client(daemon) as http:
+        http.put(
+            "/v1/settings",
+            json={
+                "prices": {
+                    "claude-sonnet-5-5": {"input_usd_per_mtok": 1e4, "output_usd_per_mtok": 0}
+                }
+            },
+        )
+        for agent in ("review", "review", "verify"):
+            http.post(
+                "/v1/executions",
+                json={
+                    "provider": "anthropic",
+                    "messages": [{"role": "user", "content": "count me"}],
+                    "metadata": {"agent": agent},
+                },
+            ).raise_for_status()
+        expected = http.get("/v1/usage", params={"group_by": "agent"}).json()
+    table = _cli(daemon, "usage", "--by", "agent")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].startswith("usage by agent")
+    review = next(line for line in lines if line.startswith("review"))
+    assert review.split()[1] == "2"
+    total = next(line for line in lines if line.startswith("total"))
+    assert total.split()[-1] == f"{expected['totals']['cost_usd']:.4f}"
+    as_json = json.loads(_cli(daemon, "usage", "--by", "agent", "--json").stdout)
+    counts = {g["key"]: g["executions"] for g in as_json["groups"]}
+    assert counts["review"] == 2
+    assert counts["verify"] == 1
+    bad = _cli(daemon, "usage", "--since", "yesterday")
+    assert bad.returncode == 1
+    assert "ISO 8601" in bad.stderr
