@@ -21,6 +21,7 @@ router = APIRouter(route_class=StrictJsonRoute)
 
 STATIC = {
     "app.js": "text/javascript; charset=utf-8",
+    "usage.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
     "docs.js": "text/javascript; charset=utf-8",
 }

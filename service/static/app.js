@@ -3,6 +3,8 @@
 // kept in this tab's sessionStorage and sent as a bearer token. No cookies: any server on
 // 127.0.0.1 would receive them.
 
+import { onUsageEvent, showBudget, startUsage } from "./usage.js";
+
 const state = { providers: new Map(), models: new Map(), lastEventId: null, retryMs: 500 };
 const $ = (selector, root = document) => root.querySelector(selector);
 const TOKEN_KEY = "kata-providers-page-token";
@@ -66,6 +68,7 @@ async function start() {
   if (await signIn() && !state.listening) {
     state.listening = true;
     listen();
+    startUsage(api);
   }
 }
 
@@ -166,6 +169,8 @@ function onEvent(event) {
     const outcome = event.state === "succeeded" ? "done" : `${event.state} (${event.error_code})`;
     const mode = event.auth_mode.replace("_", " ") + (event.fallback_applied ? ", fallback" : "");
     log(`${event.provider} · ${event.model} · ${mode}: ${outcome} in ${Math.round(event.duration_ms)} ms`);
+  } else if (event.type === "usage") {
+    onUsageEvent(event);
   } else if (event.type === "provider_error") {
     log(`${event.provider}: ${event.error.message}`);
   } else if (event.type === "settings") {
@@ -351,6 +356,11 @@ function render(p) {
   settings.elements.allow_api_key_fallback.checked = p.settings.allow_api_key_fallback;
   // Falling back only means something when the session is the requested mode.
   $(".fallback-option", element).hidden = p.settings.preferred_auth_mode !== "token_session";
+  const budget = settings.elements.daily_budget_usd;
+  if (document.activeElement !== budget) budget.value = p.settings.daily_budget_usd ?? "";
+  const most = settings.elements.max_concurrent;
+  if (document.activeElement !== most) most.value = p.settings.max_concurrent;
+  showBudget(element, p);
   const model = settings.elements.default_model;
   model.dataset.want = p.settings.default_model || "";
   model.value = p.settings.default_model || "";
@@ -375,6 +385,8 @@ async function saveSettings(id, form) {
     preferred_auth_mode: form.elements.preferred_auth_mode.value,
     allow_api_key_fallback: form.elements.allow_api_key_fallback.checked,
     default_model: form.elements.default_model.value || null,
+    daily_budget_usd: form.elements.daily_budget_usd.value === "" ? null : Number(form.elements.daily_budget_usd.value),
+    max_concurrent: Number(form.elements.max_concurrent.value) || 8,
   };
   await act(id, "PUT", `/v1/providers/${id}/settings`, body, "Saving…", (p) => `Saved. ${verdict(p).text}`);
 }

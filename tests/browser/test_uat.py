@@ -220,6 +220,34 @@ def test_3_openai_key_lists_models_and_streams(world: World, screenshots: Path) 
     _shot(world, screenshots, "3-openai-key")
 
 
+def test_3b_usage_shows_spend_budgets_and_the_latest_executions_live(
+    world: World, screenshots: Path
+) -> None:
+    page = world.page
+    usage = page.locator("[data-testid=usage]")
+    _expect_text(usage.locator("[data-testid=usage-providers]"), "anthropic")
+    _expect_text(usage.locator("[data-testid=usage-providers]"), "openai")
+    _expect_text(usage.locator("[data-testid=usage-models]"), "gpt-5.5")
+    assert usage.locator("[data-testid=usage-chart] svg rect.bar").count() == 14
+    latest = usage.locator("[data-testid=usage-latest] tbody tr")
+    before = latest.count()
+    assert before >= 2
+    card = _card(world, "anthropic")
+    card.locator("[data-testid=budget-input]").fill("25")
+    card.locator("[data-testid=budget-input]").press("Tab")
+    _expect_text(card.locator("[data-testid=budget]"), "of $25.00 today")
+    assert card.locator("[data-testid=budget-meter]").is_visible()
+    _expect_text(card.locator("[data-testid=budget]"), "running 0 of 8")
+    _answer(world, "anthropic", "count this one", "api_key")
+    # The ledger's `usage` event refreshes the panel without a reload.
+    page.wait_for_function(
+        "n => document.querySelectorAll('[data-testid=usage-latest] tbody tr').length > n",
+        arg=before,
+        timeout=TIMEOUT_MS,
+    )
+    _shot(world, screenshots, "3b-usage")
+
+
 def test_4_anthropic_token_session(world: World, screenshots: Path) -> None:
     path = anthropic_profile(world.home / ".config" / "anthropic")
     card = _card(world, "anthropic")
