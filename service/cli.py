@@ -60,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
         "(KATA_PROVIDERS_LOG_FORMAT, default auto)",
     )
     serve.add_argument(
+        "--no-ledger",
+        action="store_true",
+        help="keep no history of executions on disk (KATA_PROVIDERS_LEDGER=false); budgets then "
+        "count from the start only",
+    )
+    serve.add_argument(
         "--drain-s",
         type=float,
         default=None,
@@ -107,6 +113,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=(args.log_level or config.log_level).upper(),
         log_format=args.log_format or config.log_format,
         shutdown_grace_s=config.shutdown_grace_s if args.drain_s is None else args.drain_s,
+        ledger=config.ledger and not args.no_ledger,
     )
     return serve(config, Redactor(), stdout)
 

@@ -53,6 +53,7 @@ class DaemonConfig:
     probe_interval_s: float = 0.0
     head_timeout_s: float = 10.0  # a request head not complete by then closes the connection
     max_connections: int = 1024
+    ledger: bool = True  # keep finished executions (never their text) in ledger.sqlite3
 
     def __post_init__(self) -> None:
         if len(self.token) < 16:
@@ -90,6 +91,7 @@ def load_env_config() -> dict[str, object]:
         shutdown_grace_s: float | None = None
         head_timeout_s: float | None = None
         max_connections: int | None = None
+        ledger: bool | None = None
 
     env = EnvConfig()
     fields: dict[str, object] = {
@@ -103,6 +105,7 @@ def load_env_config() -> dict[str, object]:
             "shutdown_grace_s",
             "head_timeout_s",
             "max_connections",
+            "ledger",
             "log_format",
             "host",
             "port",
@@ -137,6 +140,7 @@ KNOWN_ENV = frozenset(
         "SHUTDOWN_GRACE_S",
         "HEAD_TIMEOUT_S",
         "MAX_CONNECTIONS",
+        "LEDGER",
         "OPENAI_WIRE_API",
         "CODEX_BASE_URL",
         "CHROMIUM",

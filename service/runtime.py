@@ -139,6 +139,7 @@ class Runtime:
             lambda: self.book.settings.daemon.prices,
             lambda: self.book.settings.daemon.ledger_retention_days,
             lambda: self.book.refresh(),
+            ledger=config.ledger,
         )
         self.book = ProviderBook(
             KeyStore(config.data_dir, self._keyring, self._env),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -512,3 +513,20 @@ def test_time_in_the_queue_counts_against_the_deadline(
     assert "waited" in late.json()["message"]
     assert 0.25 <= waited < 0.9
     assert _messages(fakes.anthropic) - before == 1
+
+
+def test_without_a_ledger_nothing_is_kept_but_budgets_still_count(
+    config: DaemonConfig, fakes: Upstreams
+) -> None:
+    config = dataclasses.replace(config, ledger=False)
+    runtime = make_runtime(config, adapters=fakes.adapters(), watch=False)
+    with LiveServer.start(config, runtime) as live, live.client() as client:
+        client.put("/v1/providers/anthropic/api-key", json={"api_key": ANTHROPIC_KEY})
+        client.put("/v1/settings", json={"prices": {MODEL: DEAR}})
+        client.put("/v1/providers/anthropic/settings", json={"daily_budget_usd": 0.001})
+        assert client.post("/v1/executions", json=_ask()).status_code == 200
+        assert client.get("/v1/executions").json()["executions"] == []
+        assert client.get("/v1/usage").json()["totals"]["executions"] == 0
+        refused = client.post("/v1/executions", json=_ask())
+        assert refused.status_code == 429
+    assert not list(config.data_dir.glob(f"{FILE_NAME}*"))

@@ -188,7 +188,10 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
 class Ledger:
     """Owns the database file; its connection lives on its own thread."""
 
-    def __init__(self, data_dir: Path, retention_days: Callable[[], int]) -> None:
+    def __init__(
+        self, data_dir: Path, retention_days: Callable[[], int], enabled: bool = True
+    ) -> None:
+        self.enabled = enabled
         self.path = data_dir / FILE_NAME
         self._retention_days = retention_days
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
@@ -200,8 +203,9 @@ class Ledger:
         self._purged_on: date | None = None
 
     async def open(self) -> None:
-        """Open (or create, or migrate) the database and purge expired rows."""
-        await self._call(self._open)
+        """Open (or create, or migrate) the database and purge expired rows. A disabled ledger
+        (`--no-ledger`) is an empty database in memory that nothing is written to."""
+        await self._call(self._open if self.enabled else self._open_empty)
 
     async def close(self) -> None:
         """Write what is queued and close."""
@@ -213,6 +217,8 @@ class Ledger:
 
     def record(self, record: ExecutionRecord) -> None:
         """Queue a finished execution's row; written off the event loop, soon after."""
+        if not self.enabled:
+            return
         self._pending.append(_row(record))
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.get_running_loop().create_task(self._flush_soon())
@@ -323,10 +329,14 @@ class Ledger:
             self._db = self._connect()
         self._purge()
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+    def _open_empty(self) -> None:
+        self._db = self._connect(":memory:")
+
+    def _connect(self, where: Path | str | None = None) -> sqlite3.Connection:
+        db = sqlite3.connect(where or self.path, check_same_thread=False, isolation_level=None)
         try:
-            self.path.chmod(0o600)
+            if where is None:
+                self.path.chmod(0o600)
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")

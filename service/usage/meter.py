@@ -67,11 +67,12 @@ class Meter:
         retention_days: Callable[[], int],
         on_change: Callable[[], object],
         now: Callable[[], datetime] = local_now,
+        ledger: bool = True,
     ) -> None:
         self._settings = settings
         self._prices = prices
         self._now = now
-        self.ledger = Ledger(data_dir, retention_days)
+        self.ledger = Ledger(data_dir, retention_days, enabled=ledger)
         self.budgets = Budgets(lambda p: settings(p).daily_budget_usd, now)
         self.gates = {
             provider: Gate(_limit(settings, provider), on_change) for provider in ProviderId

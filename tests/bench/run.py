@@ -486,6 +486,64 @@ async def streaming(procs: Processes, sizes: Sizes, provider: str) -> dict[str, 
     return results
 
 
+def ledger_cost(procs: Processes, sizes: Sizes) -> dict[str, Any]:
+    """The ledger's cost to an execution: the daemon as it runs, beside a second daemon with
+    the ledger off (`KATA_PROVIDERS_LEDGER=false`), requests interleaved one by one, then 16 at
+    a time. The first daemon's ledger is then read back, to show it was written."""
+    home = procs.home / "no-ledger"
+    off = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**procs.env(), "KATA_PROVIDERS_HOME": str(home), "KATA_PROVIDERS_LEDGER": "false"},
+        cwd=ROOT,
+    )
+    assert off.stdout is not None
+    urls = {"on": procs.ready["url"], "off": json.loads(off.stdout.readline())["url"]}
+    try:
+        return asyncio.run(_ledger_runs(procs, sizes, urls))
+    finally:
+        off.terminate()
+        off.wait(10)
+
+
+async def _ledger_runs(procs: Processes, sizes: Sizes, urls: dict[str, str]) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    body = {"provider": "anthropic", "messages": [_user(TEXT)]}
+    async with Clients(procs, limit=32) as clients:
+        for _ in range(20):
+            for url in urls.values():
+                await clients.post(f"{url}/v1/executions", body, headers)
+        times: dict[str, list[float]] = {"on": [], "off": []}
+        for _ in range(sizes.requests):
+            for name, url in urls.items():
+                started = time.perf_counter()
+                await clients.post(f"{url}/v1/executions", body, headers)
+                times[name].append((time.perf_counter() - started) * 1000)
+        rates: dict[str, float] = {}
+        for name, url in urls.items():
+            gate = asyncio.Semaphore(16)
+
+            async def one(url: str = url, gate: asyncio.Semaphore = gate) -> None:
+                async with gate:
+                    await clients.post(f"{url}/v1/executions", body, headers)
+
+            count = sizes.throughput_requests // 2
+            started = time.perf_counter()
+            await asyncio.gather(*(one() for _ in range(count)))
+            rates[name] = round(count / (time.perf_counter() - started), 1)
+    async with httpx.AsyncClient(headers=headers) as http:
+        rows = (await http.get(f"{urls['on']}/v1/usage")).json()["totals"]["executions"]
+    return {
+        "p50_ms": {name: round(pct(v, 50), 3) for name, v in times.items()},
+        "p99_ms": {name: round(pct(v, 99), 3) for name, v in times.items()},
+        "added_p50_ms": round(pct(times["on"], 50) - pct(times["off"], 50), 3),
+        "per_s_at_16": rates,
+        "rows_written": rows,
+    }
+
+
 def startup(procs: Processes, sizes: Sizes) -> dict[str, Any]:
     ready = []
     first = []
@@ -637,6 +695,18 @@ def table(report: dict[str, Any]) -> str:
                 },
                 "unchanged",
             )
+    if "ledger" in r:
+        led = r["ledger"]
+        row(
+            "ledger on / off: p50, p99 (ms); requests/s at 16 (anthropic)",
+            {
+                "daemon": f"{led['p50_ms']['on']} / {led['p50_ms']['off']}, "
+                f"{led['p99_ms']['on']} / {led['p99_ms']['off']}; "
+                f"{led['per_s_at_16']['on']} / {led['per_s_at_16']['off']} "
+                f"({led['rows_written']} rows written)"
+            },
+            "no measurable difference",
+        )
     st, mem = r["startup"], r["memory"]
     peers = r.get("peers", {})
     row(
@@ -691,6 +761,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 throughput(procs, sizes, provider, peers)
             )
             results[f"streaming_{provider}"] = asyncio.run(streaming(procs, sizes, provider))
+        results["ledger"] = ledger_cost(procs, sizes)
         results["startup"] = startup(procs, sizes)
         results["memory"] = memory(procs, sizes)
         results["peers"] = {
