@@ -266,8 +266,12 @@ class Execution:
         """Wait for a slot, first in, first out; the wait counts against the deadline. A client
         that leaves (cancels this task) leaves the queue."""
         ticket, position = gate.enqueue()
-        yield QueuedEvent(id=self.id, provider=self.provider, position=position, limit=gate.limit)
         try:
+            # Inside the try: a consumer that stops at this event (its client left) closes
+            # the generator here, and must leave the queue too.
+            yield QueuedEvent(
+                id=self.id, provider=self.provider, position=position, limit=gate.limit
+            )
             async with asyncio.timeout(max(0.0, self._deadline - self._clock())):
                 await asyncio.shield(ticket)
         except TimeoutError:

@@ -230,7 +230,8 @@ def test_cli_usage_shows_the_ledger(running: tuple[Daemon, Upstreams]) -> None:
     review = next(line for line in lines if line.startswith("review"))
     assert review.split()[1] == "2"
     total = next(line for line in lines if line.startswith("total"))
-    assert total.split()[-1] == f"{expected['totals']['cost_usd']:.4f}"
+    # (a `*` marks a total that some unpriced runs of earlier tests are part of)
+    assert total.split()[-1].rstrip("*") == f"{expected['totals']['cost_usd']:.4f}"
     as_json = json.loads(_cli(daemon, "usage", "--by", "agent", "--json").stdout)
     counts = {g["key"]: g["executions"] for g in as_json["groups"]}
     assert counts["review"] == 2

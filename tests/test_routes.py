@@ -66,5 +66,9 @@ async def test_executions_are_served_by_the_direct_route_and_keep_its_checks(
     bad = await client.post("/v1/executions", json={"messages": []})
     assert bad.status_code == 422
     assert bad.json()["code"] == "invalid_request"
-    # Another method on the path is still FastAPI's to answer.
-    assert (await client.get("/v1/executions")).status_code in (404, 405)
+    # Another method on the path is still FastAPI's to answer: GET lists the ledger, and a
+    # method nobody serves names both that are served.
+    assert (await client.get("/v1/executions")).status_code == 200
+    refused = await client.delete("/v1/executions")
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "GET, POST"

@@ -1,0 +1,101 @@
+"""The wave governor's gate on its own, on a fake clock: FIFO admission, halving on a 429,
+the pause for `retry-after`, recovery by one per quiet window, and leaving the queue."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from service.usage.governor import Gate
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _gate(limit: int = 4, clock: Clock | None = None) -> tuple[Gate, list[str]]:
+    changes: list[str] = []
+    gate = Gate(lambda: limit, lambda: changes.append("changed"), clock or Clock(), window_s=10)
+    return gate, changes
+
+
+async def test_waiters_are_admitted_first_in_first_out() -> None:
+    gate, changes = _gate(limit=2)
+    assert gate.try_enter()
+    assert gate.try_enter()
+    assert not gate.try_enter()
+    first, position_1 = gate.enqueue()
+    second, position_2 = gate.enqueue()
+    assert (position_1, position_2) == (1, 2)
+    assert changes == ["changed"]  # a queue formed
+    assert gate.state().queued == 2
+    gate.release()
+    assert first.done()
+    assert not second.done()
+    # Nobody jumps the queue while someone waits.
+    assert not gate.try_enter()
+    gate.release()
+    assert second.done()
+    assert changes == ["changed", "changed"]  # ...and emptied
+    assert gate.state().in_flight == 2
+
+
+async def test_a_429_halves_the_limit_and_quiet_windows_give_it_back() -> None:
+    clock = Clock()
+    gate, _ = _gate(limit=8, clock=clock)
+    gate.rate_limited(None)
+    assert gate.limit == 4
+    gate.rate_limited(None)
+    gate.rate_limited(None)
+    gate.rate_limited(None)
+    assert gate.limit == 1  # never below one
+    gate.succeeded()
+    assert gate.limit == 1  # not yet a quiet window
+    for expected in (2, 3, 4, 5, 6, 7, 8, 8):
+        clock.now += 10
+        gate.succeeded()
+        assert gate.limit == expected
+    assert gate.state().effective_limit == gate.state().max_concurrent == 8
+
+
+async def test_retry_after_holds_new_starts_then_admits_the_queue() -> None:
+    gate = Gate(lambda: 4)  # the real clock: the pause ends on the event loop's timer
+    assert gate.try_enter()
+    gate.rate_limited(0.05)
+    assert gate.state().paused_until is not None
+    assert not gate.try_enter()
+    ticket, _ = gate.enqueue()
+    started = time.monotonic()
+    await asyncio.wait_for(asyncio.shield(ticket), 1)
+    assert time.monotonic() - started >= 0.03
+    assert gate.state().in_flight == 2
+
+
+async def test_leaving_the_queue_gives_nothing_away_and_a_granted_slot_comes_back() -> None:
+    gate, _ = _gate(limit=1)
+    assert gate.try_enter()
+    gone, _ = gate.enqueue()
+    stays, position = gate.enqueue()
+    assert position == 2
+    gate.leave(gone)
+    assert gate.state().queued == 1
+    gate.release()
+    assert stays.done()
+    # Granted, then its client left before it started: the slot is released, not leaked.
+    gate.leave(stays)
+    assert gate.state().in_flight == 0
+    assert gate.try_enter()
+
+
+async def test_raising_the_setting_admits_waiters_at_once() -> None:
+    limit = {"n": 1}
+    gate = Gate(lambda: limit["n"], lambda: None, Clock())
+    assert gate.try_enter()
+    ticket, _ = gate.enqueue()
+    limit["n"] = 2
+    gate.wake()
+    assert ticket.done()
