@@ -12,15 +12,19 @@ import pytest
 
 from service.config import DaemonConfig
 from service.credentials.keyring_access import KeyringAccess
+from service.retry import RetryPolicy
 from service.runtime import Runtime
 from tests.fakes_keyring import MemoryKeyring
 from tests.support import (
+    ANTHROPIC_KEY,
+    OPENAI_KEY,
     TEST_PORT,
     TEST_TOKEN,
     LiveServer,
     Sleeps,
     Upstreams,
     app_client,
+    make_runtime,
     upstreams,
 )
 
@@ -135,6 +139,26 @@ def fakes() -> Iterator[Upstreams]:
     """Both fake upstreams, in a thread, for one test."""
     with upstreams() as running:
         yield running
+
+
+@pytest.fixture
+def daemon(config: DaemonConfig, fakes: Upstreams) -> Iterator[LiveServer]:
+    """The app on a loopback socket against the fake upstreams, without retries (tests about
+    what one upstream answer becomes)."""
+    runtime = make_runtime(
+        config, adapters=fakes.adapters(), watch=False, policy=RetryPolicy(max_retries=0)
+    )
+    with LiveServer.start(config, runtime) as server:
+        yield server
+
+
+@pytest.fixture
+def http(daemon: LiveServer) -> Iterator[httpx.Client]:
+    """A client of `daemon` with both providers' test keys stored."""
+    with daemon.client() as client:
+        client.put("/v1/providers/anthropic/api-key", json={"api_key": ANTHROPIC_KEY})
+        client.put("/v1/providers/openai/api-key", json={"api_key": OPENAI_KEY})
+        yield client
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +13,9 @@ import pytest
 
 from adapters.fakes.server import Step
 from service.config import DaemonConfig
-from service.retry import RetryPolicy
 from tests.sessions_fixtures import anthropic_profile, codex_api_key
 from tests.support import (
     ANTHROPIC_KEY,
-    OPENAI_KEY,
     LiveServer,
     Upstreams,
     make_runtime,
@@ -37,24 +34,6 @@ TOOLS = [
         },
     }
 ]
-
-
-@pytest.fixture
-def daemon(config: DaemonConfig, fakes: Upstreams) -> Iterator[LiveServer]:
-    # No retries here: these tests are about what one upstream answer becomes.
-    runtime = make_runtime(
-        config, adapters=fakes.adapters(), watch=False, policy=RetryPolicy(max_retries=0)
-    )
-    with LiveServer.start(config, runtime) as live:
-        yield live
-
-
-@pytest.fixture
-def http(daemon: LiveServer) -> Iterator[httpx.Client]:
-    with daemon.client() as client:
-        client.put("/v1/providers/anthropic/api-key", json={"api_key": ANTHROPIC_KEY})
-        client.put("/v1/providers/openai/api-key", json={"api_key": OPENAI_KEY})
-        yield client
 
 
 def _ask(text: str, **extra: Any) -> dict[str, Any]:

@@ -9,7 +9,6 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,12 +22,10 @@ from contracts.base import AuthMode, ProviderId
 from contracts.executions import CostSource, ExecutionRequest, ExecutionState, Usage
 from contracts.usage import ExecutionRecord, Price
 from service.config import DaemonConfig
-from service.retry import RetryPolicy
 from service.usage.ledger import FILE_NAME, TAG_LIMIT, Ledger
 from service.usage.prices import cost, price_for, priced, table
 from tests.support import (
     ANTHROPIC_KEY,
-    OPENAI_KEY,
     LiveServer,
     Upstreams,
     make_runtime,
@@ -218,23 +215,6 @@ async def test_an_unusable_ledger_is_kept_aside_and_a_new_one_started(
 
 
 # Through the daemon.
-
-
-@pytest.fixture
-def daemon(config: DaemonConfig, fakes: Upstreams) -> Iterator[LiveServer]:
-    runtime = make_runtime(
-        config, adapters=fakes.adapters(), watch=False, policy=RetryPolicy(max_retries=0)
-    )
-    with LiveServer.start(config, runtime) as live:
-        yield live
-
-
-@pytest.fixture
-def http(daemon: LiveServer) -> Iterator[httpx.Client]:
-    with daemon.client() as client:
-        client.put("/v1/providers/anthropic/api-key", json={"api_key": ANTHROPIC_KEY})
-        client.put("/v1/providers/openai/api-key", json={"api_key": OPENAI_KEY})
-        yield client
 
 
 def _ask(text: str = "hello there", **extra: Any) -> dict[str, Any]:
