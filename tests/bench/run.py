@@ -501,14 +501,18 @@ def ledger_cost(procs: Processes, sizes: Sizes) -> dict[str, Any]:
     )
     assert off.stdout is not None
     urls = {"on": procs.ready["url"], "off": json.loads(off.stdout.readline())["url"]}
+    assert procs.daemon is not None
+    pids = {"on": procs.daemon.pid, "off": off.pid}
     try:
-        return asyncio.run(_ledger_runs(procs, sizes, urls))
+        return asyncio.run(_ledger_runs(procs, sizes, urls, pids))
     finally:
         off.terminate()
         off.wait(10)
 
 
-async def _ledger_runs(procs: Processes, sizes: Sizes, urls: dict[str, str]) -> dict[str, Any]:
+async def _ledger_runs(
+    procs: Processes, sizes: Sizes, urls: dict[str, str], pids: dict[str, int]
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {TOKEN}"}
     body = {"provider": "anthropic", "messages": [_user(TEXT)]}
     async with Clients(procs, limit=32) as clients:
@@ -522,6 +526,7 @@ async def _ledger_runs(procs: Processes, sizes: Sizes, urls: dict[str, str]) -> 
                 await clients.post(f"{url}/v1/executions", body, headers)
                 times[name].append((time.perf_counter() - started) * 1000)
         rates: dict[str, float] = {}
+        cpu: dict[str, float] = {}
         for name, url in urls.items():
             gate = asyncio.Semaphore(16)
 
@@ -530,9 +535,10 @@ async def _ledger_runs(procs: Processes, sizes: Sizes, urls: dict[str, str]) -> 
                     await clients.post(f"{url}/v1/executions", body, headers)
 
             count = sizes.throughput_requests // 2
-            started = time.perf_counter()
+            started, before = time.perf_counter(), cpu_s(pids[name])
             await asyncio.gather(*(one() for _ in range(count)))
             rates[name] = round(count / (time.perf_counter() - started), 1)
+            cpu[name] = round((cpu_s(pids[name]) - before) * 1000 / count, 3)
     async with httpx.AsyncClient(headers=headers) as http:
         rows = (await http.get(f"{urls['on']}/v1/usage")).json()["totals"]["executions"]
     return {
@@ -540,6 +546,7 @@ async def _ledger_runs(procs: Processes, sizes: Sizes, urls: dict[str, str]) -> 
         "p99_ms": {name: round(pct(v, 99), 3) for name, v in times.items()},
         "added_p50_ms": round(pct(times["on"], 50) - pct(times["off"], 50), 3),
         "per_s_at_16": rates,
+        "cpu_ms_per_request_at_16": cpu,
         "rows_written": rows,
     }
 
@@ -698,11 +705,13 @@ def table(report: dict[str, Any]) -> str:
     if "ledger" in r:
         led = r["ledger"]
         row(
-            "ledger on / off: p50, p99 (ms); requests/s at 16 (anthropic)",
+            "ledger on / off: p50, p99 (ms); requests/s and CPU ms/request at 16 (anthropic)",
             {
                 "daemon": f"{led['p50_ms']['on']} / {led['p50_ms']['off']}, "
                 f"{led['p99_ms']['on']} / {led['p99_ms']['off']}; "
-                f"{led['per_s_at_16']['on']} / {led['per_s_at_16']['off']} "
+                f"{led['per_s_at_16']['on']} / {led['per_s_at_16']['off']}, "
+                f"{led['cpu_ms_per_request_at_16']['on']} / "
+                f"{led['cpu_ms_per_request_at_16']['off']} "
                 f"({led['rows_written']} rows written)"
             },
             "no measurable difference",
