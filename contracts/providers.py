@@ -170,7 +170,7 @@ class ApiKeyPut(Request):
         min_length=8,
         max_length=512,
         # Documented here, enforced by the daemon's key check (constraints cannot see into
-        # SecretStr): the same characters as service/credentials/keystore.py allows.
+        # SecretStr): the same characters as service/providers/credentials/keystore.py allows.
         json_schema_extra={"writeOnly": True, "pattern": KEY_PATTERN},
         description="The key as the provider's console shows it.",
     )

@@ -40,21 +40,21 @@ from contracts.providers import (
 )
 from contracts.settings import DaemonSettings, DaemonSettingsUpdate
 from service import __version__
-from service.config import DaemonConfig
-from service.credentials.keyring_access import KeyringAccess, KeyringUnavailable
-from service.credentials.keystore import KeyStore, check_key_shape
-from service.dispatch import Dispatcher
 from service.events import EventBus
-from service.execution import Deadlines, Execution
-from service.model_list import ModelCache
-from service.provider_book import ProviderBook
-from service.retry import RetryPolicy
-from service.settings_store import PersistedSettings, SettingsStore
+from service.executions.dispatch import Dispatcher
+from service.executions.execution import Deadlines, Execution
+from service.executions.retry import RetryPolicy
+from service.process.config import DaemonConfig
+from service.providers.credentials.keyring_access import KeyringAccess, KeyringUnavailable
+from service.providers.credentials.keystore import KeyStore, check_key_shape
+from service.providers.model_list import ModelCache
+from service.providers.provider_book import ProviderBook
+from service.providers.settings_store import PersistedSettings, SettingsStore
+from service.providers.watcher import watch_sessions
 from service.usage.meter import Meter
-from service.watcher import watch_sessions
 
 if TYPE_CHECKING:
-    from service.demo import Demo
+    from service.process.demo import Demo
 
 log = logging.getLogger("kata.runtime")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.config import DaemonConfig
-from service.credentials.keyring_access import KeyringAccess
-from service.retry import RetryPolicy
+from service.executions.retry import RetryPolicy
+from service.process.config import DaemonConfig
+from service.providers.credentials.keyring_access import KeyringAccess
 from service.runtime import Runtime
 from tests.fakes_keyring import MemoryKeyring
 from tests.support import (
@@ -45,7 +45,7 @@ ISOLATED_ENV = (
 def secrets_sweep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The whole suite runs at DEBUG with distinctive keys and tokens; at the end, not one of
     them may appear in any log line, in-process or from a spawned daemon."""
-    from service.logs import JsonFormatter, Redactor
+    from service.process.logs import JsonFormatter, Redactor
     from tests.sessions_fixtures import CODEX_KEY, PROFILE_TOKEN, REFRESH_TOKEN
     from tests.support import ANTHROPIC_KEY, OPENAI_KEY, SPAWNED
 

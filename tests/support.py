@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 import httpx
 import uvicorn
 
-from service.app import create_app
-from service.config import DaemonConfig
+from service.http.app import create_app
+from service.process.config import DaemonConfig
+from service.process.server import bind
 from service.runtime import Runtime
-from service.server import bind
 
 TEST_TOKEN = "test-token-0123456789abcdef"
 TEST_PORT = 18765
@@ -95,7 +95,7 @@ class Sleeps:
 
 def make_runtime(config: DaemonConfig, keyring: Any = None, **kwargs: Any) -> Runtime:
     """A runtime on the isolated environment, with an in-memory keyring unless one is given."""
-    from service.credentials.keyring_access import KeyringAccess
+    from service.providers.credentials.keyring_access import KeyringAccess
     from tests.fakes_keyring import MemoryKeyring
 
     backend = keyring if keyring is not None else MemoryKeyring()
@@ -236,7 +236,7 @@ def spawn_daemon(*args: str, env: dict[str, str] | None = None, timeout: float =
     """Start `kata-providers serve` as a subprocess (at DEBUG unless told otherwise) and wait
     for its ready line."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", *args],
+        [sys.executable, "-m", "service.process.cli", "serve", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

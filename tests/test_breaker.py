@@ -19,8 +19,8 @@ from contracts.errors import (
     Timeout,
 )
 from contracts.providers import BreakerState, HealthStateName
-from service.health import HealthTracker
-from service.retry import RetryPolicy, backoff
+from service.executions.retry import RetryPolicy, backoff
+from service.providers.health import HealthTracker
 
 UNAVAILABLE = ProviderUnavailable("down", "wait")
 BAD_KEY = InvalidAuth("bad key", "fix")

@@ -28,7 +28,7 @@ COMMANDS = [
 def _cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("KATA_PROVIDERS_")}
     return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
+        [sys.executable, "-m", "service.process.cli", *args],
         capture_output=True,
         text=True,
         input=stdin,
@@ -62,7 +62,7 @@ def test_no_flags_no_env_finds_the_daemon_by_its_discovery_file(home: Path) -> N
             env={"KATA_PROVIDERS_HOME": str(home), "KATA_PROVIDERS_TOKEN": "not-the-token-at-all"},
         )
         piped = subprocess.run(  # noqa: S602 (a real pipe is the point)
-            f"{sys.executable} -m service.cli status | head -1",
+            f"{sys.executable} -m service.process.cli status | head -1",
             shell=True,
             capture_output=True,
             text=True,

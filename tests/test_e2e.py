@@ -143,7 +143,7 @@ def test_plain_streamed_and_tool_round_trip(
 def _cli(daemon: Daemon, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KATA_PROVIDERS_URL": daemon.url, "KATA_PROVIDERS_TOKEN": daemon.token}
     return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
+        [sys.executable, "-m", "service.process.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -188,7 +188,7 @@ def test_cli_says_how_to_reach_the_daemon(tmp_path: Path) -> None:
         "KATA_PROVIDERS_TOKEN": "x" * 20,
     }
     result = subprocess.run(
-        [sys.executable, "-m", "service.cli", "status"],
+        [sys.executable, "-m", "service.process.cli", "status"],
         capture_output=True,
         text=True,
         env=env,

@@ -19,7 +19,7 @@ from adapters.base import AdapterEvent, Credential
 from adapters.fakes.server import Step
 from contracts.base import ProviderId
 from contracts.executions import ExecutionRequest
-from service.config import DaemonConfig
+from service.process.config import DaemonConfig
 from tests.sessions_fixtures import anthropic_profile
 from tests.support import (
     ANTHROPIC_KEY,

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from adapters.fakes.server import Step
-from service.config import DaemonConfig
+from service.process.config import DaemonConfig
 from tests.sessions_fixtures import anthropic_profile, codex_api_key
 from tests.support import (
     ANTHROPIC_KEY,

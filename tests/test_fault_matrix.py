@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from adapters.fakes.server import Step
-from service.config import DaemonConfig
-from service.logs import JsonFormatter, Redactor
-from service.retry import RetryPolicy
+from service.executions.retry import RetryPolicy
+from service.process.config import DaemonConfig
+from service.process.logs import JsonFormatter, Redactor
 from tests.sessions_fixtures import PROFILE_TOKEN, anthropic_profile
 from tests.support import (
     ANTHROPIC_KEY,

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 from schemathesis.schemas import BaseSchema
 
-from service.config import DaemonConfig
+from service.process.config import DaemonConfig
 from tests.support import ANTHROPIC_KEY, OPENAI_KEY, TEST_TOKEN, LiveServer, make_runtime, upstreams
 
 SPEC = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"

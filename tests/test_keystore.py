@@ -11,8 +11,8 @@ import pytest
 
 from contracts.base import ProviderId
 from contracts.errors import ErrorCode, ProviderError
-from service.credentials.keyring_access import SERVICE, KeyringAccess
-from service.credentials.keystore import KeyStore, check_key_shape
+from service.providers.credentials.keyring_access import SERVICE, KeyringAccess
+from service.providers.credentials.keystore import KeyStore, check_key_shape
 from tests.fakes_keyring import HangingKeyring, MemoryKeyring, NoBackendKeyring
 
 KEY = "sk-ant-api03-distinctive-anthropic-key-7Q2x"

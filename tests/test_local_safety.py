@@ -19,15 +19,15 @@ from typing import Any
 import httpx
 import pytest
 
-from service.config import DaemonConfig
-from service.instance import DISCOVERY_NAME, prepare_data_dir
+from service.process.config import DaemonConfig
+from service.process.instance import DISCOVERY_NAME, prepare_data_dir
 from tests.support import ANTHROPIC_KEY, make_runtime, spawn_daemon
 
 
 def _serve_cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run `serve` to completion (for start-up failures)."""
     return subprocess.run(
-        [sys.executable, "-m", "service.cli", "serve", *args],
+        [sys.executable, "-m", "service.process.cli", "serve", *args],
         capture_output=True,
         text=True,
         timeout=30,
@@ -69,7 +69,7 @@ def test_a_stale_discovery_file_is_ignored_and_replaced(tmp_path: Path) -> None:
     try:
         info = json.loads((home / DISCOVERY_NAME).read_text())
         opened = subprocess.run(
-            [sys.executable, "-m", "service.cli", "open", "--no-browser"],
+            [sys.executable, "-m", "service.process.cli", "open", "--no-browser"],
             capture_output=True,
             text=True,
             timeout=30,

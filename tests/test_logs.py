@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.redaction import REDACTED
-from service.logs import JsonFormatter, Redactor
+from service.process.logs import JsonFormatter, Redactor
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_ordinary_text_is_left_alone(capture: tuple[logging.Logger, io.StringIO,
 
 
 def test_people_get_text_lines_with_the_same_redaction() -> None:
-    from service.logs import TextFormatter
+    from service.process.logs import TextFormatter
 
     stream = io.StringIO()
     redactor = Redactor()
@@ -111,7 +111,7 @@ class _Tty(io.StringIO):
 
 
 def test_the_log_format_follows_the_terminal() -> None:
-    from service.logs import use_text
+    from service.process.logs import use_text
 
     assert use_text("auto", _Tty())
     assert not use_text("auto", io.StringIO())

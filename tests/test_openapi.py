@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from service.app import create_app
-from service.config import DaemonConfig
+from service.http.app import create_app
+from service.process.config import DaemonConfig
 
 SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 METHODS = {"get", "put", "post", "delete", "patch"}
@@ -38,7 +38,10 @@ def test_committed_spec_has_not_drifted(document: dict[str, Any]) -> None:
 
 def test_the_cli_prints_the_same_document(document: dict[str, Any]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "service.cli", "openapi"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "service.process.cli", "openapi"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert json.loads(result.stdout) == document
 

@@ -8,8 +8,8 @@ from contextlib import AbstractAsyncContextManager
 import httpx
 import pytest
 
-from service.config import DaemonConfig
-from service.page_sessions import PageSessions
+from service.http.page_sessions import PageSessions
+from service.process.config import DaemonConfig
 from tests.support import TEST_PORT, TEST_TOKEN, app_client
 
 

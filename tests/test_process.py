@@ -72,7 +72,7 @@ def test_ready_line_is_the_only_stdout_and_matches_the_contract(daemon: Daemon) 
 
 def test_stdout_holds_exactly_one_line_and_stderr_is_json() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve"],
+        [sys.executable, "-m", "service.process.cli", "serve"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -191,7 +191,7 @@ def test_allowed_origin_gets_cors_over_a_real_socket() -> None:
 @pytest.mark.parametrize("origin", ["null", "*", "http://localhost:*", "https://a.example/path"])
 def test_unsafe_allow_origin_values_are_refused_at_start(origin: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "service.cli", "serve", "--allow-origin", origin],
+        [sys.executable, "-m", "service.process.cli", "serve", "--allow-origin", origin],
         capture_output=True,
         text=True,
         timeout=30,
@@ -234,7 +234,7 @@ def test_refuses_to_start_for_a_parent_that_is_already_gone() -> None:
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     result = subprocess.run(
-        [sys.executable, "-m", "service.cli", "serve", "--parent-pid", str(gone.pid)],
+        [sys.executable, "-m", "service.process.cli", "serve", "--parent-pid", str(gone.pid)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -271,8 +271,8 @@ def test_data_folder_comes_from_the_environment_and_is_private(tmp_path: Path) -
 
 def test_importing_the_app_does_not_load_the_provider_sdks() -> None:
     code = (
-        "import sys, service.cli, service.app, service.server;"
-        "from service.app import create_app; from service.config import DaemonConfig;"
+        "import sys, service.process.cli, service.http.app, service.process.server;"
+        "from service.http.app import create_app; from service.process.config import DaemonConfig;"
         "create_app(DaemonConfig());"
         "print(sorted(m for m in ('anthropic', 'openai') if m in sys.modules))"
     )

@@ -15,8 +15,8 @@ import pytest
 from adapters.anthropic import AnthropicAdapter
 from adapters.openai import OpenAIAdapter
 from contracts.base import ProviderId
-from service.config import DaemonConfig
 from service.events import Envelope
+from service.process.config import DaemonConfig
 from service.runtime import Runtime
 from tests.fakes_keyring import MemoryKeyring, NoBackendKeyring
 from tests.sessions_fixtures import anthropic_profile, codex_api_key, codex_chatgpt

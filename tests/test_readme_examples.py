@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from service.demo import ANTHROPIC_KEY, OPENAI_KEY
+from service.process.demo import ANTHROPIC_KEY, OPENAI_KEY
 from tests.support import Daemon, spawn_daemon
 
 README = Path(__file__).resolve().parents[1] / "README.md"

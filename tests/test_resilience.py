@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from adapters.fakes.server import Step
-from service.config import DaemonConfig
-from service.retry import RetryPolicy
+from service.executions.retry import RetryPolicy
+from service.process.config import DaemonConfig
 from tests.sessions_fixtures import anthropic_profile
 from tests.support import (
     ANTHROPIC_KEY,

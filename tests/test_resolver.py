@@ -8,8 +8,8 @@ from contracts.base import AuthMode, ProviderId
 from contracts.errors import ErrorCode, ProviderError
 from contracts.providers import ProviderSettings
 from contracts.providers import TokenSessionStateName as State
-from service.credentials.sessions import Session
-from service.resolver import KeyInfo, Resolution, resolve
+from service.providers.credentials.sessions import Session
+from service.providers.resolver import KeyInfo, Resolution, resolve
 
 K, T = AuthMode.API_KEY, AuthMode.TOKEN_SESSION
 KEYS = {

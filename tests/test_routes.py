@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from service.config import DaemonConfig
+from service.process.config import DaemonConfig
 from service.runtime import Runtime
 
 
@@ -50,7 +50,7 @@ async def test_executions_are_served_by_the_direct_route_and_keep_its_checks(
     with the taxonomy, and the OpenAPI document still describes it."""
     from starlette.routing import Match, Route
 
-    from service.app import create_app
+    from service.http.app import create_app
 
     app = create_app(config, runtime)
     scope = {"type": "http", "method": "POST", "path": "/v1/executions", "root_path": ""}

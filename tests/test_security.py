@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 import httpx
 import pytest
 
-from service.config import DaemonConfig
+from service.process.config import DaemonConfig
 from tests.support import TEST_PORT, TEST_TOKEN, app_client
 
 GOOD_HOST = f"127.0.0.1:{TEST_PORT}"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from contracts.providers import TokenSessionStateName as State
-from service.credentials import anthropic_sessions, codex_sessions
-from service.credentials.sessions import Session, SessionKind
+from service.providers.credentials import anthropic_sessions, codex_sessions
+from service.providers.credentials.sessions import Session, SessionKind
 from tests.sessions_fixtures import (
     CODEX_KEY,
     PROFILE_TOKEN,

@@ -33,10 +33,10 @@ from contracts.executions import (
     Usage,
 )
 from contracts.models import ModelInfo
-from service.accumulator import Accumulator
-from service.config import DaemonConfig
-from service.health import HealthTracker
-from service.retry import RetryPolicy
+from service.executions.accumulator import Accumulator
+from service.executions.retry import RetryPolicy
+from service.process.config import DaemonConfig
+from service.providers.health import HealthTracker
 from tests.support import ANTHROPIC_KEY, LiveServer, make_runtime, read_sse
 
 SEAMS = ("build", "request", "first", "mid", "translate", "accumulate", "publish", "none")

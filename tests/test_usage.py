@@ -21,7 +21,7 @@ from adapters.fakes.server import Step
 from contracts.base import AuthMode, ProviderId
 from contracts.executions import CostSource, ExecutionRequest, ExecutionState, Usage
 from contracts.usage import ExecutionRecord, Price
-from service.config import DaemonConfig
+from service.process.config import DaemonConfig
 from service.usage.ledger import FILE_NAME, TAG_LIMIT, Ledger
 from service.usage.prices import cost, price_for, priced, table
 from tests.support import (

@@ -22,7 +22,7 @@ from contracts.base import AuthMode, ProviderId
 from contracts.errors import ErrorCode, InvalidRequest
 from contracts.executions import CostSource, ExecutionState, Usage
 from contracts.usage import ExecutionPage, ExecutionRecord, UsageGroup, UsageGroupBy, UsageTotals
-from service.credentials.files import set_aside
+from service.providers.credentials.files import set_aside
 
 log = logging.getLogger("kata.ledger")
 

@@ -149,7 +149,7 @@ class Processes:
         """Spawn the daemon; seconds until its ready line."""
         started = time.perf_counter()
         self.daemon = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve"],
+            [sys.executable, "-m", "service.process.cli", "serve"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -492,7 +492,7 @@ def ledger_cost(procs: Processes, sizes: Sizes) -> dict[str, Any]:
     a time. The first daemon's ledger is then read back, to show it was written."""
     home = procs.home / "no-ledger"
     off = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve"],
+        [sys.executable, "-m", "service.process.cli", "serve"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

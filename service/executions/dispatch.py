@@ -1,0 +1,132 @@
+"""The dispatcher: routes requests to a provider, model and credential, keeps running
+executions cancellable, and answers executions' questions (the `Router` they need)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from adapters.base import Credential, ProviderAdapter
+from adapters.capabilities import check_request
+from adapters.catalogue import DEFAULT_MODEL
+from contracts.base import ProviderId
+from contracts.errors import InvalidRequest, MissingAuth, ProviderError
+from contracts.executions import CancelResult, ExecutionRequest, Usage
+from service.executions.execution import Deadlines, Execution
+from service.executions.retry import RetryPolicy
+from service.providers.health import HealthTracker
+from service.providers.provider_book import ProviderBook
+from service.usage.governor import Gate
+from service.usage.meter import Meter
+
+
+class Dispatcher:
+    """One per runtime; every method runs on the event loop."""
+
+    def __init__(
+        self,
+        book: ProviderBook,
+        adapters: Mapping[ProviderId, ProviderAdapter],
+        policy: RetryPolicy,
+        deadlines: Deadlines,
+        meter: Meter,
+    ) -> None:
+        self.book = book
+        self.meter = meter
+        self.adapters = dict(adapters)
+        self.policy = policy
+        self.deadlines = deadlines
+        self._running: dict[str, Execution] = {}
+        self._health_keys: dict[ProviderId, tuple[object, ...]] = {}
+
+    def prepare(self, request: ExecutionRequest, started: float | None = None) -> Execution:
+        """Bind a request to provider, model and credential; raises what blocks it."""
+        provider = request.provider or self.book.default_provider()
+        if provider is None:
+            raise MissingAuth(
+                "No provider has a usable credential.",
+                "Add an API key for Anthropic or OpenAI on the status page, or sign in with "
+                "the provider's CLI.",
+            )
+        check_request(provider, self.adapters[provider].capabilities, request)
+        self.meter.admit(provider)
+        credential, resolution = self.book.credential(provider)
+        model = (
+            request.model
+            or self.book.settings.provider(provider).default_model
+            or DEFAULT_MODEL[provider]
+        )
+        execution = Execution(
+            request,
+            provider,
+            model,
+            credential,
+            resolution.fallback_applied,
+            self.adapters[provider],
+            self,
+            self.policy,
+            self.deadlines,
+            started=started,
+        )
+        self._running[execution.id] = execution
+        return execution
+
+    def finished(self, execution: Execution) -> None:
+        """Forget a finished execution (it can no longer be cancelled)."""
+        self._running.pop(execution.id, None)
+
+    def cancel(self, execution_id: str) -> CancelResult:
+        """Cancel a running execution."""
+        execution = self._running.get(execution_id)
+        if execution is None:
+            raise InvalidRequest(
+                f"No running execution has the id {execution_id!r}.",
+                "It may have finished already; its result went to its caller.",
+                status=404,
+            )
+        cancelled = execution.cancel()
+        return CancelResult(id=execution.id, state=execution.state, cancelled=cancelled)
+
+    @property
+    def running(self) -> int:
+        """How many executions are in flight."""
+        return len(self._running)
+
+    def stop_all(self, reason: ProviderError) -> None:
+        """End every running execution with `reason` as its terminal error (shutdown)."""
+        for execution in list(self._running.values()):
+            execution.cancel(reason)
+
+    # The Router protocol, for executions.
+
+    def health(self, provider: ProviderId) -> HealthTracker:
+        return self.book.health[provider]
+
+    def gate(self, provider: ProviderId) -> Gate:
+        return self.meter.gates[provider]
+
+    def priced(self, model: str, usage: Usage) -> Usage:
+        return self.meter.priced(model, usage)
+
+    def admit(self, provider: ProviderId) -> None:
+        self.meter.admit(provider)
+
+    def traffic(self, provider: ProviderId) -> None:
+        # Recompute (and publish) status only when the health it shows has changed.
+        key = self.book.health[provider].key()
+        if self._health_keys.get(provider) != key:
+            self._health_keys[provider] = key
+            self.book.refresh()
+
+    def forget_client(self, provider: ProviderId, credential: Credential) -> None:
+        self.adapters[provider].forget(credential)
+
+    def session_failed(
+        self, provider: ProviderId, error: ProviderError
+    ) -> tuple[Credential, bool] | ProviderError:
+        return self.book.session_failed(provider, error)
+
+    def key_evidence(
+        self, provider: ProviderId, credential: Credential, error: ProviderError | None
+    ) -> None:
+        if self.book.key_evidence(provider, credential, error):
+            self.book.refresh()

@@ -1,0 +1,62 @@
+"""Provider status, settings and API-key routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from contracts.base import ProviderId
+from contracts.providers import ApiKeyPut, ProviderList, ProviderSettingsUpdate, ProviderStatus
+from service.http.http_errors import error_responses
+from service.http.routes.deps import RuntimeDep
+from service.http.strict_json import StrictJsonRoute
+
+router = APIRouter(tags=["providers"], route_class=StrictJsonRoute)
+
+
+@router.get("/v1/providers", name="listProviders", summary="Status of every provider")
+async def list_providers(runtime: RuntimeDep) -> ProviderList:
+    return await runtime.providers()
+
+
+@router.get("/v1/providers/{provider}", name="getProvider", summary="Status of one provider")
+async def get_provider(provider: ProviderId, runtime: RuntimeDep) -> ProviderStatus:
+    return await runtime.provider(provider)
+
+
+@router.put(
+    "/v1/providers/{provider}/settings",
+    name="updateProviderSettings",
+    summary="Change auth mode, API-key fallback or default model; persisted",
+)
+async def update_provider_settings(
+    provider: ProviderId, body: ProviderSettingsUpdate, runtime: RuntimeDep
+) -> ProviderStatus:
+    return await runtime.update_provider_settings(provider, body)
+
+
+@router.put(
+    "/v1/providers/{provider}/api-key",
+    name="putApiKey",
+    summary="Store an API key (write-only: only a masked hint ever comes back)",
+    responses=error_responses(424, 429, 503, 504),
+)
+async def put_api_key(provider: ProviderId, body: ApiKeyPut, runtime: RuntimeDep) -> ProviderStatus:
+    return await runtime.put_api_key(provider, body)
+
+
+@router.delete(
+    "/v1/providers/{provider}/api-key",
+    name="deleteApiKey",
+    summary="Forget the stored API key, wherever it is kept",
+)
+async def delete_api_key(provider: ProviderId, runtime: RuntimeDep) -> ProviderStatus:
+    return await runtime.delete_api_key(provider)
+
+
+@router.post(
+    "/v1/providers/{provider}/check",
+    name="checkProvider",
+    summary="Re-detect credentials and probe the provider with a models call",
+)
+async def check_provider(provider: ProviderId, runtime: RuntimeDep) -> ProviderStatus:
+    return await runtime.check(provider)

@@ -1,0 +1,345 @@
+"""The provider book: settings, keys and sessions in; each provider's status and credential out.
+
+It owns every change to provider state, recomputes status through the resolver, and publishes
+a `provider_status` event for each provider whose status changed (and a `provider_error` event
+when a session degrades to the API key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from adapters.base import Credential
+from contracts.base import AuthMode, ProviderId
+from contracts.errors import ProviderError, SessionFailed
+from contracts.events import ProviderErrorEvent, ProviderStatusEvent, StateEvent
+from contracts.providers import (
+    ApiKeyState,
+    ApiKeyStateName,
+    ProviderCapabilities,
+    ProviderSettings,
+    ProviderStatus,
+    TokenSessionStateName,
+)
+from contracts.usage import BudgetState, GovernorState
+from service.providers.credentials import anthropic_sessions, codex_sessions
+from service.providers.credentials.keystore import KeyStore
+from service.providers.credentials.sessions import Session, SessionKind
+from service.providers.health import HealthTracker
+from service.providers.resolver import NAMES, KeyInfo, Resolution, add_key, resolve
+from service.providers.settings_store import PersistedSettings
+
+log = logging.getLogger("kata.providers")
+
+Publish = Callable[[StateEvent], object]
+RENEW = {
+    SessionKind.ANTHROPIC_PROFILE: "Run `ant auth login` to sign in again, or add an API key.",
+    SessionKind.ANTHROPIC_ENV_TOKEN: "Set a fresh ANTHROPIC_AUTH_TOKEN and restart the daemon.",
+    SessionKind.CODEX_API_KEY: "Run `codex login --with-api-key` again, or add an API key.",
+    SessionKind.CODEX_CHATGPT: "Run `codex login` to sign in again, or add an API key.",
+}
+KeyringReader = Callable[[str, str], Awaitable[str | None]]
+
+
+def _fingerprint(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class ProviderBook:
+    """Canonical provider state; every method runs on the event loop."""
+
+    def __init__(
+        self,
+        keys: KeyStore,
+        settings: PersistedSettings,
+        publish: Publish,
+        env: Mapping[str, str],
+        home: Path,
+        now: Callable[[], datetime],
+        capabilities: Mapping[ProviderId, ProviderCapabilities],
+        spend: Callable[[ProviderId], tuple[BudgetState, GovernorState]],
+        demo: bool = False,
+    ) -> None:
+        self._spend = spend
+        self.keys = keys
+        self.settings = settings
+        self._publish = publish
+        self._env = env
+        self._home = home
+        self._now = now
+        self._demo = demo
+        self._capabilities = dict(capabilities)
+        self._sessions: dict[ProviderId, Session] = {}
+        self._invalid: dict[ProviderId, str] = {}
+        self.health = {provider: HealthTracker(now=now) for provider in ProviderId}
+        self._rejected: dict[ProviderId, tuple[Session, ProviderError]] = {}
+        self._status: dict[ProviderId, ProviderStatus] = {}
+        self._warned: dict[ProviderId, str | None] = {}
+        self._check_errors: dict[ProviderId, ProviderError] = {}
+
+    async def detect_sessions(self, read_keyring: KeyringReader | None = None) -> None:
+        """Re-read every session source; cheap file reads, plus Codex's keyring entry."""
+        now = self._now()
+        # File reads, off the event loop.
+        self._sessions[ProviderId.ANTHROPIC] = await asyncio.to_thread(
+            anthropic_sessions.detect, self._env, self._home, now
+        )
+        blob = None
+        has_file = await asyncio.to_thread(codex_sessions.auth_file(self._env, self._home).exists)
+        if read_keyring is not None and not has_file:
+            blob = await read_keyring(
+                codex_sessions.KEYRING_SERVICE,
+                codex_sessions.keyring_account(self._env, self._home),
+            )
+        self._sessions[ProviderId.OPENAI] = await asyncio.to_thread(
+            functools.partial(
+                codex_sessions.detect,
+                self._env,
+                self._home,
+                now,
+                chatgpt_enabled=self.settings.daemon.openai_chatgpt_backend,
+                keyring_blob=blob,
+            )
+        )
+
+    def session(self, provider: ProviderId) -> Session:
+        """The session of `provider` as last detected, shown expired if the provider rejected it
+        (until its files change and detection finds a different session)."""
+        session = self._sessions[provider]
+        rejected = self._rejected.get(provider)
+        if rejected is not None and rejected[0] == session:
+            error = rejected[1]
+            return replace(
+                session,
+                state=TokenSessionStateName.ERROR
+                if isinstance(error, SessionFailed)
+                else TokenSessionStateName.EXPIRED,
+                refreshable=False,
+                remediation=RENEW.get(session.kind) if session.kind else None,
+                detail=error.message,
+            )
+        return session
+
+    def session_failed(
+        self, provider: ProviderId, error: ProviderError
+    ) -> tuple[Credential, bool] | ProviderError:
+        """The provider rejected the session, or the SDK could not refresh it: mark it so, then
+        let the resolver decide again (the one recovery rule). Publishes exactly one
+        `provider_error`: the fallback's warning, or the error that ends the execution."""
+        self._rejected[provider] = (self._sessions[provider], error)
+        log.warning("token session failed", extra={"provider": provider.value})
+        self.refresh()  # publishes the status, and the warning when it falls back
+        outcome = self.resolution(provider)
+        if isinstance(outcome, ProviderError):
+            self._publish(
+                ProviderErrorEvent(at=self._now(), provider=provider, error=outcome.body())
+            )
+            return outcome
+        credential, _ = self.credential(provider)
+        return credential, outcome.fallback_applied
+
+    def watched_paths(self) -> list[Path]:
+        """Folders whose changes can change a session."""
+        return [
+            *anthropic_sessions.watched_paths(self._env, self._home),
+            codex_sessions.codex_home(self._env, self._home),
+        ]
+
+    def key_evidence(
+        self, provider: ProviderId, credential: Credential, error: ProviderError | None
+    ) -> bool:
+        """What a call made with `credential` says of its API key: a 401 marks the key invalid,
+        a success clears that mark (a 403 or any other failure says nothing). True when the
+        verdict changed. The one place this is decided, for executions and checks alike."""
+        if credential.api_key is None:
+            return False
+        fingerprint = _fingerprint(credential.api_key)
+        marked = self._invalid.get(provider) == fingerprint
+        if error is None and marked:
+            del self._invalid[provider]
+            return True
+        if error is not None and error.upstream_status == 401 and not marked:
+            self._invalid[provider] = fingerprint
+            return True
+        return False
+
+    def forget_key_verdict(self, provider: ProviderId) -> None:
+        """The user stored or removed a key: start from no verdict."""
+        self._invalid.pop(provider, None)
+
+    def probe_credential(self, provider: ProviderId) -> Credential | None:
+        """What an explicit check probes with: the credential in force, or the stored key when
+        the only thing blocking it is an earlier rejection (a check is how it recovers)."""
+        outcome = self.resolution(provider)
+        if not isinstance(outcome, ProviderError):
+            return self.credential(provider)[0]
+        stored = self.keys.key(provider)
+        if stored is not None and self.key_info(provider).invalid:
+            return Credential(AuthMode.API_KEY, stored.source, api_key=stored.value)
+        return None
+
+    def key_info(self, provider: ProviderId) -> KeyInfo:
+        """What is known about the key in force, without the key."""
+        stored = self.keys.key(provider)
+        if stored is None:
+            return KeyInfo(present=False)
+        invalid = self._invalid.get(provider) == _fingerprint(stored.value)
+        return KeyInfo(present=True, invalid=invalid, source=stored.source)
+
+    def resolution(self, provider: ProviderId) -> Resolution | ProviderError:
+        """The resolver's answer for `provider` now."""
+        return resolve(
+            provider,
+            self.settings.provider(provider),
+            self.key_info(provider),
+            self.session(provider),
+        )
+
+    def credential(self, provider: ProviderId) -> tuple[Credential, Resolution]:
+        """The credential a request to `provider` would use now, or the error that blocks it."""
+        outcome = self.resolution(provider)
+        if isinstance(outcome, ProviderError):
+            raise outcome
+        if outcome.mode is AuthMode.API_KEY:
+            credential = self.key_credential(provider)
+            assert credential is not None
+            return credential, outcome
+        return self.session_credential(provider), outcome
+
+    def key_credential(self, provider: ProviderId) -> Credential | None:
+        """The API-key credential, when a usable key exists."""
+        stored = self.keys.key(provider)
+        if stored is None or not self.key_info(provider).usable:
+            return None
+        return Credential(AuthMode.API_KEY, stored.source, api_key=stored.value)
+
+    def session_credential(self, provider: ProviderId) -> Credential:
+        """How an adapter authenticates with the detected session (read lazily, never copied)."""
+        session = self._sessions[provider]
+        mode = AuthMode.TOKEN_SESSION
+        if session.kind is SessionKind.ANTHROPIC_PROFILE:
+            return Credential(mode, session.source, profile=session.profile)
+        if session.kind is SessionKind.ANTHROPIC_ENV_TOKEN:
+            return Credential(mode, session.source, env_token="ANTHROPIC_AUTH_TOKEN")
+        chatgpt = session.kind is SessionKind.CODEX_CHATGPT
+        return Credential(mode, session.source, token_file=session.path, chatgpt=chatgpt)
+
+    def status(self, provider: ProviderId) -> ProviderStatus:
+        """The last computed status of `provider`."""
+        if provider not in self._status:
+            self.refresh()
+        return self._status[provider]
+
+    def live(self, provider: ProviderId) -> ProviderStatus:
+        """The status with its budget and governor as they are this moment (in-flight counts
+        change with every execution; events carry them only when the governor's state does)."""
+        budget, governor = self._spend(provider)
+        return self.status(provider).model_copy(update={"budget": budget, "governor": governor})
+
+    def default_provider(self) -> ProviderId | None:
+        """The configured default provider, else the first usable one."""
+        chosen = self.settings.daemon.default_provider
+        if chosen is not None:
+            return chosen
+        for provider in ProviderId:
+            if self.status(provider).usable:
+                return provider
+        return None
+
+    def refresh(self) -> list[ProviderId]:
+        """Recompute every status; publish what changed. Returns the providers that changed."""
+        changed: list[ProviderId] = []
+        for provider in ProviderId:
+            status, warning = self._compute(provider)
+            previous = self._status.get(provider)
+            if previous is not None and _same(previous, status):
+                continue
+            self._status[provider] = status
+            changed.append(provider)
+            if previous is not None:
+                self._publish(ProviderStatusEvent(at=status.updated_at, provider=status))
+            self._warn(provider, warning)
+        return changed
+
+    def _warn(self, provider: ProviderId, warning: ProviderError | None) -> None:
+        if warning is not None and self._warned.get(provider) != warning.message:
+            log.warning("token session degraded to the API key", extra={"provider": provider.value})
+            self._publish(
+                ProviderErrorEvent(at=self._now(), provider=provider, error=warning.body())
+            )
+        self._warned[provider] = warning.message if warning else None
+
+    def _compute(self, provider: ProviderId) -> tuple[ProviderStatus, ProviderError | None]:
+        settings = self.settings.provider(provider)
+        outcome = self.resolution(provider)
+        warning = outcome.warning if isinstance(outcome, Resolution) else None
+        last_error = outcome if isinstance(outcome, ProviderError) else warning
+        last_error = last_error or self._check_errors.get(provider)
+        budget, governor = self._spend(provider)
+        status = ProviderStatus(
+            id=provider,
+            display_name=NAMES[provider],
+            demo=self._demo,
+            requested_mode=settings.preferred_auth_mode,
+            resolved_mode=outcome.mode if isinstance(outcome, Resolution) else None,
+            fallback_applied=isinstance(outcome, Resolution) and outcome.fallback_applied,
+            usable=isinstance(outcome, Resolution),
+            api_key=self._key_state(provider),
+            token_session=self.session(provider).to_contract(),
+            health=self.health[provider].snapshot(),
+            capabilities=self._capabilities[provider],
+            settings=settings,
+            budget=budget,
+            governor=governor,
+            last_error=last_error.body() if last_error else None,
+            updated_at=self._now(),
+        )
+        return status, warning
+
+    def _key_state(self, provider: ProviderId) -> ApiKeyState:
+        info = self.key_info(provider)
+        stored = self.keys.key(provider)
+        problem = self.keys.problem()
+        if info.invalid:
+            state, remediation = ApiKeyStateName.INVALID, f"Replace the key. {add_key(provider)}"
+        elif info.present:
+            state, remediation = ApiKeyStateName.CONFIGURED, None
+        else:
+            state, remediation = ApiKeyStateName.MISSING, add_key(provider)
+        if problem is not None:
+            remediation = f"{problem.message} {problem.remediation}"
+        return ApiKeyState(
+            state=state,
+            source=info.source,
+            hint=stored.hint if stored else None,
+            store=self.keys.store_name,
+            remediation=remediation,
+        )
+
+    def record_check(
+        self, provider: ProviderId, latency_s: float, error: ProviderError | None
+    ) -> None:
+        """Remember the outcome of an explicit check (a models call) for health; what it says
+        of the key is `key_evidence`'s to record."""
+        tracker = self.health[provider]
+        if error is None:
+            self._check_errors.pop(provider, None)
+            tracker.success(latency_s)
+            return
+        self._check_errors[provider] = error
+        tracker.failure(error, latency_s)
+
+    def replace_settings(self, provider: ProviderId, settings: ProviderSettings) -> None:
+        """Swap one provider's settings (the caller persists)."""
+        self.settings.providers[provider] = settings
+
+
+def _same(a: ProviderStatus, b: ProviderStatus) -> bool:
+    return a.model_dump(exclude={"updated_at"}) == b.model_dump(exclude={"updated_at"})
