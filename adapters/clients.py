@@ -1,13 +1,13 @@
 """SDK clients kept per credential: built once (off the event loop the first time, since that
 imports the SDK), reused for connection pooling, dropped to force a fresh credential read, and
-closed on shutdown; and what the first request needs, preloaded. Only the SDK path uses the
+closed on shutdown. Only the SDK path uses the
 clients (Anthropic token sessions, whose credential providers live in the SDK); everything else
 takes the wire path (`adapters.wire`)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from adapters.base import Credential
@@ -38,21 +38,6 @@ def sdk_options(
         "timeout": timeout_s,
         "http_client": http_client,
     }
-
-
-def preload(sdks: Iterable[str] = ()) -> None:
-    """Import what the first request needs (run in a thread right after the ready line): the
-    HTTP client the wire path sends on, and an SDK only when a credential in use needs one
-    (importing both costs about 1.5 s and 55 MB, so an API-key user never pays it)."""
-    import importlib
-
-    import aiohttp  # noqa: F401
-
-    import adapters.anthropic.adapter
-    import adapters.openai.adapter  # noqa: F401
-
-    for name in sdks:
-        importlib.import_module(name)
 
 
 def host_of(base_url: str | None, default: str) -> str:

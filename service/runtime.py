@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from adapters.base import Credential, ProviderAdapter
-from adapters.clients import preload
+from adapters.preload import preload
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import Cancelled, ErrorBody, ProviderError, UnexpectedError
 from contracts.events import (
