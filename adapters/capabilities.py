@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.errors import NAMES
+from adapters.specs import NAMES
 from contracts.base import ProviderId
 from contracts.errors import ErrorDetail, InvalidRequest
 from contracts.executions import ExecutionRequest

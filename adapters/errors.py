@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 from adapters.redaction import redact
+from adapters.specs import NAMES
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import (
     InvalidAuth,
@@ -29,7 +30,6 @@ from contracts.errors import (
     UnexpectedError,
 )
 
-NAMES = {ProviderId.ANTHROPIC: "Anthropic", ProviderId.OPENAI: "OpenAI"}
 MAX_RETRY_AFTER_S = 60.0
 SHOULD_RETRY = {"true": True, "false": False}
 CONTEXT_MARKERS = (

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from adapters.base import Credential, ProviderAdapter
 from adapters.preload import preload
+from adapters.specs import SPECS
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import Cancelled, ErrorBody, ProviderError, UnexpectedError
 from contracts.events import (
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kata.runtime")
 
-BASE_URL_ENV = {ProviderId.ANTHROPIC: "ANTHROPIC_BASE_URL", ProviderId.OPENAI: "OPENAI_BASE_URL"}
 EXPIRING_LEAD_S = 120.0
 
 
@@ -74,9 +74,9 @@ def default_adapters(env: Mapping[str, str]) -> dict[ProviderId, ProviderAdapter
     from adapters.openai.codex import CODEX_BASE_URL
 
     return {
-        ProviderId.ANTHROPIC: AnthropicAdapter(env.get(BASE_URL_ENV[ProviderId.ANTHROPIC])),
+        ProviderId.ANTHROPIC: AnthropicAdapter(env.get(SPECS[ProviderId.ANTHROPIC].base_url_env)),
         ProviderId.OPENAI: OpenAIAdapter(
-            env.get(BASE_URL_ENV[ProviderId.OPENAI]),
+            env.get(SPECS[ProviderId.OPENAI].base_url_env),
             wire_api=env.get("KATA_PROVIDERS_OPENAI_WIRE_API", "responses"),
             codex_base_url=env.get("KATA_PROVIDERS_CODEX_BASE_URL", CODEX_BASE_URL),
         ),

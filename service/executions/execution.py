@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from adapters.base import Credential, Finished, ProviderAdapter, Signature, UsageSeen
-from adapters.errors import NAMES
+from adapters.specs import NAMES
 from adapters.upstream_time import WATCH, UpstreamWatch
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import (

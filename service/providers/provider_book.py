@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from adapters.base import Credential
+from adapters.specs import NAMES
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderError, SessionFailed
 from contracts.events import ProviderErrorEvent, ProviderStatusEvent, StateEvent
@@ -33,7 +34,7 @@ from service.providers.credentials import anthropic_sessions, codex_sessions
 from service.providers.credentials.keystore import KeyStore
 from service.providers.credentials.sessions import Session, SessionKind
 from service.providers.health import HealthTracker
-from service.providers.resolver import NAMES, KeyInfo, Resolution, add_key, resolve
+from service.providers.resolver import KeyInfo, Resolution, add_key, resolve
 from service.providers.settings_store import PersistedSettings
 
 log = logging.getLogger("kata.providers")

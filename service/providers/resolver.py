@@ -18,13 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adapters.specs import NAMES, SPECS
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ErrorAction, InvalidAuth, MissingAuth, ProviderError, SessionExpired
 from contracts.providers import ProviderSettings, TokenSessionStateName
 from service.providers.credentials.sessions import Session
-
-NAMES = {ProviderId.ANTHROPIC: "Anthropic", ProviderId.OPENAI: "OpenAI"}
-KEY_ENV = {ProviderId.ANTHROPIC: "ANTHROPIC_API_KEY", ProviderId.OPENAI: "OPENAI_API_KEY"}
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ def add_key(provider: ProviderId) -> str:
     """How to give the provider an API key."""
     return (
         f"Add an API key on the status page or with `kata-providers keys set {provider.value}`,"
-        f" or set {KEY_ENV[provider]} before starting the daemon."
+        f" or set {SPECS[provider].key_env} before starting the daemon."
     )
 
 

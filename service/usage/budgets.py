@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
-from adapters.errors import NAMES
+from adapters.specs import NAMES
 from contracts.base import ProviderId
 from contracts.errors import BudgetExceeded, ProviderError
 from contracts.usage import BudgetState

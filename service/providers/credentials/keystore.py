@@ -15,6 +15,7 @@ import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adapters.specs import SPECS
 from contracts.base import ProviderId
 from contracts.errors import InvalidRequest, ProviderError
 from service.providers.credentials.files import (
@@ -28,7 +29,6 @@ from service.providers.credentials.keyring_access import KeyringAccess, KeyringU
 
 log = logging.getLogger("kata.keys")
 
-KEY_ENV = {ProviderId.ANTHROPIC: "ANTHROPIC_API_KEY", ProviderId.OPENAI: "OPENAI_API_KEY"}
 FILE_NAME = "credentials.json"
 FILE_VERSION = 1
 
@@ -101,7 +101,7 @@ class KeyStore:
         stored = self._stored.get(provider)
         if stored is not None:
             return stored
-        value = self._env.get(KEY_ENV[provider], "").strip()
+        value = self._env.get(SPECS[provider].key_env, "").strip()
         return StoredKey(value, "env") if value else None
 
     def problem(self) -> ProviderError | None:
@@ -231,11 +231,6 @@ def check_key_shape(provider: ProviderId, value: str) -> None:
         refuse(f"The API key must be {MIN_KEY_LENGTH} to {MAX_KEY_LENGTH} characters long.")
     if not set(value) <= KEY_CHARACTERS:
         refuse("The API key contains characters no provider key uses.")
-    if provider is ProviderId.ANTHROPIC and value.startswith("sk-ant-oat"):
-        refuse(
-            "That is a Claude subscription (OAuth) token, not an API key; Anthropic does not "
-            "permit its use by other applications.",
-            "Create an API key at console.anthropic.com, or sign in with `ant auth login`.",
-        )
-    if provider is ProviderId.OPENAI and value.startswith("sk-ant-"):
-        refuse("That is an Anthropic key, not an OpenAI key.", "Store it for anthropic instead.")
+    for refused in SPECS[provider].refused_keys:
+        if value.startswith(refused.prefix):
+            refuse(refused.message, refused.remediation)

@@ -1,0 +1,78 @@
+"""One `ProviderSpec` per provider: the facts about it that the rest of the code reads, declared
+once. Adding a provider is a folder in adapters/ (its wire format, adapter and fake) and one
+entry here. (What the daemon's own credential code knows of a provider's local tooling, its
+session detectors, lives with that code in service/providers/credentials/.)"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contracts.base import ProviderId
+
+
+@dataclass(frozen=True)
+class RefusedKey:
+    """A value that looks like a key but must not be stored for this provider, and why."""
+
+    prefix: str
+    message: str
+    remediation: str
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """What is true of a provider whatever the credential or request."""
+
+    id: ProviderId
+    display_name: str
+    key_env: str  # the API key variable its SDK reads
+    base_url_env: str  # the base-URL variable its SDK reads
+    default_model: str
+    # The built-in model list (id, display name), newest first as the provider lists them:
+    # the fallback when no live list can be fetched.
+    catalogue: tuple[tuple[str, str | None], ...]
+    console: str  # where a person creates an API key
+    refused_keys: tuple[RefusedKey, ...] = ()
+
+
+ANTHROPIC = ProviderSpec(
+    id=ProviderId.ANTHROPIC,
+    display_name="Anthropic",
+    key_env="ANTHROPIC_API_KEY",
+    base_url_env="ANTHROPIC_BASE_URL",
+    default_model="claude-sonnet-5-5",
+    catalogue=(
+        ("claude-opus-5-5", "Claude Opus 5.5"),
+        ("claude-sonnet-5-5", "Claude Sonnet 5.5"),
+        ("claude-haiku-5-5", "Claude Haiku 5.5"),
+    ),
+    console="console.anthropic.com",
+    refused_keys=(
+        RefusedKey(
+            "sk-ant-oat",
+            "That is a Claude subscription (OAuth) token, not an API key; Anthropic does not "
+            "permit its use by other applications.",
+            "Create an API key at console.anthropic.com, or sign in with `ant auth login`.",
+        ),
+    ),
+)
+
+OPENAI = ProviderSpec(
+    id=ProviderId.OPENAI,
+    display_name="OpenAI",
+    key_env="OPENAI_API_KEY",
+    base_url_env="OPENAI_BASE_URL",
+    default_model="gpt-5.5",
+    catalogue=(("gpt-5.5", None), ("gpt-5.4", None), ("gpt-5.4-mini", None)),
+    console="platform.openai.com",
+    refused_keys=(
+        RefusedKey(
+            "sk-ant-",
+            "That is an Anthropic key, not an OpenAI key.",
+            "Store it for anthropic instead.",
+        ),
+    ),
+)
+
+SPECS: dict[ProviderId, ProviderSpec] = {spec.id: spec for spec in (ANTHROPIC, OPENAI)}
+NAMES = {provider: spec.display_name for provider, spec in SPECS.items()}
