@@ -17,7 +17,8 @@ from adapters.capabilities import (
     CapabilityTable,
     used_parameters,
 )
-from adapters.openai.translate import chat_params, responses_params
+from adapters.openai.chat import chat_params
+from adapters.openai.responses import responses_params
 from contracts.executions import ExecutionRequest
 
 

@@ -32,8 +32,9 @@ from adapters.capabilities import (
     used_parameters,
 )
 from adapters.openai import OpenAIAdapter
+from adapters.openai.chat import ChatMapper, chat_params
 from adapters.openai.errors import map_errors as openai_errors
-from adapters.openai.translate import ChatMapper, ResponsesMapper, chat_params, responses_params
+from adapters.openai.responses import ResponsesMapper, responses_params
 from contracts.base import AuthMode
 from contracts.errors import ProviderError
 from contracts.executions import ExecutionRequest, TextDeltaEvent

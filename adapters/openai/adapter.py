@@ -12,15 +12,11 @@ from adapters.base import AdapterEvent, Credential, Finished
 from adapters.capabilities import OPENAI_CHAT, OPENAI_RESPONSES
 from adapters.clients import host_of
 from adapters.openai import wire
+from adapters.openai.chat import ChatMapper, chat_params
 from adapters.openai.codex import CODEX_BASE_URL, read_codex_account, read_codex_secret
 from adapters.openai.errors import map_errors
-from adapters.openai.translate import (
-    ChatMapper,
-    ResponsesMapper,
-    chat_params,
-    responses_params,
-    stream_error,
-)
+from adapters.openai.responses import ResponsesMapper, responses_params
+from adapters.openai.translate import stream_error
 from adapters.sse_reader import events, parse
 from adapters.wire import OnError, Wire, WireRequest, lines
 from contracts.base import ProviderId

@@ -1,0 +1,158 @@
+"""Chat Completions: the request body and the stream's chunks to neutral events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from adapters.base import AdapterEvent, Finished, parse_arguments
+from adapters.openai.translate import BlockIndex, result_text, tool_choice, usage_of
+from contracts.base import ProviderId
+from contracts.errors import (
+    ProviderUnavailable,
+)
+from contracts.executions import (
+    ExecutionRequest,
+    StopReason,
+    TextBlock,
+    TextDeltaEvent,
+    ToolCallBlock,
+    ToolCallDeltaEvent,
+    ToolCallEndEvent,
+    ToolCallStartEvent,
+    ToolResultBlock,
+    Usage,
+)
+
+
+def chat_params(request: ExecutionRequest, model: str) -> dict[str, Any]:
+    """Keyword arguments of `chat.completions.create`, for OpenAI-compatible endpoints."""
+    messages: list[dict[str, Any]] = []
+    if request.system:
+        messages.append({"role": "system", "content": request.system})
+    for message in request.messages:
+        if isinstance(message.content, str):
+            messages.append({"role": message.role, "content": message.content})
+            continue
+        text = "".join(b.text for b in message.content if isinstance(b, TextBlock))
+        calls = [b for b in message.content if isinstance(b, ToolCallBlock)]
+        results = [b for b in message.content if isinstance(b, ToolResultBlock)]
+        for result in results:
+            messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": result.tool_call_id,
+                    "content": result_text(result),
+                }
+            )
+        if text or calls:
+            entry: dict[str, Any] = {"role": message.role, "content": text or None}
+            if calls:
+                entry["tool_calls"] = [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+                    }
+                    for c in calls
+                ]
+            messages.append(entry)
+    params: dict[str, Any] = {
+        "model": model,
+        "messages": messages,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_completion_tokens": request.max_tokens,
+    }
+    if request.temperature is not None:
+        params["temperature"] = request.temperature
+    if request.stop:
+        params["stop"] = request.stop
+    if request.tools:
+        params["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.input_schema,
+                },
+            }
+            for t in request.tools
+        ]
+    choice = tool_choice(request, chat=True)
+    if choice is not None:
+        params["tool_choice"] = choice
+    return params
+
+
+CHAT_STOP = {
+    "stop": StopReason.END_TURN,
+    "length": StopReason.MAX_TOKENS,
+    "tool_calls": StopReason.TOOL_CALL,
+    "function_call": StopReason.TOOL_CALL,
+    "content_filter": StopReason.REFUSAL,
+}
+
+
+class ChatMapper:
+    """Chat Completions chunks to neutral events."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.request_id: str | None = None
+        self._index = BlockIndex()
+        self._calls: dict[int, tuple[int, str, str, list[str]]] = {}
+        self._stop: StopReason | None = None
+        self._usage = Usage()
+
+    def feed(self, chunk: Any) -> Iterator[AdapterEvent]:
+        self.model = getattr(chunk, "model", None) or self.model
+        if getattr(chunk, "usage", None) is not None:
+            self._usage = usage_of(chunk.usage)
+        for choice in getattr(chunk, "choices", None) or []:
+            delta = choice.delta
+            if delta is not None and getattr(delta, "content", None):
+                yield TextDeltaEvent(index=self._index("text"), text=delta.content)
+            for call in (getattr(delta, "tool_calls", None) or []) if delta is not None else []:
+                yield from self._tool_delta(call)
+            if choice.finish_reason:
+                self._stop = CHAT_STOP.get(choice.finish_reason, StopReason.OTHER)
+                yield from self._end_calls()
+
+    def _tool_delta(self, call: Any) -> Iterator[AdapterEvent]:
+        if call.index not in self._calls:
+            function = call.function
+            index = self._index(("call", call.index))
+            self._calls[call.index] = (
+                index,
+                call.id or f"call_{call.index}",
+                function.name or "",
+                [],
+            )
+            yield ToolCallStartEvent(
+                index=index, id=self._calls[call.index][1], name=function.name or ""
+            )
+        arguments = getattr(call.function, "arguments", None) if call.function else None
+        if arguments:
+            entry = self._calls[call.index]
+            entry[3].append(arguments)
+            yield ToolCallDeltaEvent(index=entry[0], arguments_delta=arguments)
+
+    def _end_calls(self) -> Iterator[AdapterEvent]:
+        for index, call_id, name, parts in self._calls.values():
+            yield ToolCallEndEvent(
+                index=index, id=call_id, name=name, arguments=parse_arguments("".join(parts), name)
+            )
+        self._calls.clear()
+
+    def finish(self) -> Finished:
+        """Called at `[DONE]`/end of stream: the stream must have said why it stopped."""
+        if self._stop is None:
+            raise ProviderUnavailable(
+                "OpenAI ended the stream without a finish reason.",
+                "Retry the request.",
+                provider=ProviderId.OPENAI,
+            )
+        return Finished(self._stop, self._usage, self.model, self.request_id)

@@ -1,0 +1,146 @@
+"""Responses: the request body and the stream's events to neutral events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from adapters.base import AdapterEvent, Finished, UsageSeen, parse_arguments
+from adapters.openai.translate import (
+    CODEX_INSTRUCTIONS,
+    BlockIndex,
+    input_items,
+    stream_error,
+    tool_choice,
+    usage_of,
+)
+from contracts.executions import (
+    ExecutionRequest,
+    StopReason,
+    TextDeltaEvent,
+    ThinkingDeltaEvent,
+    ToolCallDeltaEvent,
+    ToolCallEndEvent,
+    ToolCallStartEvent,
+)
+
+
+def responses_params(
+    request: ExecutionRequest, model: str, *, codex: bool = False
+) -> dict[str, Any]:
+    """Keyword arguments of `responses.create`. The Codex backend wants it streamed, unstored,
+    with instructions, and without temperature or an output cap."""
+    params: dict[str, Any] = {
+        "model": model,
+        "input": [item for m in request.messages for item in input_items(m)],
+        "stream": True,
+        "store": False,
+    }
+    if request.system or codex:
+        params["instructions"] = request.system or CODEX_INSTRUCTIONS
+    if not codex:
+        params["max_output_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.metadata:
+            params["metadata"] = request.metadata
+    if request.tools:
+        params["tools"] = [
+            {
+                "type": "function",
+                "name": t.name,
+                "description": t.description,
+                "parameters": t.input_schema,
+                "strict": False,
+            }
+            for t in request.tools
+        ]
+    choice = tool_choice(request, chat=False)
+    if choice is not None:
+        params["tool_choice"] = choice
+    return params
+
+
+class ResponsesMapper:
+    """Responses stream events to neutral events."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.request_id: str | None = None
+        self._index = BlockIndex()
+        self._calls: dict[str, tuple[int, str, str, list[str]]] = {}
+        self._saw_call = False
+
+    def feed(self, event: Any) -> Iterator[AdapterEvent]:
+        kind = getattr(event, "type", None)
+        if kind == "response.created":
+            self.model = getattr(event.response, "model", None) or self.model
+        elif (
+            kind == "response.output_item.added"
+            and getattr(event.item, "type", "") == "function_call"
+        ):
+            item = event.item
+            index = self._index(("item", event.output_index))
+            self._calls[item.id or str(event.output_index)] = (index, item.call_id, item.name, [])
+            self._saw_call = True
+            yield ToolCallStartEvent(index=index, id=item.call_id, name=item.name)
+        elif kind == "response.function_call_arguments.delta":
+            call = self._calls.get(event.item_id) or self._by_output(event.output_index)
+            if call is not None and event.delta:
+                call[3].append(event.delta)
+                yield ToolCallDeltaEvent(index=call[0], arguments_delta=event.delta)
+        elif (
+            kind == "response.output_item.done"
+            and getattr(event.item, "type", "") == "function_call"
+        ):
+            item = event.item
+            call = self._calls.pop(item.id or str(event.output_index), None) or self._by_output(
+                event.output_index
+            )
+            if call is not None:
+                raw = item.arguments if item.arguments is not None else "".join(call[3])
+                yield ToolCallEndEvent(
+                    index=call[0], id=call[1], name=call[2], arguments=parse_arguments(raw, call[2])
+                )
+        elif kind == "response.output_text.delta":
+            index = self._index(("text", event.output_index, event.content_index))
+            if event.delta:
+                yield TextDeltaEvent(index=index, text=event.delta)
+        elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
+            index = self._index(("reasoning", event.output_index))
+            if event.delta:
+                yield ThinkingDeltaEvent(index=index, thinking=event.delta)
+        elif kind in ("response.completed", "response.incomplete"):
+            yield self._finished(event.response, kind)
+        elif kind == "response.failed":
+            usage = getattr(event.response, "usage", None)
+            if usage is not None:
+                yield UsageSeen(usage_of(usage))
+            error = getattr(event.response, "error", None)
+            raise stream_error(getattr(error, "code", None), getattr(error, "message", None))
+        elif kind == "error":
+            raise stream_error(getattr(event, "code", None), getattr(event, "message", None))
+
+    def _by_output(self, output_index: int) -> tuple[int, str, str, list[str]] | None:
+        index = self._index(("item", output_index))
+        return next((c for c in self._calls.values() if c[0] == index), None)
+
+    def _finished(self, response: Any, kind: str) -> Finished:
+        if kind == "response.incomplete":
+            details = getattr(response, "incomplete_details", None)
+            reason = getattr(details, "reason", "")
+            stop = (
+                StopReason.MAX_TOKENS
+                if reason == "max_output_tokens"
+                else StopReason.REFUSAL
+                if reason == "content_filter"
+                else StopReason.OTHER
+            )
+        else:
+            stop = StopReason.TOOL_CALL if self._saw_call else StopReason.END_TURN
+        return Finished(
+            stop,
+            usage_of(getattr(response, "usage", None)),
+            getattr(response, "model", None) or self.model,
+            self.request_id,
+        )
