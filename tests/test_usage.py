@@ -22,7 +22,8 @@ from contracts.base import AuthMode, ProviderId
 from contracts.executions import CostSource, ExecutionRequest, ExecutionState, Usage
 from contracts.usage import ExecutionRecord, Price
 from service.process.config import DaemonConfig
-from service.usage.ledger import FILE_NAME, TAG_LIMIT, Ledger
+from service.usage.ledger import FILE_NAME, Ledger
+from service.usage.ledger_rows import TAG_LIMIT
 from service.usage.prices import cost, price_for, priced, table
 from tests.support import (
     ANTHROPIC_KEY,
@@ -144,7 +145,7 @@ def test_cost_arithmetic() -> None:
 # The ledger on its own.
 
 
-def _record(number: int, **extra: Any) -> ExecutionRecord:
+def record_of(number: int, **extra: Any) -> ExecutionRecord:
     now = dt.datetime.now(dt.UTC)
     fields: dict[str, Any] = {
         "id": f"exe_{number:04d}",
@@ -165,7 +166,7 @@ async def test_the_ledger_migrates_pages_and_keeps_tags_bounded(tmp_path: Path) 
     ledger = Ledger(tmp_path, lambda: 90)
     await ledger.open()
     for number in range(7):
-        ledger.record(_record(number, agent="x" * 500 if number == 6 else "review"))
+        ledger.record(record_of(number, agent="x" * 500 if number == 6 else "review"))
     first = await ledger.page(3)
     second = await ledger.page(3, first.next_cursor)
     third = await ledger.page(3, second.next_cursor)
@@ -184,8 +185,8 @@ async def test_expired_rows_are_purged_at_open(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path, lambda: 90)
     await ledger.open()
     old = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
-    ledger.record(_record(1, started_at=old, ended_at=old))
-    ledger.record(_record(2))
+    ledger.record(record_of(1, started_at=old, ended_at=old))
+    ledger.record(record_of(2))
     await ledger.close()
     shorter = Ledger(tmp_path, lambda: 30)
     await shorter.open()
@@ -209,7 +210,7 @@ async def test_an_unusable_ledger_is_kept_aside_and_a_new_one_started(
     assert ledger.problem
     assert "kept as" in ledger.problem
     assert any(p.name.startswith(f"{FILE_NAME}.corrupt-") for p in os.scandir(tmp_path))
-    ledger.record(_record(1))
+    ledger.record(record_of(1))
     assert len((await ledger.page(10)).executions) == 1
     await ledger.close()
 

@@ -6,7 +6,6 @@ end and written in batches; a read first writes what is queued, so it sees every
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -18,177 +17,29 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from contracts.base import AuthMode, ProviderId
-from contracts.errors import ErrorCode, InvalidRequest
-from contracts.executions import CostSource, ExecutionState, Usage
+from contracts.base import ProviderId
+from contracts.executions import ExecutionState
 from contracts.usage import ExecutionPage, ExecutionRecord, UsageGroup, UsageGroupBy, UsageTotals
 from service.providers.credentials.files import set_aside
+from service.usage.ledger_rows import (
+    COLUMNS,
+    GROUP_COLUMN,
+    INSERT_BATCH,
+    MIGRATIONS,
+    SUMS,
+    decode_cursor,
+    encode_cursor,
+    epoch,
+    record_of,
+    row_of,
+    totals_of,
+)
 
 log = logging.getLogger("kata.ledger")
 
 FILE_NAME = "ledger.sqlite3"
-TAG_LIMIT = 128  # characters kept of each caller tag
 FLUSH_S = 0.25
 T = TypeVar("T")
-
-# Each entry moves the schema from version i to i + 1; never edit one that has shipped. One
-# index: every read is a window of end times (filters scan it newest first), and each index
-# more cost ~20 µs a row on the ledger's thread (measured).
-MIGRATIONS: Sequence[str] = (
-    """
-    CREATE TABLE executions (
-        id TEXT NOT NULL,
-        started_at REAL NOT NULL,
-        first_token_at REAL,
-        ended_at REAL NOT NULL,
-        local_day TEXT NOT NULL,
-        provider TEXT NOT NULL,
-        model TEXT NOT NULL,
-        auth_mode TEXT NOT NULL,
-        fallback_applied INTEGER NOT NULL,
-        outcome TEXT NOT NULL,
-        error_code TEXT,
-        input_tokens INTEGER NOT NULL,
-        cache_read_tokens INTEGER NOT NULL,
-        cache_write_tokens INTEGER NOT NULL,
-        output_tokens INTEGER NOT NULL,
-        reasoning_tokens INTEGER NOT NULL,
-        cost_usd REAL,
-        cost_source TEXT,
-        agent TEXT,
-        run TEXT,
-        space TEXT
-    );
-    CREATE INDEX executions_by_end ON executions (ended_at, id);
-    """,
-)
-COLUMNS = (
-    "id, started_at, first_token_at, ended_at, local_day, provider, model, auth_mode, "
-    "fallback_applied, outcome, error_code, input_tokens, cache_read_tokens, "
-    "cache_write_tokens, output_tokens, reasoning_tokens, cost_usd, cost_source, agent, run, space"
-)
-SUMS = (
-    "COUNT(*), SUM(outcome = 'succeeded'), SUM(outcome = 'failed'), "
-    "SUM(outcome = 'cancelled'), SUM(input_tokens), SUM(cache_read_tokens), "
-    "SUM(cache_write_tokens), SUM(output_tokens), SUM(reasoning_tokens), "
-    "SUM(COALESCE(cost_usd, 0)), SUM(cost_usd IS NULL)"
-)
-INSERT_BATCH = (
-    f"INSERT INTO executions ({COLUMNS}) SELECT "  # noqa: S608 - fixed column names only
-    + ", ".join(f"value ->> {n}" for n in range(len(COLUMNS.split(","))))
-    + " FROM json_each(?)"
-)
-GROUP_COLUMN = {
-    UsageGroupBy.PROVIDER: "provider",
-    UsageGroupBy.MODEL: "model",
-    UsageGroupBy.AGENT: "agent",
-    UsageGroupBy.DAY: "local_day",
-}
-
-
-def tag(value: str | None) -> str | None:
-    """A caller's tag as kept: bounded, and absent when empty."""
-    return value[:TAG_LIMIT] if value else None
-
-
-def _epoch(at: datetime) -> float:
-    return at.timestamp()
-
-
-def _at(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
-
-
-def _row(record: ExecutionRecord) -> tuple[Any, ...]:
-    usage = record.usage
-    return (
-        record.id,
-        _epoch(record.started_at),
-        None if record.first_token_at is None else _epoch(record.first_token_at),
-        _epoch(record.ended_at),
-        record.ended_at.astimezone().date().isoformat(),
-        record.provider.value,
-        record.model,
-        record.auth_mode.value,
-        int(record.fallback_applied),
-        record.outcome.value,
-        record.error_code.value if record.error_code else None,
-        usage.input_tokens,
-        usage.cache_read_tokens,
-        usage.cache_write_tokens,
-        usage.output_tokens,
-        usage.reasoning_tokens,
-        usage.cost_usd,
-        usage.cost_source.value if usage.cost_source else None,
-        tag(record.agent),
-        tag(record.run),
-        tag(record.space),
-    )
-
-
-def _record(row: sqlite3.Row) -> ExecutionRecord:
-    return ExecutionRecord(
-        id=row["id"],
-        started_at=_at(row["started_at"]) or datetime.now(UTC),
-        first_token_at=_at(row["first_token_at"]),
-        ended_at=_at(row["ended_at"]) or datetime.now(UTC),
-        provider=ProviderId(row["provider"]),
-        model=row["model"],
-        auth_mode=AuthMode(row["auth_mode"]),
-        fallback_applied=bool(row["fallback_applied"]),
-        outcome=ExecutionState(row["outcome"]),
-        error_code=ErrorCode(row["error_code"]) if row["error_code"] else None,
-        usage=Usage(
-            input_tokens=row["input_tokens"],
-            cache_read_tokens=row["cache_read_tokens"],
-            cache_write_tokens=row["cache_write_tokens"],
-            output_tokens=row["output_tokens"],
-            reasoning_tokens=row["reasoning_tokens"],
-            cost_usd=row["cost_usd"],
-            cost_source=CostSource(row["cost_source"]) if row["cost_source"] else None,
-        ),
-        agent=row["agent"],
-        run=row["run"],
-        space=row["space"],
-    )
-
-
-def _totals(values: Sequence[Any]) -> dict[str, Any]:
-    count, ok, failed, cancelled, fresh, read, write, out, reasoning, cost, unpriced = (
-        v or 0 for v in values
-    )
-    return {
-        "executions": count,
-        "succeeded": ok,
-        "failed": failed,
-        "cancelled": cancelled,
-        "input_tokens": fresh,
-        "cache_read_tokens": read,
-        "cache_write_tokens": write,
-        "output_tokens": out,
-        "reasoning_tokens": reasoning,
-        "total_tokens": fresh + read + write + out,
-        "cost_usd": round(cost, 8),
-        "unpriced": unpriced,
-    }
-
-
-def encode_cursor(ended_at: float, execution_id: str) -> str:
-    """An opaque cursor: where the next page starts."""
-    return base64.urlsafe_b64encode(f"{ended_at!r}|{execution_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[float, str]:
-    """The position a cursor names; a cursor that is not one of ours is a 400."""
-    try:
-        ended, _, execution_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return float(ended), execution_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(
-            "The cursor is not one this daemon gave out.",
-            "Pass the next_cursor of the previous page unchanged, or leave cursor out.",
-            status=422,
-        ) from exc
 
 
 class Ledger:
@@ -225,7 +76,7 @@ class Ledger:
         """Queue a finished execution's row; written off the event loop, soon after."""
         if not self.enabled:
             return
-        self._pending.append(_row(record))
+        self._pending.append(row_of(record))
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.get_running_loop().create_task(self._flush_soon())
 
@@ -269,7 +120,7 @@ class Ledger:
         more = len(rows) > limit
         rows = rows[:limit]
         return ExecutionPage(
-            executions=[_record(row) for row in rows],
+            executions=[record_of(row) for row in rows],
             next_cursor=encode_cursor(rows[-1]["ended_at"], rows[-1]["id"]) if more else None,
         )
 
@@ -279,7 +130,7 @@ class Ledger:
         """Totals over executions that ended in [since, until), and per group."""
         column = GROUP_COLUMN[group_by]
         window = "WHERE ended_at >= ? AND ended_at < ?"
-        args = [_epoch(since), _epoch(until)]
+        args = [epoch(since), epoch(until)]
         await self.flush()
         total = await self._call(
             self._select,
@@ -293,8 +144,8 @@ class Ledger:
             args,
         )
         return (
-            UsageTotals(**_totals(tuple(total[0]))),
-            [UsageGroup(key=row[0], **_totals(tuple(row)[1:])) for row in groups],
+            UsageTotals(**totals_of(tuple(total[0]))),
+            [UsageGroup(key=row[0], **totals_of(tuple(row)[1:])) for row in groups],
         )
 
     async def spent_since(self, since: datetime) -> dict[ProviderId, float]:
@@ -304,7 +155,7 @@ class Ledger:
             self._select,
             "SELECT provider, SUM(COALESCE(cost_usd, 0)) FROM executions "
             "WHERE ended_at >= ? GROUP BY provider",
-            [_epoch(since)],
+            [epoch(since)],
         )
         return {ProviderId(row[0]): float(row[1] or 0.0) for row in rows}
 
@@ -388,5 +239,5 @@ class Ledger:
         assert self._db is not None
         cutoff = datetime.now(UTC) - timedelta(days=self._retention_days())
         with self._db:
-            self._db.execute("DELETE FROM executions WHERE ended_at < ?", (_epoch(cutoff),))
+            self._db.execute("DELETE FROM executions WHERE ended_at < ?", (epoch(cutoff),))
         self._purged_on = date.today()
