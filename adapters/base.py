@@ -8,17 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from contracts.base import AuthMode, ProviderId
-from contracts.executions import (
-    ExecutionRequest,
-    StopReason,
+from contracts.executions import ExecutionRequest, StopReason, Usage
+from contracts.models import ModelInfo
+from contracts.stream import (
     TextDeltaEvent,
     ThinkingDeltaEvent,
     ToolCallDeltaEvent,
     ToolCallEndEvent,
     ToolCallStartEvent,
-    Usage,
 )
-from contracts.models import ModelInfo
 
 if TYPE_CHECKING:
     from adapters.capabilities import CapabilityTable

@@ -15,7 +15,8 @@ from adapters.fakes.server import FakeServer, Step
 from adapters.openai import OpenAIAdapter
 from adapters.openai.fake import FakeOpenAI, OpenAIAuth
 from contracts.base import AuthMode
-from contracts.executions import ExecutionRequest, TextDeltaEvent, ToolCallEndEvent
+from contracts.executions import ExecutionRequest
+from contracts.stream import TextDeltaEvent, ToolCallEndEvent
 from tests.wire_recordings import Recording, recordings
 
 KEY = "sk-replay-key-0000"

@@ -24,15 +24,9 @@ from contracts.errors import (
     ProviderUnavailable,
     SessionFailed,
 )
-from contracts.executions import (
-    ExecutionRequest,
-    ExecutionResult,
-    StopReason,
-    TextDeltaEvent,
-    ThinkingDeltaEvent,
-    Usage,
-)
+from contracts.executions import ExecutionRequest, ExecutionResult, StopReason, Usage
 from contracts.models import ModelInfo
+from contracts.stream import TextDeltaEvent, ThinkingDeltaEvent
 from service.executions.accumulator import Accumulator
 from service.executions.retry import RetryPolicy
 from service.process.config import DaemonConfig

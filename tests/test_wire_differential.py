@@ -37,7 +37,8 @@ from adapters.openai.errors import map_errors as openai_errors
 from adapters.openai.responses import ResponsesMapper, responses_params
 from contracts.base import AuthMode
 from contracts.errors import ProviderError
-from contracts.executions import ExecutionRequest, TextDeltaEvent
+from contracts.executions import ExecutionRequest
+from contracts.stream import TextDeltaEvent
 from tests.support import loopback
 from tests.wire_recordings import WIRE, Recording, recordings
 

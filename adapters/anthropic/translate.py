@@ -11,16 +11,18 @@ from contracts.executions import (
     Message,
     StopReason,
     TextBlock,
-    TextDeltaEvent,
     ThinkingBlock,
-    ThinkingDeltaEvent,
     ToolCallBlock,
-    ToolCallDeltaEvent,
-    ToolCallEndEvent,
-    ToolCallStartEvent,
     ToolChoiceMode,
     ToolResultBlock,
     Usage,
+)
+from contracts.stream import (
+    TextDeltaEvent,
+    ThinkingDeltaEvent,
+    ToolCallDeltaEvent,
+    ToolCallEndEvent,
+    ToolCallStartEvent,
 )
 
 STOP_REASONS = {

@@ -16,13 +16,15 @@ from contracts.executions import (
     ExecutionRequest,
     StopReason,
     TextBlock,
-    TextDeltaEvent,
     ToolCallBlock,
+    ToolResultBlock,
+    Usage,
+)
+from contracts.stream import (
+    TextDeltaEvent,
     ToolCallDeltaEvent,
     ToolCallEndEvent,
     ToolCallStartEvent,
-    ToolResultBlock,
-    Usage,
 )
 
 

@@ -14,9 +14,8 @@ from adapters.openai.translate import (
     tool_choice,
     usage_of,
 )
-from contracts.executions import (
-    ExecutionRequest,
-    StopReason,
+from contracts.executions import ExecutionRequest, StopReason
+from contracts.stream import (
     TextDeltaEvent,
     ThinkingDeltaEvent,
     ToolCallDeltaEvent,

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from adapters.base import Signature
-from contracts.executions import (
-    ContentBlock,
-    TextBlock,
+from contracts.executions import ContentBlock, TextBlock, ThinkingBlock, ToolCallBlock
+from contracts.stream import (
     TextDeltaEvent,
-    ThinkingBlock,
     ThinkingDeltaEvent,
-    ToolCallBlock,
     ToolCallDeltaEvent,
     ToolCallEndEvent,
     ToolCallStartEvent,

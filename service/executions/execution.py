@@ -26,18 +26,14 @@ from contracts.errors import (
     Timeout,
     UnexpectedError,
 )
-from contracts.executions import (
+from contracts.executions import ExecutionRequest, ExecutionResult, ExecutionState, Timings, Usage
+from contracts.stream import (
     DoneEvent,
     ErrorEvent,
-    ExecutionRequest,
-    ExecutionResult,
-    ExecutionState,
     ExecutionStreamEvent,
     QueuedEvent,
     RetryEvent,
     StartEvent,
-    Timings,
-    Usage,
 )
 from service.executions.accumulator import Accumulator, Delta
 from service.executions.retry import RetryPolicy

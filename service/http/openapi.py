@@ -9,7 +9,8 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 
 from contracts.events import StateEvent
-from contracts.executions import ExecutionRequest, ExecutionStreamEvent
+from contracts.executions import ExecutionRequest
+from contracts.stream import ExecutionStreamEvent
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 STREAM_SCHEMAS: dict[str, Any] = {
