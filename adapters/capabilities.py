@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from adapters.specs import NAMES
 from contracts.base import ProviderId
-from contracts.errors import ErrorDetail, InvalidRequest
+from contracts.error_body import ErrorDetail
+from contracts.errors import InvalidRequest
 from contracts.executions import ExecutionRequest
 from contracts.providers import ProviderCapabilities
 

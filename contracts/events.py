@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from contracts.base import AuthMode, ProviderId, Response
-from contracts.errors import ErrorBody, ErrorCode
+from contracts.error_body import ErrorBody, ErrorCode
 from contracts.executions import ExecutionState
 from contracts.health import HealthResponse
 from contracts.models import Provenance

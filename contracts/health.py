@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from contracts.base import Response
-from contracts.errors import ErrorBody
+from contracts.error_body import ErrorBody
 
 
 class HealthResponse(Response):

@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from contracts.base import AuthMode, ProviderId, Response
-from contracts.errors import ErrorBody
+from contracts.error_body import ErrorBody
 
 
 class Provenance(StrEnum):

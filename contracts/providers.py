@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import Field, SecretStr
 
 from contracts.base import AuthMode, JsonBool, JsonFloat, JsonInt, ProviderId, Request, Response
-from contracts.errors import ErrorBody
+from contracts.error_body import ErrorBody
 from contracts.usage import BudgetState, GovernorState
 
 KEY_PATTERN = r"^[A-Za-z0-9_.:+/=-]+$"

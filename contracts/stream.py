@@ -12,7 +12,7 @@ from contracts.base import (
     ProviderId,
     Response,
 )
-from contracts.errors import ErrorBody
+from contracts.error_body import ErrorBody
 from contracts.executions import ContentBlock, ExecutionResult, Usage
 
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from contracts.base import AuthMode, JsonFloat, ProviderId, Request, Response
-from contracts.errors import ErrorCode
+from contracts.error_body import ErrorCode
 from contracts.executions import ExecutionState, Usage
 
 

@@ -18,7 +18,8 @@ from adapters.base import Credential, ProviderAdapter
 from adapters.preload import preload
 from adapters.specs import SPECS
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import Cancelled, ErrorBody, ProviderError, UnexpectedError
+from contracts.error_body import ErrorBody
+from contracts.errors import Cancelled, ProviderError, UnexpectedError
 from contracts.events import (
     DaemonErrorEvent,
     ExecutionFinishedEvent,

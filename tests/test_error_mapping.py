@@ -7,9 +7,11 @@ import time
 
 import pytest
 
-from adapters.errors import from_status, from_transport, retry_after
+from adapters.errors import from_status, retry_after
+from adapters.transport_errors import from_transport
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import ErrorCode, NetworkUnreachable, ProviderUnavailable, Timeout
+from contracts.error_body import ErrorCode
+from contracts.errors import NetworkUnreachable, ProviderUnavailable, Timeout
 
 
 @pytest.mark.parametrize(

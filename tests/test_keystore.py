@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from contracts.base import ProviderId
-from contracts.errors import ErrorCode, ProviderError
+from contracts.error_body import ErrorCode
+from contracts.errors import ProviderError
 from service.providers.credentials.keyring_access import SERVICE, KeyringAccess
 from service.providers.credentials.keystore import KeyStore, check_key_shape
 from tests.fakes_keyring import HangingKeyring, MemoryKeyring, NoBackendKeyring

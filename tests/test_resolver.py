@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import ErrorCode, ProviderError
+from contracts.error_body import ErrorCode
+from contracts.errors import ProviderError
 from contracts.providers import ProviderSettings
 from contracts.providers import TokenSessionStateName as State
 from service.providers.credentials.sessions import Session

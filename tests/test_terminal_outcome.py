@@ -18,12 +18,8 @@ from adapters.base import AdapterEvent, Credential, Finished, Signature
 from adapters.capabilities import ANTHROPIC_MESSAGES
 from adapters.errors import boundary
 from contracts.base import ProviderId
-from contracts.errors import (
-    ErrorBody,
-    InvalidAuth,
-    ProviderUnavailable,
-    SessionFailed,
-)
+from contracts.error_body import ErrorBody
+from contracts.errors import InvalidAuth, ProviderUnavailable, SessionFailed
 from contracts.executions import ExecutionRequest, ExecutionResult, StopReason, Usage
 from contracts.models import ModelInfo
 from contracts.stream import TextDeltaEvent, ThinkingDeltaEvent

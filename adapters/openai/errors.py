@@ -7,7 +7,8 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from adapters.base import Credential
-from adapters.errors import boundary, from_status, from_transport
+from adapters.errors import boundary, from_status
+from adapters.transport_errors import from_transport
 from contracts.base import ProviderId
 from contracts.errors import ProviderError
 

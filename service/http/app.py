@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from service import __version__
+from service.http.access import AccessPolicy
 from service.http.http_errors import COMMON_ERRORS, error_responses, install_error_handlers
 from service.http.last_resort import LastResort
 from service.http.openapi import build_openapi
 from service.http.page_sessions import PageSessions
 from service.http.routes import events, executions, health, models, page, providers, settings, usage
 from service.http.routes.deps import no_unknown_query
-from service.http.security import AccessPolicy, SecurityMiddleware
+from service.http.security import SecurityMiddleware
 from service.process.config import DaemonConfig
 from service.runtime import Runtime
 

@@ -12,14 +12,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
 
-from contracts.errors import (
-    ErrorBody,
-    ErrorCode,
-    ErrorDetail,
-    InvalidRequest,
-    ProviderError,
-    UnexpectedError,
-)
+from contracts.error_body import ErrorBody, ErrorCode, ErrorDetail
+from contracts.errors import InvalidRequest, ProviderError, UnexpectedError
 from service.http.strict_json import UNENCODABLE
 
 log = logging.getLogger("kata.errors")

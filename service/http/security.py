@@ -12,20 +12,20 @@ Checks, in order, each answering with the taxonomy's error body:
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from contracts.errors import ErrorCode, ProviderError
+from contracts.error_body import ErrorCode
+from contracts.errors import ProviderError
+from service.http.access import AccessPolicy
 from service.http.http_errors import send_error
 from service.http.page_sessions import PageSessions
-from service.process.config import DaemonConfig, is_loopback
+from service.process.config import is_loopback
 
 log = logging.getLogger("kata.access")
 
@@ -43,47 +43,6 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-frame-options", b"DENY"),
     (b"cache-control", b"no-store"),
 ]
-
-
-@dataclass(frozen=True)
-class AccessPolicy:
-    """Who may talk to this daemon: built once from the config and the bound port."""
-
-    token: bytes
-    hosts: frozenset[str]
-    origins: frozenset[str]
-    loopback_only: bool
-    max_body: int
-
-    @classmethod
-    def from_config(cls, config: DaemonConfig) -> AccessPolicy:
-        """Derive the allowed Hosts and Origins from where the daemon is bound."""
-        port = config.port
-        names = {config.host.lower()} if not is_loopback(config.host) else set()
-        if config.host in ("127.0.0.1", "localhost") or not is_loopback(config.host):
-            names |= {"127.0.0.1", "localhost"}
-        if config.host in ("::1", "localhost"):
-            names |= {"[::1]", "localhost"}
-        hosts = {f"{name}:{port}" for name in names}
-        for extra in config.allowed_hosts:
-            extra = extra.lower()
-            hosts.add(extra if _has_port(extra) else f"{extra}:{port}")
-        own_origins = {f"http://{host}" for host in hosts}
-        return cls(
-            token=config.token.encode(),
-            hosts=frozenset(hosts),
-            origins=frozenset(own_origins | {o.lower() for o in config.allow_origins}),
-            loopback_only=config.loopback_only,
-            max_body=config.max_body_bytes,
-        )
-
-    def token_ok(self, presented: bytes) -> bool:
-        """Constant-time comparison of a presented bearer token."""
-        return hmac.compare_digest(presented, self.token)
-
-
-def _has_port(host: str) -> bool:
-    return host.rsplit(":", 1)[-1].isdigit() and not host.endswith("]")
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:

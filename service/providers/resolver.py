@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from adapters.specs import NAMES, SPECS
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import ErrorAction, InvalidAuth, MissingAuth, ProviderError, SessionExpired
+from contracts.error_body import ErrorAction
+from contracts.errors import InvalidAuth, MissingAuth, ProviderError, SessionExpired
 from contracts.providers import ProviderSettings, TokenSessionStateName
 from service.providers.credentials.sessions import Session
 

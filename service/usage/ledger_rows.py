@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import ErrorCode, InvalidRequest
+from contracts.error_body import ErrorCode
+from contracts.errors import InvalidRequest
 from contracts.executions import CostSource, ExecutionState, Usage
 from contracts.usage import ExecutionRecord, UsageGroupBy
 

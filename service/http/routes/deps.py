@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from contracts.errors import ErrorDetail, InvalidRequest
+from contracts.error_body import ErrorDetail
+from contracts.errors import InvalidRequest
 from service.runtime import Runtime
 
 
