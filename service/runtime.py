@@ -44,7 +44,8 @@ from contracts.settings import DaemonSettings, DaemonSettingsUpdate
 from service import __version__
 from service.events import EventBus
 from service.executions.dispatch import Dispatcher
-from service.executions.execution import Deadlines, Execution
+from service.executions.execution import Execution
+from service.executions.ports import Deadlines
 from service.executions.retry import RetryPolicy
 from service.process.config import DaemonConfig
 from service.providers.credentials.keyring_access import KeyringAccess, KeyringUnavailable

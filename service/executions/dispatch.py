@@ -11,7 +11,8 @@ from adapters.catalogue import DEFAULT_MODEL
 from contracts.base import ProviderId
 from contracts.errors import InvalidRequest, MissingAuth, ProviderError
 from contracts.executions import CancelResult, ExecutionRequest, Usage
-from service.executions.execution import Deadlines, Execution
+from service.executions.execution import Execution
+from service.executions.ports import Deadlines
 from service.executions.retry import RetryPolicy
 from service.providers.health import HealthTracker
 from service.providers.provider_book import ProviderBook

@@ -6,12 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from adapters.base import Credential, Finished, ProviderAdapter, Signature, UsageSeen
 from adapters.specs import NAMES
@@ -36,71 +33,12 @@ from contracts.stream import (
     StartEvent,
 )
 from service.executions.accumulator import Accumulator, Delta
+from service.executions.ports import Attempts, Deadlines, Router, new_execution_id
 from service.executions.retry import RetryPolicy
-from service.providers.health import HealthTracker
 from service.usage.governor import Gate
 from service.usage.prices import plus
 
 log = logging.getLogger("kata.execution")
-
-
-def new_execution_id() -> str:
-    """A unique id for an execution."""
-    return f"exe_{os.urandom(12).hex()}"
-
-
-@dataclass(frozen=True)
-class Deadlines:
-    """How long an execution may take: in all, to its first event, and between events."""
-
-    total_s: float = 600.0
-    first_token_s: float = 120.0
-    idle_s: float = 60.0
-
-
-class Router(Protocol):
-    """What an execution asks of the runtime: health, and what evidence about credentials means."""
-
-    def health(self, provider: ProviderId) -> HealthTracker: ...
-
-    def gate(self, provider: ProviderId) -> Gate:
-        """The provider's concurrency gate (the wave governor)."""
-        ...
-
-    def priced(self, model: str, usage: Usage) -> Usage:
-        """`usage` with its cost for `model`."""
-        ...
-
-    def admit(self, provider: ProviderId) -> None:
-        """Raise what refuses a request before any upstream call (a spent budget)."""
-        ...
-
-    def traffic(self, provider: ProviderId) -> None: ...
-
-    def forget_client(self, provider: ProviderId, credential: Credential) -> None: ...
-
-    def session_failed(
-        self, provider: ProviderId, error: ProviderError
-    ) -> tuple[Credential, bool] | ProviderError:
-        """The session was rejected or could not be refreshed: the credential to go on with
-        (and whether that is a fallback), or the error that ends the execution."""
-        ...
-
-    def key_evidence(
-        self, provider: ProviderId, credential: Credential, error: ProviderError | None
-    ) -> None:
-        """What an attempt with `credential` said of its API key (None: it worked)."""
-        ...
-
-
-@dataclass
-class Attempts:
-    """Bookkeeping across attempts."""
-
-    count: int = 0
-    retries: int = 0
-    reread_session: bool = False
-    fallback_applied: bool = False
 
 
 class Execution:

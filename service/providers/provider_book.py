@@ -32,7 +32,7 @@ from contracts.providers import (
 from contracts.usage import BudgetState, GovernorState
 from service.providers.credentials import anthropic_sessions, codex_sessions
 from service.providers.credentials.keystore import KeyStore
-from service.providers.credentials.sessions import Session, SessionKind
+from service.providers.credentials.sessions import RENEW, Session, SessionKind
 from service.providers.health import HealthTracker
 from service.providers.resolver import KeyInfo, Resolution, add_key, resolve
 from service.providers.settings_store import PersistedSettings
@@ -40,12 +40,6 @@ from service.providers.settings_store import PersistedSettings
 log = logging.getLogger("kata.providers")
 
 Publish = Callable[[StateEvent], object]
-RENEW = {
-    SessionKind.ANTHROPIC_PROFILE: "Run `ant auth login` to sign in again, or add an API key.",
-    SessionKind.ANTHROPIC_ENV_TOKEN: "Set a fresh ANTHROPIC_AUTH_TOKEN and restart the daemon.",
-    SessionKind.CODEX_API_KEY: "Run `codex login --with-api-key` again, or add an API key.",
-    SessionKind.CODEX_CHATGPT: "Run `codex login` to sign in again, or add an API key.",
-}
 KeyringReader = Callable[[str, str], Awaitable[str | None]]
 
 

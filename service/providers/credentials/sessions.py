@@ -26,6 +26,15 @@ class SessionKind(StrEnum):
     CODEX_CHATGPT = "codex_chatgpt"
 
 
+# How a person renews each kind of session when the provider rejects it.
+RENEW = {
+    SessionKind.ANTHROPIC_PROFILE: "Run `ant auth login` to sign in again, or add an API key.",
+    SessionKind.ANTHROPIC_ENV_TOKEN: "Set a fresh ANTHROPIC_AUTH_TOKEN and restart the daemon.",
+    SessionKind.CODEX_API_KEY: "Run `codex login --with-api-key` again, or add an API key.",
+    SessionKind.CODEX_CHATGPT: "Run `codex login` to sign in again, or add an API key.",
+}
+
+
 @dataclass(frozen=True)
 class Session:
     """One detected session. Holds where to find the secret, never the secret itself."""
