@@ -236,6 +236,9 @@ def test_cli_usage_shows_the_ledger(running: tuple[Daemon, Upstreams]) -> None:
     counts = {g["key"]: g["executions"] for g in as_json["groups"]}
     assert counts["review"] == 2
     assert counts["verify"] == 1
-    bad = _cli(daemon, "usage", "--since", "yesterday")
-    assert bad.returncode == 1
-    assert "ISO 8601" in bad.stderr
+    # A time that is not one is a bad argument (exit 2, like any other), never a traceback.
+    for option in ("--since", "--until"):
+        bad = _cli(daemon, "usage", option, "yesterday")
+        assert bad.returncode == 2
+        assert "ISO 8601" in bad.stderr
+        assert "Traceback" not in bad.stderr

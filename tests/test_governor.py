@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from service.usage.governor import Gate
 
 
@@ -99,3 +101,20 @@ async def test_raising_the_setting_admits_waiters_at_once() -> None:
     limit["n"] = 2
     gate.wake()
     assert ticket.done()
+
+
+def test_a_budget_of_zero_refuses_and_counts_without_failing() -> None:
+    # A budget set to 0 while executions run: each one that ends is still counted (no
+    # division by the budget), and the next is refused.
+    from contracts.base import ProviderId
+    from contracts.errors import BudgetExceeded
+    from service.usage.budgets import Budgets
+
+    budgets = Budgets(lambda _: 0.0)
+    warning = budgets.add(ProviderId.ANTHROPIC, 0.25)
+    assert isinstance(warning, BudgetExceeded)
+    assert "$0.25 of today's $0.00" in warning.message
+    assert budgets.spent(ProviderId.ANTHROPIC) == 0.25
+    with pytest.raises(BudgetExceeded) as refused:
+        budgets.check(ProviderId.ANTHROPIC)
+    assert refused.value.status == 429

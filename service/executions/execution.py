@@ -133,9 +133,7 @@ class Execution:
             self.router.health(self.provider).release()
             if self._stop_reason is None:
                 # The caller went away: nobody is left to tell, but the ledger records it.
-                self.state = ExecutionState.CANCELLED
-                self.ended_at = datetime.now(UTC)
-                self.usage = self.router.priced(self.model, self.usage)
+                self._end(ExecutionState.CANCELLED)
                 raise
             task = asyncio.current_task()
             if task is not None:
@@ -411,11 +409,9 @@ class Execution:
 
     def _done(self, finished: Finished, accumulator: Accumulator, started: float) -> DoneEvent:
         total = self._clock() - started
-        self.state = ExecutionState.SUCCEEDED
         self.duration_ms = round(total * 1000, 3)
-        self.ended_at = datetime.now(UTC)
         self.model = finished.model or self.model
-        self.usage = self.router.priced(self.model, self.usage)
+        self._end(ExecutionState.SUCCEEDED)
         return DoneEvent(
             result=ExecutionResult(
                 id=self.id,
@@ -439,13 +435,18 @@ class Execution:
             )
         )
 
+    def _end(self, state: ExecutionState) -> None:
+        """The one place an execution's outcome is settled: its state, its end, and what its
+        tokens cost (the ledger reads these)."""
+        self.state = state
+        self.ended_at = datetime.now(UTC)
+        self.usage = self.router.priced(self.model, self.usage)
+
     def _fail(self, error: ProviderError, accumulator: Accumulator) -> ErrorEvent:
         self.error = error
-        self.ended_at = datetime.now(UTC)
         if self._started is not None:
             self.duration_ms = round((self._clock() - self._started) * 1000, 3)
-        self.usage = self.router.priced(self.model, self.usage)
-        self.state = (
+        self._end(
             ExecutionState.CANCELLED if isinstance(error, Cancelled) else ExecutionState.FAILED
         )
         if error.provider is None:

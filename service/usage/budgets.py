@@ -73,9 +73,9 @@ class Budgets:
         self._warned.add(provider)
         spent = self._spent[provider]
         name = NAMES[provider]
+        share = f" ({100 * spent / budget:.0f} %)" if budget else ""
         return BudgetExceeded(
-            f"{name} has used ${spent:.2f} of today's ${budget:.2f} budget "
-            f"({100 * spent / budget:.0f} %).",
+            f"{name} has used ${spent:.2f} of today's ${budget:.2f} budget{share}.",
             f"Executions are refused once it is spent; raise daily_budget_usd in {name}'s "
             "settings if this day needs more.",
             provider=provider,

@@ -10,7 +10,6 @@ import contextlib
 import json
 import logging
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -55,7 +54,6 @@ class Ledger:
         self._db: sqlite3.Connection | None = None
         self._pending: list[tuple[Any, ...]] = []
         self._flushing: asyncio.Task[None] | None = None
-        self._lock = threading.Lock()
         self.problem: str | None = None
         self._purged_on: date | None = None
 
@@ -66,6 +64,8 @@ class Ledger:
 
     async def close(self) -> None:
         """Write what is queued and close."""
+        if self._flushing is not None:
+            self._flushing.cancel()
         with contextlib.suppress(Exception):
             await self.flush()
         with contextlib.suppress(Exception):

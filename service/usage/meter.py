@@ -69,7 +69,6 @@ class Meter:
         now: Callable[[], datetime] = local_now,
         ledger: bool = True,
     ) -> None:
-        self._settings = settings
         self._prices = prices
         self._now = now
         self.ledger = Ledger(data_dir, retention_days, enabled=ledger)

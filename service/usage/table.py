@@ -22,8 +22,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="group the totals (default: provider)",
     )
     parser.add_argument("--days", type=int, default=7, help="the last N days (default 7)")
-    parser.add_argument("--since", help="from this local time (ISO 8601), instead of --days")
-    parser.add_argument("--until", help="up to this local time (ISO 8601; default now)")
+    parser.add_argument(
+        "--since", type=_iso, help="from this local time (ISO 8601), instead of --days"
+    )
+    parser.add_argument("--until", type=_iso, help="up to this local time (ISO 8601; default now)")
+
+
+def _iso(value: str) -> str:
+    # Checked here, so a bad time is a usage error (exit 2) like any other bad argument.
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an ISO 8601 time, e.g. 2026-11-28T09:00"
+        ) from None
+    return value
 
 
 def params(args: argparse.Namespace) -> dict[str, str]:
