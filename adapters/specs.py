@@ -1,12 +1,15 @@
 """One `ProviderSpec` per provider: the facts about it that the rest of the code reads, declared
-once. Adding a provider is a folder in adapters/ (its wire format, adapter and fake) and one
-entry here. (What the daemon's own credential code knows of a provider's local tooling, its
-session detectors, lives with that code in service/providers/credentials/.)"""
+once. Adding a provider is a folder in adapters/ (its wire format, adapter, fake and session
+source) and one entry here."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from adapters.anthropic.sessions import AnthropicSessions
+from adapters.openai.sessions import CodexSessions
+from adapters.sessions import SessionKind, SessionSource
 from contracts.base import ProviderId
 
 
@@ -32,6 +35,8 @@ class ProviderSpec:
     # the fallback when no live list can be fetched.
     catalogue: tuple[tuple[str, str | None], ...]
     console: str  # where a person creates an API key
+    sessions: SessionSource  # the token session its own tooling holds
+    renew: Mapping[SessionKind, str]  # how a person renews each kind of session it rejects
     refused_keys: tuple[RefusedKey, ...] = ()
 
 
@@ -47,6 +52,11 @@ ANTHROPIC = ProviderSpec(
         ("claude-haiku-5-5", "Claude Haiku 5.5"),
     ),
     console="console.anthropic.com",
+    sessions=AnthropicSessions(),
+    renew={
+        SessionKind.ANTHROPIC_PROFILE: "Run `ant auth login` to sign in again, or add an API key.",
+        SessionKind.ANTHROPIC_ENV_TOKEN: "Set a fresh ANTHROPIC_AUTH_TOKEN and restart the daemon.",
+    },
     refused_keys=(
         RefusedKey(
             "sk-ant-oat",
@@ -65,6 +75,11 @@ OPENAI = ProviderSpec(
     default_model="gpt-5.5",
     catalogue=(("gpt-5.5", None), ("gpt-5.4", None), ("gpt-5.4-mini", None)),
     console="platform.openai.com",
+    sessions=CodexSessions(),
+    renew={
+        SessionKind.CODEX_API_KEY: "Run `codex login --with-api-key` again, or add an API key.",
+        SessionKind.CODEX_CHATGPT: "Run `codex login` to sign in again, or add an API key.",
+    },
     refused_keys=(
         RefusedKey(
             "sk-ant-",

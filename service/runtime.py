@@ -71,8 +71,8 @@ def utcnow() -> datetime:
 
 def default_adapters(env: Mapping[str, str]) -> dict[ProviderId, ProviderAdapter]:
     """The real adapters, pointed at the SDKs' own base-URL variables."""
-    from adapters.anthropic import AnthropicAdapter
-    from adapters.openai import OpenAIAdapter
+    from adapters.anthropic.adapter import AnthropicAdapter
+    from adapters.openai.adapter import OpenAIAdapter
     from adapters.openai.codex import CODEX_BASE_URL
 
     return {

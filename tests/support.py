@@ -273,8 +273,8 @@ class Upstreams:
     openai: Any
 
     def adapters(self) -> dict[Any, Any]:
-        from adapters.anthropic import AnthropicAdapter
-        from adapters.openai import OpenAIAdapter
+        from adapters.anthropic.adapter import AnthropicAdapter
+        from adapters.openai.adapter import OpenAIAdapter
         from contracts.base import ProviderId
 
         return {

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.anthropic import AnthropicAdapter
+from adapters.anthropic.adapter import AnthropicAdapter
 from adapters.base import AdapterEvent, Credential
 from adapters.fakes.server import Step
 from contracts.base import ProviderId

@@ -272,7 +272,7 @@ def test_models_page_through_every_page(config: DaemonConfig, tmp_path: Path) ->
     with fake.in_thread():
         import asyncio
 
-        from adapters.anthropic import AnthropicAdapter
+        from adapters.anthropic.adapter import AnthropicAdapter
         from adapters.base import Credential
         from contracts.base import AuthMode
 

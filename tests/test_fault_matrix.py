@@ -238,7 +238,7 @@ def test_fault(
 
 
 def test_connection_refused(config: DaemonConfig, logs: io.StringIO) -> None:
-    from adapters.anthropic import AnthropicAdapter
+    from adapters.anthropic.adapter import AnthropicAdapter
     from contracts.base import ProviderId
 
     sleeps = Sleeps()

@@ -12,8 +12,8 @@ import httpx
 import httpx2
 import pytest
 
-from adapters.anthropic import AnthropicAdapter
-from adapters.openai import OpenAIAdapter
+from adapters.anthropic.adapter import AnthropicAdapter
+from adapters.openai.adapter import OpenAIAdapter
 from contracts.base import ProviderId
 from service.events import Envelope
 from service.process.config import DaemonConfig

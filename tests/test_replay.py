@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.anthropic import AnthropicAdapter
+from adapters.anthropic.adapter import AnthropicAdapter
 from adapters.anthropic.fake import AnthropicAuth, FakeAnthropic
 from adapters.base import Credential, Finished
 from adapters.fakes.server import FakeServer, Step
-from adapters.openai import OpenAIAdapter
+from adapters.openai.adapter import OpenAIAdapter
 from adapters.openai.fake import FakeOpenAI, OpenAIAuth
 from contracts.base import AuthMode
 from contracts.executions import ExecutionRequest

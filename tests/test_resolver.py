@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.sessions import Session
 from contracts.base import AuthMode, ProviderId
 from contracts.error_body import ErrorCode
 from contracts.errors import ProviderError
 from contracts.providers import ProviderSettings
 from contracts.providers import TokenSessionStateName as State
-from service.providers.credentials.sessions import Session
 from service.providers.resolver import KeyInfo, Resolution, resolve
 
 K, T = AuthMode.API_KEY, AuthMode.TOKEN_SESSION

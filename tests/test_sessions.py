@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from adapters.anthropic import sessions as anthropic_sessions
+from adapters.openai import sessions as codex_sessions
+from adapters.sessions import Session, SessionKind
 from contracts.providers import TokenSessionStateName as State
-from service.providers.credentials import anthropic_sessions, codex_sessions
-from service.providers.credentials.sessions import Session, SessionKind
 from tests.sessions_fixtures import (
     CODEX_KEY,
     PROFILE_TOKEN,

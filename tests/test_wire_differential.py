@@ -19,8 +19,8 @@ import httpx2
 import pytest
 import yaml
 
-from adapters.anthropic import AnthropicAdapter
 from adapters.anthropic import wire as anthropic_wire
+from adapters.anthropic.adapter import AnthropicAdapter
 from adapters.anthropic.errors import map_errors as anthropic_errors
 from adapters.anthropic.translate import EventMapper, build_params
 from adapters.base import AdapterEvent, Credential, Finished
@@ -31,7 +31,7 @@ from adapters.capabilities import (
     CapabilityTable,
     used_parameters,
 )
-from adapters.openai import OpenAIAdapter
+from adapters.openai.adapter import OpenAIAdapter
 from adapters.openai.chat import ChatMapper, chat_params
 from adapters.openai.errors import map_errors as openai_errors
 from adapters.openai.responses import ResponsesMapper, responses_params

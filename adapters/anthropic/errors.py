@@ -8,6 +8,8 @@ from typing import Any
 
 from adapters.base import Credential
 from adapters.errors import boundary, from_status, session_failed
+from adapters.sessions import SessionKind
+from adapters.specs import ANTHROPIC
 from adapters.transport_errors import from_transport
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderError
@@ -50,7 +52,7 @@ def stream_error(body: Any, request_id: str | None, mode: AuthMode | None) -> Pr
     )
 
 
-RENEW = "Run `ant auth login` to sign in again, or add an Anthropic API key."
+RENEW = ANTHROPIC.renew[SessionKind.ANTHROPIC_PROFILE]
 
 
 def map_errors(credential: Credential, host: str | None = None) -> AbstractContextManager[None]:

@@ -1,5 +1,1 @@
 """OpenAI (Responses API) through the official `openai` SDK, imported lazily."""
-
-from adapters.openai.adapter import OpenAIAdapter
-
-__all__ = ["OpenAIAdapter"]

@@ -17,15 +17,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from service.providers.credentials.files import write_private_json
+from adapters.private_files import write_private_json
 
 EXIT_DATA_DIR = 3
 EXIT_ALREADY_RUNNING = 4
 LOCK_NAME = "daemon.lock"
 DISCOVERY_NAME = "daemon.json"
-TEMP_GLOB = (
-    ".*.tmp"  # what an interrupted atomic write leaves (service.providers.credentials.files)
-)
+TEMP_GLOB = ".*.tmp"  # what an interrupted atomic write leaves (adapters.private_files)
 
 
 class DataDirError(Exception):

@@ -16,10 +16,10 @@ from pathlib import Path
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
 from adapters.catalogue import catalogue
+from adapters.private_files import damaged, set_aside, write_private_json
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderError
 from contracts.models import ModelInfo, Provenance, ProviderModels
-from service.providers.credentials.files import damaged, set_aside, write_private_json
 
 log = logging.getLogger("kata.models")
 

@@ -7,17 +7,16 @@ when a session degrades to the API key).
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from adapters.base import Credential
-from adapters.specs import NAMES
+from adapters.sessions import DetectContext, KeyringReader, Session
+from adapters.specs import NAMES, SPECS
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderError, SessionFailed
 from contracts.events import ProviderErrorEvent, ProviderStatusEvent, StateEvent
@@ -30,9 +29,7 @@ from contracts.providers import (
     TokenSessionStateName,
 )
 from contracts.usage import BudgetState, GovernorState
-from service.providers.credentials import anthropic_sessions, codex_sessions
 from service.providers.credentials.keystore import KeyStore
-from service.providers.credentials.sessions import RENEW, Session, SessionKind
 from service.providers.health import HealthTracker
 from service.providers.resolver import KeyInfo, Resolution, add_key, resolve
 from service.providers.settings_store import PersistedSettings
@@ -40,7 +37,6 @@ from service.providers.settings_store import PersistedSettings
 log = logging.getLogger("kata.providers")
 
 Publish = Callable[[StateEvent], object]
-KeyringReader = Callable[[str, str], Awaitable[str | None]]
 
 
 def _fingerprint(value: str) -> str:
@@ -80,29 +76,16 @@ class ProviderBook:
         self._check_errors: dict[ProviderId, ProviderError] = {}
 
     async def detect_sessions(self, read_keyring: KeyringReader | None = None) -> None:
-        """Re-read every session source; cheap file reads, plus Codex's keyring entry."""
-        now = self._now()
-        # File reads, off the event loop.
-        self._sessions[ProviderId.ANTHROPIC] = await asyncio.to_thread(
-            anthropic_sessions.detect, self._env, self._home, now
+        """Re-read every provider's session source (cheap file reads, and a keyring entry)."""
+        context = DetectContext(
+            self._env,
+            self._home,
+            self._now(),
+            read_keyring,
+            chatgpt_backend=self.settings.daemon.openai_chatgpt_backend,
         )
-        blob = None
-        has_file = await asyncio.to_thread(codex_sessions.auth_file(self._env, self._home).exists)
-        if read_keyring is not None and not has_file:
-            blob = await read_keyring(
-                codex_sessions.KEYRING_SERVICE,
-                codex_sessions.keyring_account(self._env, self._home),
-            )
-        self._sessions[ProviderId.OPENAI] = await asyncio.to_thread(
-            functools.partial(
-                codex_sessions.detect,
-                self._env,
-                self._home,
-                now,
-                chatgpt_enabled=self.settings.daemon.openai_chatgpt_backend,
-                keyring_blob=blob,
-            )
-        )
+        for provider, spec in SPECS.items():
+            self._sessions[provider] = await spec.sessions.detect(context)
 
     def session(self, provider: ProviderId) -> Session:
         """The session of `provider` as last detected, shown expired if the provider rejected it
@@ -117,7 +100,7 @@ class ProviderBook:
                 if isinstance(error, SessionFailed)
                 else TokenSessionStateName.EXPIRED,
                 refreshable=False,
-                remediation=RENEW.get(session.kind) if session.kind else None,
+                remediation=SPECS[provider].renew.get(session.kind) if session.kind else None,
                 detail=error.message,
             )
         return session
@@ -143,8 +126,9 @@ class ProviderBook:
     def watched_paths(self) -> list[Path]:
         """Folders whose changes can change a session."""
         return [
-            *anthropic_sessions.watched_paths(self._env, self._home),
-            codex_sessions.codex_home(self._env, self._home),
+            path
+            for spec in SPECS.values()
+            for path in spec.sessions.watched_paths(self._env, self._home)
         ]
 
     def key_evidence(
@@ -216,15 +200,8 @@ class ProviderBook:
         return Credential(AuthMode.API_KEY, stored.source, api_key=stored.value)
 
     def session_credential(self, provider: ProviderId) -> Credential:
-        """How an adapter authenticates with the detected session (read lazily, never copied)."""
-        session = self._sessions[provider]
-        mode = AuthMode.TOKEN_SESSION
-        if session.kind is SessionKind.ANTHROPIC_PROFILE:
-            return Credential(mode, session.source, profile=session.profile)
-        if session.kind is SessionKind.ANTHROPIC_ENV_TOKEN:
-            return Credential(mode, session.source, env_token="ANTHROPIC_AUTH_TOKEN")
-        chatgpt = session.kind is SessionKind.CODEX_CHATGPT
-        return Credential(mode, session.source, token_file=session.path, chatgpt=chatgpt)
+        """How an adapter authenticates with the detected session."""
+        return SPECS[provider].sessions.credential(self._sessions[provider])
 
     def status(self, provider: ProviderId) -> ProviderStatus:
         """The last computed status of `provider`."""

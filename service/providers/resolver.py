@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adapters.sessions import Session
 from adapters.specs import NAMES, SPECS
 from contracts.base import AuthMode, ProviderId
 from contracts.error_body import ErrorAction
 from contracts.errors import InvalidAuth, MissingAuth, ProviderError, SessionExpired
 from contracts.providers import ProviderSettings, TokenSessionStateName
-from service.providers.credentials.sessions import Session
 
 
 @dataclass(frozen=True)

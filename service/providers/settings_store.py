@@ -13,11 +13,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from adapters.private_files import damaged, set_aside, write_private_json
 from contracts.base import ProviderId
 from contracts.errors import ProviderError
 from contracts.providers import ProviderSettings
 from contracts.settings import DaemonSettings
-from service.providers.credentials.files import damaged, set_aside, write_private_json
 
 log = logging.getLogger("kata.settings")
 

@@ -16,10 +16,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from adapters.private_files import set_aside
 from contracts.base import ProviderId
 from contracts.executions import ExecutionState
 from contracts.usage import ExecutionPage, ExecutionRecord, UsageGroup, UsageGroupBy, UsageTotals
-from service.providers.credentials.files import set_aside
 from service.usage.ledger_rows import (
     COLUMNS,
     GROUP_COLUMN,

@@ -15,16 +15,16 @@ import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adapters.specs import SPECS
-from contracts.base import ProviderId
-from contracts.errors import InvalidRequest, ProviderError
-from service.providers.credentials.files import (
+from adapters.private_files import (
     UnsafeFileError,
     damaged,
     read_private_json,
     set_aside,
     write_private_json,
 )
+from adapters.specs import SPECS
+from contracts.base import ProviderId
+from contracts.errors import InvalidRequest, ProviderError
 from service.providers.credentials.keyring_access import KeyringAccess, KeyringUnavailable
 
 log = logging.getLogger("kata.keys")

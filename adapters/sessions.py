@@ -1,16 +1,21 @@
-"""What a detector found: a token session held by a provider's own tooling, never its secret."""
+"""Token sessions held by a provider's own tooling: what a detector finds (never the secret), and
+the `SessionSource` each provider's spec names to find it, watch it and authenticate with it."""
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from contracts.providers import TokenSessionState, TokenSessionStateName
+
+if TYPE_CHECKING:
+    from adapters.base import Credential
 
 EXPIRING_WINDOW = timedelta(minutes=2)
 USABLE_STATES = frozenset({TokenSessionStateName.ACTIVE, TokenSessionStateName.EXPIRING})
@@ -24,15 +29,6 @@ class SessionKind(StrEnum):
     CLAUDE_CODE = "claude_code"
     CODEX_API_KEY = "codex_api_key"
     CODEX_CHATGPT = "codex_chatgpt"
-
-
-# How a person renews each kind of session when the provider rejects it.
-RENEW = {
-    SessionKind.ANTHROPIC_PROFILE: "Run `ant auth login` to sign in again, or add an API key.",
-    SessionKind.ANTHROPIC_ENV_TOKEN: "Set a fresh ANTHROPIC_AUTH_TOKEN and restart the daemon.",
-    SessionKind.CODEX_API_KEY: "Run `codex login --with-api-key` again, or add an API key.",
-    SessionKind.CODEX_CHATGPT: "Run `codex login` to sign in again, or add an API key.",
-}
 
 
 @dataclass(frozen=True)
@@ -105,3 +101,35 @@ def jwt_claims(token: Any) -> dict[str, Any]:
     except (ValueError, TypeError):
         return {}
     return decoded if isinstance(decoded, dict) else {}
+
+
+KeyringReader = Callable[[str, str], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class DetectContext:
+    """What a detector may read: the environment, the home folder, the time, the OS keyring (a
+    provider's tooling may keep its sign-in there), and the one daemon setting that changes
+    what counts as usable (ChatGPT-plan Codex sign-ins)."""
+
+    env: Mapping[str, str]
+    home: Path
+    now: datetime
+    read_keyring: KeyringReader | None = None
+    chatgpt_backend: bool = False
+
+
+class SessionSource(Protocol):
+    """How the daemon finds, watches and uses one provider's token session."""
+
+    def watched_paths(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        """Folders whose changes can change the session."""
+        ...
+
+    async def detect(self, context: DetectContext) -> Session:
+        """The session in force now (file reads happen off the event loop)."""
+        ...
+
+    def credential(self, session: Session) -> Credential:
+        """How an adapter authenticates with `session` (read lazily, never copied)."""
+        ...

@@ -8,6 +8,8 @@ are single use, and a refresh written back by us could log the user's CLI out.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import json
 import os
@@ -16,9 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from contracts.providers import TokenSessionStateName as State
-from service.providers.credentials.files import UnsafeFileError, check_private
-from service.providers.credentials.sessions import (
+from adapters.base import Credential
+from adapters.private_files import UnsafeFileError, check_private
+from adapters.sessions import (
+    DetectContext,
     Session,
     SessionKind,
     epoch_to_datetime,
@@ -26,6 +29,8 @@ from service.providers.credentials.sessions import (
     jwt_claims,
     missing,
 )
+from contracts.base import AuthMode
+from contracts.providers import TokenSessionStateName as State
 
 KEYRING_SERVICE = "Codex Auth"
 LOGIN = "Run `codex login --with-api-key`, or add an OpenAI API key."
@@ -139,3 +144,35 @@ def _error(source: str, message: str, path: Path, remediation: str = LOGIN) -> S
         remediation=f"{message} {remediation}",
         path=path,
     )
+
+
+class CodexSessions:
+    """The OpenAI `SessionSource`: the Codex CLI's sign-in file, else its keyring entry."""
+
+    def watched_paths(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        return [codex_home(env, home)]
+
+    async def detect(self, context: DetectContext) -> Session:
+        env, home = context.env, context.home
+        blob = None
+        has_file = await asyncio.to_thread(auth_file(env, home).exists)
+        if context.read_keyring is not None and not has_file:
+            blob = await context.read_keyring(KEYRING_SERVICE, keyring_account(env, home))
+        return await asyncio.to_thread(
+            functools.partial(
+                detect,
+                env,
+                home,
+                context.now,
+                chatgpt_enabled=context.chatgpt_backend,
+                keyring_blob=blob,
+            )
+        )
+
+    def credential(self, session: Session) -> Credential:
+        return Credential(
+            AuthMode.TOKEN_SESSION,
+            session.source,
+            token_file=session.path,
+            chatgpt=session.kind is SessionKind.CODEX_CHATGPT,
+        )

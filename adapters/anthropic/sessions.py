@@ -7,6 +7,7 @@ else `default`, under `ANTHROPIC_CONFIG_DIR` (default `~/.config/anthropic`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Mapping
@@ -14,15 +15,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from contracts.providers import TokenSessionStateName as State
-from service.providers.credentials.files import UnsafeFileError, check_private
-from service.providers.credentials.sessions import (
+from adapters.base import Credential
+from adapters.private_files import UnsafeFileError, check_private
+from adapters.sessions import (
+    DetectContext,
     Session,
     SessionKind,
     epoch_to_datetime,
     expiry_state,
     missing,
 )
+from contracts.base import AuthMode
+from contracts.providers import TokenSessionStateName as State
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 LOGIN = "Run `ant auth login` to sign in with Anthropic's CLI, or add an API key."
@@ -195,3 +199,21 @@ def _detect_claude_code(env: Mapping[str, str], home: Path) -> Session | None:
         account="Claude Code login",
         remediation=NOT_PERMITTED,
     )
+
+
+class AnthropicSessions:
+    """The Anthropic `SessionSource`: profiles and `ANTHROPIC_AUTH_TOKEN`, which the SDK reads
+    itself (a Claude Code login is found only to be explained, never used)."""
+
+    def watched_paths(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        return watched_paths(env, home)
+
+    async def detect(self, context: DetectContext) -> Session:
+        return await asyncio.to_thread(detect, context.env, context.home, context.now)
+
+    def credential(self, session: Session) -> Credential:
+        if session.kind is SessionKind.ANTHROPIC_ENV_TOKEN:
+            return Credential(
+                AuthMode.TOKEN_SESSION, session.source, env_token="ANTHROPIC_AUTH_TOKEN"
+            )
+        return Credential(AuthMode.TOKEN_SESSION, session.source, profile=session.profile)
