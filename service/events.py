@@ -14,8 +14,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from contracts.events import StateEvent
+from contracts.error_body import ErrorBody
+from contracts.errors import ProviderError
+from contracts.events import DaemonErrorEvent, StateEvent
 
 
 @dataclass(frozen=True)
@@ -122,3 +125,18 @@ class EventBus:
         if last_event_id < oldest - 1:
             return None
         return [envelope for envelope in self._ring if envelope.id > last_event_id]
+
+
+class Problems:
+    """Daemon-level problems (a damaged file set aside, a ledger started afresh): kept for the
+    health view and every snapshot, and each published once as a `daemon_error` event."""
+
+    def __init__(self, bus: EventBus, now: Callable[[], datetime]) -> None:
+        self._bus = bus
+        self._now = now
+        self.items: list[ErrorBody] = []
+
+    def report(self, error: ProviderError) -> None:
+        """Keep `error` and tell every subscriber."""
+        self.items.append(error.body())
+        self._bus.publish(DaemonErrorEvent(at=self._now(), error=error.body()))

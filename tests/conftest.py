@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from service.executions.retry import RetryPolicy
+from service.http.app import build_runtime
 from service.process.config import DaemonConfig
 from service.providers.credentials.keyring_access import KeyringAccess
 from service.runtime import Runtime
@@ -110,7 +111,7 @@ def memory_keyring() -> MemoryKeyring:
 @pytest.fixture
 def runtime(config: DaemonConfig, memory_keyring: MemoryKeyring, isolated_home: Path) -> Runtime:
     """The runtime the app under test uses (in-memory keyring, isolated home and env)."""
-    return Runtime(
+    return build_runtime(
         config,
         keyring=KeyringAccess(lambda: memory_keyring),
         env=dict(os.environ),

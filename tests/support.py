@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import httpx
 import uvicorn
 
-from service.http.app import create_app
+from service.http.app import build_runtime, create_app
 from service.process.config import DaemonConfig
 from service.process.server import bind
 from service.runtime import Runtime
@@ -100,7 +100,7 @@ def make_runtime(config: DaemonConfig, keyring: Any = None, **kwargs: Any) -> Ru
 
     backend = keyring if keyring is not None else MemoryKeyring()
     env = dict(os.environ)
-    return Runtime(
+    return build_runtime(
         config,
         keyring=KeyringAccess(lambda: backend),
         env=env,

@@ -3,14 +3,19 @@ executions cancellable, and answers executions' questions (the `Router` they nee
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
 
 from adapters.base import Credential, ProviderAdapter
 from adapters.capabilities import check_request
 from adapters.catalogue import DEFAULT_MODEL
 from contracts.base import ProviderId
-from contracts.errors import InvalidRequest, MissingAuth, ProviderError
+from contracts.errors import Cancelled, InvalidRequest, MissingAuth, ProviderError
+from contracts.events import ExecutionFinishedEvent, ProviderErrorEvent, UsageEvent
 from contracts.executions import CancelResult, ExecutionRequest, Usage
+from service.events import EventBus
 from service.executions.execution import Execution
 from service.executions.ports import Deadlines
 from service.executions.retry import RetryPolicy
@@ -18,6 +23,8 @@ from service.providers.health import HealthTracker
 from service.providers.provider_book import ProviderBook
 from service.usage.governor import Gate
 from service.usage.meter import Meter
+
+log = logging.getLogger("kata.dispatch")
 
 
 class Dispatcher:
@@ -30,8 +37,12 @@ class Dispatcher:
         policy: RetryPolicy,
         deadlines: Deadlines,
         meter: Meter,
+        bus: EventBus,
+        now: Callable[[], datetime],
     ) -> None:
         self.book = book
+        self._bus = bus
+        self._now = now
         self.meter = meter
         self.adapters = dict(adapters)
         self.policy = policy
@@ -72,8 +83,32 @@ class Dispatcher:
         return execution
 
     def finished(self, execution: Execution) -> None:
-        """Forget a finished execution (it can no longer be cancelled)."""
+        """Forget a finished execution (it can no longer be cancelled), record it in the ledger
+        and tell activity views it ended, with what it used."""
         self._running.pop(execution.id, None)
+        record, warning = self.meter.finished(execution)
+        budget = self.meter.budgets.state(execution.provider)
+        self._bus.publish(UsageEvent(at=self._now(), execution=record, budget=budget))
+        if warning is not None:
+            log.warning("budget mostly spent", extra={"provider": execution.provider.value})
+            self._bus.publish(
+                ProviderErrorEvent(
+                    at=self._now(), provider=execution.provider, error=warning.body()
+                )
+            )
+        self._bus.publish(
+            ExecutionFinishedEvent(
+                at=self._now(),
+                id=execution.id,
+                provider=execution.provider,
+                model=execution.model,
+                auth_mode=execution.auth_mode,
+                fallback_applied=execution.fallback_applied,
+                state=execution.state,
+                error_code=execution.error.code if execution.error is not None else None,
+                duration_ms=execution.duration_ms,
+            )
+        )
 
     def cancel(self, execution_id: str) -> CancelResult:
         """Cancel a running execution."""
@@ -92,10 +127,20 @@ class Dispatcher:
         """How many executions are in flight."""
         return len(self._running)
 
-    def stop_all(self, reason: ProviderError) -> None:
-        """End every running execution with `reason` as its terminal error (shutdown)."""
-        for execution in list(self._running.values()):
-            execution.cancel(reason)
+    async def drain(self, grace_s: float) -> None:
+        """Shutdown: let running executions finish for up to `grace_s`, then end the rest with
+        a terminal `cancelled` error, so every open stream is told why it ends."""
+        waited = 0.0
+        while self._running and waited < grace_s:
+            await asyncio.sleep(0.05)
+            waited += 0.05
+        if self._running:
+            log.info("ending open executions", extra={"count": len(self._running)})
+            reason = Cancelled(
+                "The daemon is shutting down.", "Send the request again once the daemon is back."
+            )
+            for execution in list(self._running.values()):
+                execution.cancel(reason)
 
     # The Router protocol, for executions.
 

@@ -1,13 +1,26 @@
-"""The app factory: the one place the daemon's pieces are built and wired together."""
+"""The app factory: the one place the daemon's pieces are built and wired together
+(`build_runtime` builds the state, `create_app` the HTTP edge around it)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI
 
+from adapters.base import ProviderAdapter
+from adapters.specs import SPECS
+from contracts.base import ProviderId
 from service import __version__
+from service.events import EventBus, Problems
+from service.executions.dispatch import Dispatcher
+from service.executions.ports import Deadlines
+from service.executions.retry import RetryPolicy
 from service.http.access import AccessPolicy
 from service.http.http_errors import COMMON_ERRORS, error_responses, install_error_handlers
 from service.http.last_resort import LastResort
@@ -17,7 +30,17 @@ from service.http.routes import events, executions, health, models, page, provid
 from service.http.routes.deps import no_unknown_query
 from service.http.security import SecurityMiddleware
 from service.process.config import DaemonConfig
-from service.runtime import Runtime
+from service.providers.control import ProviderControl, models_fetcher
+from service.providers.credentials.keyring_access import KeyringAccess
+from service.providers.credentials.keystore import KeyStore
+from service.providers.model_list import ModelCache
+from service.providers.provider_book import ProviderBook
+from service.providers.settings_store import PersistedSettings, SettingsStore
+from service.runtime import Runtime, utcnow
+from service.usage.meter import Meter
+
+if TYPE_CHECKING:
+    from service.process.demo import Demo
 
 DESCRIPTION = (
     "Kata Providers: the localhost daemon through which the Kata Cloud desktop shell reaches "
@@ -25,9 +48,99 @@ DESCRIPTION = (
 )
 
 
+def default_adapters(env: Mapping[str, str]) -> dict[ProviderId, ProviderAdapter]:
+    """The real adapters, pointed at the SDKs' own base-URL variables."""
+    from adapters.anthropic.adapter import AnthropicAdapter
+    from adapters.openai.adapter import OpenAIAdapter
+    from adapters.openai.codex import CODEX_BASE_URL
+
+    return {
+        ProviderId.ANTHROPIC: AnthropicAdapter(env.get(SPECS[ProviderId.ANTHROPIC].base_url_env)),
+        ProviderId.OPENAI: OpenAIAdapter(
+            env.get(SPECS[ProviderId.OPENAI].base_url_env),
+            wire_api=env.get("KATA_PROVIDERS_OPENAI_WIRE_API", "responses"),
+            codex_base_url=env.get("KATA_PROVIDERS_CODEX_BASE_URL", CODEX_BASE_URL),
+        ),
+    }
+
+
+def build_runtime(
+    config: DaemonConfig,
+    *,
+    keyring: KeyringAccess | None = None,
+    env: Mapping[str, str] | None = None,
+    home: Path | None = None,
+    adapters: Mapping[ProviderId, ProviderAdapter] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    now: Callable[[], datetime] = utcnow,
+    watch: bool = True,
+    policy: RetryPolicy | None = None,
+    demo: Demo | None = None,
+) -> Runtime:
+    """Build the daemon's state for `config`. Tests pass a keyring, an environment, a home
+    folder, fake clocks, or adapters for one provider or both (the rest get the real ones)."""
+    env = dict(os.environ if env is None else env)
+    keyring = keyring or KeyringAccess()
+    built = {**default_adapters(env), **(adapters or {})}
+    bus = EventBus(config.event_buffer, config.subscriber_queue)
+    problems = Problems(bus, now)
+    book: ProviderBook  # the meter reads settings through the book, built right after it
+    meter = Meter(
+        config.data_dir,
+        lambda provider: book.settings.provider(provider),
+        lambda: book.settings.daemon.prices,
+        lambda: book.settings.daemon.ledger_retention_days,
+        lambda: book.refresh(),
+        ledger=config.ledger,
+    )
+    book = ProviderBook(
+        KeyStore(config.data_dir, keyring, env),
+        PersistedSettings(),
+        bus.publish,
+        env,
+        home or Path(env.get("HOME") or Path.home()),
+        now,
+        {provider: adapter.capabilities.contract() for provider, adapter in built.items()},
+        meter.state,
+        demo=config.demo,
+    )
+    settings_store = SettingsStore(config.data_dir)
+    models = ModelCache(config.data_dir, models_fetcher(book, built), now, report=problems.report)
+    control = ProviderControl(
+        book, built, meter, models, settings_store, keyring, bus, problems, clock, now
+    )
+    deadlines = Deadlines(
+        config.request_timeout_s, config.first_token_timeout_s, config.idle_timeout_s
+    )
+    dispatcher = Dispatcher(
+        book,
+        built,
+        policy or RetryPolicy(max_retries=config.max_retries),
+        deadlines,
+        meter,
+        bus,
+        now,
+    )
+    return Runtime(
+        config,
+        bus=bus,
+        problems=problems,
+        keyring=keyring,
+        settings_store=settings_store,
+        control=control,
+        dispatcher=dispatcher,
+        meter=meter,
+        adapters=built,
+        clock=clock,
+        now=now,
+        watch=watch,
+        demo=demo,
+    )
+
+
 def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
     """Build the app for `config`; pass `runtime` to swap in a prepared one (tests do)."""
-    runtime = runtime or Runtime(config)
+    runtime = runtime or build_runtime(config)
     policy = AccessPolicy.from_config(config)
 
     @asynccontextmanager

@@ -167,8 +167,8 @@ class DemoKeyring:
 
 def demo_runtime(config: Any) -> Any:
     """A runtime wired to the demo: its upstreams, files, keyring and environment."""
+    from service.http.app import build_runtime
     from service.providers.credentials.keyring_access import KeyringAccess
-    from service.runtime import Runtime
 
     folder = config.data_dir
     demo = Demo(folder)
@@ -180,7 +180,7 @@ def demo_runtime(config: Any) -> Any:
     env = {**os.environ, **demo.env()}
     os.environ.update(demo.env())  # the SDKs read their profile and base-URL variables themselves
     backend = DemoKeyring()
-    return Runtime(
+    return build_runtime(
         config,
         keyring=KeyringAccess(lambda: backend),
         env=env,

@@ -142,7 +142,7 @@ def run(config: DaemonConfig, sock: socket.socket, url: str, banner: Callable[[s
         uv_config,
         on_ready,
         config.parent_pid,
-        lambda: daemon.drain(config.shutdown_grace_s),
+        lambda: daemon.dispatcher.drain(config.shutdown_grace_s),
         daemon.warmed,
     )
     # uvicorn re-raises the signal it caught once it has drained; these handlers make that a

@@ -61,7 +61,7 @@ async def _sse(runtime: Runtime, execution: Execution) -> AsyncIterator[bytes]:
         async for event in execution.events():
             yield encode(event.type, event.model_dump_json())
     finally:
-        runtime.finished(execution)
+        runtime.dispatcher.finished(execution)
 
 
 @router.post(
@@ -83,7 +83,7 @@ async def create_execution(request: Request) -> Response:
     try:
         result = await _whole(execution, request)
     finally:
-        runtime.finished(execution)
+        runtime.dispatcher.finished(execution)
     finished = time.perf_counter()
     # Serialised here, once: the result is already a validated contract. The header also
     # counts the serialising (the body's figure is fixed before it).
@@ -116,4 +116,4 @@ DIRECT_ROUTES = [Route("/v1/executions", _create_execution_direct, methods=["POS
     responses=error_responses(404),
 )
 async def cancel_execution(execution_id: str, runtime: RuntimeDep) -> CancelResult:
-    return runtime.cancel(execution_id)
+    return runtime.dispatcher.cancel(execution_id)

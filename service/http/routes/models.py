@@ -19,4 +19,4 @@ router = APIRouter(tags=["models"])
 async def list_models(
     runtime: RuntimeDep, provider: ProviderId | None = None, refresh: bool = False
 ) -> ModelList:
-    return await runtime.models(provider, refresh)
+    return await runtime.control.models(provider, refresh)

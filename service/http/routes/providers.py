@@ -15,12 +15,12 @@ router = APIRouter(tags=["providers"], route_class=StrictJsonRoute)
 
 @router.get("/v1/providers", name="listProviders", summary="Status of every provider")
 async def list_providers(runtime: RuntimeDep) -> ProviderList:
-    return await runtime.providers()
+    return await runtime.control.providers()
 
 
 @router.get("/v1/providers/{provider}", name="getProvider", summary="Status of one provider")
 async def get_provider(provider: ProviderId, runtime: RuntimeDep) -> ProviderStatus:
-    return await runtime.provider(provider)
+    return await runtime.control.provider(provider)
 
 
 @router.put(
@@ -31,7 +31,7 @@ async def get_provider(provider: ProviderId, runtime: RuntimeDep) -> ProviderSta
 async def update_provider_settings(
     provider: ProviderId, body: ProviderSettingsUpdate, runtime: RuntimeDep
 ) -> ProviderStatus:
-    return await runtime.update_provider_settings(provider, body)
+    return await runtime.control.update_provider_settings(provider, body)
 
 
 @router.put(
@@ -41,7 +41,7 @@ async def update_provider_settings(
     responses=error_responses(424, 429, 503, 504),
 )
 async def put_api_key(provider: ProviderId, body: ApiKeyPut, runtime: RuntimeDep) -> ProviderStatus:
-    return await runtime.put_api_key(provider, body)
+    return await runtime.control.put_api_key(provider, body)
 
 
 @router.delete(
@@ -50,7 +50,7 @@ async def put_api_key(provider: ProviderId, body: ApiKeyPut, runtime: RuntimeDep
     summary="Forget the stored API key, wherever it is kept",
 )
 async def delete_api_key(provider: ProviderId, runtime: RuntimeDep) -> ProviderStatus:
-    return await runtime.delete_api_key(provider)
+    return await runtime.control.delete_api_key(provider)
 
 
 @router.post(
@@ -59,4 +59,4 @@ async def delete_api_key(provider: ProviderId, runtime: RuntimeDep) -> ProviderS
     summary="Re-detect credentials and probe the provider with a models call",
 )
 async def check_provider(provider: ProviderId, runtime: RuntimeDep) -> ProviderStatus:
-    return await runtime.check(provider)
+    return await runtime.control.check(provider)

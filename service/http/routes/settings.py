@@ -13,9 +13,9 @@ router = APIRouter(tags=["settings"], route_class=StrictJsonRoute)
 
 @router.get("/v1/settings", name="getSettings", summary="Daemon-wide settings")
 async def get_settings(runtime: RuntimeDep) -> DaemonSettings:
-    return runtime.daemon_settings()
+    return runtime.control.daemon_settings()
 
 
 @router.put("/v1/settings", name="updateSettings", summary="Change daemon-wide settings; persisted")
 async def update_settings(body: DaemonSettingsUpdate, runtime: RuntimeDep) -> DaemonSettings:
-    return await runtime.update_daemon_settings(body)
+    return await runtime.control.update_daemon_settings(body)
