@@ -144,3 +144,39 @@ def test_service_is_grouped_by_concern() -> None:
     )
     assert len(top) <= 8, top
     assert {"http", "providers", "executions", "process", "usage"} <= {Path(t).stem for t in top}
+
+
+def test_no_product_module_is_over_300_lines() -> None:
+    sizes = {name: len(path.read_text().splitlines()) for name, path in MODULES.items()}
+    assert len(sizes) > 100  # the walk found the product code
+    assert {name: n for name, n in sizes.items() if n > 300} == {}
+
+
+def test_each_provider_is_one_spec_and_one_folder() -> None:
+    # Everything provider-specific that the service needs (names, env vars, models, sessions,
+    # renew commands, key shapes) comes from the spec; no service module names a provider's
+    # session code directly.
+    from adapters.specs import SPECS
+    from contracts.base import ProviderId
+
+    assert set(SPECS) == set(ProviderId)
+    for provider, spec in SPECS.items():
+        assert (ROOT / "adapters" / provider.value).is_dir()
+        assert spec.renew
+        assert spec.sessions.watched_paths({}, Path("/home/x"))
+    for name, path in MODULES.items():
+        if name.startswith("service."):
+            imported = _imports(path)
+            per_provider = {f"adapters.{p.value}.sessions" for p in ProviderId}
+            assert not imported & per_provider, name
+
+
+def test_only_the_app_factory_builds_the_runtime() -> None:
+    builders = {
+        name
+        for name, path in MODULES.items()
+        if re.search(
+            r"\b(Runtime|ProviderBook|Dispatcher|Meter|ProviderControl)\(", path.read_text()
+        )
+    }
+    assert builders == {"service.http.app"}

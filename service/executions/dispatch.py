@@ -174,5 +174,5 @@ class Dispatcher:
     def key_evidence(
         self, provider: ProviderId, credential: Credential, error: ProviderError | None
     ) -> None:
-        if self.book.key_evidence(provider, credential, error):
+        if self.book.verdicts.evidence(provider, credential, error):
             self.book.refresh()

@@ -158,7 +158,7 @@ class ProviderControl:
         if body.verify:
             await self._adapters[provider].list_models(Credential(AuthMode.API_KEY, api_key=value))
         await self.book.keys.put(provider, value)
-        self.book.forget_key_verdict(provider)
+        self.book.verdicts.forget(provider)
         self.book.refresh()
         return self.book.live(provider)
 
@@ -166,7 +166,7 @@ class ProviderControl:
         """Forget the stored API key wherever it is kept."""
         await self.loaded.wait()
         await self.book.keys.delete(provider)
-        self.book.forget_key_verdict(provider)
+        self.book.verdicts.forget(provider)
         self.book.refresh()
         return self.book.live(provider)
 
@@ -191,7 +191,7 @@ class ProviderControl:
         except ProviderError as error:
             failure = error
         self.book.record_check(provider, self._clock() - started, failure)
-        self.book.key_evidence(provider, credential, failure)
+        self.book.verdicts.evidence(provider, credential, failure)
         self.book.refresh()
 
     async def probe_forever(self, interval_s: float, stop: asyncio.Event) -> None:

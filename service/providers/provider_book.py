@@ -7,7 +7,6 @@ when a session degrades to the API key).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -21,8 +20,6 @@ from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderError, SessionFailed
 from contracts.events import ProviderErrorEvent, ProviderStatusEvent, StateEvent
 from contracts.providers import (
-    ApiKeyState,
-    ApiKeyStateName,
     ProviderCapabilities,
     ProviderSettings,
     ProviderStatus,
@@ -31,16 +28,13 @@ from contracts.providers import (
 from contracts.usage import BudgetState, GovernorState
 from service.providers.credentials.keystore import KeyStore
 from service.providers.health import HealthTracker
-from service.providers.resolver import KeyInfo, Resolution, add_key, resolve
+from service.providers.key_verdicts import KeyVerdicts
+from service.providers.resolver import Resolution, resolve
 from service.providers.settings_store import PersistedSettings
 
 log = logging.getLogger("kata.providers")
 
 Publish = Callable[[StateEvent], object]
-
-
-def _fingerprint(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 class ProviderBook:
@@ -60,6 +54,7 @@ class ProviderBook:
     ) -> None:
         self._spend = spend
         self.keys = keys
+        self.verdicts = KeyVerdicts(keys)
         self.settings = settings
         self._publish = publish
         self._env = env
@@ -68,7 +63,6 @@ class ProviderBook:
         self._demo = demo
         self._capabilities = dict(capabilities)
         self._sessions: dict[ProviderId, Session] = {}
-        self._invalid: dict[ProviderId, str] = {}
         self.health = {provider: HealthTracker(now=now) for provider in ProviderId}
         self._rejected: dict[ProviderId, tuple[Session, ProviderError]] = {}
         self._status: dict[ProviderId, ProviderStatus] = {}
@@ -131,28 +125,6 @@ class ProviderBook:
             for path in spec.sessions.watched_paths(self._env, self._home)
         ]
 
-    def key_evidence(
-        self, provider: ProviderId, credential: Credential, error: ProviderError | None
-    ) -> bool:
-        """What a call made with `credential` says of its API key: a 401 marks the key invalid,
-        a success clears that mark (a 403 or any other failure says nothing). True when the
-        verdict changed. The one place this is decided, for executions and checks alike."""
-        if credential.api_key is None:
-            return False
-        fingerprint = _fingerprint(credential.api_key)
-        marked = self._invalid.get(provider) == fingerprint
-        if error is None and marked:
-            del self._invalid[provider]
-            return True
-        if error is not None and error.upstream_status == 401 and not marked:
-            self._invalid[provider] = fingerprint
-            return True
-        return False
-
-    def forget_key_verdict(self, provider: ProviderId) -> None:
-        """The user stored or removed a key: start from no verdict."""
-        self._invalid.pop(provider, None)
-
     def probe_credential(self, provider: ProviderId) -> Credential | None:
         """What an explicit check probes with: the credential in force, or the stored key when
         the only thing blocking it is an earlier rejection (a check is how it recovers)."""
@@ -160,24 +132,16 @@ class ProviderBook:
         if not isinstance(outcome, ProviderError):
             return self.credential(provider)[0]
         stored = self.keys.key(provider)
-        if stored is not None and self.key_info(provider).invalid:
+        if stored is not None and self.verdicts.info(provider).invalid:
             return Credential(AuthMode.API_KEY, stored.source, api_key=stored.value)
         return None
-
-    def key_info(self, provider: ProviderId) -> KeyInfo:
-        """What is known about the key in force, without the key."""
-        stored = self.keys.key(provider)
-        if stored is None:
-            return KeyInfo(present=False)
-        invalid = self._invalid.get(provider) == _fingerprint(stored.value)
-        return KeyInfo(present=True, invalid=invalid, source=stored.source)
 
     def resolution(self, provider: ProviderId) -> Resolution | ProviderError:
         """The resolver's answer for `provider` now."""
         return resolve(
             provider,
             self.settings.provider(provider),
-            self.key_info(provider),
+            self.verdicts.info(provider),
             self.session(provider),
         )
 
@@ -187,17 +151,10 @@ class ProviderBook:
         if isinstance(outcome, ProviderError):
             raise outcome
         if outcome.mode is AuthMode.API_KEY:
-            credential = self.key_credential(provider)
+            credential = self.verdicts.credential(provider)
             assert credential is not None
             return credential, outcome
         return self.session_credential(provider), outcome
-
-    def key_credential(self, provider: ProviderId) -> Credential | None:
-        """The API-key credential, when a usable key exists."""
-        stored = self.keys.key(provider)
-        if stored is None or not self.key_info(provider).usable:
-            return None
-        return Credential(AuthMode.API_KEY, stored.source, api_key=stored.value)
 
     def session_credential(self, provider: ProviderId) -> Credential:
         """How an adapter authenticates with the detected session."""
@@ -263,7 +220,7 @@ class ProviderBook:
             resolved_mode=outcome.mode if isinstance(outcome, Resolution) else None,
             fallback_applied=isinstance(outcome, Resolution) and outcome.fallback_applied,
             usable=isinstance(outcome, Resolution),
-            api_key=self._key_state(provider),
+            api_key=self.verdicts.state(provider),
             token_session=self.session(provider).to_contract(),
             health=self.health[provider].snapshot(),
             capabilities=self._capabilities[provider],
@@ -274,26 +231,6 @@ class ProviderBook:
             updated_at=self._now(),
         )
         return status, warning
-
-    def _key_state(self, provider: ProviderId) -> ApiKeyState:
-        info = self.key_info(provider)
-        stored = self.keys.key(provider)
-        problem = self.keys.problem()
-        if info.invalid:
-            state, remediation = ApiKeyStateName.INVALID, f"Replace the key. {add_key(provider)}"
-        elif info.present:
-            state, remediation = ApiKeyStateName.CONFIGURED, None
-        else:
-            state, remediation = ApiKeyStateName.MISSING, add_key(provider)
-        if problem is not None:
-            remediation = f"{problem.message} {problem.remediation}"
-        return ApiKeyState(
-            state=state,
-            source=info.source,
-            hint=stored.hint if stored else None,
-            store=self.keys.store_name,
-            remediation=remediation,
-        )
 
     def record_check(
         self, provider: ProviderId, latency_s: float, error: ProviderError | None

@@ -8,7 +8,7 @@ import asyncio
 import collections
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime, timedelta
 
 from contracts.usage import GovernorState
@@ -57,6 +57,21 @@ class Gate:
         if len(self._waiting) == 1:
             self._on_change()
         return ticket, len(self._waiting)
+
+    async def queue(self, time_left: Callable[[], float]) -> AsyncGenerator[int, None]:
+        """Wait for a slot, first in, first out: yields the place in the queue once, then ends
+        when a slot is granted; raises TimeoutError when `time_left()` runs out first. A
+        consumer that leaves (cancels, or closes this generator) leaves the queue."""
+        ticket, position = self.enqueue()
+        try:
+            # Inside the try: a consumer that stops at its place (its client left) closes the
+            # generator here, and must leave the queue too.
+            yield position
+            async with asyncio.timeout(max(0.0, time_left())):
+                await asyncio.shield(ticket)
+        except BaseException:
+            self.leave(ticket)
+            raise
 
     def leave(self, ticket: asyncio.Future[None]) -> None:
         """A waiter gave up (its client left, its deadline passed). If the slot had already
