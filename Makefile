@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
+TS     := clients/typescript
+EXECUTABLE := dist/kata-providers/kata-providers
+SOURCES := $(shell git ls-files service adapters contracts packaging 2>/dev/null) pyproject.toml
 
-.PHONY: run test demo bench bench-peers soak fuzz fmt openapi lock clean
+.PHONY: run test test-ts dist demo bench bench-peers soak fuzz fmt openapi lock clean
 
 # Installs come from the lock files (exact versions, hashes checked); `make lock` refreshes them
 # from pyproject.toml's ranges.
@@ -31,11 +34,35 @@ run: $(VENV)/.installed  ## start the daemon in the foreground (ARGS="--port 876
 demo: $(VENV)/.installed  ## the daemon against built-in fake providers: no account needed
 	$(BIN)/kata-providers serve --demo $(ARGS)
 
-test: $(VENV)/.installed-dev  ## lint, format check, types, and the whole suite
+test: $(VENV)/.installed-dev  ## lint, format check, types, the whole suite, then the TypeScript client's
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+	$(MAKE) test-ts
+
+# The shell's TypeScript client (clients/typescript, its own lock), built with tsc and tested with
+# Node's test runner against the real daemon: from source, in front of the fakes, and as built
+# by `make dist`.
+$(TS)/node_modules/.installed: $(TS)/package-lock.json
+	@echo "==> installing the TypeScript client's pinned tools (npm ci)"
+	cd $(TS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-ts: $(VENV)/.installed-dev $(TS)/node_modules/.installed $(EXECUTABLE)  ## the TypeScript client's tests
+	cd $(TS) && KATA_TEST_PYTHON=$(abspath $(BIN)/python) KATA_DIST_EXECUTABLE=$(abspath $(EXECUTABLE)) npm test
+
+# A wheel, and a folder that runs the daemon with no Python installed (PyInstaller; rebuilt when
+# the code changes). Ship the folder with the desktop app and spawn dist/kata-providers/kata-providers.
+$(EXECUTABLE): $(VENV)/.installed-dev $(SOURCES)
+	@echo "==> building the self-contained daemon (PyInstaller, about a minute and a half)"
+	rm -rf dist/kata-providers
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller packaging/kata-providers.spec
+	touch $@
+
+dist: $(EXECUTABLE)  ## dist/: a wheel and the self-contained executable folder
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
+	@du -sh dist/kata-providers dist/*.whl
 
 bench: $(VENV)/.installed-dev  ## the benchmark: daemon vs raw HTTP, the SDK and a naive wrapper; table + artifacts/bench.json
 	$(BIN)/python -m tests.bench.run
@@ -58,8 +85,9 @@ lock: | $(BIN)/python  ## refresh requirements.lock and requirements-dev.lock fr
 	$(BIN)/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 -q -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal --python-version 3.11 -q -o requirements-dev.lock
 
-openapi: $(VENV)/.installed  ## regenerate the committed OpenAPI document
+openapi: $(VENV)/.installed $(TS)/node_modules/.installed  ## regenerate the OpenAPI document and the TypeScript types
 	$(BIN)/kata-providers openapi > openapi/openapi.json
+	cd $(TS) && npm run generate --silent
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

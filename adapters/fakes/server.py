@@ -125,6 +125,11 @@ class FakeServer:
         self.in_progress = 0
         self.peak_in_progress = 0
         self.limited = 0
+        # For a separate process to watch: a pause between the events of every stream, and a
+        # call as each request ends, saying whether its reply was sent whole (False: the client
+        # closed the connection first).
+        self.drip_s = 0.0
+        self.on_request_end: Callable[[FakeRequest, bool], None] | None = None
 
     @property
     def url(self) -> str:
@@ -204,9 +209,14 @@ class FakeServer:
                         reply = self.limit_reply()
                     else:
                         reply = await self._handler(request, self._next_step(request))
+                    if self.drip_s and not reply.drip_s:
+                        reply.drip_s = self.drip_s
+                    sent = False
                     sent = await _send(reader, writer, reply)
                 finally:
                     self.in_progress -= counted
+                    if self.on_request_end is not None:
+                        self.on_request_end(request, sent)
                 if not sent:
                     return
         except (ConnectionError, asyncio.IncompleteReadError, ValueError):

@@ -1,0 +1,41 @@
+export {
+  EventFeed,
+  ExecutionStream,
+  KataClient,
+  type CallOptions,
+  type CancelResult,
+  type ClientOptions,
+  type DaemonSettings,
+  type DaemonSettingsUpdate,
+  type Endpoint,
+  type ExecutionPage,
+  type ExecutionRequest,
+  type ExecutionResult,
+  type ExecutionStreamEvent,
+  type HealthResponse,
+  type Logger,
+  type ModelList,
+  type ProviderId,
+  type ProviderList,
+  type ProviderSettingsUpdate,
+  type ProviderStatus,
+  type StateEvent,
+  type UsageReport,
+} from "./client.js";
+export {
+  KataAbortError,
+  KataConnectionError,
+  KataError,
+  type ErrorAction,
+  type ErrorBody,
+  type ErrorCode,
+} from "./errors.js";
+export {
+  DaemonStartError,
+  spawnDaemon,
+  type DaemonHandle,
+  type DaemonInfo,
+  type RestartInfo,
+  type SpawnOptions,
+} from "./supervisor.js";
+export type { components, paths } from "./api.js";
