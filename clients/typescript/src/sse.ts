@@ -19,8 +19,8 @@ export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator
   try {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) return;
-      buffer += decoder.decode(value, { stream: true });
+      // At the end, a last "\r" is a line end after all (an unfinished event is dropped).
+      buffer += done ? "\n" : decoder.decode(value, { stream: true });
       let end: number;
       while ((end = lineEnd(buffer)) >= 0) {
         const line = buffer.slice(0, end);
@@ -40,6 +40,7 @@ export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator
         else if (field === "data") data.push(value);
         else if (field === "id" && !value.includes("\0")) id = value;
       }
+      if (done) return;
     }
   } finally {
     // Stopping early (a `break`, an abort) closes the connection: the daemon sees the client
