@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -20,6 +21,8 @@ from contracts.stream import (
 
 if TYPE_CHECKING:
     from adapters.capabilities import CapabilityTable
+    from adapters.relay import RelayAnswer, RelayRequest, UsageScan
+    from contracts.errors import ProviderError
 
 
 def parse_arguments(raw: str, tool: str) -> dict[str, object]:
@@ -116,6 +119,23 @@ class ProviderAdapter(Protocol):
     ) -> AsyncGenerator[AdapterEvent, None]:
         """Run one request upstream (always streamed) as neutral events, ending with Finished.
         Closing the iterator closes the upstream response."""
+        ...
+
+    def relay(
+        self, request: RelayRequest, credential: Credential
+    ) -> AbstractAsyncContextManager[RelayAnswer]:
+        """Pass a client's own provider request upstream with `credential`; the answer, error
+        statuses included, as it comes (a transport failure raises ProviderError)."""
+        ...
+
+    def relay_error(
+        self, status: int, raw: bytes, headers: list[tuple[str, str]], mode: AuthMode
+    ) -> ProviderError:
+        """What an upstream error answer means in the taxonomy (for the daemon's rules)."""
+        ...
+
+    def usage_scan(self, streamed: bool) -> UsageScan:
+        """A reader of usage and model for a passing answer."""
         ...
 
     async def warm(self, credential: Credential) -> None:

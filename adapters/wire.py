@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from adapters.relay import RelayAnswer, RelayRequest
 from adapters.upstream_time import answered, mark_sent, timed
 from contracts.errors import ProviderError
 
@@ -148,6 +149,28 @@ class Wire:
                 raw = await response.read()
                 raise on_error(response.status, error_body(raw), response.headers)
             yield response
+        finally:
+            response.release()
+
+    @asynccontextmanager
+    async def relay(
+        self, request: RelayRequest, auth: Mapping[str, str]
+    ) -> AsyncIterator[RelayAnswer]:
+        """Send a client's own request as it came, with `auth` in place of its credential; the
+        answer as it comes, error statuses included (identity encoding: bytes pass unchanged)."""
+        url = self.base_url + request.path + (f"?{request.query}" if request.query else "")
+        response = await self.session().request(
+            request.method,
+            url,
+            headers={**request.headers, **auth, "accept-encoding": "identity"},
+            data=request.body,
+            proxy=self.proxy,
+        )
+        answered()
+        try:
+            yield RelayAnswer(
+                response.status, list(response.headers.items()), response.content.iter_any()
+            )
         finally:
             response.release()
 

@@ -42,6 +42,11 @@ class ExecutionRecord(Response):
     agent: str | None = Field(default=None, description="From the request's metadata.agent.")
     run: str | None = Field(default=None, description="From the request's metadata.run.")
     space: str | None = Field(default=None, description="From the request's metadata.space.")
+    route: str | None = Field(
+        default=None,
+        description="The provider-compatible route it came by (e.g. `/anthropic/v1/messages`); "
+        "null for `/v1/executions`.",
+    )
 
 
 class ExecutionPage(Response):

@@ -180,8 +180,11 @@ class LiveServer:
             yield live
         finally:
             server.should_exit = True
-            thread.join(10)
+            thread.join(30)
             sock.close()
+            # A server still shutting down has not run its lifespan's end (the ledger's last
+            # write among it): a test that starts the next one must not race it.
+            assert not thread.is_alive(), "the live server did not stop within 30 s"
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run `fn` on the server's event loop and return its result."""

@@ -58,6 +58,10 @@ def test_operation_ids_are_readable_and_unique(document: dict[str, Any]) -> None
 def test_every_operation_documents_the_edge_errors(document: dict[str, Any]) -> None:
     for path, method, operation in _operations(document):
         documented = set(operation["responses"])
+        if "compatible" in operation.get("tags", []):
+            # Pass-through: any status the provider answers, in the provider's shape.
+            assert documented == {"default"}, (path, method)
+            continue
         assert {"401", "403", "421", "500"} <= documented, (path, method)
         for status in documented - {"200"}:
             schema = operation["responses"][status]["content"]["application/json"]["schema"]

@@ -23,7 +23,7 @@ from contracts.executions import CostSource, ExecutionRequest, ExecutionState, U
 from contracts.usage import ExecutionRecord, Price
 from service.process.config import DaemonConfig
 from service.usage.ledger import FILE_NAME, Ledger
-from service.usage.ledger_rows import TAG_LIMIT
+from service.usage.ledger_rows import MIGRATIONS, TAG_LIMIT
 from service.usage.prices import cost, price_for, priced, table
 from tests.support import (
     ANTHROPIC_KEY,
@@ -176,7 +176,7 @@ async def test_the_ledger_migrates_pages_and_keeps_tags_bounded(tmp_path: Path) 
     assert len(first.executions[0].agent or "") == TAG_LIMIT
     await ledger.close()
     db = sqlite3.connect(tmp_path / FILE_NAME)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 2
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert (tmp_path / FILE_NAME).stat().st_mode & 0o777 == 0o600
 

@@ -9,17 +9,20 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from adapters.anthropic import relay as anthropic_relay
 from adapters.anthropic import wire
 from adapters.anthropic.errors import map_errors, stream_error
+from adapters.anthropic.relay import sdk_relay
 from adapters.anthropic.translate import EventMapper, build_params
 from adapters.base import AdapterEvent, Credential, Finished
 from adapters.capabilities import ANTHROPIC_MESSAGES
 from adapters.clients import SdkClients, host_of, sdk_options
+from adapters.relay import RelayAnswer, RelayRequest, UsageScan, mapped
 from adapters.sse_reader import events, parse
 from adapters.upstream_time import answered, timed
-from adapters.wire import OnError, Wire, lines
+from adapters.wire import OnError, Wire, error_body, lines
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import ProviderUnavailable
+from contracts.errors import ProviderError, ProviderUnavailable
 from contracts.executions import ExecutionRequest
 from contracts.models import ModelInfo
 
@@ -105,6 +108,33 @@ class AnthropicAdapter:
             async with client.messages.with_streaming_response.create(**params) as response:
                 answered()
                 yield response.headers, timed(response.iter_lines())
+
+    @asynccontextmanager
+    async def relay(
+        self, request: RelayRequest, credential: Credential
+    ) -> AsyncIterator[RelayAnswer]:
+        """A client's own request, passed upstream with `credential` (see `adapters.relay`)."""
+        with map_errors(credential, self._host):
+            if credential.mode is AuthMode.API_KEY:
+                auth = {**self._extra_headers, "x-api-key": credential.api_key or ""}
+                async with self._wire.relay(request, auth) as answer:
+                    answer.body = mapped(answer.body, functools.partial(map_errors, credential))
+                    yield answer
+            else:
+                async with sdk_relay(self._client(credential), request) as answer:
+                    answer.body = mapped(answer.body, functools.partial(map_errors, credential))
+                    yield answer
+
+    def relay_error(
+        self, status: int, raw: bytes, headers: list[tuple[str, str]], mode: AuthMode
+    ) -> ProviderError:
+        """An upstream error answer in the taxonomy."""
+        lowered = {name.lower(): value for name, value in headers}
+        return wire.status_error(status, error_body(raw), lowered, mode=mode)
+
+    def usage_scan(self, streamed: bool) -> UsageScan:
+        """Usage and model of a passing Messages answer."""
+        return UsageScan(anthropic_relay.read_event, streamed)
 
     def _on_error(self, credential: Credential) -> OnError:
         return functools.partial(wire.status_error, mode=credential.mode)

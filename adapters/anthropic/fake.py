@@ -4,6 +4,7 @@ scripted faults."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +100,11 @@ class FakeAnthropic(FakeServer):
             )
         if request.path == "/v1/messages" and request.method == "POST":
             return self._messages(request, step)
+        if request.path == "/v1/messages/count_tokens" and request.method == "POST":
+            # One token a word of the messages and system text, as the fake counts input.
+            body = request.json()
+            words = len(json.dumps([body.get("system"), body.get("messages")]).split())
+            return Reply.json(200, {"input_tokens": words})
         return error_reply(404, f"Not found: {request.method} {request.path}")
 
     def _check(self, request: FakeRequest) -> Reply | None:

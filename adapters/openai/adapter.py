@@ -6,21 +6,24 @@ SDK; the differential tests hold it to what the SDK would send."""
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 
 from adapters.base import AdapterEvent, Credential, Finished
 from adapters.capabilities import OPENAI_CHAT, OPENAI_RESPONSES
 from adapters.clients import host_of
+from adapters.openai import relay as openai_relay
 from adapters.openai import wire
 from adapters.openai.chat import ChatMapper, chat_params
 from adapters.openai.codex import CODEX_BASE_URL, read_codex_account, read_codex_secret
 from adapters.openai.errors import map_errors
 from adapters.openai.responses import ResponsesMapper, responses_params
 from adapters.openai.translate import stream_error
+from adapters.relay import RelayAnswer, RelayRequest, UsageScan, mapped
 from adapters.sse_reader import events, parse
-from adapters.wire import OnError, Wire, WireRequest, lines
-from contracts.base import ProviderId
-from contracts.errors import ProviderUnavailable
+from adapters.wire import OnError, Wire, WireRequest, error_body, lines
+from contracts.base import AuthMode, ProviderId
+from contracts.errors import MissingAuth, ProviderError, ProviderUnavailable
 from contracts.executions import ExecutionRequest
 from contracts.models import ModelInfo
 
@@ -99,6 +102,37 @@ class OpenAIAdapter:
             return secret, self._extra_headers
         account = {"ChatGPT-Account-ID": read_codex_account(path), "originator": "kata_providers"}
         return secret, {**self._extra_headers, **account}
+
+    @asynccontextmanager
+    async def relay(
+        self, request: RelayRequest, credential: Credential
+    ) -> AsyncIterator[RelayAnswer]:
+        """A client's own request, passed upstream with `credential` (see `adapters.relay`). A
+        ChatGPT-plan sign-in reaches only the Codex backend, which speaks no public API."""
+        if credential.chatgpt:
+            raise MissingAuth(
+                "The ChatGPT-plan Codex sign-in cannot serve the OpenAI-compatible routes: it "
+                "only reaches the Codex backend.",
+                "Add an OpenAI API key, or sign in with `codex login --with-api-key`.",
+                provider=ProviderId.OPENAI,
+            )
+        with map_errors(credential, self._host):
+            secret, extra = self._auth(credential)
+            auth = {**extra, "authorization": f"Bearer {secret}"}
+            async with self._wire.relay(request, auth) as answer:
+                answer.body = mapped(answer.body, functools.partial(map_errors, credential))
+                yield answer
+
+    def relay_error(
+        self, status: int, raw: bytes, headers: list[tuple[str, str]], mode: AuthMode
+    ) -> ProviderError:
+        """An upstream error answer in the taxonomy."""
+        lowered = {name.lower(): value for name, value in headers}
+        return wire.status_error(status, error_body(raw), lowered, mode=mode)
+
+    def usage_scan(self, streamed: bool) -> UsageScan:
+        """Usage and model of a passing Responses or Chat Completions answer."""
+        return UsageScan(openai_relay.read_event, streamed)
 
     def _on_error(self, credential: Credential) -> OnError:
         return functools.partial(wire.status_error, mode=credential.mode)

@@ -7,10 +7,12 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from adapters.base import Credential, ProviderAdapter
 from adapters.capabilities import check_request
 from adapters.catalogue import DEFAULT_MODEL
+from adapters.relay import RelayRequest, tags
 from contracts.base import ProviderId
 from contracts.errors import Cancelled, InvalidRequest, MissingAuth, ProviderError
 from contracts.events import ExecutionFinishedEvent, ProviderErrorEvent, UsageEvent
@@ -18,6 +20,7 @@ from contracts.executions import CancelResult, ExecutionRequest, Usage
 from service.events import EventBus
 from service.executions.execution import Execution
 from service.executions.ports import Deadlines
+from service.executions.relay import Relay
 from service.executions.retry import RetryPolicy
 from service.providers.health import HealthTracker
 from service.providers.provider_book import ProviderBook
@@ -82,7 +85,44 @@ class Dispatcher:
         self._running[execution.id] = execution
         return execution
 
-    def finished(self, execution: Execution) -> None:
+    def prepare_relay(
+        self,
+        provider: ProviderId,
+        route: str,
+        upstream: RelayRequest,
+        body: dict[str, Any],
+        billable: bool,
+        started: float | None,
+    ) -> Relay:
+        """Bind a pass-through request to its provider's credential (and, when it is billable,
+        check the budget); raises what blocks it."""
+        if billable:
+            self.meter.admit(provider)
+        credential, resolution = self.book.credential(provider)
+        model = body.get("model") if isinstance(body.get("model"), str) else None
+        return Relay(
+            route,
+            upstream,
+            body.get("stream") is True,
+            tags(body),
+            provider,
+            model or DEFAULT_MODEL[provider],
+            credential,
+            resolution.fallback_applied,
+            self.adapters[provider],
+            self,
+            self.policy,
+            self.deadlines,
+            started=started,
+            billable=billable,
+        )
+
+    def relay_finished(self, relay: Relay) -> None:
+        """A pass-through request ended: billable ones are recorded like executions."""
+        if relay.billable:
+            self.finished(relay)
+
+    def finished(self, execution: Execution | Relay) -> None:
         """Forget a finished execution (it can no longer be cancelled), record it in the ledger
         and tell activity views it ended, with what it used."""
         self._running.pop(execution.id, None)

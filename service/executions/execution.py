@@ -69,6 +69,13 @@ class Execution:
         self.usage = Usage()  # what every attempt used, priced when the execution ends
         self._admitted = False
 
+    route: str | None = None  # it came by /v1/executions
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """The caller's tags."""
+        return self.request.metadata
+
     @property
     def fallback_applied(self) -> bool:
         """Whether the execution runs (or ran) on the key after its session failed."""

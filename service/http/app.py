@@ -26,7 +26,17 @@ from service.http.http_errors import COMMON_ERRORS, error_responses, install_err
 from service.http.last_resort import LastResort
 from service.http.openapi import build_openapi
 from service.http.page_sessions import PageSessions
-from service.http.routes import events, executions, health, models, page, providers, settings, usage
+from service.http.routes import (
+    compat,
+    events,
+    executions,
+    health,
+    models,
+    page,
+    providers,
+    settings,
+    usage,
+)
 from service.http.routes.deps import no_unknown_query
 from service.http.security import SecurityMiddleware
 from service.process.config import DaemonConfig
@@ -182,6 +192,7 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
         app.include_router(router, dependencies=strict_query)
     app.include_router(page.router)
     app.router.routes[:0] = executions.DIRECT_ROUTES
+    app.router.routes.extend(compat.ROUTES)
     app.add_middleware(LastResort)
     # Added last: the outermost.
     app.add_middleware(SecurityMiddleware, policy=policy, sessions=sessions)

@@ -71,6 +71,15 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             "description": "The token from the daemon's ready line (or KATA_PROVIDERS_TOKEN).",
         }
     }
+    components["securitySchemes"]["anthropicApiKey"] = {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-api-key",
+        "description": "The daemon token, as the Anthropic SDK sends its key (on /anthropic only).",
+    }
     document["security"] = [{"bearerAuth": []}]
+    from service.http.routes.compat import openapi_paths
+
+    document["paths"].update(openapi_paths())
     app.openapi_schema = document
     return document

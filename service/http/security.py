@@ -138,7 +138,7 @@ class SecurityMiddleware:
         return self._check_auth(scope, headers)
 
     def _check_auth(self, scope: Scope, headers: dict[bytes, bytes]) -> ProviderError | None:
-        authenticated = self._authenticated(headers)
+        authenticated = self._authenticated(headers, scope["path"])
         scope["state"]["authenticated"] = authenticated
         if _public(scope["method"], scope["path"]):
             return None
@@ -158,11 +158,16 @@ class SecurityMiddleware:
             )
         return None
 
-    def _authenticated(self, headers: dict[bytes, bytes]) -> bool:
+    def _authenticated(self, headers: dict[bytes, bytes], path: str) -> bool:
         authorization = headers.get(b"authorization", b"")
         scheme, _, presented = authorization.partition(b" ")
         if scheme.lower() != b"bearer" or not presented:
-            return False
+            # The Anthropic SDK sends its API key as `x-api-key`: on the Anthropic-compatible
+            # routes, the daemon token may come that way (and is never forwarded).
+            api_key = headers.get(b"x-api-key", b"")
+            return (
+                bool(api_key) and path.startswith("/anthropic/") and self.policy.token_ok(api_key)
+            )
         presented = presented.strip()
         return self.policy.token_ok(presented) or self.sessions.valid(presented)
 

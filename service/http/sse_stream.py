@@ -33,12 +33,21 @@ class EventStream(Response):
     media_type = "text/event-stream"
 
     def __init__(
-        self, source: AsyncIterator[bytes], ping_s: float = 15.0, send_timeout_s: float = 30.0
+        self,
+        source: AsyncIterator[bytes],
+        ping_s: float | None = 15.0,
+        send_timeout_s: float = 30.0,
+        *,
+        status: int = 200,
+        headers: list[tuple[bytes, bytes]] | None = None,
     ):
-        super().__init__(status_code=200)
+        # `ping_s=None` sends no pings and `headers` replaces the SSE headers: a pass-through
+        # answer's bytes and headers are the upstream's own.
+        super().__init__(status_code=status)
         self._source = source
         self._ping_s = ping_s
         self._send_timeout = send_timeout_s
+        self._answer_headers = list(HEADERS) if headers is None else headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         waiting: list[bytes] = []
@@ -64,7 +73,13 @@ class EventStream(Response):
         producer = asyncio.create_task(produce())
         watcher = asyncio.create_task(_cancel_on_disconnect(receive, producer))
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": list(HEADERS)})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self._answer_headers,
+                }
+            )
             while not (finished and not waiting):
                 try:
                     # A timeout scope, not wait_for: no extra task, so the sender wakes on the
@@ -72,7 +87,8 @@ class EventStream(Response):
                     async with asyncio.timeout(self._ping_s):
                         await ready.wait()
                 except TimeoutError:
-                    waiting.append(PING)
+                    if self._ping_s is not None:
+                        waiting.append(PING)
                 ready.clear()
                 if waiting:
                     body = b"".join(waiting)

@@ -48,13 +48,16 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX executions_by_end ON executions (ended_at, id);
     """,
+    # 2: the provider-compatible route a row came by (null for /v1/executions).
+    "ALTER TABLE executions ADD COLUMN route TEXT",
 )
 
 
 COLUMNS = (
     "id, started_at, first_token_at, ended_at, local_day, provider, model, auth_mode, "
     "fallback_applied, outcome, error_code, input_tokens, cache_read_tokens, "
-    "cache_write_tokens, output_tokens, reasoning_tokens, cost_usd, cost_source, agent, run, space"
+    "cache_write_tokens, output_tokens, reasoning_tokens, cost_usd, cost_source, agent, run, "
+    "space, route"
 )
 
 
@@ -118,6 +121,7 @@ def row_of(record: ExecutionRecord) -> tuple[Any, ...]:
         tag(record.agent),
         tag(record.run),
         tag(record.space),
+        record.route,
     )
 
 
@@ -145,6 +149,7 @@ def record_of(row: sqlite3.Row) -> ExecutionRecord:
         agent=row["agent"],
         run=row["run"],
         space=row["space"],
+        route=row["route"],
     )
 
 

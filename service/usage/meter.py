@@ -12,7 +12,7 @@ from typing import Protocol
 
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderError
-from contracts.executions import ExecutionRequest, ExecutionState, Usage
+from contracts.executions import ExecutionState, Usage
 from contracts.providers import ProviderSettings
 from contracts.usage import (
     BudgetState,
@@ -37,7 +37,6 @@ class Finished(Protocol):
     """What the meter reads of an execution that ended."""
 
     id: str
-    request: ExecutionRequest
     provider: ProviderId
     model: str
     state: ExecutionState
@@ -45,6 +44,13 @@ class Finished(Protocol):
     usage: Usage
     started_at: datetime
     ended_at: datetime | None
+
+    @property
+    def route(self) -> str | None:
+        """The compatible route it came by; None for /v1/executions."""
+
+    @property
+    def metadata(self) -> dict[str, str]: ...
 
     @property
     def first_token_at(self) -> datetime | None: ...
@@ -105,7 +111,7 @@ class Meter:
     def finished(self, execution: Finished) -> tuple[ExecutionRecord, ProviderError | None]:
         """Record an ended execution: its ledger row, and a budget warning when this one
         crossed 80 %."""
-        metadata = execution.request.metadata
+        metadata = execution.metadata
         error = execution.error
         outcome = execution.state
         if outcome is ExecutionState.RUNNING:  # ended without its own verdict
@@ -125,6 +131,7 @@ class Meter:
             agent=metadata.get("agent"),
             run=metadata.get("run"),
             space=metadata.get("space"),
+            route=execution.route,
         )
         self.ledger.record(record)
         return record, self.budgets.add(execution.provider, execution.usage.cost_usd)

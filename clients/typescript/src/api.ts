@@ -265,6 +265,166 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/anthropic/v1/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Anthropic API pass-through: POST /v1/messages
+         * @description Point the official Anthropic SDK's base URL at `/anthropic` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Budgets, the governor and the usage ledger apply.
+         */
+        post: operations["anthropicCompatPostVMessages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/anthropic/v1/messages/count_tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Anthropic API pass-through: POST /v1/messages/count_tokens
+         * @description Point the official Anthropic SDK's base URL at `/anthropic` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Not billed: no budget, slot or ledger row.
+         */
+        post: operations["anthropicCompatPostVMessagesCountTokens"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/anthropic/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Anthropic API pass-through: GET /v1/models
+         * @description Point the official Anthropic SDK's base URL at `/anthropic` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Not billed: no budget, slot or ledger row.
+         */
+        get: operations["anthropicCompatGetVModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/anthropic/v1/models/{model_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Anthropic API pass-through: GET /v1/models/{model_id}
+         * @description Point the official Anthropic SDK's base URL at `/anthropic` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Not billed: no budget, slot or ledger row.
+         */
+        get: operations["anthropicCompatGetVModelsModelId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openai/v1/responses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * OpenAI API pass-through: POST /responses
+         * @description Point the official OpenAI SDK's base URL at `/openai/v1` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Budgets, the governor and the usage ledger apply.
+         */
+        post: operations["openaiCompatPostResponses"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openai/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * OpenAI API pass-through: POST /chat/completions
+         * @description Point the official OpenAI SDK's base URL at `/openai/v1` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Budgets, the governor and the usage ledger apply.
+         */
+        post: operations["openaiCompatPostChatCompletions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openai/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OpenAI API pass-through: GET /models
+         * @description Point the official OpenAI SDK's base URL at `/openai/v1` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Not billed: no budget, slot or ledger row.
+         */
+        get: operations["openaiCompatGetModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openai/v1/models/{model_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OpenAI API pass-through: GET /models/{model_id}
+         * @description Point the official OpenAI SDK's base URL at `/openai/v1` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Not billed: no budget, slot or ledger row.
+         */
+        get: operations["openaiCompatGetModelsModelId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -557,6 +717,11 @@ export interface components {
              * @description From the request's metadata.space.
              */
             space?: string | null;
+            /**
+             * Route
+             * @description The provider-compatible route it came by (e.g. `/anthropic/v1/messages`); null for `/v1/executions`.
+             */
+            route?: string | null;
         };
         /**
          * ExecutionResult
@@ -3530,6 +3695,194 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    anthropicCompatPostVMessages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. The daemon's own errors come in the provider's error shape, with the taxonomy body in `kata`. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "text/event-stream": string;
+                };
+            };
+        };
+    };
+    anthropicCompatPostVMessagesCountTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. The daemon's own errors come in the provider's error shape, with the taxonomy body in `kata`. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "text/event-stream": string;
+                };
+            };
+        };
+    };
+    anthropicCompatGetVModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. The daemon's own errors come in the provider's error shape, with the taxonomy body in `kata`. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "text/event-stream": string;
+                };
+            };
+        };
+    };
+    anthropicCompatGetVModelsModelId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. The daemon's own errors come in the provider's error shape, with the taxonomy body in `kata`. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "text/event-stream": string;
+                };
+            };
+        };
+    };
+    openaiCompatPostResponses: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. The daemon's own errors come in the provider's error shape, with the taxonomy body in `kata`. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "text/event-stream": string;
+                };
+            };
+        };
+    };
+    openaiCompatPostChatCompletions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. The daemon's own errors come in the provider's error shape, with the taxonomy body in `kata`. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "text/event-stream": string;
+                };
+            };
+        };
+    };
+    openaiCompatGetModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. The daemon's own errors come in the provider's error shape, with the taxonomy body in `kata`. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "text/event-stream": string;
+                };
+            };
+        };
+    };
+    openaiCompatGetModelsModelId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. The daemon's own errors come in the provider's error shape, with the taxonomy body in `kata`. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "text/event-stream": string;
                 };
             };
         };

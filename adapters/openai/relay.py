@@ -1,0 +1,43 @@
+"""OpenAI's side of pass-through: reading usage from Responses and Chat Completions answers as
+they pass, and the API's own error shape for the daemon's errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.openai.translate import usage_of
+from adapters.relay import UsageScan
+from contracts.errors import ProviderError
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    404: "invalid_request_error",
+    429: "rate_limit_exceeded",
+}
+
+
+def read_event(event: Any, scan: UsageScan) -> None:
+    """A Responses stream event (`response.*`, which carries the response), a Chat Completions
+    chunk (the last one carries usage when the client asked for it), or a whole answer."""
+    response = event.response
+    source = response if response is not None else event
+    scan.model = getattr(source, "model", None) or scan.model
+    usage = getattr(source, "usage", None)
+    if usage is not None:
+        scan.usage = usage_of(usage)
+
+
+def error_body(error: ProviderError, status: int) -> dict[str, Any]:
+    """The API's error shape, with the daemon's taxonomy in `kata` (kept by the SDK in the
+    exception's `body`, otherwise ignored)."""
+    return {
+        "error": {
+            "message": error.message,
+            "type": ERROR_TYPES.get(status, "server_error"),
+            "param": None,
+            "code": error.code.value,
+            # Inside `error`: the SDK's exception keeps only this object as its `body`.
+            "kata": error.body().model_dump(mode="json", exclude_none=True),
+        },
+    }

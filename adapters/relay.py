@@ -1,0 +1,172 @@
+"""Pass-through, for the provider-compatible routes: a client's own provider request goes upstream
+as it came, with the daemon's credential in place of the client's, and the answer's bytes come
+back unchanged. Only hop-by-hop and credential headers are dropped on the way in and out; usage
+is read from the bytes as they pass (lines are scanned, nothing is held back)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.sse_reader import Fields
+from contracts.executions import Usage
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# The client's credential for the daemon (its token) and anything else that authenticates: the
+# daemon puts the provider credential in its place and never forwards these.
+CREDENTIALS = frozenset({"authorization", "x-api-key", "api-key", "cookie", "x-goog-api-key"})
+# Set by the HTTP client on each hop, not by the caller.
+PER_HOP = frozenset({"host", "content-length", "accept-encoding", "expect"})
+ANSWER_DROP = HOP_BY_HOP | frozenset(
+    {"content-length", "content-encoding", "set-cookie", "date", "server", "alt-svc"}
+)
+
+
+def forwarded(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The client's headers that go upstream: provider headers (`anthropic-version`,
+    `anthropic-beta`, `OpenAI-Beta`, ...), content type, user agent; never hop-by-hop or
+    credential headers."""
+    drop = HOP_BY_HOP | CREDENTIALS | PER_HOP
+    return {name: value for name, value in headers if name.lower() not in drop}
+
+
+def answered(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The upstream answer's headers that go back to the client (request ids, rate limits,
+    `retry-after`, content type); the body is re-framed, so its length and coding are not."""
+    return [(name, value) for name, value in headers if name.lower() not in ANSWER_DROP]
+
+
+@dataclass(frozen=True)
+class RelayRequest:
+    """A client's request as it goes upstream (the path is relative to the provider's base
+    URL, e.g. `/v1/messages` or `/responses`)."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes | None
+
+
+@dataclass
+class RelayAnswer:
+    """The upstream answer: status, headers, and the body as it arrives."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: AsyncIterator[bytes]
+
+    async def read(self) -> bytes:
+        """The whole body (for error answers, which are small)."""
+        return b"".join([chunk async for chunk in self.body])
+
+
+class UsageScan:
+    """Reads usage and the model as the answer's bytes pass: SSE `data:` lines, or a whole JSON
+    body. Only lines that can carry them are parsed; a partial line is all that is kept."""
+
+    def __init__(self, read_event: Callable[[Any, UsageScan], None], streamed: bool) -> None:
+        self._read_event = read_event
+        self._streamed = streamed
+        self._rest = b""
+        self._whole: list[bytes] = []
+        self.usage = Usage()
+        self.model: str | None = None
+        self.first_output = False  # whether any output has passed
+
+    def feed(self, chunk: bytes) -> None:
+        if not self._streamed:
+            self._whole.append(chunk)
+            return
+        self.first_output = True
+        data = self._rest + chunk
+        *lines, self._rest = data.split(b"\n")
+        for line in lines:
+            if line.startswith(b"data:") and (b'"usage"' in line or self.model is None):
+                self._parse(line[5:])
+
+    def end(self) -> None:
+        if self._streamed:
+            if self._rest.startswith(b"data:"):
+                self._parse(self._rest[5:])
+            return
+        self._parse(b"".join(self._whole))
+        self._whole = []
+
+    def _parse(self, raw: bytes) -> None:
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return  # `[DONE]`, or not JSON: nothing to count
+        if type(value) is dict:
+            self._read_event(Fields(value), self)
+
+
+def tags(body: Mapping[str, Any]) -> dict[str, str]:
+    """Ledger tags from what the client sent: `metadata.agent` / `run` / `space` (OpenAI's
+    metadata map), else Anthropic's `metadata.user_id` or OpenAI's `user` as the agent."""
+    metadata = body.get("metadata")
+    found: dict[str, str] = {}
+    if isinstance(metadata, dict):
+        for name in ("agent", "run", "space"):
+            if isinstance(metadata.get(name), str):
+                found[name] = metadata[name]
+        if "agent" not in found and isinstance(metadata.get("user_id"), str):
+            found["agent"] = metadata["user_id"]
+    if "agent" not in found and isinstance(body.get("user"), str):
+        found["agent"] = body["user"]
+    return found
+
+
+# The status each taxonomy code is sent with on a compatible route: the one for which the
+# provider's SDK raises the matching exception (AuthenticationError, RateLimitError, ...).
+COMPAT_STATUS = {
+    "unauthorized": 401,
+    "missing_auth": 401,
+    "invalid_auth": 401,
+    "session_expired": 401,
+    "rate_limited": 429,
+    "budget_exceeded": 429,
+    "model_not_found": 404,
+    "provider_unavailable": 503,
+    "timeout": 504,
+    "cancelled": 499,
+}
+
+
+def compat_status(code: str, status: int) -> int:
+    """The status to send a daemon error with on a compatible route."""
+    if code in COMPAT_STATUS:
+        return COMPAT_STATUS[code]
+    if code == "invalid_request":
+        return status if 400 <= status < 500 and status != 424 else 400
+    return status if status >= 500 else 500
+
+
+async def mapped(
+    body: AsyncIterator[bytes], boundary: Callable[[], AbstractContextManager[None]]
+) -> AsyncIterator[bytes]:
+    """The body as it comes, a transport failure mid-way mapped by the provider's `boundary`."""
+    with boundary():
+        async for chunk in body:
+            yield chunk
+
+
+async def once(raw: bytes) -> AsyncIterator[bytes]:
+    """A body already read, as a body to pass on."""
+    yield raw

@@ -1,0 +1,260 @@
+"""The provider-compatible routes, driven by the official SDKs as they are installed: pointed at
+the daemon (its token as their API key) they get what they get pointed at the fake directly;
+errors before the first byte raise the SDK's own exception types; the daemon token never goes
+upstream; budgets, health and the ledger apply."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from adapters.fakes.server import Step
+from service.usage.ledger import FILE_NAME, Ledger
+from service.usage.ledger_rows import MIGRATIONS
+from tests.support import ANTHROPIC_KEY, OPENAI_KEY, LiveServer, Upstreams
+
+MODEL = "claude-sonnet-5-5"  # one the fake serves
+WEATHER = {
+    "name": "get_weather",
+    "description": "The weather in a city",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
+
+
+def _anthropic(base_url: str, key: str) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=base_url, api_key=key, max_retries=0)
+
+
+def _openai(base_url: str, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=base_url, api_key=key, max_retries=0)
+
+
+def _clients(daemon: LiveServer, fakes: Upstreams) -> tuple[Any, Any, Any, Any]:
+    token = daemon.config.token
+    return (
+        _anthropic(f"{daemon.url}/anthropic", token),
+        _anthropic(fakes.anthropic.url, ANTHROPIC_KEY),
+        _openai(f"{daemon.url}/openai/v1", token),
+        _openai(f"{fakes.openai.url}/v1", OPENAI_KEY),
+    )
+
+
+def _body(error: Any) -> Any:
+    """An SDK exception's parsed body (typed `object` by the SDKs)."""
+    return error.body
+
+
+def _without_ids(value: Any) -> Any:
+    # Ids (of messages, tool calls) are made afresh for every answer.
+    if isinstance(value, dict):
+        return {k: _without_ids(v) for k, v in value.items() if k != "id"}
+    if isinstance(value, list):
+        return [_without_ids(v) for v in value]
+    return value
+
+
+def _same_message(a: Any, b: Any) -> None:
+    assert _without_ids(a.model_dump()) == _without_ids(b.model_dump())
+
+
+def test_anthropic_messages_whole_streamed_and_tools(
+    daemon: LiveServer, http: httpx.Client, fakes: Upstreams
+) -> None:
+    via, direct, _, _ = _clients(daemon, fakes)
+    ask = {"model": MODEL, "max_tokens": 200, "messages": [{"role": "user", "content": "hi there"}]}
+    _same_message(via.messages.create(**ask), direct.messages.create(**ask))
+    with via.messages.stream(**ask) as stream:
+        texts = list(stream.text_stream)
+        final = stream.get_final_message()
+    with direct.messages.stream(**ask) as stream:
+        _same_message(final, stream.get_final_message())
+    assert "".join(texts) == "Echo: hi there"
+    tools = {**ask, "tools": [WEATHER], "messages": [{"role": "user", "content": "Lisbon"}]}
+    with via.messages.stream(**tools) as stream:
+        called = stream.get_final_message()
+    assert called.stop_reason == "tool_use"
+    assert called.content[-1].input == {"city": "Lisbon"}
+    _same_message(via.messages.create(**tools), direct.messages.create(**tools))
+    counted = via.messages.count_tokens(model=MODEL, messages=ask["messages"])
+    assert (
+        counted.input_tokens
+        == direct.messages.count_tokens(model=MODEL, messages=ask["messages"]).input_tokens
+    )
+    assert [m.id for m in via.models.list()] == [m.id for m in direct.models.list()]
+
+
+def test_openai_responses_and_chat_whole_and_streamed(
+    daemon: LiveServer, http: httpx.Client, fakes: Upstreams
+) -> None:
+    _, _, via, direct = _clients(daemon, fakes)
+    whole = via.responses.create(model="gpt-5.4", input="hello there")
+    assert (
+        whole.output_text
+        == direct.responses.create(model="gpt-5.4", input="hello there").output_text
+    )
+    with via.responses.stream(model="gpt-5.4", input="hello there") as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    with direct.responses.stream(model="gpt-5.4", input="hello there") as stream:
+        direct_kinds = [event.type for event in stream]
+    assert kinds == direct_kinds
+    assert kinds[-1] == "response.completed"
+    assert final.output_text == "Echo: hello there"
+    chat = {"model": "gpt-5.4", "messages": [{"role": "user", "content": "two words"}]}
+    assert (
+        via.chat.completions.create(**chat).choices[0].message.content
+        == direct.chat.completions.create(**chat).choices[0].message.content
+    )
+    chunks = via.chat.completions.create(
+        **chat, stream=True, stream_options={"include_usage": True}
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Echo: two words"
+    assert [m.id for m in via.models.list()] == [m.id for m in direct.models.list()]
+
+
+def test_streams_pass_byte_for_byte(
+    daemon: LiveServer, http: httpx.Client, fakes: Upstreams
+) -> None:
+    # The raw SSE the client gets is the upstream's, unchanged (ids aside, which differ per call).
+    body = {
+        "model": MODEL,
+        "max_tokens": 50,
+        "stream": True,
+        "messages": [{"role": "user", "content": "a b c"}],
+    }
+    headers = {"x-api-key": daemon.config.token, "anthropic-version": "2023-06-01"}
+    via = httpx.post(f"{daemon.url}/anthropic/v1/messages", json=body, headers=headers)
+    direct = httpx.post(
+        f"{fakes.anthropic.url}/v1/messages",
+        json=body,
+        headers={**headers, "x-api-key": ANTHROPIC_KEY},
+    )
+    assert via.status_code == 200
+    assert via.headers["content-type"] == direct.headers["content-type"]
+
+    def shape(raw: str) -> list[str]:
+        return [line.split('"id":')[0] for line in raw.split("\n")]
+
+    assert shape(via.text) == shape(direct.text)
+    assert via.headers["request-id"]  # the provider's headers come back
+
+
+def test_the_daemon_token_never_goes_upstream(
+    daemon: LiveServer, http: httpx.Client, fakes: Upstreams
+) -> None:
+    via, _, via_openai, _ = _clients(daemon, fakes)
+    via.messages.create(model=MODEL, max_tokens=20, messages=[{"role": "user", "content": "x"}])
+    via_openai.responses.create(model="gpt-5.4", input="x")
+    token = daemon.config.token
+    seen = [*fakes.anthropic.requests, *fakes.openai.requests]
+    assert seen
+    for request in seen:
+        assert token not in json.dumps(request.headers)
+        assert token.encode() not in request.body
+    anthropic_sent = fakes.anthropic.requests[-1].headers
+    assert anthropic_sent["x-api-key"] == ANTHROPIC_KEY
+    assert anthropic_sent["anthropic-version"]  # the client's own header passed through
+    assert fakes.openai.requests[-1].headers["authorization"] == f"Bearer {OPENAI_KEY}"
+
+
+def test_errors_raise_the_sdks_own_types(
+    daemon: LiveServer, http: httpx.Client, fakes: Upstreams
+) -> None:
+    via, _, via_openai, _ = _clients(daemon, fakes)
+    ask: Any = {"model": MODEL, "max_tokens": 20, "messages": [{"role": "user", "content": "x"}]}
+    # A wrong daemon token: the SDK's AuthenticationError.
+    with pytest.raises(anthropic.AuthenticationError):
+        _anthropic(f"{daemon.url}/anthropic", "wrong-token").messages.create(**ask)
+    with pytest.raises(openai.AuthenticationError):
+        _openai(f"{daemon.url}/openai/v1", "wrong-token").responses.create(model="m", input="x")
+    # The upstream's own 429, passed through unchanged (the daemon retries none here).
+    fakes.anthropic.push(Step(status=429, headers=[("retry-after", "7")]))
+    with pytest.raises(anthropic.RateLimitError) as limited:
+        via.messages.create(**ask)
+    assert limited.value.response.headers["retry-after"] == "7"
+    assert _body(limited.value)["error"]["type"] == "rate_limit_error"
+    # No credential: the daemon's own error, in the provider's shape, with the taxonomy added.
+    http.delete("/v1/providers/openai/api-key")
+    with pytest.raises(openai.AuthenticationError) as missing:
+        via_openai.responses.create(model="gpt-5.4", input="x")
+    assert _body(missing.value)["kata"]["code"] == "missing_auth"
+    assert _body(missing.value)["kata"]["action"] == "set_api_key"
+    assert missing.value.response.headers["x-should-retry"] == "false"
+    # An upstream 401 (a rejected key) passes through as the SDK's AuthenticationError.
+    http.put("/v1/providers/openai/api-key", json={"api_key": "sk-proj-not-the-right-key-9"})
+    with pytest.raises(openai.AuthenticationError):
+        via_openai.responses.create(model="gpt-5.4", input="x")
+    status = http.get("/v1/providers/openai").json()
+    assert status["api_key"]["state"] == "invalid"  # the key verdict applies here too
+    # Not JSON, and a route the daemon does not pass: the provider's 400 and 404.
+    bad = httpx.post(
+        f"{daemon.url}/anthropic/v1/messages",
+        content=b"{not json",
+        headers={"x-api-key": daemon.config.token, "content-type": "application/json"},
+    )
+    assert bad.status_code == 400
+    assert bad.json()["error"]["type"] == "invalid_request_error"
+    gone = httpx.get(f"{daemon.url}/anthropic/v1/files", headers={"x-api-key": daemon.config.token})
+    assert gone.status_code == 404
+    assert gone.json()["kata"]["code"] == "invalid_request"
+
+
+def test_budgets_and_the_ledger_apply(
+    daemon: LiveServer, http: httpx.Client, fakes: Upstreams
+) -> None:
+    via, _, via_openai, _ = _clients(daemon, fakes)
+    via.messages.create(
+        model=MODEL,
+        max_tokens=20,
+        messages=[{"role": "user", "content": "count me"}],
+        metadata={"user_id": "reviewer"},
+    )
+    with via_openai.responses.stream(
+        model="gpt-5.4", input="and me", metadata={"agent": "critic", "run": "r1"}
+    ) as stream:
+        stream.get_final_response()
+    rows = http.get("/v1/executions").json()["executions"]
+    by_route = {row["route"]: row for row in rows}
+    messages, responses = by_route["/anthropic/v1/messages"], by_route["/openai/v1/responses"]
+    assert messages["agent"] == "reviewer"
+    assert messages["usage"]["input_tokens"] > 0
+    assert messages["usage"]["output_tokens"] > 0
+    assert messages["outcome"] == "succeeded"
+    assert (responses["agent"], responses["run"]) == ("critic", "r1")
+    assert responses["usage"]["output_tokens"] > 0
+    assert responses["first_token_at"] is not None
+    # A spent budget: refused before any upstream call, as the SDK's RateLimitError.
+    dear = {"input_usd_per_mtok": 10_000, "output_usd_per_mtok": 10_000}
+    assert http.put("/v1/settings", json={"prices": {MODEL: dear}}).status_code == 200
+    budget = {"daily_budget_usd": 0.000001}
+    assert http.put("/v1/providers/anthropic/settings", json=budget).status_code == 200
+    via.messages.create(model=MODEL, max_tokens=20, messages=[{"role": "user", "content": "x"}])
+    before = len(fakes.anthropic.requests)
+    with pytest.raises(anthropic.RateLimitError) as refused:
+        via.messages.create(model=MODEL, max_tokens=20, messages=[{"role": "user", "content": "x"}])
+    assert _body(refused.value)["kata"]["code"] == "budget_exceeded"
+    assert refused.value.response.headers["x-should-retry"] == "false"
+    assert len(fakes.anthropic.requests) == before
+
+
+async def test_a_ledger_from_before_routes_migrates(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / FILE_NAME)
+    db.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version = 1; COMMIT;")
+    db.close()
+    ledger = Ledger(tmp_path, lambda: 90)
+    await ledger.open()
+    assert ledger.problem is None
+    page = await ledger.page(10)
+    assert page.executions == []
+    await ledger.close()
+    db = sqlite3.connect(tmp_path / FILE_NAME)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert "route" in {row[1] for row in db.execute("PRAGMA table_info(executions)")}
