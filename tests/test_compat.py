@@ -16,9 +16,12 @@ import openai
 import pytest
 
 from adapters.fakes.server import Step
+from service.executions.retry import RetryPolicy
+from service.process.config import DaemonConfig
 from service.usage.ledger import FILE_NAME, Ledger
 from service.usage.ledger_rows import MIGRATIONS
-from tests.support import ANTHROPIC_KEY, OPENAI_KEY, LiveServer, Upstreams
+from tests.sessions_fixtures import PROFILE_TOKEN, anthropic_profile
+from tests.support import ANTHROPIC_KEY, OPENAI_KEY, LiveServer, Sleeps, Upstreams, make_runtime
 
 MODEL = "claude-sonnet-5-5"  # one the fake serves
 WEATHER = {
@@ -258,3 +261,38 @@ async def test_a_ledger_from_before_routes_migrates(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / FILE_NAME)
     assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert "route" in {row[1] for row in db.execute("PRAGMA table_info(executions)")}
+
+
+def test_a_token_session_serves_and_falls_back_to_the_key(
+    config: DaemonConfig, fakes: Upstreams, sleeps: Sleeps, isolated_home: Path
+) -> None:
+    # The Anthropic session goes through the SDK's credential provider (the profile's bearer
+    # token and its beta header); a session the provider rejects twice falls back to the key.
+    anthropic_profile(isolated_home / ".config" / "anthropic")
+    runtime = make_runtime(
+        config,
+        adapters=fakes.adapters(),
+        watch=False,
+        policy=RetryPolicy(max_retries=2, sleep=sleeps, rng=lambda: 0.0),
+    )
+    with LiveServer.start(config, runtime) as live, live.client() as client:
+        client.put("/v1/providers/anthropic/api-key", json={"api_key": ANTHROPIC_KEY})
+        client.put(
+            "/v1/providers/anthropic/settings", json={"preferred_auth_mode": "token_session"}
+        )
+        via = _anthropic(f"{live.url}/anthropic", config.token)
+        ask: Any = {
+            "model": MODEL,
+            "max_tokens": 20,
+            "messages": [{"role": "user", "content": "s"}],
+        }
+        assert via.messages.create(**ask).content[0].text == "Echo: s"
+        sent = fakes.anthropic.requests[-1].headers
+        assert sent["authorization"] == f"Bearer {PROFILE_TOKEN}"
+        assert "x-api-key" not in sent
+        fakes.anthropic.push(Step(status=401, body="OAuth token has expired.", repeat=2))
+        assert via.messages.create(**ask).content[0].text == "Echo: s"
+        rows = client.get("/v1/executions").json()["executions"]
+    assert fakes.anthropic.requests[-1].headers["x-api-key"] == ANTHROPIC_KEY
+    assert (rows[0]["auth_mode"], rows[0]["fallback_applied"]) == ("api_key", True)
+    assert (rows[1]["auth_mode"], rows[1]["fallback_applied"]) == ("token_session", False)

@@ -59,6 +59,12 @@ export interface DaemonHandle {
   client: KataClient;
   /** The daemon now running (after a restart, the new one). */
   readonly info: DaemonInfo;
+  /**
+   * The running daemon's URL and token, for pointing an official SDK at its compatible routes
+   * (`${url}/anthropic`, `${url}/openai/v1`, the token as the API key). After a restart, ask
+   * again: the new daemon has a new port and token.
+   */
+  endpoint(): Promise<Endpoint>;
   /** Stop the daemon (SIGTERM, then SIGKILL after `graceMs`) and stop supervising it. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -120,6 +126,10 @@ class Supervisor implements DaemonHandle {
   async start(): Promise<void> {
     this.#pending = this.#launch();
     this.#running = await this.#pending;
+  }
+
+  endpoint(): Promise<Endpoint> {
+    return this.#endpoint();
   }
 
   async #endpoint(): Promise<Endpoint> {
