@@ -24,15 +24,15 @@ def test_quick_benchmark_produces_a_complete_report(
     assert report["date"].startswith("20")
     for provider in PROVIDERS:
         latency = results[f"latency_{provider}"]
-        for arm in ("raw", "hop", "sdk", "naive", "daemon"):
+        for arm in ("raw", "hop", "sdk", "naive", "daemon", "compat"):
             assert latency["ms"][arm]["n"] == sizes["requests"]
             assert latency["ms"][arm]["p50"] > 0
-        assert set(latency["added_ms"]) == {"hop", "sdk", "naive", "daemon"}
-        assert set(latency["cpu_ms_per_request"]) == {"hop", "naive", "daemon"}
+        assert set(latency["added_ms"]) == {"hop", "sdk", "naive", "daemon", "compat"}
+        assert set(latency["cpu_ms_per_request"]) == {"hop", "naive", "daemon", "compat"}
         assert latency["self_reported_overhead_ms"]["n"] == sizes["requests"]
         assert latency["self_report_gap_ms"] >= 0
         throughput = results[f"throughput_{provider}"]
-        for arm in ("raw", "hop", "sdk", "naive", "daemon"):
+        for arm in ("raw", "hop", "sdk", "naive", "daemon", "compat"):
             assert throughput[f"{arm}_per_s"] > 0
         streaming = results[f"streaming_{provider}"]
         assert set(streaming) == {str(level) for level in sizes["streams"]}

@@ -292,6 +292,22 @@ class Clients:
         )
         return float(headers["x-kata-overhead-ms"]), raw
 
+    async def compat(self, provider: str) -> None:
+        # The same request as `raw`, through the daemon's compatible route (pass-through).
+        url = self.procs.ready["url"]
+        if provider == "anthropic":
+            await self.post(
+                f"{url}/anthropic/v1/messages",
+                {"model": MODEL, "max_tokens": 1024, "messages": [_user(TEXT)]},
+                {"x-api-key": TOKEN, "anthropic-version": "2023-06-01"},
+            )
+        else:
+            await self.post(
+                f"{url}/openai/v1/responses",
+                {"model": MODELS["openai"], "max_output_tokens": 1024, "input": [_user(TEXT)]},
+                {"authorization": f"Bearer {TOKEN}"},
+            )
+
     def peer_call(self, peer: Peer) -> Call:
         async def call(provider: str) -> None:
             if provider == "anthropic":
@@ -315,6 +331,7 @@ class Clients:
             Arm("sdk", self.sdk_call),
             Arm("naive", self.naive, naive),
             Arm("daemon", self.daemon, daemon),
+            Arm("compat", self.compat, daemon),
             *(Arm(peer.name, self.peer_call(peer), peer.pid) for peer in peers),
         ]
 
@@ -632,6 +649,7 @@ NAMES = {
     "sdk": "SDK in-process",
     "naive": "naive FastAPI + SDK",
     "daemon": "**Kata Providers**",
+    "compat": "Kata Providers, compatible route (pass-through)",
     "portkey": "Portkey gateway",
     "litellm": "LiteLLM proxy",
 }
