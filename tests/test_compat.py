@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -296,3 +297,24 @@ def test_a_token_session_serves_and_falls_back_to_the_key(
     assert fakes.anthropic.requests[-1].headers["x-api-key"] == ANTHROPIC_KEY
     assert (rows[0]["auth_mode"], rows[0]["fallback_applied"]) == ("api_key", True)
     assert (rows[1]["auth_mode"], rows[1]["fallback_applied"]) == ("token_session", False)
+
+
+def test_a_client_that_leaves_ends_the_upstream_request(
+    daemon: LiveServer, http: httpx.Client, fakes: Upstreams
+) -> None:
+    # A whole answer is slow to start (the fake holds it 5 s); the client gives up after 0.5 s,
+    # and the daemon stops the upstream request and records the row as cancelled at once.
+    fakes.anthropic.push(Step(delay_s=5.0))
+    body = {"model": MODEL, "max_tokens": 20, "messages": [{"role": "user", "content": "slow"}]}
+    headers = {"x-api-key": daemon.config.token, "anthropic-version": "2023-06-01"}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{daemon.url}/anthropic/v1/messages", json=body, headers=headers, timeout=0.5)
+    rows: list[Any] = []
+    for _ in range(40):
+        rows = http.get("/v1/executions").json()["executions"]
+        if rows:
+            break
+        time.sleep(0.05)
+    assert rows, "the row was recorded within 2 s, well before the fake's 5 s"
+    assert rows[0]["outcome"] == "cancelled"
+    assert rows[0]["route"] == "/anthropic/v1/messages"

@@ -178,9 +178,8 @@ class FakeAnthropic(FakeServer):
         if plan.fail_status is not None:
             return error_reply(plan.fail_status, f"Demo failure {plan.fail_status}.")
         if not body.get("stream"):
-            return Reply.json(
-                200, message_body(model, plan, self.thinking), [("request-id", new_id("req_"))]
-            )
+            whole = message_body(model, plan, self.thinking)
+            return scripted(Reply.json(200, whole, [("request-id", new_id("req_"))]), step)
         chunks = event_stream(model, plan, self.thinking)
         if step is not None:
             chunks = _inject(chunks, step)

@@ -73,6 +73,8 @@ class Relay:
         self._exits = contextlib.AsyncExitStack()
         self._admitted = False
         self._scan: UsageScan | None = None
+        self._task: asyncio.Task[object] | None = None
+        self._cancelled = False
         # The last upstream error answer (status, headers, body), passed on unchanged when the
         # rules end the request with that very error.
         self._error_answer: tuple[int, list[tuple[str, str]], bytes] | None = None
@@ -91,10 +93,26 @@ class Relay:
             return None
         return self.started_at + timedelta(seconds=self._first_byte - self._started)
 
+    def cancel(self) -> None:
+        """The client left before the answer began: stop waiting (slot, retries, upstream)."""
+        if self._task is not None and self.ended_at is None:
+            self._cancelled = True
+            self._task.cancel()
+
     async def open(self) -> RelayAnswer | ProviderError:
         """Wait for a slot (the wait counts against the deadline), then send the request,
         retrying what may be retried; the answer to pass back (an upstream error answer comes
         back read, to pass on unchanged), or the daemon's own error."""
+        self._task = asyncio.current_task()
+        try:
+            return await self._open()
+        except asyncio.CancelledError:
+            if not self._cancelled or self._task is None:
+                raise
+            self._task.uncancel()
+            return self._fail(_client_left(self.provider))
+
+    async def _open(self) -> RelayAnswer | ProviderError:
         deadline = self._started + self._deadlines.total_s
         gate = self._router.gate(self.provider)
         if not self.billable:
@@ -118,7 +136,7 @@ class Relay:
         while True:
             self._attempts.count += 1
             try:
-                return await self._attempt()
+                return await self._attempt(deadline)
             except ProviderError as error:
                 retry, self.credential = self._recovery.after(
                     error, False, self.credential, deadline
@@ -135,7 +153,7 @@ class Relay:
                 log.exception("pass-through failed inside the daemon", extra={"id": self.id})
                 return self._fail(daemon_bug(self.provider, self.id, type(exc).__name__))
 
-    async def _attempt(self) -> RelayAnswer:
+    async def _attempt(self, deadline: float) -> RelayAnswer:
         health = self._router.health(self.provider)
         wait = health.allow()
         if wait is not None:
@@ -149,8 +167,11 @@ class Relay:
         started = self._clock()
         self._error_answer = None
         stack = contextlib.AsyncExitStack()
+        # A whole (unstreamed) answer comes only once it is all generated: its headers may take
+        # as long as the request may.
+        wait = self._deadlines.first_token_s if self._streamed else self._deadlines.total_s
         try:
-            async with asyncio.timeout(self._deadlines.first_token_s):
+            async with asyncio.timeout(min(wait, max(0.0, deadline - self._clock()))):
                 answer = await stack.enter_async_context(
                     self._adapter.relay(self._upstream, self.credential)
                 )
@@ -225,9 +246,7 @@ class Relay:
                 self.usage = scan.usage
                 self.model = scan.model or self.model
             if outcome is ExecutionState.CANCELLED and self.ended_at is None:
-                self.error = Cancelled(
-                    "The client closed the connection.", "None needed.", provider=self.provider
-                )
+                self.error = _client_left(self.provider)
             self._end(outcome)
 
     def _fail(self, error: ProviderError) -> ProviderError:
@@ -253,3 +272,7 @@ class Relay:
         if self._admitted:
             self._admitted = False
             self._router.gate(self.provider).release()
+
+
+def _client_left(provider: ProviderId) -> ProviderError:
+    return Cancelled("The client closed the connection.", "None needed.", provider=provider)

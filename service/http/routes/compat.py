@@ -9,6 +9,7 @@ errors use the provider's error shape, so the SDK raises its own exception types
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -67,6 +68,11 @@ def _served(provider: ProviderId, method: str, path: str) -> bool | None:
     return None
 
 
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 def _body(raw: bytes) -> dict[str, Any]:
     try:
         value = json.loads(raw)
@@ -110,7 +116,18 @@ async def relay(request: Request, provider: ProviderId) -> Response:
         )
     except ProviderError as error:
         return provider_error(provider, error)
-    answer = await prepared.open()
+    # The body has been read: the next message is the client leaving, which stops the wait.
+    watcher = asyncio.ensure_future(_disconnected(request))
+
+    def left(task: asyncio.Future[None]) -> None:
+        if not task.cancelled():
+            prepared.cancel()
+
+    watcher.add_done_callback(left)
+    try:
+        answer = await prepared.open()
+    finally:
+        watcher.cancel()
     if isinstance(answer, ProviderError):
         await prepared.close()
         runtime.dispatcher.relay_finished(prepared)
