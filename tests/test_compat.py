@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -318,3 +319,26 @@ def test_a_client_that_leaves_ends_the_upstream_request(
     assert rows, "the row was recorded within 2 s, well before the fake's 5 s"
     assert rows[0]["outcome"] == "cancelled"
     assert rows[0]["route"] == "/anthropic/v1/messages"
+
+
+def test_the_governor_holds_a_wave_of_sdk_clients_to_the_limit(
+    daemon: LiveServer, http: httpx.Client, fakes: Upstreams
+) -> None:
+    # Eight SDK clients at once against a provider that refuses more than two in flight: with
+    # max_concurrent 2 they simply wait their turn, and none gets a 429.
+    fakes.anthropic.concurrency_limit = 2
+    fakes.anthropic.push(Step(delay_s=0.15, repeat=8))
+    http.put("/v1/providers/anthropic/settings", json={"max_concurrent": 2})
+    via = _anthropic(f"{daemon.url}/anthropic", daemon.config.token)
+
+    def ask(n: int) -> str:
+        message = via.messages.create(
+            model=MODEL, max_tokens=20, messages=[{"role": "user", "content": f"wave {n}"}]
+        )
+        return message.content[0].text  # type: ignore[union-attr]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, range(8)))
+    assert answers == [f"Echo: wave {n}" for n in range(8)]
+    assert fakes.anthropic.limited == 0
+    assert fakes.anthropic.peak_in_progress == 2
