@@ -288,10 +288,13 @@ def test_a_token_session_serves_and_falls_back_to_the_key(
             "max_tokens": 20,
             "messages": [{"role": "user", "content": "s"}],
         }
-        assert via.messages.create(**ask).content[0].text == "Echo: s"
+        beta = {"anthropic-beta": "tools-2024-04-04"}
+        assert via.messages.create(**ask, extra_headers=beta).content[0].text == "Echo: s"
         sent = fakes.anthropic.requests[-1].headers
         assert sent["authorization"] == f"Bearer {PROFILE_TOKEN}"
         assert "x-api-key" not in sent
+        # The client's beta flag passes, and the SDK's credential provider adds its own.
+        assert set(sent["anthropic-beta"].split(",")) == {"tools-2024-04-04", "oauth-2025-04-20"}
         fakes.anthropic.push(Step(status=401, body="OAuth token has expired.", repeat=2))
         assert via.messages.create(**ask).content[0].text == "Echo: s"
         rows = client.get("/v1/executions").json()["executions"]
