@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.sse_reader import Fields
+from contracts.base import AuthMode
+from contracts.errors import ProviderError
 from contracts.executions import Usage
 
 HOP_BY_HOP = frozenset(
@@ -170,3 +172,16 @@ async def mapped(
 async def once(raw: bytes) -> AsyncIterator[bytes]:
     """A body already read, as a body to pass on."""
     yield raw
+
+
+def answer_error(
+    status_error: Callable[..., ProviderError],
+    status: int,
+    body: Any,
+    headers: Iterable[tuple[str, str]],
+    mode: AuthMode,
+) -> ProviderError:
+    """An upstream error answer (its parsed body) in the taxonomy, read as the provider's
+    `status_error` reads the wire path's error answers."""
+    lowered = {name.lower(): value for name, value in headers}
+    return status_error(status, body, lowered, mode=mode)

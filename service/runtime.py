@@ -10,11 +10,10 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from adapters.base import ProviderAdapter
 from adapters.preload import preload
-from adapters.relay import RelayRequest
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderError, UnexpectedError
 from contracts.events import SnapshotEvent, StateEvent
@@ -24,7 +23,6 @@ from service import __version__
 from service.events import EventBus, Problems
 from service.executions.dispatch import Dispatcher
 from service.executions.execution import Execution
-from service.executions.relay import Relay
 from service.process.config import DaemonConfig
 from service.providers.control import ProviderControl
 from service.providers.credentials.keyring_access import KeyringAccess
@@ -179,19 +177,6 @@ class Runtime:
             providers=listing.providers,
             problems=list(self.problems.items),
         )
-
-    async def prepare_relay(
-        self,
-        provider: ProviderId,
-        route: str,
-        upstream: RelayRequest,
-        body: dict[str, Any],
-        billable: bool,
-        started: float | None,
-    ) -> Relay:
-        """Bind a pass-through request (the compatible routes); raises what blocks it."""
-        await self.ready()
-        return self.dispatcher.prepare_relay(provider, route, upstream, body, billable, started)
 
     async def prepare(self, request: ExecutionRequest, started: float | None = None) -> Execution:
         """Route a request: provider, model, credential. Raises what blocks it before any I/O.

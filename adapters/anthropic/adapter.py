@@ -17,7 +17,7 @@ from adapters.anthropic.translate import EventMapper, build_params
 from adapters.base import AdapterEvent, Credential, Finished
 from adapters.capabilities import ANTHROPIC_MESSAGES
 from adapters.clients import SdkClients, host_of, sdk_options
-from adapters.relay import RelayAnswer, RelayRequest, UsageScan, mapped
+from adapters.relay import RelayAnswer, RelayRequest, UsageScan, answer_error, mapped
 from adapters.sse_reader import events, parse
 from adapters.upstream_time import answered, timed
 from adapters.wire import OnError, Wire, error_body, lines
@@ -129,8 +129,7 @@ class AnthropicAdapter:
         self, status: int, raw: bytes, headers: list[tuple[str, str]], mode: AuthMode
     ) -> ProviderError:
         """An upstream error answer in the taxonomy."""
-        lowered = {name.lower(): value for name, value in headers}
-        return wire.status_error(status, error_body(raw), lowered, mode=mode)
+        return answer_error(wire.status_error, status, error_body(raw), headers, mode)
 
     def usage_scan(self, streamed: bool) -> UsageScan:
         """Usage and model of a passing Messages answer."""

@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from adapters.anthropic.translate import merged_usage
 from adapters.relay import RelayAnswer, RelayRequest, UsageScan, once
 from contracts.errors import ProviderError
-from contracts.executions import Usage
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
@@ -29,33 +29,18 @@ ERROR_TYPES = {
 }
 
 
-def merged(current: Usage, usage: Any) -> Usage:
-    """Anthropic's usage object over what was known: `message_delta` counts are cumulative, and
-    what a later event omits keeps its earlier value."""
-    if usage is None:
-        return current
-    return Usage(
-        input_tokens=getattr(usage, "input_tokens", None) or current.input_tokens,
-        output_tokens=getattr(usage, "output_tokens", None) or current.output_tokens,
-        cache_read_tokens=getattr(usage, "cache_read_input_tokens", None)
-        or current.cache_read_tokens,
-        cache_write_tokens=getattr(usage, "cache_creation_input_tokens", None)
-        or current.cache_write_tokens,
-    )
-
-
 def read_event(event: Any, scan: UsageScan) -> None:
     """`message_start` and `message_delta` events, or a whole `message`."""
     kind = event.type
     if kind == "message_start":
         message = event.message
         scan.model = scan.model or getattr(message, "model", None)
-        scan.usage = merged(scan.usage, getattr(message, "usage", None))
+        scan.usage = merged_usage(scan.usage, getattr(message, "usage", None))
     elif kind == "message_delta":
-        scan.usage = merged(scan.usage, event.usage)
+        scan.usage = merged_usage(scan.usage, event.usage)
     elif kind == "message":
         scan.model = event.model or scan.model
-        scan.usage = merged(scan.usage, event.usage)
+        scan.usage = merged_usage(scan.usage, event.usage)
 
 
 def error_body(error: ProviderError, status: int) -> dict[str, Any]:

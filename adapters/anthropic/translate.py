@@ -167,14 +167,20 @@ class EventMapper:
     def _add_usage(self, usage: Any) -> Iterator[UsageSeen]:
         if usage is None:
             return
-        current = self._usage
-        # message_delta counts are cumulative: take them as they come, keep what it omits.
-        self._usage = Usage(
-            input_tokens=getattr(usage, "input_tokens", None) or current.input_tokens,
-            output_tokens=getattr(usage, "output_tokens", None) or current.output_tokens,
-            cache_read_tokens=getattr(usage, "cache_read_input_tokens", None)
-            or current.cache_read_tokens,
-            cache_write_tokens=getattr(usage, "cache_creation_input_tokens", None)
-            or current.cache_write_tokens,
-        )
+        self._usage = merged_usage(self._usage, usage)
         yield UsageSeen(self._usage)
+
+
+def merged_usage(current: Usage, usage: Any) -> Usage:
+    """Anthropic's usage object over what was known: `message_delta` counts are cumulative, so
+    take them as they come and keep what a later event omits."""
+    if usage is None:
+        return current
+    return Usage(
+        input_tokens=getattr(usage, "input_tokens", None) or current.input_tokens,
+        output_tokens=getattr(usage, "output_tokens", None) or current.output_tokens,
+        cache_read_tokens=getattr(usage, "cache_read_input_tokens", None)
+        or current.cache_read_tokens,
+        cache_write_tokens=getattr(usage, "cache_creation_input_tokens", None)
+        or current.cache_write_tokens,
+    )

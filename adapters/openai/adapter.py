@@ -19,7 +19,7 @@ from adapters.openai.codex import CODEX_BASE_URL, read_codex_account, read_codex
 from adapters.openai.errors import map_errors
 from adapters.openai.responses import ResponsesMapper, responses_params
 from adapters.openai.translate import stream_error
-from adapters.relay import RelayAnswer, RelayRequest, UsageScan, mapped
+from adapters.relay import RelayAnswer, RelayRequest, UsageScan, answer_error, mapped
 from adapters.sse_reader import events, parse
 from adapters.wire import OnError, Wire, WireRequest, error_body, lines
 from contracts.base import AuthMode, ProviderId
@@ -127,8 +127,7 @@ class OpenAIAdapter:
         self, status: int, raw: bytes, headers: list[tuple[str, str]], mode: AuthMode
     ) -> ProviderError:
         """An upstream error answer in the taxonomy."""
-        lowered = {name.lower(): value for name, value in headers}
-        return wire.status_error(status, error_body(raw), lowered, mode=mode)
+        return answer_error(wire.status_error, status, error_body(raw), headers, mode)
 
     def usage_scan(self, streamed: bool) -> UsageScan:
         """Usage and model of a passing Responses or Chat Completions answer."""

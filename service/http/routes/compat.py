@@ -106,7 +106,8 @@ async def relay(request: Request, provider: ProviderId) -> Response:
             forwarded(request.headers.items()),
             raw if request.method == "POST" else None,
         )
-        prepared = await runtime.prepare_relay(
+        await runtime.ready()
+        prepared = runtime.dispatcher.prepare_relay(
             provider,
             request.url.path,
             upstream,
