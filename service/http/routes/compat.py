@@ -127,6 +127,10 @@ async def relay(request: Request, provider: ProviderId) -> Response:
     watcher.add_done_callback(left)
     try:
         answer = await prepared.open()
+    except BaseException:  # the server is stopping: give the slot back, record the end
+        await prepared.close()
+        runtime.dispatcher.relay_finished(prepared)
+        raise
     finally:
         watcher.cancel()
     if isinstance(answer, ProviderError):
