@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -40,6 +40,7 @@ class EventStream(Response):
         *,
         status: int = 200,
         headers: list[tuple[bytes, bytes]] | None = None,
+        on_end: Callable[[], Awaitable[None]] | None = None,
     ):
         # `ping_s=None` sends no pings and `headers` replaces the SSE headers: a pass-through
         # answer's bytes and headers are the upstream's own.
@@ -48,6 +49,9 @@ class EventStream(Response):
         self._ping_s = ping_s
         self._send_timeout = send_timeout_s
         self._answer_headers = list(HEADERS) if headers is None else headers
+        # Runs once the response is over, however it ends: even when the client left before the
+        # source was first read (a generator never started runs no `finally`).
+        self._on_end = on_end
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         waiting: list[bytes] = []
@@ -103,6 +107,8 @@ class EventStream(Response):
                 producer.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await producer
+            if self._on_end is not None:
+                await self._on_end()
 
 
 async def _cancel_on_disconnect(receive: Receive, producer: asyncio.Task[None]) -> None:

@@ -138,18 +138,16 @@ async def relay(request: Request, provider: ProviderId) -> Response:
         runtime.dispatcher.relay_finished(prepared)
         return provider_error(provider, answer)
 
-    async def passing() -> Any:
-        try:
-            async for chunk in prepared.passing(answer):
-                yield chunk
-        finally:
-            await prepared.close()
-            runtime.dispatcher.relay_finished(prepared)
+    async def ended() -> None:
+        await prepared.close()
+        runtime.dispatcher.relay_finished(prepared)
 
     headers = [
         (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in answered(answer.headers)
     ]
-    return EventStream(passing(), ping_s=None, status=answer.status, headers=headers)
+    return EventStream(
+        prepared.passing(answer), ping_s=None, status=answer.status, headers=headers, on_end=ended
+    )
 
 
 def _endpoint(provider: ProviderId) -> Callable[[Request], Awaitable[Response]]:

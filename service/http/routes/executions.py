@@ -56,12 +56,9 @@ async def _disconnected(request: Request) -> None:
         pass
 
 
-async def _sse(runtime: Runtime, execution: Execution) -> AsyncIterator[bytes]:
-    try:
-        async for event in execution.events():
-            yield encode(event.type, event.model_dump_json())
-    finally:
-        runtime.dispatcher.finished(execution)
+async def _sse(execution: Execution) -> AsyncIterator[bytes]:
+    async for event in execution.events():
+        yield encode(event.type, event.model_dump_json())
 
 
 @router.post(
@@ -79,7 +76,11 @@ async def create_execution(request: Request) -> Response:
     body = await parse_body(request, ExecutionRequest)
     execution = await runtime.prepare(body, request.scope["state"].get("started"))
     if body.stream:
-        return EventStream(_sse(runtime, execution))
+        # Recorded once the response is over, even if the client left before it began.
+        async def ended() -> None:
+            runtime.dispatcher.finished(execution)
+
+        return EventStream(_sse(execution), on_end=ended)
     try:
         result = await _whole(execution, request)
     finally:
