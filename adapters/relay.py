@@ -13,6 +13,7 @@ from typing import Any
 
 from adapters.sse_reader import Fields
 from contracts.base import AuthMode
+from contracts.error_body import ErrorCode
 from contracts.errors import ProviderError
 from contracts.executions import Usage
 
@@ -89,13 +90,11 @@ class UsageScan:
         self._whole: list[bytes] = []
         self.usage = Usage()
         self.model: str | None = None
-        self.first_output = False  # whether any output has passed
 
     def feed(self, chunk: bytes) -> None:
         if not self._streamed:
             self._whole.append(chunk)
             return
-        self.first_output = True
         data = self._rest + chunk
         *lines, self._rest = data.split(b"\n")
         for line in lines:
@@ -138,24 +137,24 @@ def tags(body: Mapping[str, Any]) -> dict[str, str]:
 # The status each taxonomy code is sent with on a compatible route: the one for which the
 # provider's SDK raises the matching exception (AuthenticationError, RateLimitError, ...).
 COMPAT_STATUS = {
-    "unauthorized": 401,
-    "missing_auth": 401,
-    "invalid_auth": 401,
-    "session_expired": 401,
-    "rate_limited": 429,
-    "budget_exceeded": 429,
-    "model_not_found": 404,
-    "provider_unavailable": 503,
-    "timeout": 504,
-    "cancelled": 499,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.MISSING_AUTH: 401,
+    ErrorCode.INVALID_AUTH: 401,
+    ErrorCode.SESSION_EXPIRED: 401,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.BUDGET_EXCEEDED: 429,
+    ErrorCode.MODEL_NOT_FOUND: 404,
+    ErrorCode.PROVIDER_UNAVAILABLE: 503,
+    ErrorCode.TIMEOUT: 504,
+    ErrorCode.CANCELLED: 499,
 }
 
 
-def compat_status(code: str, status: int) -> int:
+def compat_status(code: ErrorCode, status: int) -> int:
     """The status to send a daemon error with on a compatible route."""
     if code in COMPAT_STATUS:
         return COMPAT_STATUS[code]
-    if code == "invalid_request":
+    if code is ErrorCode.INVALID_REQUEST:
         return status if 400 <= status < 500 and status != 424 else 400
     return status if status >= 500 else 500
 

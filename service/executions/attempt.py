@@ -55,22 +55,12 @@ class Attempt:
 
     async def run(self, accumulator: Accumulator) -> AsyncIterator[Delta | Finished]:
         """The attempt's deltas, then its `Finished`; raises ProviderError on any failure."""
-        health = self._router.health(self._provider)
-        wait = health.allow()
-        if wait is not None:
-            raise breaker_open(self._provider, wait, health.open_reason)
-        self._router.traffic(self._provider)
-        # Building the client may import the SDK (about a second) and read a session: the
-        # daemon's time, not the provider's, so it moves the deadline and never counts as a
-        # provider failure.
-        warm_started = self._clock()
+        started = self._clock()
         try:
-            await self._adapter.warm(self._credential)
-        except ProviderError:
-            health.release()
-            raise
+            await ready_to_send(self._router, self._provider, self._adapter, self._credential)
         finally:
-            self.deadline += self._clock() - warm_started
+            # Warming up is the daemon's time, not the provider's: it moves the deadline.
+            self.deadline += self._clock() - started
         started = self._clock()
         upstream = UpstreamWatch(self._clock)
         watch = WATCH.set(upstream)
@@ -94,14 +84,10 @@ class Attempt:
                     yield event
         except DeadlinePassed as passed:
             error = timed_out(self._provider, self._deadlines, passed.which)
-            health.failure(error, self._clock() - started)
-            self._router.traffic(self._provider)
+            upstream_failed(self._router, self._provider, error, self._clock() - started)
             raise error from None
         except ProviderError as error:
-            health.failure(error, self._clock() - started)
-            if error.upstream_status == 429:
-                self._router.gate(self._provider).rate_limited(error.retry_after_s)
-            self._router.traffic(self._provider)
+            upstream_failed(self._router, self._provider, error, self._clock() - started)
             raise
         finally:
             await iterator.aclose()
@@ -115,12 +101,9 @@ class Attempt:
                 "Retry the request.",
                 provider=self._provider,
             )
-            health.failure(ended)
-            self._router.traffic(self._provider)
+            upstream_failed(self._router, self._provider, ended, None)
             raise ended
-        self._router.gate(self._provider).succeeded()
-        health.success(self._clock() - started, explicit=False)
-        self._router.traffic(self._provider)
+        upstream_answered(self._router, self._provider, self._clock() - started)
         yield finished
 
     async def _bounded(self, iterator: AsyncIterator[AdapterEvent]) -> AsyncIterator[AdapterEvent]:
@@ -151,6 +134,41 @@ class Attempt:
                     yield event
         except TimeoutError:
             raise DeadlinePassed(which) from None
+
+
+async def ready_to_send(
+    router: Router, provider: ProviderId, adapter: ProviderAdapter, credential: Credential
+) -> None:
+    """Before any upstream request: the breaker must allow it, and the adapter must have what
+    `credential` needs (which may import the SDK and read a session). A warm-up failure is
+    the daemon's, never counted against the provider."""
+    health = router.health(provider)
+    wait = health.allow()
+    if wait is not None:
+        raise breaker_open(provider, wait, health.open_reason)
+    router.traffic(provider)
+    try:
+        await adapter.warm(credential)
+    except ProviderError:
+        health.release()
+        raise
+
+
+def upstream_failed(
+    router: Router, provider: ProviderId, error: ProviderError, latency_s: float | None
+) -> None:
+    """What a failed upstream request tells health (and, for a 429, the governor)."""
+    router.health(provider).failure(error, latency_s)
+    if error.upstream_status == 429:
+        router.gate(provider).rate_limited(error.retry_after_s)
+    router.traffic(provider)
+
+
+def upstream_answered(router: Router, provider: ProviderId, latency_s: float) -> None:
+    """What a successful upstream request tells the governor and health."""
+    router.gate(provider).succeeded()
+    router.health(provider).success(latency_s, explicit=False)
+    router.traffic(provider)
 
 
 class DeadlinePassed(Exception):

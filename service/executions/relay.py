@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 from adapters.base import Credential, ProviderAdapter
-from adapters.relay import RelayAnswer, RelayRequest, UsageScan, once
+from adapters.relay import RelayAnswer, RelayRequest, once
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import Cancelled, ProviderError
 from contracts.executions import ExecutionState, Usage
-from service.executions.failures import breaker_open, daemon_bug, timed_out
+from service.executions.attempt import ready_to_send, upstream_answered, upstream_failed
+from service.executions.failures import daemon_bug, timed_out
 from service.executions.ports import Attempts, Deadlines, Router, new_execution_id
 from service.executions.recovery import Recovery
 from service.executions.retry import RetryPolicy
@@ -72,7 +73,6 @@ class Relay:
         self._recovery = Recovery(router, provider, policy, self._attempts, self.id, clock)
         self._exits = contextlib.AsyncExitStack()
         self._admitted = False
-        self._scan: UsageScan | None = None
         self._task: asyncio.Task[object] | None = None
         self._cancelled = False
         # The last upstream error answer (status, headers, body), passed on unchanged when the
@@ -154,24 +154,15 @@ class Relay:
                 return self._fail(daemon_bug(self.provider, self.id, type(exc).__name__))
 
     async def _attempt(self, deadline: float) -> RelayAnswer:
-        health = self._router.health(self.provider)
-        wait = health.allow()
-        if wait is not None:
-            raise breaker_open(self.provider, wait, health.open_reason)
-        self._router.traffic(self.provider)
-        try:
-            await self._adapter.warm(self.credential)
-        except ProviderError:
-            health.release()
-            raise
+        await ready_to_send(self._router, self.provider, self._adapter, self.credential)
         started = self._clock()
         self._error_answer = None
         stack = contextlib.AsyncExitStack()
         # A whole (unstreamed) answer comes only once it is all generated: its headers may take
         # as long as the request may.
-        wait = self._deadlines.first_token_s if self._streamed else self._deadlines.total_s
+        limit = self._deadlines.first_token_s if self._streamed else self._deadlines.total_s
         try:
-            async with asyncio.timeout(min(wait, max(0.0, deadline - self._clock()))):
+            async with asyncio.timeout(min(limit, max(0.0, deadline - self._clock()))):
                 answer = await stack.enter_async_context(
                     self._adapter.relay(self._upstream, self.credential)
                 )
@@ -179,35 +170,27 @@ class Relay:
         except TimeoutError:
             await stack.aclose()
             error = timed_out(self.provider, self._deadlines, "first")
-            self._failed(error, started)
+            upstream_failed(self._router, self.provider, error, self._clock() - started)
             raise error from None
         except ProviderError as error:
             await stack.aclose()
-            self._failed(error, started)
+            upstream_failed(self._router, self.provider, error, self._clock() - started)
             raise
         except BaseException:
             await stack.aclose()
             raise
         if answer.status < 400:
             await self._exits.enter_async_context(stack)
-            health.success(self._clock() - started, explicit=False)
-            self._router.gate(self.provider).succeeded()
-            self._router.traffic(self.provider)
+            upstream_answered(self._router, self.provider, self._clock() - started)
             self._router.key_evidence(self.provider, self.credential, None)
             return answer
         await stack.aclose()
         refused = self._adapter.relay_error(
             answer.status, raw, answer.headers, self.credential.mode
         )
-        self._failed(refused, started)
+        upstream_failed(self._router, self.provider, refused, self._clock() - started)
         self._error_answer = (answer.status, answer.headers, self._redacted(raw))
         raise refused
-
-    def _failed(self, error: ProviderError, started: float) -> None:
-        self._router.health(self.provider).failure(error, self._clock() - started)
-        if error.upstream_status == 429:
-            self._router.gate(self.provider).rate_limited(error.retry_after_s)
-        self._router.traffic(self.provider)
 
     def _redacted(self, raw: bytes) -> bytes:
         secret = self.credential.api_key
@@ -219,7 +202,6 @@ class Relay:
         """The answer's bytes as they arrive, unchanged; usage is read on the way. The idle
         deadline applies between chunks; a client that leaves closes the upstream request."""
         scan = self._adapter.usage_scan(self._streamed)
-        self._scan = scan
         outcome = ExecutionState.CANCELLED
         try:
             iterator = aiter(answer.body)

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from adapters.anthropic import relay as anthropic_relay
 from adapters.openai import relay as openai_relay
 from adapters.relay import RelayRequest, answered, compat_status, forwarded
+from adapters.specs import NAMES
 from contracts.base import ProviderId
 from contracts.errors import InvalidRequest, ProviderError
 from service.http.sse_stream import EventStream
@@ -53,7 +54,7 @@ ERROR_BODY = {
 def provider_error(provider: ProviderId, error: ProviderError) -> Response:
     """A daemon error in the provider's own shape and status; `x-should-retry` tells the SDK
     whether retrying can help (never for a spent budget or a refused credential)."""
-    status = compat_status(error.code.value, error.status)
+    status = compat_status(error.code, error.status)
     headers = {"x-should-retry": "true" if error.retryable else "false"}
     if error.retry_after_s is not None:
         headers["retry-after"] = str(max(1, round(error.retry_after_s)))
@@ -167,7 +168,7 @@ def openapi_paths() -> dict[str, Any]:
     """The compatible routes in the API document, described as what they are: pass-through."""
     paths: dict[str, Any] = {}
     for provider, routes in SERVED.items():
-        name = "Anthropic" if provider is ProviderId.ANTHROPIC else "OpenAI"
+        name = NAMES[provider]
         for method, pattern, billable in routes:
             upstream = pattern.pattern.replace("[A-Za-z0-9._:@-]+", "{model_id}")
             operation: dict[str, Any] = {
