@@ -7,7 +7,7 @@ TS     := clients/typescript
 EXECUTABLE := dist/kata-providers/kata-providers
 SOURCES := $(shell git ls-files service adapters contracts packaging 2>/dev/null) pyproject.toml
 
-.PHONY: run test test-ts dist demo bench bench-peers soak fuzz fmt openapi lock clean
+.PHONY: run test test-ts chaos chaos-short dist demo bench bench-peers soak fuzz fmt openapi lock clean
 
 # Installs come from the lock files (exact versions, hashes checked); `make lock` refreshes them
 # from pyproject.toml's ranges.
@@ -40,6 +40,7 @@ test: $(VENV)/.installed-dev  ## lint, format check, types, the whole suite, the
 	$(BIN)/mypy
 	$(BIN)/pytest
 	$(MAKE) test-ts
+	$(MAKE) chaos-short
 
 # The shell's TypeScript client (clients/typescript, its own lock), built with tsc and tested with
 # Node's test runner against the real daemon: from source, in front of the fakes, and as built
@@ -51,6 +52,22 @@ $(TS)/node_modules/.installed: $(TS)/package-lock.json
 
 test-ts: $(VENV)/.installed-dev $(TS)/node_modules/.installed $(EXECUTABLE)  ## the TypeScript client's tests
 	cd $(TS) && KATA_TEST_PYTHON=$(abspath $(BIN)/python) KATA_DIST_EXECUTABLE=$(abspath $(EXECUTABLE)) npm test
+
+# The chaos run (tests/chaos): the daemon, supervised by the TypeScript client, in front of fakes
+# that inject faults, under waves of executions, SDK clients and event subscribers, with limits
+# changed, keys deleted, budgets crossed and the daemon killed (-9); it checks the invariants
+# and exits non-zero on any violation. `make chaos SECONDS=3600 SEED=7` reproduces any run; it
+# runs from source, then as built by `make dist`. `make test` runs 60 s from source, seed 1.
+SECONDS ?= 600
+SEED ?= 1
+chaos: $(VENV)/.installed-dev $(TS)/node_modules/.installed $(EXECUTABLE)  ## the long chaos run (SECONDS, SEED)
+	cd $(TS) && npm run build --silent
+	$(BIN)/python -m tests.chaos.run --seconds $(SECONDS) --seed $(SEED) --daemon source --report artifacts/chaos-source.json
+	$(BIN)/python -m tests.chaos.run --seconds $(SECONDS) --seed $(SEED) --daemon dist --report artifacts/chaos-dist.json
+
+chaos-short: $(VENV)/.installed-dev $(TS)/node_modules/.installed
+	cd $(TS) && npm run build --silent
+	$(BIN)/python -m tests.chaos.run --seconds 60 --seed 1 --daemon source --report artifacts/chaos-short.json
 
 # A wheel, and a folder that runs the daemon with no Python installed (PyInstaller; rebuilt when
 # the code changes). Ship the folder with the desktop app and spawn dist/kata-providers/kata-providers.

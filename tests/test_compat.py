@@ -347,3 +347,52 @@ def test_the_governor_holds_a_wave_of_sdk_clients_to_the_limit(
     assert answers == [f"Echo: wave {n}" for n in range(8)]
     assert fakes.anthropic.limited == 0
     assert fakes.anthropic.peak_in_progress == 2
+
+
+def test_a_queued_sdk_client_is_refused_after_the_queue_wait_as_the_provider_would(
+    config: DaemonConfig, fakes: Upstreams
+) -> None:
+    # Issue 26: a compatible-route request has no timeout_s of its own. Behind a slow one on
+    # a provider limited to one in flight, it waits at most queue_wait_s, then gets the
+    # provider's own 429 shape with retry-after (the SDK's retry then waits and succeeds).
+    import dataclasses
+
+    config = dataclasses.replace(config, queue_wait_s=0.3)
+    runtime = make_runtime(config, adapters=fakes.adapters(), watch=False)
+    with LiveServer.start(config, runtime) as daemon, daemon.client() as http:
+        http.put("/v1/providers/anthropic/api-key", json={"api_key": ANTHROPIC_KEY})
+        http.put("/v1/providers/anthropic/settings", json={"max_concurrent": 1})
+        fakes.anthropic.push(Step(delay_s=1.5))
+        via = _anthropic(f"{daemon.url}/anthropic", config.token)
+
+        def ask() -> Any:
+            return via.messages.create(
+                model=MODEL, max_tokens=20, messages=[{"role": "user", "content": "x"}]
+            )
+
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(ask)
+            time.sleep(0.3)
+            started = time.monotonic()
+            with pytest.raises(anthropic.RateLimitError) as refused:
+                ask()
+            waited = time.monotonic() - started
+            assert slow.result().content
+        assert 0.25 <= waited < 1.0
+        assert refused.value.response.headers["retry-after"] == "1"
+        assert refused.value.response.headers["retry-after-ms"] == "1000"
+        assert _body(refused.value)["error"]["type"] == "rate_limit_error"
+        assert "waited 0.3 s for a slot" in _body(refused.value)["error"]["message"]
+        # /v1/executions without timeout_s: the same bound, the taxonomy's rate_limited.
+        fakes.anthropic.push(Step(delay_s=1.5))
+        body = {"provider": "anthropic", "messages": [{"role": "user", "content": "y"}]}
+        with ThreadPoolExecutor(1) as pool:
+            ahead = pool.submit(http.post, "/v1/executions", json=body)
+            time.sleep(0.3)
+            answer = http.post("/v1/executions", json=body)
+            assert ahead.result().status_code == 200
+        assert answer.status_code == 429
+        assert answer.json()["code"] == "rate_limited"
+        assert answer.headers["retry-after"] == "1"
+        governor = http.get("/v1/providers/anthropic").json()["governor"]
+        assert (governor["in_flight"], governor["queued"]) == (0, 0)

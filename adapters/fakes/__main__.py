@@ -1,7 +1,9 @@
 """`python -m adapters.fakes`: both fake upstreams in one process, for benchmarks and manual
 testing. Prints one JSON line with their URLs and the keys they accept, then serves until killed.
 With `--report`, one more JSON line as each request ends (`"complete": false` when the client
-closed the connection before the reply was whole); `--drip-s` paces every stream's events.
+closed the connection before the reply was whole, with its status, the caller's marker and the
+usage its bytes declared); `--drip-s` paces every stream's events; `--chaos SEED` injects a
+seeded mix of faults (429s, 5xx, resets, stalls, slow heads) and reports what it drew on exit.
 """
 
 from __future__ import annotations
@@ -11,24 +13,41 @@ import asyncio
 import json
 import signal
 import sys
+from collections.abc import Callable
 
 from adapters.anthropic.fake import AnthropicAuth, FakeAnthropic
-from adapters.fakes.server import FakeRequest
+from adapters.fakes.chaos import FaultMix, Faults, served
+from adapters.fakes.server import FakeRequest, Reply
 from adapters.openai.fake import FakeOpenAI, OpenAIAuth
 
 
-def _report(request: FakeRequest, complete: bool) -> None:
-    line = {"event": "request_end", "method": request.method, "path": request.path}
-    sys.stdout.write(json.dumps({**line, "complete": complete}) + "\n")
+def _write(line: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
 
 
-async def main(anthropic_key: str, openai_key: str, drip_s: float, report: bool) -> None:
+def _reporter(provider: str) -> Callable[[FakeRequest, bool, Reply | None], None]:
+    return lambda request, complete, reply: _write(served(provider, request, complete, reply))
+
+
+async def main(
+    anthropic_key: str,
+    openai_key: str,
+    drip_s: float,
+    report: bool,
+    chaos: int | None = None,
+    idle_s: float = 1.0,
+) -> None:
     anthropic = FakeAnthropic(AnthropicAuth(api_keys={anthropic_key}))
     openai = FakeOpenAI(OpenAIAuth(api_keys={openai_key}))
-    for fake in (anthropic, openai):
+    schedules: list[Faults] = []
+    for name, fake in (("anthropic", anthropic), ("openai", openai)):
         fake.drip_s = drip_s
-        fake.on_request_end = _report if report else None
+        fake.on_request_end = _reporter(name) if report else None
+        if chaos is not None:
+            faults = Faults(chaos + len(schedules), FaultMix(idle_s=idle_s))
+            fake.faults = faults
+            schedules.append(faults)
     ready = {"anthropic": await anthropic.start(), "openai": await openai.start() + "/v1"}
     sys.stdout.write(json.dumps({"event": "ready", **ready}) + "\n")
     sys.stdout.flush()
@@ -39,6 +58,12 @@ async def main(anthropic_key: str, openai_key: str, drip_s: float, report: bool)
     await stop.wait()
     await anthropic.stop()
     await openai.stop()
+    if schedules:
+        drawn: dict[str, int] = {}
+        for faults in schedules:
+            for kind, count in faults.drawn.items():
+                drawn[kind] = drawn.get(kind, 0) + count
+        _write({"event": "faults", "drawn": drawn})
 
 
 if __name__ == "__main__":
@@ -47,5 +72,9 @@ if __name__ == "__main__":
     parser.add_argument("--openai-key", default="sk-proj-fake-key")
     parser.add_argument("--drip-s", type=float, default=0.0, help="pause between stream events")
     parser.add_argument("--report", action="store_true", help="a JSON line as each request ends")
+    parser.add_argument("--chaos", type=int, default=None, metavar="SEED", help="inject faults")
+    parser.add_argument("--idle-s", type=float, default=1.0, help="the daemon's idle deadline")
     args = parser.parse_args()
-    asyncio.run(main(args.anthropic_key, args.openai_key, args.drip_s, args.report))
+    asyncio.run(
+        main(args.anthropic_key, args.openai_key, args.drip_s, args.report, args.chaos, args.idle_s)
+    )

@@ -122,6 +122,7 @@ async def send_reply(
         if chunk:
             writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
             await writer.drain()
+        reply.sent = number + 1
     writer.write(b"0\r\n\r\n")
     await writer.drain()
     return True

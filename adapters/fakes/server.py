@@ -32,6 +32,7 @@ class Reply:
     drip_s: float = 0.0
     stall_after_headers: bool = False
     reset_after: int | None = None
+    sent: int = 0  # stream chunks written before the reply ended (or was cut)
 
     @classmethod
     def json(cls, status: int, data: Any, headers: list[tuple[str, str]] | None = None) -> Reply:
@@ -98,7 +99,9 @@ class FakeServer:
         # call as each request ends, saying whether its reply was sent whole (False: the client
         # closed the connection first).
         self.drip_s = 0.0
-        self.on_request_end: Callable[[FakeRequest, bool], None] | None = None
+        self.on_request_end: Callable[[FakeRequest, bool, Reply | None], None] | None = None
+        # Faults drawn for a request no scripted step matched (a chaos run's schedule).
+        self.faults: Callable[[FakeRequest], Step | None] | None = None
 
     @property
     def url(self) -> str:
@@ -170,6 +173,7 @@ class FakeServer:
                 counted = request.method == "POST"
                 self.in_progress += counted
                 self.peak_in_progress = max(self.peak_in_progress, self.in_progress)
+                reply: Reply | None = None
                 try:
                     limit = self.concurrency_limit
                     if counted and limit is not None and self.in_progress > limit:
@@ -177,7 +181,10 @@ class FakeServer:
                         self.limited += 1
                         reply = self.limit_reply()
                     else:
-                        reply = await self._handler(request, self._next_step(request))
+                        step = self._next_step(request)
+                        if step is None and self.faults is not None:
+                            step = self.faults(request)
+                        reply = await self._handler(request, step)
                     if self.drip_s and not reply.drip_s:
                         reply.drip_s = self.drip_s
                     sent = False
@@ -185,7 +192,7 @@ class FakeServer:
                 finally:
                     self.in_progress -= counted
                     if self.on_request_end is not None:
-                        self.on_request_end(request, sent)
+                        self.on_request_end(request, sent, reply)
                 if not sent:
                     return
         except (ConnectionError, asyncio.IncompleteReadError, ValueError):

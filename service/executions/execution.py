@@ -17,10 +17,11 @@ from contracts.executions import ExecutionRequest, ExecutionResult, ExecutionSta
 from contracts.stream import DoneEvent, ErrorEvent, ExecutionStreamEvent, QueuedEvent, StartEvent
 from service.executions.accumulator import Accumulator, Delta
 from service.executions.attempt import Attempt
-from service.executions.failures import cancelled, daemon_bug, timed_out
+from service.executions.failures import cancelled, daemon_bug
 from service.executions.ports import Attempts, Deadlines, Router, new_execution_id
 from service.executions.recovery import Recovery
 from service.executions.retry import RetryPolicy
+from service.executions.slot import take_slot
 from service.usage.prices import plus
 
 log = logging.getLogger("kata.execution")
@@ -147,24 +148,20 @@ class Execution:
         self.started_at = datetime.now(UTC) - timedelta(seconds=self._clock() - started)
         self._deadline = started + (self.request.timeout_s or self.deadlines.total_s)
         gate = self.router.gate(self.provider)
-        if gate.try_enter():
+        own_deadline = self.request.timeout_s is not None
+        slot = take_slot(
+            gate, self.provider, self.deadlines, self._time_left, own_deadline, self.router.admit
+        )
+        try:
+            async with contextlib.aclosing(slot) as places:
+                async for position in places:
+                    yield QueuedEvent(
+                        id=self.id, provider=self.provider, position=position, limit=gate.limit
+                    )
             self._admitted = True
-        else:
-            try:
-                async with contextlib.aclosing(gate.queue(self._time_left)) as places:
-                    async for position in places:
-                        yield QueuedEvent(
-                            id=self.id, provider=self.provider, position=position, limit=gate.limit
-                        )
-            except TimeoutError:
-                yield self._fail(timed_out(self.provider, self.deadlines, "queued"), Accumulator())
-                return
-            self._admitted = True
-            try:  # the budget may have been spent by those ahead in the queue
-                self.router.admit(self.provider)
-            except ProviderError as refused:
-                yield self._fail(refused, Accumulator())
-                return
+        except ProviderError as refused:
+            yield self._fail(refused, Accumulator())
+            return
         yield StartEvent(
             id=self.id,
             provider=self.provider,

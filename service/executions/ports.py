@@ -24,11 +24,13 @@ def new_execution_id() -> str:
 
 @dataclass(frozen=True)
 class Deadlines:
-    """How long an execution may take: in all, to its first event, and between events."""
+    """How long an execution may take: in all, to its first event, between events, and in
+    the queue for a slot when the request set no `timeout_s` of its own."""
 
     total_s: float = 600.0
     first_token_s: float = 120.0
     idle_s: float = 60.0
+    queue_s: float = 30.0
 
 
 class Router(Protocol):

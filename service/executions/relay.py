@@ -21,6 +21,7 @@ from service.executions.failures import daemon_bug, timed_out
 from service.executions.ports import Attempts, Deadlines, Router, new_execution_id
 from service.executions.recovery import Recovery
 from service.executions.retry import RetryPolicy
+from service.executions.slot import take_slot
 
 log = logging.getLogger("kata.relay")
 
@@ -114,23 +115,17 @@ class Relay:
 
     async def _open(self) -> RelayAnswer | ProviderError:
         deadline = self._started + self._deadlines.total_s
-        gate = self._router.gate(self.provider)
-        if not self.billable:
-            pass  # listings and token counts take no slot
-        elif gate.try_enter():
-            self._admitted = True
-        else:
+        if self.billable:  # listings and token counts take no slot
+            gate = self._router.gate(self.provider)
+            time_left = lambda: deadline - self._clock()  # noqa: E731
+            slot = take_slot(
+                gate, self.provider, self._deadlines, time_left, False, self._router.admit
+            )
             try:
-                async with contextlib.aclosing(
-                    gate.queue(lambda: deadline - self._clock())
-                ) as places:
+                async with contextlib.aclosing(slot) as places:
                     async for _ in places:
                         pass  # a pass-through client simply waits
-            except TimeoutError:
-                return self._fail(timed_out(self.provider, self._deadlines, "queued"))
-            self._admitted = True
-            try:  # the budget may have been spent by those ahead in the queue
-                self._router.admit(self.provider)
+                self._admitted = True
             except ProviderError as refused:
                 return self._fail(refused)
         while True:

@@ -120,7 +120,10 @@ def build_runtime(
         book, built, meter, models, settings_store, keyring, bus, problems, clock, now
     )
     deadlines = Deadlines(
-        config.request_timeout_s, config.first_token_timeout_s, config.idle_timeout_s
+        config.request_timeout_s,
+        config.first_token_timeout_s,
+        config.idle_timeout_s,
+        config.queue_wait_s,
     )
     dispatcher = Dispatcher(
         book,

@@ -50,6 +50,7 @@ class DaemonConfig:
     request_timeout_s: float = 600.0
     first_token_timeout_s: float = 120.0
     idle_timeout_s: float = 60.0
+    queue_wait_s: float = 30.0  # longest wait for a slot when a request has no timeout_s
     probe_interval_s: float = 0.0
     head_timeout_s: float = 10.0  # a request head not complete by then closes the connection
     max_connections: int = 1024
@@ -87,6 +88,7 @@ def load_env_config() -> dict[str, object]:
         request_timeout_s: float | None = None
         first_token_timeout_s: float | None = None
         idle_timeout_s: float | None = None
+        queue_wait_s: float | None = Field(default=None, gt=0, le=3600)
         probe_interval_s: float | None = None
         shutdown_grace_s: float | None = None
         head_timeout_s: float | None = None
@@ -101,6 +103,7 @@ def load_env_config() -> dict[str, object]:
             "request_timeout_s",
             "first_token_timeout_s",
             "idle_timeout_s",
+            "queue_wait_s",
             "probe_interval_s",
             "shutdown_grace_s",
             "head_timeout_s",

@@ -1,19 +1,40 @@
 """The wave governor: at most `max_concurrent` executions per provider upstream at once; the
-rest wait first in, first out. A 429 halves the provider's effective limit (never below 1) and
-holds new starts until its `retry-after`; each quiet success window gives one back."""
+rest wait first in, first out.
+
+The rule, stated once (`_pump`): after every change (a slot taken or given back, a waiter gone,
+a 429, a setting, a timer) the gate admits waiters while a slot is free and no pause holds, and
+if any still wait on something only time changes (a pause's end, the limit growing back) it arms
+one timer for that moment. A timer that fires early (uvloop's do, by up to a millisecond) finds
+the pause still on and arms again. So a waiter is never left with capacity free and nobody to
+wake it.
+
+Recovery: a 429 halves the effective limit (never below 1; the 429s of one wave, within
+`CUT_GUARD_S` of the last cut, count once) and holds new starts until its `retry-after`. Each
+`RECOVERY_WINDOW_S` without a 429 doubles the limit back, up to the setting: from 1 of 8 back to
+8 in three windows (15 s), whether or not requests arrive meanwhile.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import time
 from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from contracts.usage import GovernorState
 
-SUCCESS_WINDOW_S = 10.0
+RECOVERY_WINDOW_S = 5.0
+CUT_GUARD_S = 1.0
+# Timers are armed a little late on purpose: one that fires early costs a second timer.
+TIMER_SLACK_S = 0.002
+
+
+class Timer(Protocol):
+    """What arming a timer returns (an asyncio.TimerHandle, or a test's)."""
+
+    def cancel(self) -> None: ...
 
 
 class Gate:
@@ -24,28 +45,49 @@ class Gate:
         max_concurrent: Callable[[], int],
         on_change: Callable[[], object] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
-        window_s: float = SUCCESS_WINDOW_S,
+        window_s: float = RECOVERY_WINDOW_S,
+        call_later: Callable[[float, Callable[[], None]], Timer] | None = None,
     ) -> None:
         self._max = max_concurrent
         self._on_change = on_change
         self._clock = clock
         self._window_s = window_s
-        self._reduced: int | None = None  # the effective limit while below the setting
-        self._changed_at = clock()
-        self._paused_until = 0.0
-        self._resume: asyncio.TimerHandle | None = None
+        self._call_later = call_later
+        self._floor: int | None = None  # the limit the last cut left, while below the setting
+        self._cut_at = float("-inf")
+        self._paused_until = float("-inf")
+        self._timer: Timer | None = None
+        self._timer_at: float | None = None
         self.in_flight = 0
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
 
     @property
     def limit(self) -> int:
-        """The effective limit now."""
+        """The effective limit now: the last cut's, doubled by each quiet window since."""
         ceiling = max(1, self._max())
-        return ceiling if self._reduced is None else min(self._reduced, ceiling)
+        if self._floor is None:
+            return ceiling
+        windows = int((self._clock() - self._cut_at) // self._window_s)
+        return min(ceiling, self._floor << min(windows, 16))
+
+    @property
+    def queued(self) -> int:
+        """How many wait for a slot."""
+        return len(self._waiting)
+
+    @property
+    def pause_left(self) -> float:
+        """Seconds a 429's `retry-after` still holds new starts (0: none)."""
+        return max(0.0, self._paused_until - self._clock())
+
+    @property
+    def timer_at(self) -> float | None:
+        """When the armed timer will pump (a clock reading), if one is armed."""
+        return self._timer_at
 
     def try_enter(self) -> bool:
         """Take a slot now if one is free and nobody waits ahead."""
-        if self._waiting or not self._open():
+        if self._waiting or self.in_flight >= self.limit or self.pause_left:
             return False
         self.in_flight += 1
         return True
@@ -54,20 +96,21 @@ class Gate:
         """Join the queue: a future resolved when a slot is this one's, and the position."""
         ticket: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append(ticket)
-        if len(self._waiting) == 1:
-            self._on_change()
-        return ticket, len(self._waiting)
+        position = len(self._waiting)
+        self._pump(changed=position == 1)
+        return ticket, position
 
-    async def queue(self, time_left: Callable[[], float]) -> AsyncGenerator[int, None]:
+    async def queue(self, wait_s: Callable[[], float]) -> AsyncGenerator[int, None]:
         """Wait for a slot, first in, first out: yields the place in the queue once, then ends
-        when a slot is granted; raises TimeoutError when `time_left()` runs out first. A
-        consumer that leaves (cancels, or closes this generator) leaves the queue."""
+        when a slot is granted; raises TimeoutError when `wait_s()` (read after the yield)
+        runs out first. A consumer that leaves (cancels, or closes this generator) leaves the
+        queue, and a slot already granted to it goes back."""
         ticket, position = self.enqueue()
         try:
             # Inside the try: a consumer that stops at its place (its client left) closes the
             # generator here, and must leave the queue too.
             yield position
-            async with asyncio.timeout(max(0.0, time_left())):
+            async with asyncio.timeout(max(0.0, wait_s())):
                 await asyncio.shield(ticket)
         except BaseException:
             self.leave(ticket)
@@ -80,64 +123,89 @@ class Gate:
             self.release()
             return
         ticket.cancel()
-        with contextlib.suppress(ValueError):
+        try:
             self._waiting.remove(ticket)
-        if not self._waiting:
-            self._on_change()
+        except ValueError:
+            return
+        self._pump(changed=not self._waiting)
 
     def release(self) -> None:
         """An admitted execution ended: its slot goes to the next in line."""
         self.in_flight = max(0, self.in_flight - 1)
-        self._admit()
+        if self._waiting:
+            self._pump()
 
     def rate_limited(self, retry_after_s: float | None) -> None:
         """The provider answered 429: halve the limit, and hold new starts for its wait."""
-        self._reduced = max(1, self.limit // 2)
-        self._changed_at = self._clock()
-        if retry_after_s:
-            self._paused_until = max(self._paused_until, self._clock() + retry_after_s)
-            if self._resume is not None:
-                self._resume.cancel()
-            self._resume = asyncio.get_running_loop().call_later(retry_after_s, self._admit)
-        self._on_change()
+        now = self._clock()
+        if now - self._cut_at >= CUT_GUARD_S:
+            self._floor = max(1, self.limit // 2)
+            self._cut_at = now
+        if retry_after_s is not None and retry_after_s > 0:
+            self._paused_until = max(self._paused_until, now + retry_after_s)
+        self._pump(changed=True)
 
-    def succeeded(self) -> None:
-        """A request went through: after a quiet window, the limit grows back by one."""
-        if self._reduced is None or self._clock() - self._changed_at < self._window_s:
-            return
-        self._changed_at = self._clock()
-        self._reduced += 1
-        if self._reduced >= max(1, self._max()):
-            self._reduced = None
-        self._admit()
-        self._on_change()
+    def wake(self) -> None:
+        """The setting changed: admit whoever now fits."""
+        self._pump(changed=True)
 
     def state(self) -> GovernorState:
         """For the provider's status."""
-        pause = self._paused_until - self._clock()
+        pause = self.pause_left
         return GovernorState(
             max_concurrent=self._max(),
             effective_limit=self.limit,
             in_flight=self.in_flight,
-            queued=sum(1 for ticket in self._waiting if not ticket.done()),
+            queued=self.queued,
             paused_until=datetime.now(UTC) + timedelta(seconds=pause) if pause > 0 else None,
         )
 
-    def _open(self) -> bool:
-        return self.in_flight < self.limit and self._clock() >= self._paused_until
+    def close(self) -> None:
+        """Disarm the timer (the daemon is stopping)."""
+        self._disarm()
 
-    def _admit(self) -> None:
+    def _pump(self, changed: bool = False) -> None:
+        """The one rule: admit while a slot is free and no pause holds; then, if anyone still
+        waits on time alone, arm the timer for the moment that changes."""
+        waiting = self._waiting
+        now = self._clock()
+        limit = self.limit
+        if self._floor is not None and limit >= max(1, self._max()):
+            self._floor = None  # fully recovered
         admitted = False
-        while self._waiting and self._open():
-            ticket = self._waiting.popleft()
+        while waiting and self.in_flight < limit and now >= self._paused_until:
+            ticket = waiting.popleft()
             if ticket.done():
                 continue
             self.in_flight += 1
             ticket.set_result(None)
             admitted = True
-        if admitted and not self._waiting:
+        self._arm(now, limit)
+        if changed or (admitted and not waiting):
             self._on_change()
 
-    def wake(self) -> None:
-        """The setting changed: admit whoever now fits."""
-        self._admit()
+    def _arm(self, now: float, limit: int) -> None:
+        wake_at: float | None = None
+        if self._waiting:
+            if now < self._paused_until:
+                wake_at = self._paused_until
+            elif self.in_flight >= limit and self._floor is not None:
+                windows = int((now - self._cut_at) // self._window_s)
+                wake_at = self._cut_at + (windows + 1) * self._window_s
+        if wake_at == self._timer_at:
+            return
+        self._disarm()
+        if wake_at is not None:
+            delay = max(0.0, wake_at - now) + TIMER_SLACK_S
+            call_later = self._call_later or asyncio.get_running_loop().call_later
+            self._timer = call_later(delay, self._ring)
+            self._timer_at = wake_at
+
+    def _ring(self) -> None:
+        self._timer = self._timer_at = None
+        self._pump(changed=True)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._timer_at = None

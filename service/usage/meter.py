@@ -91,7 +91,9 @@ class Meter:
         self.budgets.load(now.date(), await self.ledger.spent_since(midnight))
 
     async def close(self) -> None:
-        """Write what is queued and close the ledger."""
+        """Write what is queued and close the ledger; the gates' timers stop."""
+        for gate in self.gates.values():
+            gate.close()
         await self.ledger.close()
 
     def admit(self, provider: ProviderId) -> None:

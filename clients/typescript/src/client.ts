@@ -3,6 +3,7 @@
  * It never logs, throws or exposes its token.
  */
 import type { components } from "./api.js";
+import { bindMethods } from "./bind.js";
 import { KataAbortError, KataConnectionError, KataError, errorBody } from "./errors.js";
 import { readSse } from "./sse.js";
 
@@ -66,6 +67,7 @@ export class KataClient {
     this.#maxRetries = options.maxRetries ?? 2;
     this.#timeoutMs = options.timeoutMs ?? 600_000;
     this.#log = options.logger ?? QUIET;
+    bindMethods(this, KataClient.prototype);
   }
 
   /** Liveness: version, pid, uptime, problems. */
@@ -267,6 +269,7 @@ export class ExecutionStream implements AsyncIterable<ExecutionStreamEvent> {
   constructor(open: (signal: AbortSignal) => Promise<Response>, signal?: AbortSignal) {
     this.#open = open;
     this.#signal = signal;
+    bindMethods(this, ExecutionStream.prototype);
   }
 
   /** Close the connection; the daemon cancels the upstream request. */
@@ -347,6 +350,7 @@ export class EventFeed implements AsyncIterable<StateEvent> {
       ? AbortSignal.any([signal, this.#controller.signal])
       : this.#controller.signal;
     this.#log = log;
+    bindMethods(this, EventFeed.prototype);
   }
 
   /** Stop the feed; the loop over it ends. */

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { KataClient, type ClientOptions, type Endpoint, type Logger } from "./client.js";
+import { bindMethods } from "./bind.js";
 import { KataConnectionError } from "./errors.js";
 
 /** What the daemon's ready line says (its token stays inside the supervisor). */
@@ -116,6 +117,7 @@ class Supervisor implements DaemonHandle {
     this.#options = options;
     this.#log = options.logger;
     this.client = new KataClient({ ...options.client, endpoint: () => this.#endpoint() });
+    bindMethods(this, Supervisor.prototype);
   }
 
   get info(): DaemonInfo {

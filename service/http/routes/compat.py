@@ -57,6 +57,8 @@ def provider_error(provider: ProviderId, error: ProviderError) -> Response:
     status = compat_status(error.code, error.status)
     headers = {"x-should-retry": "true" if error.retryable else "false"}
     if error.retry_after_s is not None:
+        # Both SDKs read the precise `retry-after-ms` first, as the providers send it.
+        headers["retry-after-ms"] = str(max(1, round(error.retry_after_s * 1000)))
         headers["retry-after"] = str(max(1, round(error.retry_after_s)))
     return JSONResponse(ERROR_BODY[provider](error, status), status, headers=headers)
 

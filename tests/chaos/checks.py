@@ -1,0 +1,226 @@
+"""The chaos run's invariants, checked on what every side recorded: the clients' outcomes, the
+fakes' log of what they served, the daemon's ledger, its samples (RSS, descriptors, CPU) and its
+governor at the end. Each violation names the request markers (or times) that broke it."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.chaos.load import Daemon, Outcome
+
+FLUSH_S = 0.25  # the ledger's write-behind window (service/usage/ledger.py)
+
+
+@dataclass
+class Sample:
+    at: float
+    pid: int
+    rss_mb: float
+    fds: int
+    cpu_s: float
+
+
+@dataclass
+class Report:
+    violations: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def fail(self, what: str, who: list[str] | None = None) -> None:
+        shown = f" ({', '.join(who[:8])}{' ...' if len(who) > 8 else ''})" if who else ""
+        self.violations.append(what + shown)
+
+
+def outcomes(report: Report, records: list[Outcome]) -> None:
+    """Every request ended with exactly one terminal outcome, within its deadline + 2 s."""
+    hung = [r.marker for r in records if r.outcome == "hang"]
+    if hung:
+        report.fail(f"{len(hung)} requests outlived their deadline + 2 s", hung)
+    broken = [f"{r.marker}:{r.outcome}" for r in records if r.outcome.startswith("broken")]
+    if broken:
+        report.fail(f"{len(broken)} requests ended without an outcome", broken)
+    doubled = [r.marker for r in records if r.terminals > 1 or r.after_terminal]
+    if doubled:
+        report.fail(f"{len(doubled)} streams sent more than one terminal event", doubled)
+
+
+def events(report: Report, ids: list[tuple[int, int, int, bool]]) -> None:
+    """Each /v1/events subscriber sees increasing ids, across every resume (a resume's first
+    event is a replayed one after the last it saw, or a snapshot at the newest id)."""
+    last: dict[tuple[int, int], int] = {}
+    bad: list[str] = []
+    for subscriber, generation, event_id, resumed in ids:
+        previous = last.get((subscriber, generation))
+        if previous is not None and event_id < previous + (0 if resumed else 1):
+            bad.append(f"sub{subscriber} gen{generation}: {event_id} after {previous}")
+        last[(subscriber, generation)] = event_id
+    if bad:
+        report.fail(f"{len(bad)} resumed event feeds went back", bad)
+
+
+def ledger(
+    report: Report,
+    path: Path,
+    served: list[dict[str, Any]],
+    records: list[Outcome],
+    daemon: Daemon,
+    usd_per_token: float,
+) -> dict[str, Any]:
+    """The ledger is whole after every kill -9, and its rows and costs match what the fakes
+    served: no row for nothing, none missing (but for requests a kill cut off), no token more
+    than the fakes declared, and, where every reply went out whole, exactly what they declared."""
+    with sqlite3.connect(path) as db:
+        [(integrity,)] = db.execute("PRAGMA integrity_check").fetchall()
+        rows = db.execute(
+            "SELECT id, provider, outcome, input_tokens + cache_read_tokens + cache_write_tokens,"
+            " output_tokens, cost_usd, COALESCE(run, agent), started_at, ended_at FROM executions"
+        ).fetchall()
+    if integrity != "ok":
+        report.fail(f"the ledger is torn: {integrity}")
+    by_marker: dict[str, list[Any]] = defaultdict(list)
+    for row in rows:
+        by_marker[row[6] or ""].append(row)
+    fake: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line in served:
+        if line.get("marker"):
+            fake[line["marker"]].append(line)
+    cut_by_kill = {
+        r.marker for r in records if daemon.killed_between(r.started, r.ended + FLUSH_S + 0.5)
+    }
+    # A client that left mid-stream stops the daemon reading: the fake may have written its
+    # whole reply (usage last) into a socket nobody reads. Those are held to "never more".
+    client_left = {r.marker: r.kind for r in records if r.outcome == "aborted"}
+    how = {r.marker: f"{r.kind}/{r.provider}/{r.outcome}" for r in records}
+    missing, over, miscounted, phantom = [], [], [], []
+    ledger_tokens = oracle_tokens = 0
+    for marker, lines in fake.items():
+        declared = [sum((line["usage"] or [0, 0])[i] for line in lines) for i in (0, 1)]
+        counted = [sum(row[3] for row in by_marker.get(marker, [])), 0]
+        counted[1] = sum(row[4] for row in by_marker.get(marker, []))
+        if marker in cut_by_kill:
+            continue
+        if not by_marker.get(marker):
+            missing.append(marker)
+            continue
+        ledger_tokens += sum(counted)
+        oracle_tokens += sum(declared)
+        if counted[0] > declared[0] or counted[1] > declared[1]:
+            over.append(f"{marker}:{counted}>{declared}")
+        elif (
+            all(line["complete"] for line in lines)
+            and marker not in client_left
+            and counted != declared
+        ):
+            miscounted.append(f"{marker} {how.get(marker)}:{counted}!={declared}")
+    for marker, marker_rows in by_marker.items():
+        if marker not in fake and any(row[3] or row[4] for row in marker_rows):
+            phantom.append(marker)
+    if missing:
+        report.fail(f"{len(missing)} requests reached the fakes but have no ledger row", missing)
+    if over:
+        report.fail(f"{len(over)} ledger rows count more tokens than the fakes sent", over)
+    if miscounted:
+        report.fail(f"{len(miscounted)} ledger rows differ from whole replies", miscounted)
+    if phantom:
+        report.fail(f"{len(phantom)} ledger rows with tokens never served", phantom)
+    ledger_cost = sum(
+        row[5] or 0.0 for marker, rs in by_marker.items() if marker not in cut_by_kill for row in rs
+    )
+    oracle_cost = oracle_tokens * usd_per_token
+    # Cut streams may declare tokens the daemon never read (a reset drops what was in flight):
+    # the ledger may be lower, never higher, and then only by what those cuts declared.
+    if ledger_cost > oracle_cost + 0.005:
+        report.fail(f"ledger cost ${ledger_cost:.2f} is above the fakes' ${oracle_cost:.2f}")
+    return {
+        "rows": len(rows),
+        "integrity": integrity,
+        "ledger_cost_usd": round(ledger_cost, 2),
+        "fakes_cost_usd": round(oracle_cost, 2),
+        "ledger_tokens": ledger_tokens,
+        "fakes_tokens": oracle_tokens,
+        "excused_by_kill": len(cut_by_kill),
+    }
+
+
+def budgets(report: Report, path: Path, episodes: list[dict[str, Any]]) -> None:
+    """Once a budget is crossed, no execution starts upstream until it is raised: the overshoot
+    is at most what was already in flight."""
+    with sqlite3.connect(path) as db:
+        for episode in episodes:
+            rows = db.execute(
+                "SELECT id, started_at, ended_at, cost_usd FROM executions WHERE provider = ? AND"
+                " ended_at >= ? AND started_at < ? AND cost_usd > 0 ORDER BY ended_at",
+                (episode["provider"], episode["set_at"], episode["raised_at"]),
+            ).fetchall()
+            spent, crossed_at = episode["spent"], None
+            for _, _, ended_at, cost in rows:
+                spent += cost
+                if spent >= episode["budget"]:
+                    crossed_at = ended_at
+                    break
+            if crossed_at is None:
+                continue
+            late = [r[0] for r in rows if r[1] > crossed_at + 0.1 and r[1] < episode["raised_at"]]
+            if late:
+                report.fail(f"{len(late)} executions started after a budget was crossed", late)
+
+
+def flat(report: Report, samples: list[Sample], window_s: float) -> dict[str, Any]:
+    """RSS and descriptors stay flat after the first minute of each daemon's life; CPU per
+    execution at the end within 10 % of the start."""
+    lives: dict[int, list[Sample]] = defaultdict(list)
+    for sample in samples:
+        if sample.rss_mb:  # 0: the process had already ended
+            lives[sample.pid].append(sample)
+    longest = max(lives.values(), key=lambda s: s[-1].at - s[0].at, default=[])
+    if not longest or longest[-1].at - longest[0].at < 2 * window_s:
+        report.notes.append("memory: no daemon life long enough to judge flatness")
+        return {}
+    settled = next(s for s in longest if s.at - longest[0].at >= window_s)
+    last = longest[-1]
+    growth = {"rss_mb": round(last.rss_mb - settled.rss_mb, 1), "fds": last.fds - settled.fds}
+    if growth["rss_mb"] > 10:
+        report.fail(f"RSS grew {growth['rss_mb']} MB after the first window")
+    if growth["fds"] > 16:
+        report.fail(f"open descriptors grew by {growth['fds']} after the first window")
+    return {"rss_mb": last.rss_mb, "fds": last.fds, "growth": growth}
+
+
+def rates(
+    report: Report, records: list[Outcome], samples: list[Sample], start: float, end: float
+) -> dict[str, Any]:
+    """Requests served per second and daemon CPU per request, first window against last."""
+    window = min(60.0, (end - start) / 4)
+    first = (start + 2, start + 2 + window)
+    last = (end - window, end)
+
+    def served(span: tuple[float, float]) -> int:
+        return sum(1 for r in records if span[0] <= r.ended < span[1] and r.outcome != "killed")
+
+    def cpu(span: tuple[float, float]) -> float | None:
+        inside = [s for s in samples if span[0] <= s.at <= span[1]]
+        if len(inside) < 2 or inside[0].pid != inside[-1].pid:
+            return None
+        return inside[-1].cpu_s - inside[0].cpu_s
+
+    rate_first, rate_last = served(first) / window, served(last) / window
+    if rate_first and rate_last < 0.8 * rate_first:
+        report.fail(f"served {rate_last:.1f}/s in the last window, {rate_first:.1f}/s in the first")
+    cpu_first, cpu_last = cpu(first), cpu(last)
+    per = {}
+    if cpu_first is not None and cpu_last is not None and served(first) and served(last):
+        per = {
+            "first": cpu_first / served(first) * 1000,
+            "last": cpu_last / served(last) * 1000,
+        }
+        # 10 % as the issue states, with 0.3 ms for the 10 ms ticks /proc counts CPU in.
+        if per["last"] > per["first"] * 1.10 + 0.3:
+            report.fail(f"CPU per request grew: {per['first']:.2f} -> {per['last']:.2f} ms")
+    return {
+        "window_s": round(window, 1),
+        "served_per_s": [round(rate_first, 1), round(rate_last, 1)],
+        "cpu_ms_per_request": {k: round(v, 2) for k, v in per.items()},
+    }

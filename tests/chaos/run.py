@@ -1,0 +1,400 @@
+"""The chaos run: the daemon (from source, or as built by `make dist`), supervised by the shell's
+TypeScript client, in front of fakes that inject a seeded mix of faults, driven by waves of
+executions, SDK clients and event subscribers while actors change limits, replace and delete
+keys, cross budgets and `kill -9` the daemon. Prints a summary and exits 1 on any violation.
+
+    python -m tests.chaos.run [--seconds 600] [--seed 1] [--daemon source|dist]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from adapters.catalogue import DEFAULT_MODEL
+from tests.bench.run import ROOT, cpu_s, fds, rss_mb
+from tests.chaos import checks
+from tests.chaos.load import MODELS, Daemon, Load
+
+KEYS = {"anthropic": "sk-ant-api03-chaos-key", "openai": "sk-proj-chaos-key"}
+USD_PER_TOKEN = 0.01  # prices set high, so "to the cent" means to the token
+DAEMON_ENV = {
+    "KATA_PROVIDERS_FIRST_TOKEN_TIMEOUT_S": "3",
+    "KATA_PROVIDERS_IDLE_TIMEOUT_S": "1",
+    "KATA_PROVIDERS_REQUEST_TIMEOUT_S": "20",
+    "KATA_PROVIDERS_QUEUE_WAIT_S": "5",
+    "KATA_PROVIDERS_LOG_LEVEL": "WARNING",
+    "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+}
+
+
+class Lines(threading.Thread):
+    """Reads a child's JSON lines into a list (and calls `each` for every line)."""
+
+    def __init__(self, stream: Any, each: Any = None) -> None:
+        super().__init__(daemon=True)
+        self.stream, self.each = stream, each
+        self.lines: list[dict[str, Any]] = []
+        self.start()
+
+    def run(self) -> None:
+        for raw in self.stream:
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            self.lines.append(line)
+            if self.each is not None:
+                self.each(line)
+
+
+async def actors(load: Load, daemon: Daemon, rng: random.Random, plan: dict[str, Any]) -> None:
+    """Change limits, replace and delete keys, cross budgets, and kill the daemon."""
+    client = httpx.AsyncClient(timeout=10)
+    start = time.monotonic()
+    # The first and last windows see the steady fault mix alone, at the default settings.
+    begin, quiet = plan["act_from"], plan["quiet_after"]
+    next_at = {"limit": begin, "key": begin + 5, "budget": begin + 2}
+    kills = list(plan["kills"])
+    restored = False
+
+    async def call(method: str, path: str, body: Any = None) -> Any:
+        await daemon.ready.wait()
+        headers = {"Authorization": f"Bearer {daemon.token}"}
+        answer = await client.request(method, daemon.url + path, json=body, headers=headers)
+        return answer.json()
+
+    try:
+        while not load.stop.is_set():
+            await asyncio.sleep(0.25)
+            now = time.monotonic() - start
+            provider = rng.choice(("anthropic", "openai"))
+            try:
+                if now >= quiet:
+                    if not restored:
+                        for name in KEYS:
+                            limit = {"max_concurrent": 8}
+                            await call("PUT", f"/v1/providers/{name}/settings", limit)
+                        restored = True
+                    continue
+                if now < begin:
+                    continue
+                if kills and now >= kills[0]:
+                    kills.pop(0)
+                    daemon.ready.clear()
+                    daemon.kills.append(time.monotonic())
+                    os.kill(daemon.pid, signal.SIGKILL)
+                    plan["done"]["kill -9"] += 1
+                elif now >= next_at["limit"]:
+                    next_at["limit"] = now + rng.uniform(3, 6)
+                    limit = {"max_concurrent": rng.randint(1, 16)}
+                    await call("PUT", f"/v1/providers/{provider}/settings", limit)
+                    plan["done"]["max_concurrent changed"] += 1
+                elif now >= next_at["key"]:
+                    next_at["key"] = now + rng.uniform(10, 20)
+                    if rng.random() < 0.5:
+                        await call("DELETE", f"/v1/providers/{provider}/api-key")
+                        await asyncio.sleep(rng.uniform(0.5, 2))
+                        plan["done"]["key deleted"] += 1
+                    await call(
+                        "PUT", f"/v1/providers/{provider}/api-key", {"api_key": KEYS[provider]}
+                    )
+                    plan["done"]["key replaced"] += 1
+                elif now >= next_at["budget"]:
+                    next_at["budget"] = now + rng.uniform(15, 25)
+                    status = await call("GET", f"/v1/providers/{provider}")
+                    spent = status["budget"]["spent_today_usd"]
+                    episode = {"provider": provider, "spent": spent, "budget": spent + 0.5}
+                    episode["set_at"] = time.time()
+                    update = {"daily_budget_usd": episode["budget"]}
+                    await call("PUT", f"/v1/providers/{provider}/settings", update)
+                    await asyncio.sleep(4)
+                    episode["raised_at"] = time.time()
+                    await call(
+                        "PUT", f"/v1/providers/{provider}/settings", {"daily_budget_usd": None}
+                    )
+                    plan["episodes"].append(episode)
+                    plan["done"]["budget crossed"] += 1
+            except (httpx.HTTPError, ValueError, KeyError):
+                pass  # the daemon was being killed or restarted
+    finally:
+        await client.aclose()
+
+
+async def sampler(load: Load, daemon: Daemon, samples: list[checks.Sample]) -> None:
+    while not load.stop.is_set():
+        try:
+            pid = daemon.pid
+            samples.append(checks.Sample(time.monotonic(), pid, rss_mb(pid), fds(pid), cpu_s(pid)))
+        except (OSError, IndexError, ValueError):
+            pass
+        await asyncio.sleep(1.0)
+
+
+async def governors_settle(daemon: Daemon) -> list[str]:
+    """After the load: every governor back to nothing in flight and nothing queued."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        for _ in range(40):
+            await daemon.ready.wait()
+            headers = {"Authorization": f"Bearer {daemon.token}"}
+            listing = (await client.get(f"{daemon.url}/v1/providers", headers=headers)).json()
+            busy = [
+                f"{p['id']}: {p['governor']}"
+                for p in listing["providers"]
+                if p["governor"]["in_flight"] or p["governor"]["queued"]
+            ]
+            if not busy:
+                return []
+            await asyncio.sleep(0.25)
+    return busy
+
+
+async def drive(
+    args: argparse.Namespace,
+    home: Path,
+    supervisor: subprocess.Popen[str],
+    daemon: Daemon,
+    served: list[Any],
+) -> dict[str, Any]:
+    rng = random.Random(args.seed)  # noqa: S311 - a reproducible run, not a secret
+    load = Load(daemon, rng, float(DAEMON_ENV["KATA_PROVIDERS_QUEUE_WAIT_S"]), 20.0)
+    await daemon.ready.wait()
+    async with httpx.AsyncClient(timeout=10) as client:
+        headers = {"Authorization": f"Bearer {daemon.token}"}
+        for provider, key in KEYS.items():
+            await client.put(
+                f"{daemon.url}/v1/providers/{provider}/api-key",
+                json={"api_key": key},
+                headers=headers,
+            )
+        price = {
+            "input_usd_per_mtok": USD_PER_TOKEN * 1e6,
+            "output_usd_per_mtok": USD_PER_TOKEN * 1e6,
+        }
+        models = set(DEFAULT_MODEL.values()) | set(MODELS.values())
+        answer = await client.put(
+            f"{daemon.url}/v1/settings",
+            json={"prices": dict.fromkeys(models, price)},
+            headers=headers,
+        )
+        answer.raise_for_status()
+    seconds = args.seconds
+    window = min(60.0, seconds / 4)
+    kills = (
+        [seconds * f for f in (0.5,)] if seconds < 300 else [seconds * f for f in (0.3, 0.5, 0.7)]
+    )
+    plan: dict[str, Any] = {
+        "kills": kills,
+        "act_from": window + 2,
+        "quiet_after": seconds - window - 6,
+        "episodes": [],
+        "done": dict.fromkeys(
+            ("kill -9", "max_concurrent changed", "key replaced", "key deleted", "budget crossed"),
+            0,
+        ),
+    }
+    samples: list[checks.Sample] = []
+    start = time.monotonic()
+    tasks = [
+        asyncio.create_task(load.waves(args.max_wave // 2)),
+        asyncio.create_task(load.waves(args.max_wave // 2)),
+        asyncio.create_task(load.sdk_clients()),
+        asyncio.create_task(load.sdk_clients()),
+        asyncio.create_task(load.subscriber(1)),
+        asyncio.create_task(load.subscriber(2)),
+        asyncio.create_task(actors(load, daemon, rng, plan)),
+        asyncio.create_task(sampler(load, daemon, samples)),
+    ]
+    await asyncio.sleep(seconds)
+    load.stop.set()
+    end = time.monotonic()
+    _, pending = await asyncio.wait(tasks, timeout=90)
+    for task in pending:
+        task.cancel()
+    report = checks.Report()
+    if pending:
+        report.fail(f"{len(pending)} load tasks still running 90 s after the load stopped")
+    busy = await governors_settle(daemon)
+    if busy:
+        report.fail("governors did not return to zero: " + "; ".join(busy))
+    await load.close()
+    assert supervisor.stdin is not None
+    supervisor.stdin.close()  # the supervisor stops the daemon (SIGTERM: the ledger is flushed)
+    supervisor.wait(30)
+    return {
+        "load": load,
+        "report": report,
+        "plan": plan,
+        "samples": samples,
+        "start": start,
+        "end": end,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.chaos.run")
+    parser.add_argument("--seconds", type=float, default=600.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--daemon", choices=("source", "dist"), default="source")
+    parser.add_argument("--max-wave", type=int, default=32)
+    parser.add_argument("--report", type=Path, default=ROOT / "artifacts" / "chaos.json")
+    args = parser.parse_args(argv)
+    home = Path(tempfile.mkdtemp(prefix="kata-chaos-"))
+    fakes_log = (home / "fakes.log").open("w")  # their tracebacks at shutdown, kept out of view
+    fakes = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "adapters.fakes",
+            "--report",
+            "--chaos",
+            str(args.seed),
+            "--idle-s",
+            "1",
+            "--anthropic-key",
+            KEYS["anthropic"],
+            "--openai-key",
+            KEYS["openai"],
+        ],
+        stdout=subprocess.PIPE,
+        stderr=fakes_log,
+        text=True,
+        cwd=ROOT,
+    )
+    assert fakes.stdout is not None
+    urls = json.loads(fakes.stdout.readline())
+    served = Lines(fakes.stdout)
+    command = (
+        [str(ROOT / "dist/kata-providers/kata-providers")]
+        if args.daemon == "dist"
+        else [sys.executable, "-m", "service.process.cli"]
+    )
+    env = (
+        {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("ANTHROPIC_", "OPENAI_", "KATA_PROVIDERS_"))
+        }
+        | DAEMON_ENV
+        | {
+            "HOME": str(home),
+            "KATA_PROVIDERS_HOME": str(home / "data"),
+            "ANTHROPIC_BASE_URL": urls["anthropic"],
+            "OPENAI_BASE_URL": urls["openai"],
+            "KATA_TS_CLIENT": str(ROOT / "clients/typescript"),
+        }
+    )
+    loop = asyncio.new_event_loop()
+    daemon = Daemon()
+
+    def on_line(line: dict[str, Any]) -> None:
+        def apply() -> None:
+            if line["event"] == "ready":
+                daemon.url, daemon.token, daemon.pid = line["url"], line["token"], line["pid"]
+                daemon.generation += 1
+                daemon.ready.set()
+            elif line["event"] == "restart":
+                daemon.ready.clear()
+
+        loop.call_soon_threadsafe(apply)
+
+    supervisor = subprocess.Popen(
+        ["node", str(ROOT / "tests/chaos/supervise.mjs"), *command],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    Lines(supervisor.stdout, on_line)
+    try:
+        result = loop.run_until_complete(drive(args, home, supervisor, daemon, served.lines))
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+        fakes.send_signal(signal.SIGTERM)
+        fakes.wait(10)
+        fakes_log.close()
+        served.join(5)
+        loop.close()
+    return summarize(args, result, served.lines, home, daemon)
+
+
+def summarize(
+    args: argparse.Namespace, result: dict[str, Any], served: list[Any], home: Path, daemon: Daemon
+) -> int:
+    report: checks.Report = result["report"]
+    load: Load = result["load"]
+    records = load.outcomes
+    checks.outcomes(report, records)
+    checks.events(report, load.event_ids)
+    requests = [line for line in served if line.get("event") == "request_end"]
+    ledger_path = home / "data" / "ledger.sqlite3"
+    totals = checks.ledger(report, ledger_path, requests, records, daemon, USD_PER_TOKEN)
+    checks.budgets(report, ledger_path, result["plan"]["episodes"])
+    memory = checks.flat(report, result["samples"], min(60.0, args.seconds / 4))
+    rates = checks.rates(report, records, result["samples"], result["start"], result["end"])
+    faults: dict[str, int] = next(
+        (line["drawn"] for line in served if line.get("event") == "faults"), {}
+    )
+    by_outcome: dict[str, int] = {}
+    for record in records:
+        key = record.outcome if not record.outcome.startswith("broken") else "broken"
+        by_outcome[key] = by_outcome.get(key, 0) + 1
+    summary = {
+        "seed": args.seed,
+        "seconds": args.seconds,
+        "daemon": args.daemon,
+        "requests": len(records),
+        "by_outcome": dict(sorted(by_outcome.items())),
+        "upstream_requests": len(requests),
+        "faults_injected": faults,
+        "daemon_state_changes": result["plan"]["done"],
+        "ledger": totals,
+        "memory": memory,
+        "rates": rates,
+        "violations": report.violations,
+        "notes": report.notes,
+    }
+    print(table(summary))
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(json.dumps(summary, indent=2))
+    return 1 if report.violations else 0
+
+
+def table(summary: dict[str, Any]) -> str:
+    lines = [
+        f"chaos run: {summary['daemon']}, {summary['seconds']:g} s, seed {summary['seed']}",
+        "",
+    ]
+    lines.append(f"requests by outcome ({summary['requests']}):")
+    lines += [f"  {k:<32} {v:>6}" for k, v in summary["by_outcome"].items()]
+    lines.append(f"injected upstream faults ({summary['upstream_requests']} upstream requests):")
+    lines += [f"  {k:<32} {v:>6}" for k, v in sorted(summary["faults_injected"].items())]
+    lines.append("daemon state changes:")
+    lines += [f"  {k:<32} {v:>6}" for k, v in summary["daemon_state_changes"].items()]
+    lines.append(f"ledger: {json.dumps(summary['ledger'])}")
+    lines.append(f"memory: {json.dumps(summary['memory'])}")
+    lines.append(f"rates: {json.dumps(summary['rates'])}")
+    lines += [f"note: {n}" for n in summary["notes"]]
+    lines.append(f"violations: {len(summary['violations'])}")
+    lines += [f"  - {v}" for v in summary["violations"]]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
