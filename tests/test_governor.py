@@ -64,6 +64,29 @@ async def test_a_429_halves_the_limit_and_quiet_windows_double_it_back() -> None
     assert gate.state().effective_limit == gate.state().max_concurrent == 8
 
 
+async def test_while_cut_each_round_of_successes_adds_one() -> None:
+    # TCP's additive increase: a steady trickle of 429s holds the limit where the provider
+    # allows, not at 1 (the chaos run, seed 11: limits sat at 1.0 and 14 requests/s; with
+    # this rule, 4-6 and 25 requests/s under the same faults).
+    clock = Clock()
+    gate, _ = _gate(limit=8, clock=clock)
+    gate.rate_limited(None)
+    clock.now += 1
+    gate.rate_limited(None)
+    assert gate.limit == 2
+    gate.succeeded()
+    assert gate.limit == 2  # half a round
+    gate.succeeded()
+    assert gate.limit == 3
+    for _ in range(3):
+        gate.succeeded()
+    assert gate.limit == 4
+    for _ in range(4 + 5 + 6 + 7):  # a round is as many successes as the limit
+        gate.succeeded()
+    assert gate.limit == 8
+    assert gate.state().effective_limit == 8
+
+
 async def test_the_limit_climbs_back_on_the_event_loop_and_admits_the_queue() -> None:
     # The real clock and loop, a short window: a waiter held by a cut limit is admitted when
     # the limit grows back, with no release and no request to wake it.

@@ -1,8 +1,9 @@
 """The governor's one rule, proved by a machine: Hypothesis drives a gate through any sequence
-of acquire / release / 429 (any retry-after) / a waiter leaving / the clock moving (with timers
-that fire up to a millisecond early, as uvloop's do) / the setting changing, and checks after
-every step that no waiter is stranded: someone waits only while every slot is taken, or while
-a pause holds and a timer is armed to end it. At the end, time and releases alone admit everyone.
+of acquire / release / success / 429 (any retry-after) / a waiter leaving / the clock moving
+(timers firing up to a few milliseconds early, as uvloop's do) / the setting changing; after
+every step it checks that no waiter is stranded: someone waits only while every slot is
+taken, or while a pause holds and a timer is armed to end it. At the end, time and releases
+alone admit everyone.
 
 Found by this machine (the bugs issue 26 reported): a timer that fired early (uvloop) or was
 replaced by a shorter retry-after left waiters with nothing in flight and no timer.
@@ -85,6 +86,11 @@ class GateMachine(RuleBasedStateMachine):
     def release(self) -> None:
         self.holders -= 1
         self._run(self.gate.release)
+
+    @precondition(lambda self: self.holders > 0)
+    @rule()
+    def succeeded(self) -> None:
+        self._run(self.gate.succeeded)
 
     @rule(retry_after=st.none() | st.floats(0, 120, allow_nan=False))
     def rate_limited(self, retry_after: float | None) -> None:

@@ -165,8 +165,8 @@ def upstream_failed(
 
 
 def upstream_answered(router: Router, provider: ProviderId, latency_s: float) -> None:
-    """What a successful upstream request tells health (the governor's limit grows back with
-    time, not with successes)."""
+    """What a successful upstream request tells the governor and health."""
+    router.gate(provider).succeeded()
     router.health(provider).success(latency_s, explicit=False)
     router.traffic(provider)
 

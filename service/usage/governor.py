@@ -8,10 +8,12 @@ one timer for that moment. A timer that fires early (uvloop's do, by up to a mil
 the pause still on and arms again. So a waiter is never left with capacity free and nobody to
 wake it.
 
-Recovery: a 429 halves the effective limit (never below 1; the 429s of one wave, within
-`CUT_GUARD_S` of the last cut, count once) and holds new starts until its `retry-after`. Each
-`RECOVERY_WINDOW_S` without a 429 doubles the limit back, up to the setting: from 1 of 8 back to
-8 in three windows (15 s), whether or not requests arrive meanwhile.
+Recovery, as TCP's congestion control does it: a 429 halves the effective limit (never below
+1; the 429s of one wave, within `CUT_GUARD_S` of the last cut, count once) and holds new starts
+until its `retry-after`. While the limit is cut, each round of `limit` successes adds one, so a
+steady trickle of 429s holds the limit near what the provider allows rather than at 1; and each
+`RECOVERY_WINDOW_S` without a 429 doubles it, up to the setting, whether or not requests arrive:
+from 1 of 8 back to 8 in three quiet windows (15 s) at most.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Gate:
         self._window_s = window_s
         self._call_later = call_later
         self._floor: int | None = None  # the limit the last cut left, while below the setting
+        self._credit = 0  # successes towards the next +1 (a round: as many as the limit)
         self._cut_at = float("-inf")
         self._paused_until = float("-inf")
         self._timer: Timer | None = None
@@ -141,9 +144,20 @@ class Gate:
         if now - self._cut_at >= CUT_GUARD_S:
             self._floor = max(1, self.limit // 2)
             self._cut_at = now
+            self._credit = 0
         if retry_after_s is not None and retry_after_s > 0:
             self._paused_until = max(self._paused_until, now + retry_after_s)
         self._pump(changed=True)
+
+    def succeeded(self) -> None:
+        """A request went through: while the limit is cut, a round of successes adds one."""
+        if self._floor is None:
+            return
+        self._credit += 1
+        if self._credit >= self.limit:
+            self._credit = 0
+            self._floor += 1
+            self._pump(changed=True)
 
     def wake(self) -> None:
         """The setting changed: admit whoever now fits."""

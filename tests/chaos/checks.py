@@ -39,7 +39,9 @@ def outcomes(report: Report, records: list[Outcome]) -> None:
     hung = [r.marker for r in records if r.outcome == "hang"]
     if hung:
         report.fail(f"{len(hung)} requests outlived their deadline + 2 s", hung)
-    broken = [f"{r.marker}:{r.outcome}" for r in records if r.outcome.startswith("broken")]
+    broken = [
+        f"{r.marker}:{r.outcome} {r.detail}" for r in records if r.outcome.startswith("broken")
+    ]
     if broken:
         report.fail(f"{len(broken)} requests ended without an outcome", broken)
     doubled = [r.marker for r in records if r.terminals > 1 or r.after_terminal]
@@ -224,3 +226,32 @@ def rates(
         "served_per_s": [round(rate_first, 1), round(rate_last, 1)],
         "cpu_ms_per_request": {k: round(v, 2) for k, v in per.items()},
     }
+
+
+def timeline(
+    records: list[Outcome], governors: list[dict[str, Any]], start: float, end: float
+) -> list[dict[str, Any]]:
+    """Every 10 s: requests served per second, the governors' mean effective limit, the most
+    that waited (what to read when the rate drops)."""
+    rows = []
+    at = start
+    while at < end:
+        span = [g for g in governors if at <= g["at"] < at + 10]
+        served = sum(1 for r in records if at <= r.ended < at + 10 and r.outcome != "killed")
+        limits = [
+            round(sum(g[p]["effective_limit"] for g in span) / len(span), 1) if span else None
+            for p in ("anthropic", "openai")
+        ]
+        queued = [
+            max((g[p]["queued"] for g in span), default=None) for p in ("anthropic", "openai")
+        ]
+        rows.append(
+            {
+                "from_s": round(at - start),
+                "served_per_s": served / 10,
+                "limits": limits,
+                "queued": queued,
+            }
+        )
+        at += 10
+    return rows

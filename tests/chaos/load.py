@@ -10,6 +10,7 @@ import json
 import os
 import random
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,7 @@ class Outcome:
     terminals: int = 0
     after_terminal: int = 0
     generation: int = 0
+    detail: str = ""  # for a broken outcome: the exception and where it was raised
 
 
 def new_marker() -> str:
@@ -238,6 +240,8 @@ class Load:
             record.outcome = "hang"
         except Exception as e:  # every way a request can end is an outcome
             record.outcome = f"broken:{type(e).__name__}"
+            where = traceback.extract_tb(e.__traceback__)[-3:]
+            record.detail = f"{e!r} at " + " < ".join(f"{f.filename}:{f.lineno}" for f in where)
         finally:
             if self.daemon.killed_between(record.started, time.monotonic()) and (
                 record.outcome.startswith("broken") or record.outcome == "error:401"

@@ -134,14 +134,23 @@ async def actors(load: Load, daemon: Daemon, rng: random.Random, plan: dict[str,
         await client.aclose()
 
 
-async def sampler(load: Load, daemon: Daemon, samples: list[checks.Sample]) -> None:
-    while not load.stop.is_set():
-        try:
-            pid = daemon.pid
-            samples.append(checks.Sample(time.monotonic(), pid, rss_mb(pid), fds(pid), cpu_s(pid)))
-        except (OSError, IndexError, ValueError):
-            pass
-        await asyncio.sleep(1.0)
+async def sampler(
+    load: Load, daemon: Daemon, samples: list[checks.Sample], governors: list[dict[str, Any]]
+) -> None:
+    """Each second: the daemon's RSS, descriptors and CPU, and its governors' state."""
+    async with httpx.AsyncClient(timeout=2) as client:
+        while not load.stop.is_set():
+            try:
+                pid = daemon.pid
+                sample = checks.Sample(time.monotonic(), pid, rss_mb(pid), fds(pid), cpu_s(pid))
+                samples.append(sample)
+                headers = {"Authorization": f"Bearer {daemon.token}"}
+                listing = await client.get(f"{daemon.url}/v1/providers", headers=headers)
+                state = {p["id"]: p["governor"] for p in listing.json()["providers"]}
+                governors.append({"at": sample.at, **state})
+            except (OSError, IndexError, ValueError, KeyError, httpx.HTTPError):
+                pass
+            await asyncio.sleep(1.0)
 
 
 async def governors_settle(daemon: Daemon) -> list[str]:
@@ -207,6 +216,7 @@ async def drive(
         ),
     }
     samples: list[checks.Sample] = []
+    governors: list[dict[str, Any]] = []
     start = time.monotonic()
     tasks = [
         asyncio.create_task(load.waves(args.max_wave // 2)),
@@ -216,7 +226,7 @@ async def drive(
         asyncio.create_task(load.subscriber(1)),
         asyncio.create_task(load.subscriber(2)),
         asyncio.create_task(actors(load, daemon, rng, plan)),
-        asyncio.create_task(sampler(load, daemon, samples)),
+        asyncio.create_task(sampler(load, daemon, samples, governors)),
     ]
     await asyncio.sleep(seconds)
     load.stop.set()
@@ -239,6 +249,7 @@ async def drive(
         "report": report,
         "plan": plan,
         "samples": samples,
+        "governors": governors,
         "start": start,
         "end": end,
     }
@@ -367,6 +378,7 @@ def summarize(
         "ledger": totals,
         "memory": memory,
         "rates": rates,
+        "timeline": checks.timeline(records, result["governors"], result["start"], result["end"]),
         "violations": report.violations,
         "notes": report.notes,
     }
@@ -390,6 +402,11 @@ def table(summary: dict[str, Any]) -> str:
     lines.append(f"ledger: {json.dumps(summary['ledger'])}")
     lines.append(f"memory: {json.dumps(summary['memory'])}")
     lines.append(f"rates: {json.dumps(summary['rates'])}")
+    lines.append("every 10 s: served/s, mean effective limit (anthropic, openai), most queued")
+    lines += [
+        f"  {row['from_s']:>5}s {row['served_per_s']:>6} {row['limits']} {row['queued']}"
+        for row in summary["timeline"]
+    ]
     lines += [f"note: {n}" for n in summary["notes"]]
     lines.append(f"violations: {len(summary['violations'])}")
     lines += [f"  - {v}" for v in summary["violations"]]
