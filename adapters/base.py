@@ -138,6 +138,10 @@ class ProviderAdapter(Protocol):
         """A reader of usage and model for a passing answer."""
         ...
 
+    def stream_error(self, error: ProviderError) -> bytes:
+        """The provider's own mid-stream error event, for a passing stream that broke."""
+        ...
+
     async def warm(self, credential: Credential) -> None:
         """Have the client for `credential` built (importing the SDK off the event loop)."""
         ...

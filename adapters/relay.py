@@ -75,7 +75,7 @@ class RelayAnswer:
     body: AsyncIterator[bytes]
 
     async def read(self) -> bytes:
-        """The whole body (for error answers, which are small)."""
+        """The whole body (error answers, and whole answers before they are passed on)."""
         return b"".join([chunk async for chunk in self.body])
 
 

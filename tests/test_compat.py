@@ -396,3 +396,54 @@ def test_a_queued_sdk_client_is_refused_after_the_queue_wait_as_the_provider_wou
         assert answer.headers["retry-after"] == "1"
         governor = http.get("/v1/providers/anthropic").json()["governor"]
         assert (governor["in_flight"], governor["queued"]) == (0, 0)
+
+
+def test_a_stream_broken_after_bytes_passed_ends_with_the_providers_error_event(
+    daemon: LiveServer, http: httpx.Client, fakes: Upstreams
+) -> None:
+    # Found by the chaos run (seed 11): an upstream reset after the first bytes ended the
+    # client's stream quietly, and the Anthropic SDK's get_final_message() raised
+    # AssertionError. The stream now ends with the API's own `error` event: the SDKs raise
+    # their own error types, and the ledger row says failed.
+    via_anthropic = _anthropic(f"{daemon.url}/anthropic", daemon.config.token)
+    fakes.anthropic.push(Step(reset_after_events=3))
+    ask: Any = [{"role": "user", "content": "one two three four five"}]
+    with (
+        pytest.raises(anthropic.APIStatusError) as broken,
+        via_anthropic.messages.stream(model=MODEL, max_tokens=50, messages=ask) as stream,
+    ):
+        stream.get_final_message()
+    assert _body(broken.value)["error"]["type"] == "overloaded_error"
+    assert _body(broken.value)["kata"]["code"] == "provider_unavailable"
+    via_openai = _openai(f"{daemon.url}/openai/v1", daemon.config.token)
+    fakes.openai.push(Step(reset_after_events=3))
+    with pytest.raises(openai.APIError) as cut:
+        for _ in via_openai.chat.completions.create(model="gpt-5.5", messages=ask, stream=True):
+            pass
+    assert _body(cut.value)["kata"]["code"] == "provider_unavailable"
+    rows = http.get("/v1/executions", params={"limit": 2}).json()["executions"]
+    assert [row["outcome"] for row in rows] == ["failed", "failed"]
+
+
+def test_a_whole_answer_cut_mid_body_is_retried_before_any_byte_passes(
+    config: DaemonConfig, fakes: Upstreams, sleeps: Sleeps
+) -> None:
+    # A whole (unstreamed) answer is read whole before it is passed on: one cut mid-body is
+    # a failure before the first byte, retried, and the client gets one complete answer.
+    runtime = make_runtime(
+        config,
+        adapters=fakes.adapters(),
+        watch=False,
+        policy=RetryPolicy(max_retries=2, sleep=sleeps, rng=lambda: 0.0),
+    )
+    with LiveServer.start(config, runtime) as daemon, daemon.client() as http:
+        http.put("/v1/providers/anthropic/api-key", json={"api_key": ANTHROPIC_KEY})
+        fakes.anthropic.push(Step(reset_after_events=0))
+        via = _anthropic(f"{daemon.url}/anthropic", config.token)
+        message = via.messages.create(
+            model=MODEL, max_tokens=20, messages=[{"role": "user", "content": "whole"}]
+        )
+        assert message.content[0].text == "Echo: whole"  # type: ignore[union-attr]
+        assert len(sleeps.delays) == 1
+        [row] = http.get("/v1/executions", params={"limit": 1}).json()["executions"]
+        assert row["outcome"] == "succeeded"

@@ -443,7 +443,8 @@ def test_a_429_halves_the_limit_and_the_wave_still_completes(
         governor = client.get("/v1/providers/anthropic").json()["governor"]
     assert fakes.anthropic.limited >= 1
     assert governor["max_concurrent"] == 8
-    assert 1 <= governor["effective_limit"] <= 4
+    # Cut by the 429s, then grown back one per round of successes: not yet back to 8.
+    assert 1 <= governor["effective_limit"] < 8
     succeeded = [a for a in answers if a.status_code == 200]
     assert len(succeeded) >= 6, [a.json().get("code") for a in answers if a.status_code != 200]
 

@@ -17,7 +17,14 @@ from adapters.anthropic.translate import EventMapper, build_params
 from adapters.base import AdapterEvent, Credential, Finished
 from adapters.capabilities import ANTHROPIC_MESSAGES
 from adapters.clients import SdkClients, host_of, sdk_options
-from adapters.relay import RelayAnswer, RelayRequest, UsageScan, answer_error, mapped
+from adapters.relay import (
+    RelayAnswer,
+    RelayRequest,
+    UsageScan,
+    answer_error,
+    compat_status,
+    mapped,
+)
 from adapters.sse_reader import events, parse
 from adapters.upstream_time import answered, timed
 from adapters.wire import OnError, Wire, error_body, lines
@@ -130,6 +137,10 @@ class AnthropicAdapter:
     ) -> ProviderError:
         """An upstream error answer in the taxonomy."""
         return answer_error(wire.status_error, status, error_body(raw), headers, mode)
+
+    def stream_error(self, error: ProviderError) -> bytes:
+        """The API's own mid-stream error event."""
+        return anthropic_relay.stream_error(error, compat_status(error.code, error.status))
 
     def usage_scan(self, streamed: bool) -> UsageScan:
         """Usage and model of a passing Messages answer."""

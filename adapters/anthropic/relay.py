@@ -3,6 +3,7 @@ Messages API's own error shape for the daemon's errors (so the SDK raises its ow
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,12 @@ def error_body(error: ProviderError, status: int) -> dict[str, Any]:
         "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": error.message},
         "kata": error.body().model_dump(mode="json", exclude_none=True),
     }
+
+
+def stream_error(error: ProviderError, status: int) -> bytes:
+    """A stream's last event when it breaks after bytes have passed: the `error` event the
+    Messages API itself sends mid-stream, so the SDK raises instead of ending quietly."""
+    return b"event: error\ndata: " + json.dumps(error_body(error, status)).encode() + b"\n\n"
 
 
 @asynccontextmanager

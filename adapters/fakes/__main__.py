@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 
 from adapters.anthropic.fake import AnthropicAuth, FakeAnthropic
-from adapters.fakes.chaos import FaultMix, Faults, served
+from adapters.fakes.chaos import SESSION_TOKEN_PREFIX, FaultMix, Faults, served
 from adapters.fakes.server import FakeRequest, Reply
 from adapters.openai.fake import FakeOpenAI, OpenAIAuth
 
@@ -38,7 +38,12 @@ async def main(
     chaos: int | None = None,
     idle_s: float = 1.0,
 ) -> None:
-    anthropic = FakeAnthropic(AnthropicAuth(api_keys={anthropic_key}))
+    auth = AnthropicAuth(api_keys={anthropic_key})
+    if chaos is not None:
+        # Session tokens a chaos run's profiles hold: even ones are live, odd ones revoked.
+        tokens = [f"{SESSION_TOKEN_PREFIX}{n}" for n in range(200)]
+        auth.oauth_tokens, auth.expired_tokens = set(tokens[::2]), set(tokens[1::2])
+    anthropic = FakeAnthropic(auth)
     openai = FakeOpenAI(OpenAIAuth(api_keys={openai_key}))
     schedules: list[Faults] = []
     for name, fake in (("anthropic", anthropic), ("openai", openai)):

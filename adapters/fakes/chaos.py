@@ -15,6 +15,7 @@ from adapters.fakes.server import FakeRequest, Reply, Step
 
 MARKER = re.compile(rb"ck[0-9a-f]{12}")
 BILLABLE = ("/v1/messages", "/v1/responses", "/v1/chat/completions")
+SESSION_TOKEN_PREFIX = "sk-ant-oat01-chaos-session-"
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,11 @@ async def send_reply(
     head = status_line + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
     writer.write(head.encode("latin-1"))
     if not streaming:
+        if reply.reset_after is not None:  # a whole answer cut mid-body
+            writer.write(reply.body[: len(reply.body) // 2])
+            await writer.drain()
+            _reset(writer)
+            return False
         writer.write(reply.body)
         await writer.drain()
         return True

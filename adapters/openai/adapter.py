@@ -19,7 +19,14 @@ from adapters.openai.codex import CODEX_BASE_URL, read_codex_account, read_codex
 from adapters.openai.errors import map_errors
 from adapters.openai.responses import ResponsesMapper, responses_params
 from adapters.openai.translate import stream_error
-from adapters.relay import RelayAnswer, RelayRequest, UsageScan, answer_error, mapped
+from adapters.relay import (
+    RelayAnswer,
+    RelayRequest,
+    UsageScan,
+    answer_error,
+    compat_status,
+    mapped,
+)
 from adapters.sse_reader import events, parse
 from adapters.wire import OnError, Wire, WireRequest, error_body, lines
 from contracts.base import AuthMode, ProviderId
@@ -128,6 +135,10 @@ class OpenAIAdapter:
     ) -> ProviderError:
         """An upstream error answer in the taxonomy."""
         return answer_error(wire.status_error, status, error_body(raw), headers, mode)
+
+    def stream_error(self, error: ProviderError) -> bytes:
+        """The API's own mid-stream error event."""
+        return openai_relay.stream_error(error, compat_status(error.code, error.status))
 
     def usage_scan(self, streamed: bool) -> UsageScan:
         """Usage and model of a passing Responses or Chat Completions answer."""

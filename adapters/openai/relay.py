@@ -3,6 +3,7 @@ they pass, and the API's own error shape for the daemon's errors."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from adapters.openai.translate import usage_of
@@ -41,3 +42,9 @@ def error_body(error: ProviderError, status: int) -> dict[str, Any]:
             "kata": error.body().model_dump(mode="json", exclude_none=True),
         },
     }
+
+
+def stream_error(error: ProviderError, status: int) -> bytes:
+    """A stream's last event when it breaks after bytes have passed: a data chunk holding an
+    `error` object, which the SDK raises as `APIError` (Chat Completions and Responses alike)."""
+    return b"data: " + json.dumps(error_body(error, status)).encode() + b"\n\n"

@@ -161,7 +161,10 @@ class Relay:
                 answer = await stack.enter_async_context(
                     self._adapter.relay(self._upstream, self.credential)
                 )
-                raw = await answer.read() if answer.status >= 400 else b""
+                # A whole answer is read whole here: one that breaks mid-body is a failure
+                # before the first byte (retried), not a truncated body sent with a 200.
+                whole = answer.status >= 400 or not self._streamed
+                raw = await answer.read() if whole else b""
         except TimeoutError:
             await stack.aclose()
             error = timed_out(self.provider, self._deadlines, "first")
@@ -178,6 +181,8 @@ class Relay:
             await self._exits.enter_async_context(stack)
             upstream_answered(self._router, self.provider, self._clock() - started)
             self._router.key_evidence(self.provider, self.credential, None)
+            if not self._streamed:
+                return RelayAnswer(answer.status, answer.headers, once(raw))
             return answer
         await stack.aclose()
         refused = self._adapter.relay_error(
@@ -225,6 +230,11 @@ class Relay:
             if outcome is ExecutionState.CANCELLED and self.ended_at is None:
                 self.error = _client_left(self.provider)
             self._end(outcome)
+        if outcome is ExecutionState.FAILED and self._streamed and self.error is not None:
+            # Broken after bytes passed: end with the provider's own mid-stream error event,
+            # so the client's SDK raises rather than ending on a stream cut short (found by the
+            # chaos run, seed 11: the Anthropic SDK's get_final_message() raised AssertionError).
+            yield self._adapter.stream_error(self.error)
 
     def _fail(self, error: ProviderError) -> ProviderError:
         if error.provider is None:

@@ -25,9 +25,11 @@ from typing import Any
 import httpx
 
 from adapters.catalogue import DEFAULT_MODEL
+from adapters.fakes.chaos import SESSION_TOKEN_PREFIX
 from tests.bench.run import ROOT, cpu_s, fds, rss_mb
 from tests.chaos import checks
 from tests.chaos.load import MODELS, Daemon, Load
+from tests.sessions_fixtures import anthropic_profile, write_private
 
 KEYS = {"anthropic": "sk-ant-api03-chaos-key", "openai": "sk-proj-chaos-key"}
 USD_PER_TOKEN = 0.01  # prices set high, so "to the cent" means to the token
@@ -61,13 +63,41 @@ class Lines(threading.Thread):
                 self.each(line)
 
 
+def session_change(home: Path, rng: random.Random, plan: dict[str, Any]) -> str:
+    """The Anthropic CLI's profile changes under the daemon: refreshed to a new token, or to one
+    the provider has revoked, or expired on disk with a refresh that cannot succeed."""
+    plan["session"] += 1
+    n = plan["session"]
+    roll = rng.random()
+    if roll < 0.5:
+        n += n % 2  # an even token: live
+        what, expires_in = "session refreshed", 3600.0
+    elif roll < 0.75:
+        n += 1 - n % 2  # an odd token: revoked upstream
+        what, expires_in = "session revoked upstream", 3600.0
+    else:
+        what, expires_in = "session expired on disk", -60.0
+    plan["session"] = n
+    write_session(home, n, expires_in)
+    return what
+
+
+def write_session(home: Path, n: int, expires_in: float) -> None:
+    path = anthropic_profile(home / ".config" / "anthropic", expires_in=expires_in, active=True)
+    data = json.loads(path.read_text())
+    data["access_token"] = f"{SESSION_TOKEN_PREFIX}{n}"
+    tmp = path.with_suffix(".tmp")
+    write_private(tmp, data)
+    tmp.replace(path)
+
+
 async def actors(load: Load, daemon: Daemon, rng: random.Random, plan: dict[str, Any]) -> None:
     """Change limits, replace and delete keys, cross budgets, and kill the daemon."""
     client = httpx.AsyncClient(timeout=10)
     start = time.monotonic()
     # The first and last windows see the steady fault mix alone, at the default settings.
     begin, quiet = plan["act_from"], plan["quiet_after"]
-    next_at = {"limit": begin, "key": begin + 5, "budget": begin + 2}
+    next_at = {"limit": begin, "key": begin + 5, "budget": begin + 2, "session": begin + 1}
     kills = list(plan["kills"])
     restored = False
 
@@ -88,6 +118,8 @@ async def actors(load: Load, daemon: Daemon, rng: random.Random, plan: dict[str,
                         for name in KEYS:
                             limit = {"max_concurrent": 8}
                             await call("PUT", f"/v1/providers/{name}/settings", limit)
+                        plan["session"] += 2 - plan["session"] % 2  # a live session again
+                        write_session(plan["home"], plan["session"], 3600)
                         restored = True
                     continue
                 if now < begin:
@@ -113,6 +145,9 @@ async def actors(load: Load, daemon: Daemon, rng: random.Random, plan: dict[str,
                         "PUT", f"/v1/providers/{provider}/api-key", {"api_key": KEYS[provider]}
                     )
                     plan["done"]["key replaced"] += 1
+                elif now >= next_at["session"]:
+                    next_at["session"] = now + rng.uniform(4, 10)
+                    plan["done"][session_change(plan["home"], rng, plan)] += 1
                 elif now >= next_at["budget"]:
                     next_at["budget"] = now + rng.uniform(15, 25)
                     status = await call("GET", f"/v1/providers/{provider}")
@@ -200,6 +235,12 @@ async def drive(
             headers=headers,
         )
         answer.raise_for_status()
+        # Anthropic runs on the CLI profile's session, falling back to the key when it fails.
+        mode = {"preferred_auth_mode": "token_session", "allow_api_key_fallback": True}
+        answer = await client.put(
+            f"{daemon.url}/v1/providers/anthropic/settings", json=mode, headers=headers
+        )
+        answer.raise_for_status()
     seconds = args.seconds
     window = min(60.0, seconds / 4)
     kills = (
@@ -210,8 +251,19 @@ async def drive(
         "act_from": window + 2,
         "quiet_after": seconds - window - 6,
         "episodes": [],
+        "session": 0,
+        "home": home,
         "done": dict.fromkeys(
-            ("kill -9", "max_concurrent changed", "key replaced", "key deleted", "budget crossed"),
+            (
+                "kill -9",
+                "max_concurrent changed",
+                "key replaced",
+                "key deleted",
+                "budget crossed",
+                "session refreshed",
+                "session revoked upstream",
+                "session expired on disk",
+            ),
             0,
         ),
     }
@@ -264,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, default=ROOT / "artifacts" / "chaos.json")
     args = parser.parse_args(argv)
     home = Path(tempfile.mkdtemp(prefix="kata-chaos-"))
+    write_session(home, 0, 3600)
     fakes_log = (home / "fakes.log").open("w")  # their tracebacks at shutdown, kept out of view
     fakes = subprocess.Popen(
         [
@@ -302,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         | DAEMON_ENV
         | {
             "HOME": str(home),
+            "ANTHROPIC_CONFIG_DIR": str(home / ".config" / "anthropic"),
             "KATA_PROVIDERS_HOME": str(home / "data"),
             "ANTHROPIC_BASE_URL": urls["anthropic"],
             "OPENAI_BASE_URL": urls["openai"],
