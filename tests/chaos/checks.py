@@ -209,8 +209,14 @@ def rates(
         return inside[-1].cpu_s - inside[0].cpu_s
 
     rate_first, rate_last = served(first) / window, served(last) / window
-    if rate_first and rate_last < 0.8 * rate_first:
-        report.fail(f"served {rate_last:.1f}/s in the last window, {rate_first:.1f}/s in the first")
+    # Waves end with their slowest request, so 5 s buckets vary: a drop counts when it is past
+    # 20 % and past the noise (two standard errors of the buckets' difference).
+    spread = _noise([first, last], served)
+    if rate_first and rate_last < 0.8 * rate_first and rate_first - rate_last > 2 * spread:
+        report.fail(
+            f"served {rate_last:.1f}/s in the last window, {rate_first:.1f}/s in the first"
+            f" (noise ±{spread:.1f}/s)"
+        )
     cpu_first, cpu_last = cpu(first), cpu(last)
     per = {}
     if cpu_first is not None and cpu_last is not None and served(first) and served(last):
@@ -222,10 +228,27 @@ def rates(
         if per["last"] > per["first"] * 1.10 + 0.3:
             report.fail(f"CPU per request grew: {per['first']:.2f} -> {per['last']:.2f} ms")
     return {
+        "noise_per_s": round(spread, 1),
         "window_s": round(window, 1),
         "served_per_s": [round(rate_first, 1), round(rate_last, 1)],
         "cpu_ms_per_request": {k: round(v, 2) for k, v in per.items()},
     }
+
+
+def _noise(spans: list[tuple[float, float]], served: Any) -> float:
+    """The standard error of the difference of two windows' mean rates, from 5 s buckets."""
+    import statistics
+
+    errors = []
+    for start, end in spans:
+        buckets = [
+            served((at, at + 5.0)) / 5.0
+            for at in [start + 5.0 * i for i in range(int((end - start) // 5))]
+        ]
+        if len(buckets) < 2:
+            return 0.0
+        errors.append(statistics.variance(buckets) / len(buckets))
+    return float(sum(errors) ** 0.5)
 
 
 def timeline(

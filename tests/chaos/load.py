@@ -186,7 +186,9 @@ class Load:
                     await client.messages.create(**ask)
                 record.outcome = "done"
             except anthropic.APIStatusError as error:
-                record.outcome = f"error:{error.status_code}"
+                # 200: the stream began, then ended with the API's own `error` event.
+                code = "mid-stream" if error.status_code == 200 else error.status_code
+                record.outcome = f"error:{code}"
             finally:
                 record.terminals = 1
                 await client.close()
@@ -223,6 +225,10 @@ class Load:
                 record.outcome = "done"
             except openai.APIStatusError as error:
                 record.outcome = f"error:{error.status_code}"
+            except openai.APIError as error:
+                if isinstance(error, openai.APIConnectionError):
+                    raise
+                record.outcome = "error:mid-stream"  # the stream's own `error` chunk
             finally:
                 record.terminals = 1
                 await client.close()

@@ -271,8 +271,7 @@ async def drive(
     governors: list[dict[str, Any]] = []
     start = time.monotonic()
     tasks = [
-        asyncio.create_task(load.waves(args.max_wave // 2)),
-        asyncio.create_task(load.waves(args.max_wave // 2)),
+        *(asyncio.create_task(load.waves(args.max_wave // 4)) for _ in range(4)),
         asyncio.create_task(load.sdk_clients()),
         asyncio.create_task(load.sdk_clients()),
         asyncio.create_task(load.subscriber(1)),
