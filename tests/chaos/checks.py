@@ -209,10 +209,12 @@ def rates(
         return inside[-1].cpu_s - inside[0].cpu_s
 
     rate_first, rate_last = served(first) / window, served(last) / window
-    # Waves end with their slowest request, so 5 s buckets vary: a drop counts when it is past
-    # 20 % and past the noise (two standard errors of the buckets' difference).
+    # Waves end with their slowest request, so the rate varies second to second: a drop counts
+    # when it is past 20 % and past the noise (three standard errors of the difference of the
+    # windows' means, from 1 s buckets; a collapse like issue 26's, 31 to 2 a second, is far
+    # past both).
     spread = _noise([first, last], served)
-    if rate_first and rate_last < 0.8 * rate_first and rate_first - rate_last > 2 * spread:
+    if rate_first and rate_last < 0.8 * rate_first and rate_first - rate_last > 3 * spread:
         report.fail(
             f"served {rate_last:.1f}/s in the last window, {rate_first:.1f}/s in the first"
             f" (noise ±{spread:.1f}/s)"
@@ -236,7 +238,7 @@ def rates(
 
 
 def _noise(spans: list[tuple[float, float]], served: Any) -> float:
-    """The standard error of the difference of two windows' mean rates, from 5 s buckets."""
+    """The standard error of the difference of two windows' mean rates, from 1 s buckets."""
     import statistics
 
     errors = []
@@ -249,6 +251,35 @@ def _noise(spans: list[tuple[float, float]], served: Any) -> float:
             return 0.0
         errors.append(statistics.variance(buckets) / len(buckets))
     return float(sum(errors) ** 0.5)
+
+
+def range_of(start: float, end: float) -> list[float]:
+    return [start + i for i in range(int(end - start))]
+
+
+def stranded(report: Report, governors: list[dict[str, Any]], start: float) -> None:
+    """Checked every second during the run: nobody waits for a slot while one is free and no
+    pause holds (two samples in a row: the first may catch the instant the limit grows)."""
+    seen: dict[str, float] = {}
+    found: list[str] = []
+    for sample in governors:
+        for provider in ("anthropic", "openai"):
+            state = sample.get(provider)
+            if state is None:
+                continue
+            waiting = (
+                state["queued"] > 0
+                and state["in_flight"] < state["effective_limit"]
+                and state["paused_until"] is None
+            )
+            if not waiting:
+                seen.pop(provider, None)
+            elif provider in seen:
+                found.append(f"{provider} at {sample['at'] - start:.0f} s: {state}")
+            else:
+                seen[provider] = sample["at"]
+    if found:
+        report.fail(f"{len(found)} samples of waiters stranded with a slot free", found)
 
 
 def timeline(

@@ -406,6 +406,7 @@ def summarize(
     records = load.outcomes
     checks.outcomes(report, records)
     checks.events(report, load.event_ids)
+    checks.stranded(report, result["governors"], result["start"])
     requests = [line for line in served if line.get("event") == "request_end"]
     ledger_path = home / "data" / "ledger.sqlite3"
     totals = checks.ledger(report, ledger_path, requests, records, daemon, USD_PER_TOKEN)
