@@ -211,9 +211,8 @@ def rates(
     rate_first, rate_last = served(first) / window, served(last) / window
     # Waves end with their slowest request, so the rate varies second to second: a drop counts
     # when it is past 20 % and past the noise (three standard errors of the difference of the
-    # windows' means, from 1 s buckets; a collapse like issue 26's, 31 to 2 a second, is far
-    # past both).
-    spread = _noise([first, last], served)
+    # windows' means; a collapse like issue 26's, 31 to 2 a second, is far past both).
+    spread = _noise(first[0], last[1], window, served)
     if rate_first and rate_last < 0.8 * rate_first and rate_first - rate_last > 3 * spread:
         report.fail(
             f"served {rate_last:.1f}/s in the last window, {rate_first:.1f}/s in the first"
@@ -229,7 +228,17 @@ def rates(
         # 10 % as the issue states, with 0.3 ms for the 10 ms ticks /proc counts CPU in.
         if per["last"] > per["first"] * 1.10 + 0.3:
             report.fail(f"CPU per request grew: {per['first']:.2f} -> {per['last']:.2f} ms")
+
+    def mix(span: tuple[float, float]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in records:
+            if span[0] <= r.ended < span[1]:
+                key = f"{r.kind}/{r.provider}/{r.outcome}"
+                counts[key] = counts.get(key, 0) + 1
+        return dict(sorted(counts.items()))
+
     return {
+        "outcomes": {"first": mix(first), "last": mix(last)},
         "noise_per_s": round(spread, 1),
         "window_s": round(window, 1),
         "served_per_s": [round(rate_first, 1), round(rate_last, 1)],
@@ -237,24 +246,20 @@ def rates(
     }
 
 
-def _noise(spans: list[tuple[float, float]], served: Any) -> float:
-    """The standard error of the difference of two windows' mean rates, from 1 s buckets."""
+def _noise(start: float, end: float, window: float, served: Any) -> float:
+    """The standard error of the difference of two windows' mean rates, from the spread of
+    5 s buckets over the whole run (a stalled wave holds many seconds down at once, so 1 s
+    buckets within a window understate it)."""
     import statistics
 
-    errors = []
-    for start, end in spans:
-        buckets = [
-            served((at, at + 5.0)) / 5.0
-            for at in [start + 5.0 * i for i in range(int((end - start) // 5))]
-        ]
-        if len(buckets) < 2:
-            return 0.0
-        errors.append(statistics.variance(buckets) / len(buckets))
-    return float(sum(errors) ** 0.5)
+    buckets = [served((at, at + 5.0)) / 5.0 for at in range_of(start, end, 5.0)]
+    if len(buckets) < 3:
+        return 0.0
+    return float(statistics.stdev(buckets) * (2 / max(1.0, window / 5.0)) ** 0.5)
 
 
-def range_of(start: float, end: float) -> list[float]:
-    return [start + i for i in range(int(end - start))]
+def range_of(start: float, end: float, step: float = 1.0) -> list[float]:
+    return [start + i * step for i in range(int((end - start) // step))]
 
 
 def stranded(report: Report, governors: list[dict[str, Any]], start: float) -> None:

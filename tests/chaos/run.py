@@ -276,7 +276,7 @@ async def drive(
         asyncio.create_task(load.sdk_clients()),
         asyncio.create_task(load.subscriber(1)),
         asyncio.create_task(load.subscriber(2)),
-        asyncio.create_task(actors(load, daemon, rng, plan)),
+        *([] if args.no_actors else [asyncio.create_task(actors(load, daemon, rng, plan))]),
         asyncio.create_task(sampler(load, daemon, samples, governors)),
     ]
     await asyncio.sleep(seconds)
@@ -312,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--daemon", choices=("source", "dist"), default="source")
     parser.add_argument("--max-wave", type=int, default=32)
+    parser.add_argument(
+        "--no-actors", action="store_true", help="the fault mix alone: no kills, no changes"
+    )
     parser.add_argument("--report", type=Path, default=ROOT / "artifacts" / "chaos.json")
     args = parser.parse_args(argv)
     home = Path(tempfile.mkdtemp(prefix="kata-chaos-"))
