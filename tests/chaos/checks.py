@@ -225,8 +225,10 @@ def rates(
             "first": cpu_first / served(first) * 1000,
             "last": cpu_last / served(last) * 1000,
         }
-        # 10 % as the issue states, with 0.3 ms for the 10 ms ticks /proc counts CPU in.
-        if per["last"] > per["first"] * 1.10 + 0.3:
+        # 10 % over 60 s windows, as the issue states; a shorter window holds fewer requests
+        # and a less even mix of kinds, so its allowance grows as 1/sqrt(length) (20 % at 15 s).
+        allowance = 0.10 * (60.0 / window) ** 0.5
+        if per["last"] > per["first"] * (1 + allowance):
             report.fail(f"CPU per request grew: {per['first']:.2f} -> {per['last']:.2f} ms")
 
     def mix(span: tuple[float, float]) -> dict[str, int]:

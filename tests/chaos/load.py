@@ -164,12 +164,6 @@ class Load:
 
     async def _anthropic_sdk(self) -> None:
         record = Outcome(new_marker(), "sdk", "anthropic", 0.0)
-        client = anthropic.AsyncAnthropic(
-            base_url=f"{self.daemon.url}/anthropic",
-            api_key=self.daemon.token,
-            max_retries=2,
-            timeout=self.queue_wait_s + self.total_s + GRACE_S,
-        )
         ask: dict[str, Any] = {
             "model": MODELS["anthropic"],
             "max_tokens": 64,
@@ -178,6 +172,13 @@ class Load:
         }
 
         async def call() -> None:
+            # Built once the daemon is ready: during a restart the old URL and token are gone.
+            client = anthropic.AsyncAnthropic(
+                base_url=f"{self.daemon.url}/anthropic",
+                api_key=self.daemon.token,
+                max_retries=2,
+                timeout=self.queue_wait_s + self.total_s + GRACE_S,
+            )
             try:
                 if self.rng.random() < 0.5:
                     async with client.messages.stream(**ask) as stream:
@@ -197,15 +198,15 @@ class Load:
 
     async def _openai_sdk(self) -> None:
         record = Outcome(new_marker(), "sdk", "openai", 0.0)
-        client = openai.AsyncOpenAI(
-            base_url=f"{self.daemon.url}/openai/v1",
-            api_key=self.daemon.token,
-            max_retries=2,
-            timeout=self.queue_wait_s + self.total_s + GRACE_S,
-        )
         streamed = self.rng.random() < 0.5
 
         async def call() -> None:
+            client = openai.AsyncOpenAI(
+                base_url=f"{self.daemon.url}/openai/v1",
+                api_key=self.daemon.token,
+                max_retries=2,
+                timeout=self.queue_wait_s + self.total_s + GRACE_S,
+            )
             messages: Any = [{"role": "user", "content": f"{record.marker} hello there"}]
             try:
                 if streamed:
