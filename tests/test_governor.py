@@ -87,6 +87,39 @@ async def test_while_cut_each_round_of_successes_adds_one() -> None:
     assert gate.state().effective_limit == 8
 
 
+async def test_a_round_adds_one_even_after_a_quiet_window_doubled_the_cut() -> None:
+    clock = Clock()
+    gate, _ = _gate(limit=16, clock=clock)
+    gate.rate_limited(None)
+    clock.now += 1
+    gate.rate_limited(None)
+    assert gate.limit == 4
+    clock.now += 10  # one quiet window (this gate's): what the cut left doubles
+    assert gate.limit == 8
+    for _ in range(8):
+        gate.succeeded()
+    assert gate.limit == 9  # one, not the doubled floor's two
+
+
+async def test_no_timer_is_armed_for_a_queue_full_at_the_setting() -> None:
+    # Cut, then back at the setting by time alone: waiters behind the full gate are woken by
+    # releases; a growth timer there would ring every window for nothing (and publish a
+    # status event each time).
+    clock = Clock()
+    gate, _ = _gate(limit=2, clock=clock)
+    assert gate.try_enter()
+    gate.rate_limited(None)
+    assert gate.limit == 1
+    clock.now += 10
+    assert gate.limit == 2
+    assert gate.try_enter()
+    gate.enqueue()
+    assert gate.timer_at is None
+    gate.release()
+    assert gate.state().in_flight == 2
+    assert gate.state().queued == 0
+
+
 async def test_the_limit_climbs_back_on_the_event_loop_and_admits_the_queue() -> None:
     # The real clock and loop, a short window: a waiter held by a cut limit is admitted when
     # the limit grows back, with no release and no request to wake it.

@@ -96,15 +96,21 @@ def served(
         "status": reply.status if reply is not None else None,
         "complete": complete,
         "marker": marker.group().decode() if marker else None,
-        "usage": declared_usage(reply) if reply is not None and reply.status < 400 else None,
+        "usage": declared_usage(reply, complete)
+        if reply is not None and reply.status < 400
+        else None,
     }
 
 
-def declared_usage(reply: Reply) -> list[int] | None:
+def declared_usage(reply: Reply, complete: bool) -> list[int] | None:
     """`[input, output]` tokens as the bytes sent declared them (streams: the events written
     before the reply ended or was cut; the providers' counts are running totals, so the
-    largest seen of each is the total). None when nothing sent declared usage."""
-    texts = [reply.body] if reply.chunks is None else reply.chunks[: reply.sent]
+    largest seen of each is the total; a whole answer cut mid-body declared nothing a client
+    can read). None when nothing sent declared usage."""
+    if reply.chunks is None:
+        texts = [reply.body] if complete else []
+    else:
+        texts = reply.chunks[: reply.sent]
     found: list[int] | None = None
     for text in texts:
         for line in text.split(b"\n"):

@@ -116,10 +116,13 @@ class Relay:
     async def _open(self) -> RelayAnswer | ProviderError:
         deadline = self._started + self._deadlines.total_s
         if self.billable:  # listings and token counts take no slot
-            gate = self._router.gate(self.provider)
-            time_left = lambda: deadline - self._clock()  # noqa: E731
             slot = take_slot(
-                gate, self.provider, self._deadlines, time_left, False, self._router.admit
+                self._router.gate(self.provider),
+                self.provider,
+                self._deadlines,
+                lambda: deadline - self._clock(),
+                False,  # a pass-through request has no deadline of its own: the queue bounds it
+                self._router.admit,
             )
             try:
                 async with contextlib.aclosing(slot) as places:

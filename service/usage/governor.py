@@ -12,8 +12,8 @@ Recovery, as TCP's congestion control does it: a 429 halves the effective limit 
 1; the 429s of one wave, within `CUT_GUARD_S` of the last cut, count once) and holds new starts
 until its `retry-after`. While the limit is cut, each round of `limit` successes adds one, so a
 steady trickle of 429s holds the limit near what the provider allows rather than at 1; and each
-`RECOVERY_WINDOW_S` without a 429 doubles it, up to the setting, whether or not requests arrive:
-from 1 of 8 back to 8 in three quiet windows (15 s) at most.
+`RECOVERY_WINDOW_S` without a 429 doubles what the cut left, whether or not requests arrive:
+from 1 of 8 back to 8 in three quiet windows (15 s) at most. Both stop at the setting.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class Gate:
         self._window_s = window_s
         self._call_later = call_later
         self._floor: int | None = None  # the limit the last cut left, while below the setting
+        self._added = 0  # what rounds of successes have added since the cut
         self._credit = 0  # successes towards the next +1 (a round: as many as the limit)
         self._cut_at = float("-inf")
         self._paused_until = float("-inf")
@@ -66,12 +67,13 @@ class Gate:
 
     @property
     def limit(self) -> int:
-        """The effective limit now: the last cut's, doubled by each quiet window since."""
-        ceiling = max(1, self._max())
+        """The effective limit now: what the last cut left, doubled by each quiet window since,
+        plus one for each round of successes; at most the setting."""
+        ceiling = self._ceiling()
         if self._floor is None:
             return ceiling
         windows = int((self._clock() - self._cut_at) // self._window_s)
-        return min(ceiling, self._floor << min(windows, 16))
+        return min(ceiling, (self._floor << min(windows, 16)) + self._added)
 
     @property
     def queued(self) -> int:
@@ -144,7 +146,7 @@ class Gate:
         if now - self._cut_at >= CUT_GUARD_S:
             self._floor = max(1, self.limit // 2)
             self._cut_at = now
-            self._credit = 0
+            self._added = self._credit = 0
         if retry_after_s is not None and retry_after_s > 0:
             self._paused_until = max(self._paused_until, now + retry_after_s)
         self._pump(changed=True)
@@ -156,7 +158,7 @@ class Gate:
         self._credit += 1
         if self._credit >= self.limit:
             self._credit = 0
-            self._floor += 1
+            self._added += 1
             self._pump(changed=True)
 
     def wake(self) -> None:
@@ -184,8 +186,8 @@ class Gate:
         waiting = self._waiting
         now = self._clock()
         limit = self.limit
-        if self._floor is not None and limit >= max(1, self._max()):
-            self._floor = None  # fully recovered
+        if self._floor is not None and limit >= self._ceiling():
+            self._floor = None  # fully recovered: the limit is the setting again
         admitted = False
         while waiting and self.in_flight < limit and now >= self._paused_until:
             ticket = waiting.popleft()
@@ -194,16 +196,16 @@ class Gate:
             self.in_flight += 1
             ticket.set_result(None)
             admitted = True
-        self._arm(now, limit)
+        self._arm(now)
         if changed or (admitted and not waiting):
             self._on_change()
 
-    def _arm(self, now: float, limit: int) -> None:
+    def _arm(self, now: float) -> None:
         wake_at: float | None = None
         if self._waiting:
             if now < self._paused_until:
                 wake_at = self._paused_until
-            elif self.in_flight >= limit and self._floor is not None:
+            elif self._floor is not None:  # full at a cut limit, which time will raise
                 windows = int((now - self._cut_at) // self._window_s)
                 wake_at = self._cut_at + (windows + 1) * self._window_s
         if wake_at == self._timer_at:
@@ -214,6 +216,9 @@ class Gate:
             call_later = self._call_later or asyncio.get_running_loop().call_later
             self._timer = call_later(delay, self._ring)
             self._timer_at = wake_at
+
+    def _ceiling(self) -> int:
+        return max(1, self._max())
 
     def _ring(self) -> None:
         self._timer = self._timer_at = None

@@ -211,10 +211,14 @@ async def drive(
     home: Path,
     supervisor: subprocess.Popen[str],
     daemon: Daemon,
-    served: list[Any],
 ) -> dict[str, Any]:
     rng = random.Random(args.seed)  # noqa: S311 - a reproducible run, not a secret
-    load = Load(daemon, rng, float(DAEMON_ENV["KATA_PROVIDERS_QUEUE_WAIT_S"]), 20.0)
+    load = Load(
+        daemon,
+        rng,
+        float(DAEMON_ENV["KATA_PROVIDERS_QUEUE_WAIT_S"]),
+        float(DAEMON_ENV["KATA_PROVIDERS_REQUEST_TIMEOUT_S"]),
+    )
     await daemon.ready.wait()
     async with httpx.AsyncClient(timeout=10) as client:
         headers = {"Authorization": f"Bearer {daemon.token}"}
@@ -389,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     Lines(supervisor.stdout, on_line)
     try:
-        result = loop.run_until_complete(drive(args, home, supervisor, daemon, served.lines))
+        result = loop.run_until_complete(drive(args, home, supervisor, daemon))
     finally:
         if supervisor.poll() is None:
             supervisor.kill()
