@@ -232,7 +232,7 @@ def rates(
             if window >= 60.0:
                 report.fail(grew)
             else:
-                report.notes.append(grew + f" (not judged over {window:g} s windows)")
+                report.notes.append(grew + f" (not judged over {window:.0f} s windows)")
 
     def mix(span: tuple[float, float]) -> dict[str, int]:
         counts: dict[str, int] = {}
