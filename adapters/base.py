@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from contracts.base import AuthMode, ProviderId
 from contracts.executions import ExecutionRequest, StopReason, Usage
@@ -134,8 +134,13 @@ class ProviderAdapter(Protocol):
         """What an upstream error answer means in the taxonomy (for the daemon's rules)."""
         ...
 
-    def usage_scan(self, streamed: bool) -> UsageScan:
-        """A reader of usage and model for a passing answer."""
+    def relay_request(self, request: RelayRequest, body: Mapping[str, Any]) -> RelayRequest:
+        """The request to send for a client's own (`body` is its parsed JSON): unchanged, or
+        asking for what the ledger needs (usage) and marking what then must not pass back."""
+        ...
+
+    def usage_scan(self, streamed: bool, hide_usage_only: bool = False) -> UsageScan:
+        """A reader of usage and model for a passing answer (see `UsageScan`)."""
         ...
 
     def stream_error(self, error: ProviderError) -> bytes:

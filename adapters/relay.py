@@ -57,13 +57,15 @@ def answered(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 @dataclass(frozen=True)
 class RelayRequest:
     """A client's request as it goes upstream (the path is relative to the provider's base
-    URL, e.g. `/v1/messages` or `/responses`)."""
+    URL, e.g. `/v1/messages` or `/responses`). `hide_usage_only`: the daemon asked for usage
+    the client did not ask for, so the stream's usage-only event is read, then not passed on."""
 
     method: str
     path: str
     query: str
     headers: dict[str, str]
     body: bytes | None
+    hide_usage_only: bool = False
 
 
 @dataclass
@@ -81,41 +83,75 @@ class RelayAnswer:
 
 class UsageScan:
     """Reads usage and the model as the answer's bytes pass: SSE `data:` lines, or a whole JSON
-    body. Only lines that can carry them are parsed; a partial line is all that is kept."""
+    body. Only lines that can carry them are parsed; a partial line is all that is kept.
+    `feed` and `end` return the bytes to pass on: the same bytes, unless `hidden` names events
+    the client did not ask for (then whole lines pass, and those events' lines do not)."""
 
-    def __init__(self, read_event: Callable[[Any, UsageScan], None], streamed: bool) -> None:
+    def __init__(
+        self,
+        read_event: Callable[[Any, UsageScan], None],
+        streamed: bool,
+        hidden: Callable[[Any], bool] | None = None,
+    ) -> None:
         self._read_event = read_event
         self._streamed = streamed
+        self._hidden = hidden if streamed else None
         self._rest = b""
         self._whole: list[bytes] = []
+        self._skip_blank = False
         self.usage = Usage()
         self.model: str | None = None
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes) -> bytes:
         if not self._streamed:
             self._whole.append(chunk)
-            return
+            return chunk
         data = self._rest + chunk
         *lines, self._rest = data.split(b"\n")
+        if self._hidden is not None:
+            return self._passed(lines)
         for line in lines:
             if line.startswith(b"data:") and (b'"usage"' in line or self.model is None):
                 self._parse(line[5:])
+        return chunk
 
-    def end(self) -> None:
+    def _passed(self, lines: list[bytes]) -> bytes:
+        out: list[bytes] = []
+        for line in lines:
+            if self._skip_blank and line in (b"", b"\r"):
+                self._skip_blank = False  # the hidden event's end
+                continue
+            self._skip_blank = False
+            if line.startswith(b"data:") and (b'"usage"' in line or self.model is None):
+                event = self._parse(line[5:])
+                if event is not None and self._hidden is not None and self._hidden(event):
+                    self._skip_blank = True
+                    continue
+            out.append(line + b"\n")
+        return b"".join(out)
+
+    def end(self) -> bytes:
         if self._streamed:
-            if self._rest.startswith(b"data:"):
-                self._parse(self._rest[5:])
-            return
+            rest, self._rest = self._rest, b""
+            if self._hidden is not None:
+                return self._passed([rest])[:-1] if rest else b""
+            if rest.startswith(b"data:"):
+                self._parse(rest[5:])
+            return b""
         self._parse(b"".join(self._whole))
         self._whole = []
+        return b""
 
-    def _parse(self, raw: bytes) -> None:
+    def _parse(self, raw: bytes) -> Fields | None:
         try:
             value = json.loads(raw)
         except ValueError:
-            return  # `[DONE]`, or not JSON: nothing to count
+            return None  # `[DONE]`, or not JSON: nothing to count
         if type(value) is dict:
-            self._read_event(Fields(value), self)
+            event = Fields(value)
+            self._read_event(event, self)
+            return event
+        return None
 
 
 def tags(body: Mapping[str, Any]) -> dict[str, str]:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    WithJsonSchema,
+    model_validator,
+)
 
 
 class ProviderId(StrEnum):
@@ -39,6 +47,32 @@ def _number_not_text(value: Any) -> Any:
 JsonBool = Annotated[bool, Strict()]
 JsonInt = Annotated[int, BeforeValidator(_number_not_text)]
 JsonFloat = Annotated[float, BeforeValidator(_number_not_text)]
+
+
+# Bounds on text the daemon stores (the README's security section lists them all).
+MAX_MODEL_ID = 256
+ModelId = Annotated[str, Field(min_length=1, max_length=MAX_MODEL_ID)]
+# Tags are shown and stored as given: printable text, tabs allowed, no other control character
+# (a NUL would be cut by C code on the way to the ledger).
+PRINTABLE = r"^[^\x00-\x08\x0a-\x1f\x7f-\x9f]*$"
+MAX_TAG = 128
+MAX_TAGS = 32
+_MetadataKey = Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE)]
+_MetadataValue = Annotated[str, Field(max_length=MAX_TAG, pattern=PRINTABLE)]
+# Written out: pydantic would describe a key pattern as `patternProperties`, which says
+# something else (keys that match need such values; others may have any).
+Metadata = Annotated[
+    dict[_MetadataKey, _MetadataValue],
+    Field(max_length=MAX_TAGS),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": MAX_TAGS,
+            "propertyNames": {"minLength": 1, "maxLength": 64, "pattern": PRINTABLE},
+            "additionalProperties": {"type": "string", "maxLength": MAX_TAG, "pattern": PRINTABLE},
+        }
+    ),
+]
 
 
 def _type_is_required(schema: dict[str, Any]) -> None:

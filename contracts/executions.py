@@ -13,6 +13,8 @@ from contracts.base import (
     JsonBool,
     JsonFloat,
     JsonInt,
+    Metadata,
+    ModelId,
     ProviderId,
     Request,
     Response,
@@ -102,7 +104,7 @@ class ExecutionRequest(Request):
     """One provider-neutral model request."""
 
     provider: ProviderId | None = Field(default=None, description="Default: the default provider.")
-    model: str | None = Field(default=None, min_length=1, max_length=256)
+    model: ModelId | None = None
     system: str | None = None
     messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
     tools: list[ToolSpec] = Field(default_factory=list, max_length=MAX_TOOLS)
@@ -112,7 +114,13 @@ class ExecutionRequest(Request):
     stop: list[str] = Field(default_factory=list, max_length=8)
     stream: JsonBool = False
     timeout_s: JsonFloat | None = Field(default=None, ge=0.001, le=3600)
-    metadata: dict[str, str] = Field(default_factory=dict, max_length=32)
+    metadata: Metadata = Field(
+        default_factory=dict,
+        description=(
+            "Tags kept in the ledger (agent, run and space are its columns): printable text, "
+            "at most 32, keys up to 64 characters, values up to 128."
+        ),
+    )
 
     @model_validator(mode="after")
     def _bounded(self) -> ExecutionRequest:

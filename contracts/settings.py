@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from contracts.base import JsonBool, JsonInt, ProviderId, Request, Response
+from contracts.base import JsonBool, JsonInt, ModelId, ProviderId, Request, Response
 from contracts.usage import Price
 
 MAX_PRICES = 512
@@ -23,9 +23,13 @@ class DaemonSettings(Response):
             "OpenAI has not documented for third-party applications."
         ),
     )
-    prices: dict[str, Price] = Field(
+    prices: dict[ModelId, Price] = Field(
         default_factory=dict,
-        description="Your prices per model id, over the shipped table (USD per million tokens).",
+        max_length=MAX_PRICES,
+        description=(
+            "Your prices per model id, over the shipped table (USD per million tokens); at most "
+            f"{MAX_PRICES} are kept."
+        ),
     )
     ledger_retention_days: int = Field(
         default=90, description="How long the ledger keeps finished executions."
@@ -37,7 +41,7 @@ class DaemonSettingsUpdate(Request):
 
     default_provider: ProviderId | None = None
     openai_chatgpt_backend: JsonBool | None = None
-    prices: dict[str, Price | None] | None = Field(
+    prices: dict[ModelId, Price | None] | None = Field(
         default=None,
         max_length=MAX_PRICES,
         description="Merged into the current prices; a model set to null loses its price.",

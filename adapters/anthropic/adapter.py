@@ -142,7 +142,11 @@ class AnthropicAdapter:
         """The API's own mid-stream error event."""
         return anthropic_relay.stream_error(error, compat_status(error.code, error.status))
 
-    def usage_scan(self, streamed: bool) -> UsageScan:
+    def relay_request(self, request: RelayRequest, body: Mapping[str, Any]) -> RelayRequest:
+        """Unchanged: every Messages answer carries its usage."""
+        return request
+
+    def usage_scan(self, streamed: bool, hide_usage_only: bool = False) -> UsageScan:
         """Usage and model of a passing Messages answer."""
         return UsageScan(anthropic_relay.read_event, streamed)
 

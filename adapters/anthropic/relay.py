@@ -44,13 +44,13 @@ def read_event(event: Any, scan: UsageScan) -> None:
         scan.usage = merged_usage(scan.usage, event.usage)
 
 
-def error_body(error: ProviderError, status: int) -> dict[str, Any]:
+def error_body(error: ProviderError, status: int, request_id: str | None = None) -> dict[str, Any]:
     """The Messages API's error shape, with the daemon's taxonomy in `kata` (which the SDK
     keeps in the exception's `body` and otherwise ignores)."""
     return {
         "type": "error",
         "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": error.message},
-        "kata": error.body().model_dump(mode="json", exclude_none=True),
+        "kata": error.body(request_id).model_dump(mode="json", exclude_none=True),
     }
 
 

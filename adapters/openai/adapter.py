@@ -6,8 +6,9 @@ SDK; the differential tests hold it to what the SDK would send."""
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from adapters.base import AdapterEvent, Credential, Finished
 from adapters.capabilities import OPENAI_CHAT, OPENAI_RESPONSES
@@ -140,9 +141,14 @@ class OpenAIAdapter:
         """The API's own mid-stream error event."""
         return openai_relay.stream_error(error, compat_status(error.code, error.status))
 
-    def usage_scan(self, streamed: bool) -> UsageScan:
+    def relay_request(self, request: RelayRequest, body: Mapping[str, Any]) -> RelayRequest:
+        """A streamed Chat Completions request that does not ask for usage asks for it."""
+        return openai_relay.asking_for_usage(request, body)
+
+    def usage_scan(self, streamed: bool, hide_usage_only: bool = False) -> UsageScan:
         """Usage and model of a passing Responses or Chat Completions answer."""
-        return UsageScan(openai_relay.read_event, streamed)
+        hidden = openai_relay.usage_only if hide_usage_only else None
+        return UsageScan(openai_relay.read_event, streamed, hidden)
 
     def _on_error(self, credential: Credential) -> OnError:
         return functools.partial(wire.status_error, mode=credential.mode)

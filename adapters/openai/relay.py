@@ -4,10 +4,12 @@ they pass, and the API's own error shape for the daemon's errors."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from adapters.openai.translate import usage_of
-from adapters.relay import UsageScan
+from adapters.relay import RelayRequest, UsageScan
 from contracts.errors import ProviderError
 
 ERROR_TYPES = {
@@ -29,17 +31,41 @@ def read_event(event: Any, scan: UsageScan) -> None:
         scan.usage = usage_of(usage)
 
 
-def error_body(error: ProviderError, status: int) -> dict[str, Any]:
+def asking_for_usage(request: RelayRequest, body: Mapping[str, Any]) -> RelayRequest:
+    """Chat Completions streams carry usage only when `stream_options.include_usage` is set,
+    and most tools leave it out: the ledger and budgets would see no tokens. The daemon sets
+    it, and the answer's usage-only chunk (which the client did not ask for) is read and not
+    passed on. Anything the client wrote about it explicitly is left as written."""
+    options = body.get("stream_options")
+    if (
+        request.path != "/chat/completions"
+        or body.get("stream") is not True
+        or not (options is None or (isinstance(options, dict) and "include_usage" not in options))
+    ):
+        return request
+    asked = {**body, "stream_options": {**(options or {}), "include_usage": True}}
+    raw = json.dumps(asked, ensure_ascii=False, separators=(",", ":")).encode()
+    return replace(request, body=raw, hide_usage_only=True)
+
+
+def usage_only(event: Any) -> bool:
+    """The chunk `include_usage` adds: no choices, only usage."""
+    return event.choices == [] and event.usage is not None
+
+
+def error_body(error: ProviderError, status: int, request_id: str | None = None) -> dict[str, Any]:
     """The API's error shape, with the daemon's taxonomy in `kata` (kept by the SDK in the
     exception's `body`, otherwise ignored)."""
     return {
         "error": {
             "message": error.message,
-            "type": ERROR_TYPES.get(status, "server_error"),
+            "type": ERROR_TYPES.get(
+                status, "invalid_request_error" if status < 500 else "server_error"
+            ),
             "param": None,
             "code": error.code.value,
             # Inside `error`: the SDK's exception keeps only this object as its `body`.
-            "kata": error.body().model_dump(mode="json", exclude_none=True),
+            "kata": error.body(request_id).model_dump(mode="json", exclude_none=True),
         },
     }
 

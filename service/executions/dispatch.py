@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,7 @@ from adapters.relay import RelayRequest, tags
 from contracts.base import ProviderId
 from contracts.errors import Cancelled, InvalidRequest, MissingAuth, ProviderError
 from contracts.events import ExecutionFinishedEvent, ProviderErrorEvent, UsageEvent
-from contracts.executions import CancelResult, ExecutionRequest, Usage
+from contracts.executions import CancelResult, ExecutionRequest, ExecutionState, Usage
 from service.events import EventBus
 from service.executions.execution import Execution
 from service.executions.ports import Deadlines
@@ -28,6 +29,7 @@ from service.usage.governor import Gate
 from service.usage.meter import Meter
 
 log = logging.getLogger("kata.dispatch")
+RECENTLY_FINISHED = 1024
 
 
 class Dispatcher:
@@ -51,6 +53,9 @@ class Dispatcher:
         self.policy = policy
         self.deadlines = deadlines
         self._running: dict[str, Execution] = {}
+        # The outcomes of the last RECENTLY_FINISHED executions, so cancelling one that has
+        # just ended answers 409 (bounded: older ids answer 404).
+        self._finished: OrderedDict[str, ExecutionState] = OrderedDict()
         self._health_keys: dict[ProviderId, tuple[object, ...]] = {}
 
     def prepare(self, request: ExecutionRequest, started: float | None = None) -> Execution:
@@ -100,16 +105,17 @@ class Dispatcher:
             self.meter.admit(provider)
         credential, resolution = self.book.credential(provider)
         model = body.get("model") if isinstance(body.get("model"), str) else None
+        adapter = self.adapters[provider]
         return Relay(
             route,
-            upstream,
+            adapter.relay_request(upstream, body) if billable else upstream,
             body.get("stream") is True,
             tags(body),
             provider,
             model or DEFAULT_MODEL[provider],
             credential,
             resolution.fallback_applied,
-            self.adapters[provider],
+            adapter,
             self,
             self.policy,
             self.deadlines,
@@ -125,7 +131,10 @@ class Dispatcher:
     def finished(self, execution: Execution | Relay) -> None:
         """Forget a finished execution (it can no longer be cancelled), record it in the ledger
         and tell activity views it ended, with what it used."""
-        self._running.pop(execution.id, None)
+        if self._running.pop(execution.id, None) is not None:
+            self._finished[execution.id] = execution.state
+            if len(self._finished) > RECENTLY_FINISHED:
+                self._finished.popitem(last=False)
         record, warning = self.meter.finished(execution)
         budget = self.meter.budgets.state(execution.provider)
         self._bus.publish(UsageEvent(at=self._now(), execution=record, budget=budget))
@@ -153,6 +162,13 @@ class Dispatcher:
     def cancel(self, execution_id: str) -> CancelResult:
         """Cancel a running execution."""
         execution = self._running.get(execution_id)
+        if execution is None and execution_id in self._finished:
+            state = self._finished[execution_id]
+            raise InvalidRequest(
+                f"The execution {execution_id!r} has already finished ({state.value}).",
+                "Nothing to cancel: its result went to its caller (and to GET /v1/executions).",
+                status=409,
+            )
         if execution is None:
             raise InvalidRequest(
                 f"No running execution has the id {execution_id!r}.",

@@ -204,7 +204,7 @@ class Relay:
     async def passing(self, answer: RelayAnswer) -> AsyncIterator[bytes]:
         """The answer's bytes as they arrive, unchanged; usage is read on the way. The idle
         deadline applies between chunks; a client that leaves closes the upstream request."""
-        scan = self._adapter.usage_scan(self._streamed)
+        scan = self._adapter.usage_scan(self._streamed, self._upstream.hide_usage_only)
         outcome = ExecutionState.CANCELLED
         try:
             iterator = aiter(answer.body)
@@ -216,9 +216,10 @@ class Relay:
                     break
                 if self._first_byte is None:
                     self._first_byte = self._clock()
-                scan.feed(chunk)
-                yield chunk
-            scan.end()
+                if passed := scan.feed(chunk):
+                    yield passed
+            if tail := scan.end():
+                yield tail
             outcome = ExecutionState.SUCCEEDED
         except TimeoutError:
             self.error = timed_out(self.provider, self._deadlines, "idle")

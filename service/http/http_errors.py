@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,7 @@ from starlette.types import Send
 
 from contracts.error_body import ErrorBody, ErrorCode, ErrorDetail
 from contracts.errors import InvalidRequest, ProviderError, UnexpectedError
+from service.http.compat_errors import compat_error, shaped_for
 from service.http.strict_json import UNENCODABLE
 
 log = logging.getLogger("kata.errors")
@@ -23,7 +25,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     401: "The daemon token is missing or wrong (unauthorized).",
     403: "The Origin or peer may not call this daemon (invalid_request).",
     404: "No such resource or model (invalid_request, model_not_found).",
-    409: "The execution was cancelled (cancelled).",
+    409: "The execution was cancelled, or has already finished (cancelled, invalid_request).",
+    405: "The path does not take this method (invalid_request); `Allow` lists those it takes.",
     413: "The request body is too large (invalid_request).",
     415: "The request body is not application/json (invalid_request).",
     421: "The Host header is not this daemon's address (invalid_request).",
@@ -55,8 +58,13 @@ def _headers(error: ProviderError) -> dict[str, str]:
     return headers
 
 
-def error_response(error: ProviderError, request_id: str | None) -> JSONResponse:
-    """A JSON response for a taxonomy error."""
+def error_response(error: ProviderError, request_id: str | None, path: str = "") -> JSONResponse:
+    """A JSON response for a taxonomy error (in the provider's shape under a compatible
+    route's prefix)."""
+    provider = shaped_for(path)
+    if provider is not None:
+        status, payload, extra = compat_error(provider, error, request_id)
+        return JSONResponse(payload, status_code=status, headers={**_headers(error), **extra})
     return JSONResponse(
         error.body(request_id).model_dump(mode="json"),
         status_code=error.status,
@@ -64,15 +72,22 @@ def error_response(error: ProviderError, request_id: str | None) -> JSONResponse
     )
 
 
-async def send_error(send: Send, error: ProviderError, request_id: str) -> None:
-    """Send a taxonomy error straight over ASGI, for checks that run before any route."""
-    body = error.body(request_id).model_dump_json().encode()
+async def send_error(send: Send, error: ProviderError, request_id: str, path: str = "") -> None:
+    """Send a taxonomy error straight over ASGI, for checks that run before any route; under a
+    compatible route's prefix, in that provider's shape."""
+    provider = shaped_for(path)
+    extra: dict[str, str] = {}
+    if provider is None:
+        status, payload = error.status, error.body(request_id).model_dump(mode="json")
+    else:
+        status, payload, extra = compat_error(provider, error, request_id)
+    body = json.dumps(payload, separators=(",", ":")).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
     ]
-    headers += [(k.encode(), v.encode()) for k, v in _headers(error).items()]
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    headers += [(k.encode(), v.encode()) for k, v in {**_headers(error), **extra}.items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -105,8 +120,8 @@ def _validation_error(exc: RequestValidationError) -> ProviderError:
                 details=[ErrorDetail(loc=["body"], msg=reason, type="value_error")],
             )
         return InvalidRequest(
-            "The request body is not valid JSON.",
-            "Send a well-formed JSON body.",
+            f"The request body is not valid JSON: {reason or 'malformed'}.",
+            "Send a well-formed JSON body (the README's security section states the limits).",
         )
     details = [
         ErrorDetail(
@@ -151,11 +166,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_provider_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProviderError)
-        return error_response(exc, request_id_of(request))
+        return error_response(exc, request_id_of(request), request.url.path)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return error_response(_validation_error(exc), request_id_of(request))
+        return error_response(_validation_error(exc), request_id_of(request), request.url.path)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -164,7 +179,7 @@ def install_error_handlers(app: FastAPI) -> None:
             "Check the method and path against the API docs (/docs).",
             status=exc.status_code,
         )
-        response = error_response(error, request_id_of(request))
+        response = error_response(error, request_id_of(request), request.url.path)
         if exc.headers:
             response.headers.update(exc.headers)
         if exc.status_code == 405:

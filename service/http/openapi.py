@@ -22,11 +22,13 @@ REQUEST_SCHEMAS: dict[str, Any] = {"ExecutionRequest": ExecutionRequest}
 
 
 def sse_content(event_schema: str) -> dict[str, Any]:
-    """A `text/event-stream` media type described the OpenAPI 3.2 way: `itemSchema` is one event
-    (`event`, `id`, and `data` holding JSON of the event union), not the whole body."""
+    """A `text/event-stream` media type: its schema is one event (`event`, `id`, and `data`
+    holding JSON of the event union), as OpenAPI 3.2's `itemSchema` says it and as Schemathesis
+    reads a 3.1 event stream's `schema` (3.2 itself is not yet read by the generators users run)."""
     return {
-        "itemSchema": {
+        "schema": {
             "type": "object",
+            "description": f"One server-sent event; `data` is JSON of one {event_schema}.",
             "properties": {
                 "event": {"type": "string", "description": "The event's `type`."},
                 "id": {"type": "string"},
@@ -38,8 +40,27 @@ def sse_content(event_schema: str) -> dict[str, Any]:
                 },
             },
             "required": ["data"],
-        }
+        },
     }
+
+
+# Pydantic writes a bound on a validated-before type (JsonFloat, JsonInt) inside `anyOf` under
+# its own names; JSON Schema's are these.
+BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def standard_bounds(node: Any) -> None:
+    """Rename pydantic's bound keywords to JSON Schema's, in place, wherever they are."""
+    if isinstance(node, dict):
+        if node.get("type") in ("number", "integer"):
+            for ours, standard in BOUNDS.items():
+                if ours in node:
+                    node[standard] = node.pop(ours)
+        for value in node.values():
+            standard_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            standard_bounds(value)
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -78,8 +99,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         "description": "The daemon token, as the Anthropic SDK sends its key (on /anthropic only).",
     }
     document["security"] = [{"bearerAuth": []}]
-    from service.http.routes.compat import openapi_paths
+    from service.http.compat_doc import error_schemas, openapi_paths
 
+    schemas.update(error_schemas())
     document["paths"].update(openapi_paths())
+    standard_bounds(document)
     app.openapi_schema = document
     return document

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from contracts.error_body import ErrorCode
 from contracts.errors import ProviderError
 from service.http.access import AccessPolicy
+from service.http.compat_errors import KATA_REQUEST_ID, shaped_for
+from service.http.cors import cors_headers, is_preflight, send_preflight
 from service.http.http_errors import send_error
 from service.http.page_sessions import PageSessions
 from service.process.config import is_loopback
@@ -35,8 +36,6 @@ STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_GET = frozenset({"/", "/docs"})
 PUBLIC_GET_PREFIXES = ("/static/", "/docs/assets/")
 PUBLIC_POST = frozenset({"/v1/page/session"})
-CORS_ALLOW_HEADERS = "authorization, content-type, last-event-id"
-CORS_EXPOSE_HEADERS = "x-request-id, x-kata-overhead-ms, retry-after"
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -77,21 +76,28 @@ class SecurityMiddleware:
         cors_origin = origin if origin and origin in self.policy.origins else ""
         status_holder = [0]
 
+        # On a compatible route `x-request-id` is the provider's: the daemon's id has its own.
+        id_header = KATA_REQUEST_ID if shaped_for(scope["path"]) else b"x-request-id"
+
         async def send_wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
-                extra = [(b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
+                sent = message.get("headers", [])
+                extra = [(id_header, request_id.encode()), *SECURITY_HEADERS]
                 if cors_origin:
-                    extra += _cors_headers(cors_origin)
-                message["headers"] = [*message.get("headers", []), *extra]
+                    extra += cors_headers(cors_origin)
+                # One of each: a header the answer already has (a stream's cache-control, say)
+                # is not sent twice.
+                named = {name.lower() for name, _ in sent}
+                message["headers"] = [*sent, *(h for h in extra if h[0] not in named)]
             await send(message)
 
         try:
             problem = self._check(scope, headers, origin)
-            if problem is None and _is_preflight(scope, headers):
-                await _send_preflight(send_wrapped)
+            if problem is None and is_preflight(scope, headers):
+                await send_preflight(send_wrapped)
             elif problem is not None:
-                await send_error(send_wrapped, problem, request_id)
+                await send_error(send_wrapped, problem, request_id, scope["path"])
             else:
                 await self._call_app(scope, receive, send_wrapped, headers, request_id)
         finally:
@@ -133,7 +139,7 @@ class SecurityMiddleware:
                 f"Origin {origin!r} may not call this daemon.",
                 "Start the daemon with --allow-origin for the shell's exact origin.",
             )
-        if _is_preflight(scope, headers):
+        if is_preflight(scope, headers):
             return None
         return self._check_auth(scope, headers)
 
@@ -182,7 +188,7 @@ class SecurityMiddleware:
         if scope["method"] in STATE_CHANGING:
             problem = self._check_body(headers)
             if problem is not None:
-                await send_error(send, problem, request_id)
+                await send_error(send, problem, request_id, scope["path"])
                 return
         received = 0
         started = False
@@ -202,7 +208,7 @@ class SecurityMiddleware:
                     rejected = True
                     if not started:
                         started = True
-                        await send_error(send, _too_large(limit), request_id)
+                        await send_error(send, _too_large(limit), request_id, scope["path"])
                     return {"type": "http.disconnect"}
             return message
 
@@ -262,34 +268,3 @@ def _query_has_token(scope: Scope) -> bool:
         return False
     names = {name.lower() for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True)}
     return bool(names & {"token", "access_token", "api_key", "key"})
-
-
-def _is_preflight(scope: Scope, headers: dict[bytes, bytes]) -> bool:
-    return (
-        scope["method"] == "OPTIONS"
-        and b"origin" in headers
-        and b"access-control-request-method" in headers
-    )
-
-
-def _cors_headers(origin: str) -> Iterable[tuple[bytes, bytes]]:
-    return [
-        (b"access-control-allow-origin", origin.encode("latin-1")),
-        (b"access-control-expose-headers", CORS_EXPOSE_HEADERS.encode()),
-        (b"vary", b"Origin"),
-    ]
-
-
-async def _send_preflight(send: Send) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 204,
-            "headers": [
-                (b"access-control-allow-methods", b"GET, POST, PUT, DELETE"),
-                (b"access-control-allow-headers", CORS_ALLOW_HEADERS.encode()),
-                (b"access-control-max-age", b"600"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": b""})

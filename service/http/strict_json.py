@@ -1,8 +1,16 @@
-"""Request bodies parsed strictly: JSON that Python accepts but no provider can take is refused
-at the boundary (422), instead of failing upstream as a malformed stream.
+"""The one JSON parser for every request body, the daemon's routes and the compatible routes
+alike: what RFC 8259 leaves undefined, and what no provider can take, is refused here, at the
+boundary, with a reason the caller can act on.
 
-Python's `json` accepts `NaN`, `Infinity` and `1e999` (which becomes infinity), and `\\ud800`
-escapes that decode to lone surrogates; none of these can be encoded as JSON or UTF-8 again.
+The rules (the README's security section lists them):
+- at most `MAX_DEPTH` nested arrays and objects (Python's parser would recurse until it fails);
+- numbers are finite: `NaN`, `Infinity` and overflowing values such as `1e999` are refused;
+- integers are within ±(2^53 - 1), what a double holds exactly (RFC 7493, I-JSON);
+- strings are valid Unicode: a lone surrogate escape such as `\\ud800` is refused, and so is a
+  body that is not UTF-8;
+- an object names each key once (a duplicate would let the daemon read one value and the
+  provider another).
+Errors never quote the body, which may hold a key.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Coroutine
+from itertools import accumulate
 from typing import Any, TypeVar
 
 from fastapi import Request, Response
@@ -19,12 +28,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
+MAX_DEPTH = 128
+MAX_SAFE_INTEGER = 2**53 - 1
 NON_FINITE = "numbers must be finite (NaN, Infinity and out-of-range values like 1e999 are refused)"
 LONE_SURROGATE = (
     "strings must be valid Unicode (a lone surrogate escape such as \\ud800 is refused)"
 )
-UNENCODABLE = frozenset({NON_FINITE, LONE_SURROGATE})
+BIG_INTEGER = "integers must be within ±(2^53 - 1), what a double holds exactly"
+DUPLICATE_KEY = "an object names the same key twice"
+TOO_DEEP = f"arrays and objects nest more than {MAX_DEPTH} deep"
+# Refusals of a value the JSON grammar allows (422); anything else is malformed JSON (400).
+UNENCODABLE = frozenset({NON_FINITE, LONE_SURROGATE, BIG_INTEGER, DUPLICATE_KEY})
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONG_DIGITS = re.compile(rb"\d{16}")  # 2^53 has 16 digits: shorter integers are always safe
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
+_DEPTH_STEP = [0] * 256
+_DEPTH_STEP[ord("[")] = _DEPTH_STEP[ord("{")] = 1
+_DEPTH_STEP[ord("]")] = _DEPTH_STEP[ord("}")] = -1
 
 
 class _Refused(ValueError):
@@ -40,6 +60,30 @@ def _finite(text: str) -> float:
 
 def _constant(_: str) -> float:
     raise _Refused(NON_FINITE)
+
+
+def _safe_integer(text: str) -> int:
+    # Checked on the text first: Python refuses to convert more than 4,300 digits at all.
+    if len(text.lstrip("-")) > 16 or abs(value := int(text)) > MAX_SAFE_INTEGER:
+        raise _Refused(BIG_INTEGER)
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise _Refused(DUPLICATE_KEY)
+    return value
+
+
+def depth(body: bytes) -> int:
+    """How deep arrays and objects nest in `body`, in one pass of C-speed steps: escaped
+    backslashes and quotes dropped, then everything but brackets and quotes, then the strings
+    (every other piece between quotes)."""
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = b"".join(body.translate(None, _NOT_STRUCTURE).split(b'"')[::2])
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, structure)), default=0)
 
 
 def _check_strings(value: Any) -> None:
@@ -58,11 +102,19 @@ def _check_strings(value: Any) -> None:
 
 
 def loads(body: bytes) -> Any:
-    """Parse a request body; raises `json.JSONDecodeError` (which FastAPI reports as a validation
-    error) for malformed JSON and for values no provider can take. The error never quotes the
-    body, which may hold a key."""
+    """Parse a request body by the rules above; raises `json.JSONDecodeError` (which FastAPI
+    reports as a validation error) whose message is the rule broken."""
     try:
-        value = json.loads(body, parse_float=_finite, parse_constant=_constant)
+        if body.count(b"[") + body.count(b"{") > MAX_DEPTH and depth(body) > MAX_DEPTH:
+            raise json.JSONDecodeError(TOO_DEEP, "", 0)
+        value = json.loads(
+            body,
+            parse_float=_finite,
+            parse_constant=_constant,
+            # The integer check only when an integer could be long enough to fail it.
+            parse_int=_safe_integer if _LONG_DIGITS.search(body) else None,
+            object_pairs_hook=_unique_keys,
+        )
         if _SURROGATE_ESCAPE.search(body):  # the walk only when an escape could be one
             _check_strings(value)
     except _Refused as refused:
@@ -71,11 +123,20 @@ def loads(body: bytes) -> Any:
         raise json.JSONDecodeError(exc.msg, "", exc.pos) from None
     except UnicodeDecodeError as exc:
         raise json.JSONDecodeError("the body is not valid UTF-8", "", exc.start) from None
+    except RecursionError:  # a last guard: the depth check above comes first
+        raise json.JSONDecodeError(TOO_DEEP, "", 0) from None
     return value
 
 
 LARGE_BODY = 64 * 1024  # larger bodies are parsed and validated in a worker thread
 M = TypeVar("M", bound=BaseModel)
+
+
+async def loads_off_loop(body: bytes) -> Any:
+    """`loads`, in a worker thread for a large body (so no single request holds the event loop)."""
+    if len(body) > LARGE_BODY:
+        return await asyncio.to_thread(loads, body)
+    return loads(body)
 
 
 async def parse_body(request: Request, model: type[M]) -> M:

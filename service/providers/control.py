@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 from adapters.base import Credential, ProviderAdapter
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import ProviderError
+from contracts.error_body import ErrorDetail
+from contracts.errors import InvalidRequest, ProviderError
 from contracts.events import ModelsUpdatedEvent, SettingsEvent
 from contracts.models import ModelInfo, ModelList
 from contracts.providers import (
@@ -24,7 +25,7 @@ from contracts.providers import (
     ProviderSettingsUpdate,
     ProviderStatus,
 )
-from contracts.settings import DaemonSettings, DaemonSettingsUpdate
+from contracts.settings import MAX_PRICES, DaemonSettings, DaemonSettingsUpdate
 from service.events import EventBus, Problems
 from service.providers.credentials.keyring_access import KeyringAccess, KeyringUnavailable
 from service.providers.credentials.keystore import check_key_shape
@@ -141,7 +142,9 @@ class ProviderControl:
         if "prices" in changes:
             # Merged model by model; a model set to null loses the user's price.
             prices = {**self.book.settings.daemon.prices, **(update.prices or {})}
-            changes["prices"] = {model: p for model, p in prices.items() if p is not None}
+            kept = {model: p for model, p in prices.items() if p is not None}
+            _within_price_bound(len(kept))
+            changes["prices"] = kept
         self.book.settings.daemon = DaemonSettings.model_validate(
             {**self.book.settings.daemon.model_dump(), **changes}
         )
@@ -267,3 +270,15 @@ def _changes(update: BaseModel, clearable: set[str]) -> dict[str, object]:
         for name, value in update.model_dump(include=update.model_fields_set).items()
         if value is not None or name in clearable
     }
+
+
+def _within_price_bound(count: int) -> None:
+    """The bound is on what is stored, not on one request: merges add up."""
+    if count > MAX_PRICES:
+        message = f"At most {MAX_PRICES} prices are kept; this change would keep {count}."
+        raise InvalidRequest(
+            message,
+            "Remove prices you no longer need (set them to null), then add the new ones.",
+            status=422,
+            details=[ErrorDetail(loc=["body", "prices"], msg=message, type="too_long")],
+        )

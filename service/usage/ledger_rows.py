@@ -4,18 +4,21 @@
 from __future__ import annotations
 
 import base64
+import math
+import re
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from contracts.base import AuthMode, ProviderId
-from contracts.error_body import ErrorCode
+from contracts.base import MAX_TAG, AuthMode, ProviderId
+from contracts.error_body import ErrorCode, ErrorDetail
 from contracts.errors import InvalidRequest
 from contracts.executions import CostSource, ExecutionState, Usage
 from contracts.usage import ExecutionRecord, UsageGroupBy
 
-TAG_LIMIT = 128  # characters kept of each caller tag
+TAG_LIMIT = MAX_TAG  # characters kept of each caller tag
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
 # Each entry moves the schema from version i to i + 1; never edit one that has shipped. One
@@ -85,8 +88,13 @@ GROUP_COLUMN = {
 
 
 def tag(value: str | None) -> str | None:
-    """A caller's tag as kept: bounded, and absent when empty."""
-    return value[:TAG_LIMIT] if value else None
+    """A caller's tag as kept: absent when empty. `/v1/executions` refuses tags past the
+    bounds; a compatible route's tag is the provider's field, so it is kept, visibly marked:
+    control characters as U+FFFD, and past `TAG_LIMIT` characters cut with a closing `…`."""
+    if not value:
+        return None
+    value = _UNPRINTABLE.sub("\ufffd", value)
+    return value if len(value) <= TAG_LIMIT else value[: TAG_LIMIT - 1] + "…"
 
 
 def epoch(at: datetime) -> float:
@@ -178,14 +186,22 @@ def encode_cursor(ended_at: float, execution_id: str) -> str:
     return base64.urlsafe_b64encode(f"{ended_at!r}|{execution_id}".encode()).decode()
 
 
+_CURSOR = re.compile(r"(\d+(?:\.\d+)?(?:e[+-]?\d+)?)\|([A-Za-z0-9_-]{1,64})")
+
+
 def decode_cursor(cursor: str) -> tuple[float, str]:
-    """The position a cursor names; a cursor that is not one of ours is a 400."""
+    """The position a cursor names; anything not shaped as ours (a forged `nan|x`, text that
+    is not base64) is refused, never read as an empty page."""
     try:
-        ended, _, execution_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return float(ended), execution_id
-    except (ValueError, UnicodeDecodeError) as exc:
+        text = base64.b64decode(cursor.encode("ascii"), altchars=b"-_", validate=True).decode()
+    except (ValueError, UnicodeError):
+        text = ""
+    shaped = _CURSOR.fullmatch(text)
+    if shaped is None or not math.isfinite(float(shaped[1])):
         raise InvalidRequest(
             "The cursor is not one this daemon gave out.",
             "Pass the next_cursor of the previous page unchanged, or leave cursor out.",
             status=422,
-        ) from exc
+            details=[ErrorDetail(loc=["query", "cursor"], msg="not a cursor", type="value_error")],
+        )
+    return float(shaped[1]), shaped[2]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -27,10 +27,9 @@ from service.usage.budgets import Budgets, local_now
 from service.usage.governor import Gate
 from service.usage.ledger import Ledger
 from service.usage.prices import priced
+from service.usage.window import usage_window
 
 log = logging.getLogger("kata.usage")
-
-DEFAULT_WINDOW = timedelta(days=7)
 
 
 class Finished(Protocol):
@@ -157,8 +156,7 @@ class Meter:
         self, since: datetime | None, until: datetime | None, group_by: UsageGroupBy
     ) -> UsageReport:
         """Totals over a window (default: the last 7 days up to now)."""
-        until = until or self._now()
-        since = since or until - DEFAULT_WINDOW
+        since, until = usage_window(since, until, self._now())
         totals, groups = await self.ledger.usage(since, until, group_by)
         return UsageReport(
             since=since, until=until, group_by=group_by, totals=totals, groups=groups

@@ -553,7 +553,7 @@ export interface components {
             openai_chatgpt_backend?: boolean;
             /**
              * Prices
-             * @description Your prices per model id, over the shipped table (USD per million tokens).
+             * @description Your prices per model id, over the shipped table (USD per million tokens); at most 512 are kept.
              */
             prices?: {
                 [key: string]: components["schemas"]["Price"];
@@ -1871,9 +1871,32 @@ export interface components {
              * @default null
              */
             timeout_s?: number | null;
-            /** Metadata */
+            /**
+             * Metadata
+             * @description Tags kept in the ledger (agent, run and space are its columns): printable text, at most 32, keys up to 64 characters, values up to 128.
+             */
             metadata?: {
                 [key: string]: string;
+            };
+        };
+        /** @description The Anthropic API's error shape. */
+        AnthropicError: {
+            /** @constant */
+            type: "error";
+            error: {
+                type: string;
+                message: string;
+            };
+            kata?: components["schemas"]["ErrorBody"];
+        };
+        /** @description The OpenAI API's error shape. */
+        OpenAIError: {
+            error: {
+                message: string;
+                type: string;
+                param?: string | null;
+                code?: string | null;
+                kata?: components["schemas"]["ErrorBody"];
             };
         };
     };
@@ -2984,7 +3007,13 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExecutionResult"];
-                    "text/event-stream": unknown;
+                    "text/event-stream": {
+                        /** @description The event's `type`. */
+                        event?: string;
+                        id?: string;
+                        retry?: number;
+                        data: string;
+                    };
                 };
             };
             /** @description Malformed request (invalid_request). */
@@ -3023,7 +3052,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The execution was cancelled (cancelled). */
+            /** @description The execution was cancelled, or has already finished (cancelled, invalid_request). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3173,6 +3202,15 @@ export interface operations {
             };
             /** @description No such resource or model (invalid_request, model_not_found). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The execution was cancelled, or has already finished (cancelled, invalid_request). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3342,7 +3380,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": unknown;
+                    "text/event-stream": {
+                        /** @description The event's `type`. */
+                        event?: string;
+                        id?: string;
+                        retry?: number;
+                        data: string;
+                    };
                 };
             };
             /** @description Malformed request (invalid_request). */
@@ -3708,18 +3752,154 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": {
+                    model: string;
+                    max_tokens: number;
+                    messages: Record<string, never>[];
+                    stream?: boolean;
+                } & {
+                    [key: string]: unknown;
+                };
             };
         };
         responses: {
-            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. The daemon's own errors come in the provider's error shape, with the taxonomy body in `kata`. */
-            default: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": Record<string, never>;
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        event?: string;
+                        data: string;
+                    };
+                };
+            };
+            /** @description Malformed request (invalid_request). Or the provider's own answer with this status. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). Or the provider's own answer with this status. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). Or the provider's own answer with this status. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). Or the provider's own answer with this status. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The path does not take this method (invalid_request); `Allow` lists those it takes. Or the provider's own answer with this status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The request body is too large (invalid_request). Or the provider's own answer with this status. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The request body is not application/json (invalid_request). Or the provider's own answer with this status. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). Or the provider's own answer with this status. */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The provider is rate limiting (rate_limited). Or the provider's own answer with this status. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). Or the provider's own answer with this status. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The provider answered in a way the daemon did not expect (unexpected_error). Or the provider's own answer with this status. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The provider is unavailable (provider_unavailable). Or the provider's own answer with this status. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The provider did not answer in time (timeout). Or the provider's own answer with this status. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description Any other status the provider answers, in its own shape, unchanged. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
                 };
             };
         };
@@ -3733,18 +3913,116 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": {
+                    model: string;
+                    messages: Record<string, never>[];
+                } & {
+                    [key: string]: unknown;
+                };
             };
         };
         responses: {
-            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. The daemon's own errors come in the provider's error shape, with the taxonomy body in `kata`. */
-            default: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": Record<string, never>;
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        event?: string;
+                        data: string;
+                    };
+                };
+            };
+            /** @description Malformed request (invalid_request). Or the provider's own answer with this status. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). Or the provider's own answer with this status. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). Or the provider's own answer with this status. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). Or the provider's own answer with this status. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The path does not take this method (invalid_request); `Allow` lists those it takes. Or the provider's own answer with this status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The request body is too large (invalid_request). Or the provider's own answer with this status. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The request body is not application/json (invalid_request). Or the provider's own answer with this status. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). Or the provider's own answer with this status. */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). Or the provider's own answer with this status. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description Any other status the provider answers, in its own shape, unchanged. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
                 };
             };
         };
@@ -3758,14 +4036,85 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. The daemon's own errors come in the provider's error shape, with the taxonomy body in `kata`. */
-            default: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": Record<string, never>;
-                    "text/event-stream": string;
+                };
+            };
+            /** @description Malformed request (invalid_request). Or the provider's own answer with this status. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). Or the provider's own answer with this status. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). Or the provider's own answer with this status. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). Or the provider's own answer with this status. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The path does not take this method (invalid_request); `Allow` lists those it takes. Or the provider's own answer with this status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). Or the provider's own answer with this status. */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). Or the provider's own answer with this status. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description Any other status the provider answers, in its own shape, unchanged. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
                 };
             };
         };
@@ -3781,14 +4130,85 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. The daemon's own errors come in the provider's error shape, with the taxonomy body in `kata`. */
-            default: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": Record<string, never>;
-                    "text/event-stream": string;
+                };
+            };
+            /** @description Malformed request (invalid_request). Or the provider's own answer with this status. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). Or the provider's own answer with this status. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). Or the provider's own answer with this status. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). Or the provider's own answer with this status. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The path does not take this method (invalid_request); `Allow` lists those it takes. Or the provider's own answer with this status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). Or the provider's own answer with this status. */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). Or the provider's own answer with this status. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
+            /** @description Any other status the provider answers, in its own shape, unchanged. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
                 };
             };
         };
@@ -3802,18 +4222,153 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": {
+                    model: string;
+                    input?: string | unknown[];
+                    stream?: boolean;
+                } & {
+                    [key: string]: unknown;
+                };
             };
         };
         responses: {
-            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. The daemon's own errors come in the provider's error shape, with the taxonomy body in `kata`. */
-            default: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": Record<string, never>;
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        event?: string;
+                        data: string;
+                    };
+                };
+            };
+            /** @description Malformed request (invalid_request). Or the provider's own answer with this status. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). Or the provider's own answer with this status. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). Or the provider's own answer with this status. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). Or the provider's own answer with this status. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The path does not take this method (invalid_request); `Allow` lists those it takes. Or the provider's own answer with this status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The request body is too large (invalid_request). Or the provider's own answer with this status. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The request body is not application/json (invalid_request). Or the provider's own answer with this status. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). Or the provider's own answer with this status. */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider is rate limiting (rate_limited). Or the provider's own answer with this status. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). Or the provider's own answer with this status. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider answered in a way the daemon did not expect (unexpected_error). Or the provider's own answer with this status. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider is unavailable (provider_unavailable). Or the provider's own answer with this status. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider did not answer in time (timeout). Or the provider's own answer with this status. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Any other status the provider answers, in its own shape, unchanged. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
                 };
             };
         };
@@ -3827,18 +4382,153 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": {
+                    model: string;
+                    messages: Record<string, never>[];
+                    stream?: boolean;
+                } & {
+                    [key: string]: unknown;
+                };
             };
         };
         responses: {
-            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. The daemon's own errors come in the provider's error shape, with the taxonomy body in `kata`. */
-            default: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": Record<string, never>;
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        event?: string;
+                        data: string;
+                    };
+                };
+            };
+            /** @description Malformed request (invalid_request). Or the provider's own answer with this status. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). Or the provider's own answer with this status. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). Or the provider's own answer with this status. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). Or the provider's own answer with this status. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The path does not take this method (invalid_request); `Allow` lists those it takes. Or the provider's own answer with this status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The request body is too large (invalid_request). Or the provider's own answer with this status. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The request body is not application/json (invalid_request). Or the provider's own answer with this status. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). Or the provider's own answer with this status. */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider is rate limiting (rate_limited). Or the provider's own answer with this status. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). Or the provider's own answer with this status. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider answered in a way the daemon did not expect (unexpected_error). Or the provider's own answer with this status. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider is unavailable (provider_unavailable). Or the provider's own answer with this status. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider did not answer in time (timeout). Or the provider's own answer with this status. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Any other status the provider answers, in its own shape, unchanged. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
                 };
             };
         };
@@ -3852,14 +4542,85 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. The daemon's own errors come in the provider's error shape, with the taxonomy body in `kata`. */
-            default: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": Record<string, never>;
-                    "text/event-stream": string;
+                };
+            };
+            /** @description Malformed request (invalid_request). Or the provider's own answer with this status. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). Or the provider's own answer with this status. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). Or the provider's own answer with this status. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). Or the provider's own answer with this status. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The path does not take this method (invalid_request); `Allow` lists those it takes. Or the provider's own answer with this status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). Or the provider's own answer with this status. */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). Or the provider's own answer with this status. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Any other status the provider answers, in its own shape, unchanged. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
                 };
             };
         };
@@ -3875,14 +4636,85 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. The daemon's own errors come in the provider's error shape, with the taxonomy body in `kata`. */
-            default: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": Record<string, never>;
-                    "text/event-stream": string;
+                };
+            };
+            /** @description Malformed request (invalid_request). Or the provider's own answer with this status. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). Or the provider's own answer with this status. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). Or the provider's own answer with this status. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). Or the provider's own answer with this status. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The path does not take this method (invalid_request); `Allow` lists those it takes. Or the provider's own answer with this status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). Or the provider's own answer with this status. */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). Or the provider's own answer with this status. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Any other status the provider answers, in its own shape, unchanged. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIError"];
                 };
             };
         };

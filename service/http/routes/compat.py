@@ -14,21 +14,24 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.anthropic import relay as anthropic_relay
-from adapters.openai import relay as openai_relay
-from adapters.relay import RelayRequest, answered, compat_status, forwarded
-from adapters.specs import NAMES
+from adapters.relay import RelayRequest, answered, forwarded
 from contracts.base import ProviderId
 from contracts.errors import InvalidRequest, ProviderError
+from service.http import strict_json
+from service.http.compat_errors import PREFIX, compat_error
 from service.http.sse_stream import EventStream
 from service.runtime import Runtime
 
-PREFIX = {ProviderId.ANTHROPIC: "/anthropic", ProviderId.OPENAI: "/openai/v1"}
+# A model id in a path: one segment (no `/`; `.` and `..` are not ids), at most 256 characters.
+MODEL_SEGMENT = r"(?!\.+$)[A-Za-z0-9._:@-]{1,256}"
+MAX_PATH = 512
+ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # What each prefix serves: (method, upstream path pattern, billable). Billable requests go
 # through the budget, the governor and the ledger; listings and token counts do not.
 SERVED: dict[ProviderId, list[tuple[str, re.Pattern[str], bool]]] = {
@@ -36,39 +39,30 @@ SERVED: dict[ProviderId, list[tuple[str, re.Pattern[str], bool]]] = {
         ("POST", re.compile(r"/v1/messages"), True),
         ("POST", re.compile(r"/v1/messages/count_tokens"), False),
         ("GET", re.compile(r"/v1/models"), False),
-        ("GET", re.compile(r"/v1/models/[A-Za-z0-9._:@-]+"), False),
+        ("GET", re.compile(r"/v1/models/" + MODEL_SEGMENT), False),
     ],
     ProviderId.OPENAI: [
         ("POST", re.compile(r"/responses"), True),
         ("POST", re.compile(r"/chat/completions"), True),
         ("GET", re.compile(r"/models"), False),
-        ("GET", re.compile(r"/models/[A-Za-z0-9._:@-]+"), False),
+        ("GET", re.compile(r"/models/" + MODEL_SEGMENT), False),
     ],
 }
-ERROR_BODY = {
-    ProviderId.ANTHROPIC: anthropic_relay.error_body,
-    ProviderId.OPENAI: openai_relay.error_body,
-}
 
 
-def provider_error(provider: ProviderId, error: ProviderError) -> Response:
-    """A daemon error in the provider's own shape and status; `x-should-retry` tells the SDK
-    whether retrying can help (never for a spent budget or a refused credential)."""
-    status = compat_status(error.code, error.status)
-    headers = {"x-should-retry": "true" if error.retryable else "false"}
-    if error.retry_after_s is not None:
-        # Both SDKs read the precise `retry-after-ms` first, as the providers send it.
-        headers["retry-after-ms"] = str(max(1, round(error.retry_after_s * 1000)))
-        headers["retry-after"] = str(max(1, round(error.retry_after_s)))
-    return JSONResponse(ERROR_BODY[provider](error, status), status, headers=headers)
+def provider_error(provider: ProviderId, error: ProviderError, request: Request) -> Response:
+    """A daemon error in the provider's own shape and status (service.http.compat_errors)."""
+    status, body, headers = compat_error(provider, error, request.scope["state"].get("request_id"))
+    return JSONResponse(body, status, headers=headers)
 
 
-def _served(provider: ProviderId, method: str, path: str) -> bool | None:
-    """Whether the route is billable, or None when it is not served."""
-    for allowed, pattern, billable in SERVED[provider]:
-        if method == allowed and pattern.fullmatch(path):
-            return billable
-    return None
+def _allowed(provider: ProviderId, path: str) -> dict[str, bool]:
+    """The methods served at `path`, each with whether it is billable."""
+    return {
+        method: billable
+        for method, pattern, billable in SERVED[provider]
+        if len(path) <= MAX_PATH and pattern.fullmatch(path)
+    }
 
 
 async def _disconnected(request: Request) -> None:
@@ -76,32 +70,54 @@ async def _disconnected(request: Request) -> None:
         pass
 
 
-def _body(raw: bytes) -> dict[str, Any]:
+async def _body(raw: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(raw)
-    except ValueError as exc:
+        value = await strict_json.loads_off_loop(raw)
+    except json.JSONDecodeError as exc:
         raise InvalidRequest(
-            f"The body is not valid JSON ({exc}).", "Send a JSON object, as the SDK does."
+            f"The body is not valid JSON: {exc.msg}.",
+            "Send a JSON object, as the SDK does (the daemon's README states the limits).",
         ) from None
     if not isinstance(value, dict):
         raise InvalidRequest("The body must be a JSON object.", "Send a JSON object.")
     return value
 
 
+def _keep_the_token_here(request: Request, upstream: RelayRequest) -> None:
+    """The daemon token (and whatever credential authenticated this request) never leaves the
+    machine: it goes in the API-key header, which is never forwarded; found anywhere else that
+    would go upstream (the query under any name, a header, the body), the request is refused."""
+    secrets = {request.app.state.policy.token}
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and presented.strip():
+        secrets.add(presented.strip().encode())
+    if api_key := request.headers.get("x-api-key", "").strip():
+        secrets.add(api_key.encode())
+    query = upstream.query
+    places = {
+        "the query string": f"{query}\n{unquote_plus(query)}".encode(),
+        "a header": "\n".join(upstream.headers.values()).encode(),
+        "the body": upstream.body or b"",
+    }
+    for where, text in places.items():
+        if any(secret in text for secret in secrets):
+            raise InvalidRequest(
+                f"The daemon's token is in {where}; it is never sent to the provider.",
+                "Send the token only as the API key (Authorization or x-api-key), nowhere else.",
+            )
+
+
 async def relay(request: Request, provider: ProviderId) -> Response:
     """Pass one request through to `provider` (see the module's docstring)."""
     runtime: Runtime = request.app.state.runtime
     path = request.url.path.removeprefix(PREFIX[provider])
-    billable = _served(provider, request.method, path)
+    allowed = _allowed(provider, path)
+    if request.method not in allowed:
+        return _not_served(provider, request, allowed)
+    billable = allowed[request.method]
     try:
-        if billable is None:
-            raise InvalidRequest(
-                f"{request.method} {request.url.path} is not a route the daemon passes through.",
-                f"Use the routes listed in the daemon's README under {PREFIX[provider]}.",
-                status=404,
-            )
         raw = await request.body()
-        body = _body(raw) if request.method == "POST" else {}
+        body = await _body(raw) if request.method == "POST" else {}
         upstream = RelayRequest(
             request.method,
             path,
@@ -109,6 +125,7 @@ async def relay(request: Request, provider: ProviderId) -> Response:
             forwarded(request.headers.items()),
             raw if request.method == "POST" else None,
         )
+        _keep_the_token_here(request, upstream)
         await runtime.ready()
         prepared = runtime.dispatcher.prepare_relay(
             provider,
@@ -119,7 +136,7 @@ async def relay(request: Request, provider: ProviderId) -> Response:
             request.scope["state"].get("started"),
         )
     except ProviderError as error:
-        return provider_error(provider, error)
+        return provider_error(provider, error, request)
     # The body has been read: the next message is the client leaving, which stops the wait.
     watcher = asyncio.ensure_future(_disconnected(request))
 
@@ -139,7 +156,7 @@ async def relay(request: Request, provider: ProviderId) -> Response:
     if isinstance(answer, ProviderError):
         await prepared.close()
         runtime.dispatcher.relay_finished(prepared)
-        return provider_error(provider, answer)
+        return provider_error(provider, answer, request)
 
     async def ended() -> None:
         await prepared.close()
@@ -153,6 +170,27 @@ async def relay(request: Request, provider: ProviderId) -> Response:
     )
 
 
+def _not_served(provider: ProviderId, request: Request, allowed: dict[str, bool]) -> Response:
+    """404 for a path the daemon does not pass through; 405 (with `Allow`) for a method the
+    path does not have."""
+    if not allowed:
+        error = InvalidRequest(
+            f"{request.method} {request.url.path} is not a route the daemon passes through.",
+            f"Use the routes listed in the daemon's README under {PREFIX[provider]}.",
+            status=404,
+        )
+        return provider_error(provider, error, request)
+    methods = ", ".join(sorted(allowed))
+    error = InvalidRequest(
+        f"{request.url.path} does not take {request.method}; it takes {methods}.",
+        f"Send {methods}.",
+        status=405,
+    )
+    response = provider_error(provider, error, request)
+    response.headers["allow"] = methods
+    return response
+
+
 def _endpoint(provider: ProviderId) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         return await relay(request, provider)
@@ -161,69 +199,7 @@ def _endpoint(provider: ProviderId) -> Callable[[Request], Awaitable[Response]]:
 
 
 ROUTES = [
-    Route(f"{prefix}/{{rest:path}}", _endpoint(provider), methods=["GET", "POST"])
+    # Every method: the route itself answers 404 or 405 for what it does not serve.
+    Route(f"{prefix}/{{rest:path}}", _endpoint(provider), methods=list(ALL_METHODS))
     for provider, prefix in PREFIX.items()
 ]
-
-
-def openapi_paths() -> dict[str, Any]:
-    """The compatible routes in the API document, described as what they are: pass-through."""
-    paths: dict[str, Any] = {}
-    for provider, routes in SERVED.items():
-        name = NAMES[provider]
-        for method, pattern, billable in routes:
-            upstream = pattern.pattern.replace("[A-Za-z0-9._:@-]+", "{model_id}")
-            operation: dict[str, Any] = {
-                "tags": ["compatible"],
-                "operationId": f"{provider.value}Compat{method.title()}"
-                + re.sub(r"[^A-Za-z]", "", upstream.title()),
-                "summary": f"{name} API pass-through: {method} {upstream}",
-                "description": (
-                    f"Point the official {name} SDK's base URL at `{PREFIX[provider]}` and give "
-                    "it the daemon token as its API key. The body goes upstream as sent, with "
-                    "the resolved credential; the answer comes back unchanged. "
-                    + (
-                        "Budgets, the governor and the usage ledger apply."
-                        if billable
-                        else "Not billed: no budget, slot or ledger row."
-                    )
-                ),
-                "security": [{"bearerAuth": []}]
-                + ([{"anthropicApiKey": []}] if provider is ProviderId.ANTHROPIC else []),
-                "responses": {
-                    "default": {
-                        "description": (
-                            "The provider's answer, unchanged: JSON, or server-sent events when "
-                            "the body asks for `stream: true`. The daemon's own errors come in "
-                            "the provider's error shape, with the taxonomy body in `kata`."
-                        ),
-                        "content": {
-                            "application/json": {"schema": {"type": "object"}},
-                            "text/event-stream": {"schema": {"type": "string"}},
-                        },
-                    }
-                },
-            }
-            if method == "POST":
-                operation["requestBody"] = {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "description": f"The {name} API's own request body.",
-                            }
-                        }
-                    },
-                }
-            if "{model_id}" in upstream:
-                operation["parameters"] = [
-                    {
-                        "name": "model_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ]
-            paths.setdefault(PREFIX[provider] + upstream, {})[method.lower()] = operation
-    return paths

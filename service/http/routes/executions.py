@@ -114,7 +114,7 @@ DIRECT_ROUTES = [Route("/v1/executions", _create_execution_direct, methods=["POS
     "/v1/executions/{execution_id}/cancel",
     name="cancelExecution",
     summary="Cancel a running execution; its upstream request is closed",
-    responses=error_responses(404),
+    responses=error_responses(404, 409),
 )
 async def cancel_execution(execution_id: str, runtime: RuntimeDep) -> CancelResult:
     return runtime.dispatcher.cancel(execution_id)

@@ -51,6 +51,7 @@ async def list_executions(
     "/v1/usage",
     name="getUsage",
     summary="Tokens, cost and counts over a window, grouped by provider, model, agent or day",
+    responses=error_responses(422),
 )
 async def get_usage(
     runtime: RuntimeDep,
@@ -60,9 +61,4 @@ async def get_usage(
     until: Annotated[IsoTime | None, Query(description="Default: now. No zone: local.")] = None,
     group_by: UsageGroupBy = UsageGroupBy.PROVIDER,
 ) -> UsageReport:
-    return await runtime.meter.usage(_aware(since), _aware(until), group_by)
-
-
-def _aware(at: datetime | None) -> datetime | None:
-    # A time without a zone is the user's local time.
-    return None if at is None else at.astimezone()
+    return await runtime.meter.usage(since, until, group_by)

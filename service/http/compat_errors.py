@@ -1,0 +1,46 @@
+"""The daemon's own errors on the provider-compatible routes, in the provider's error shape and
+status, so the provider's SDK raises its own exception types. The one place a path decides which
+shape an error takes: the routes, the security edge and the last resort all ask here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from adapters.anthropic import relay as anthropic_relay
+from adapters.openai import relay as openai_relay
+from adapters.relay import compat_status
+from contracts.base import ProviderId
+from contracts.errors import ProviderError
+
+PREFIX = {ProviderId.ANTHROPIC: "/anthropic", ProviderId.OPENAI: "/openai/v1"}
+# Everything under these answers errors in the provider's shape (an unknown path included).
+SHAPED = {"/anthropic/": ProviderId.ANTHROPIC, "/openai/": ProviderId.OPENAI}
+ERROR_BODY: dict[ProviderId, Callable[[ProviderError, int, str | None], dict[str, Any]]] = {
+    ProviderId.ANTHROPIC: anthropic_relay.error_body,
+    ProviderId.OPENAI: openai_relay.error_body,
+}
+# The daemon's id for a request on these routes, beside the provider's own `x-request-id`.
+KATA_REQUEST_ID = b"x-kata-request-id"
+
+
+def shaped_for(path: str) -> ProviderId | None:
+    """The provider whose error shape `path` answers in; None for the daemon's own routes."""
+    for prefix, provider in SHAPED.items():
+        if path.startswith(prefix):
+            return provider
+    return None
+
+
+def compat_error(
+    provider: ProviderId, error: ProviderError, request_id: str | None
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, body and headers of `error` as `provider` would send it; `x-should-retry` tells
+    the SDK whether retrying can help (never for a spent budget or a refused credential)."""
+    status = compat_status(error.code, error.status)
+    headers = {"x-should-retry": "true" if error.retryable else "false"}
+    if error.retry_after_s is not None:
+        # Both SDKs read the precise `retry-after-ms` first, as the providers send it.
+        headers["retry-after-ms"] = str(max(1, round(error.retry_after_s * 1000)))
+        headers["retry-after"] = str(max(1, round(error.retry_after_s)))
+    return status, ERROR_BODY[provider](error, status, request_id), headers
