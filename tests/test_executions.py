@@ -229,7 +229,8 @@ def test_cancel_closes_the_upstream_request(
     assert fakes.anthropic.closed_connections > closed_before
     assert time.monotonic() - started < 1.5
     gone = http.post(f"/v1/executions/{execution_id}/cancel")
-    assert gone.status_code == 404
+    assert gone.status_code == 409  # it has finished (cancelled): nothing left to cancel
+    assert "cancelled" in gone.json()["message"]
 
 
 def test_models_are_live_then_cached_then_stale(http: httpx.Client, fakes: Upstreams) -> None:

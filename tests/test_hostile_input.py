@@ -295,6 +295,15 @@ def test_a_streamed_chat_completion_without_include_usage_is_counted(
     assert row["usage"]["input_tokens"] > 0
     assert row["usage"]["output_tokens"] > 0
     assert row["usage"]["cost_usd"] is not None
+    # One that said no is counted too, and still sees none.
+    stream = client.chat.completions.create(
+        model="gpt-5.5",
+        messages=[{"role": "user", "content": "count me"}],
+        stream=True,
+        stream_options={"include_usage": False},
+    )
+    assert all(chunk.choices for chunk in stream)
+    assert json.loads(fakes.openai.requests[-1].body)["stream_options"] == {"include_usage": True}
     # A client that asked for it gets it, once.
     stream = client.chat.completions.create(
         model="gpt-5.5",
@@ -335,3 +344,24 @@ def test_cancelling_a_finished_execution_is_a_conflict_not_a_missing_one(
     assert response.status_code == 409
     assert "already finished" in response.json()["message"]
     assert http.post("/v1/executions/exe_unknown/cancel").status_code == 404
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, 100_000])
+def test_the_usage_only_chunk_is_read_then_hidden_across_any_split(size: int) -> None:
+    """Real recorded traffic, cut into chunks of every size: the usage is counted, and the
+    bytes passed on are the stream without that one event."""
+    from pathlib import Path
+
+    from adapters.openai.relay import read_event, usage_only
+    from adapters.relay import UsageScan
+
+    raw = (
+        Path(__file__).parent / "wire" / "openai_chat_stream_text_include_usage.sse"
+    ).read_bytes()
+    events = raw.split(b"\n\n")
+    expected = b"\n\n".join(event for event in events if b'"choices":[]' not in event)
+    scan = UsageScan(read_event, True, usage_only)
+    passed = b"".join(scan.feed(raw[i : i + size]) for i in range(0, len(raw), size)) + scan.end()
+    assert passed == expected
+    assert scan.usage.input_tokens == 14
+    assert scan.usage.output_tokens == 30

@@ -32,15 +32,16 @@ def read_event(event: Any, scan: UsageScan) -> None:
 
 
 def asking_for_usage(request: RelayRequest, body: Mapping[str, Any]) -> RelayRequest:
-    """Chat Completions streams carry usage only when `stream_options.include_usage` is set,
+    """Chat Completions streams carry usage only when `stream_options.include_usage` is true,
     and most tools leave it out: the ledger and budgets would see no tokens. The daemon sets
     it, and the answer's usage-only chunk (which the client did not ask for) is read and not
-    passed on. Anything the client wrote about it explicitly is left as written."""
+    passed on. `stream_options` that is not an object is left for the provider to refuse."""
     options = body.get("stream_options")
     if (
         request.path != "/chat/completions"
         or body.get("stream") is not True
-        or not (options is None or (isinstance(options, dict) and "include_usage" not in options))
+        or not (options is None or isinstance(options, dict))
+        or (options or {}).get("include_usage") is True
     ):
         return request
     asked = {**body, "stream_options": {**(options or {}), "include_usage": True}}

@@ -14,7 +14,7 @@ from adapters.base import Credential, ProviderAdapter
 from adapters.capabilities import check_request
 from adapters.catalogue import DEFAULT_MODEL
 from adapters.relay import RelayRequest, tags
-from contracts.base import ProviderId
+from contracts.base import MAX_MODEL_ID, ProviderId
 from contracts.errors import Cancelled, InvalidRequest, MissingAuth, ProviderError
 from contracts.events import ExecutionFinishedEvent, ProviderErrorEvent, UsageEvent
 from contracts.executions import CancelResult, ExecutionRequest, ExecutionState, Usage
@@ -105,6 +105,11 @@ class Dispatcher:
             self.meter.admit(provider)
         credential, resolution = self.book.credential(provider)
         model = body.get("model") if isinstance(body.get("model"), str) else None
+        if model is not None and len(model) > MAX_MODEL_ID:
+            raise InvalidRequest(
+                f"The model id is {len(model)} characters long; at most {MAX_MODEL_ID} are.",
+                "Name a model the provider serves (GET /v1/models lists them).",
+            )
         adapter = self.adapters[provider]
         return Relay(
             route,

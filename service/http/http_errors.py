@@ -37,6 +37,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     502: "The provider answered in a way the daemon did not expect (unexpected_error).",
     503: "The provider is unavailable (provider_unavailable).",
     504: "The provider did not answer in time (timeout).",
+    507: "The data folder cannot be written; the message names the path (unexpected_error).",
 }
 COMMON_ERRORS = (400, 401, 403, 413, 415, 421, 422, 500)
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from contracts.base import MAX_TAG, AuthMode, ProviderId
+from contracts.base import MAX_MODEL_ID, MAX_TAG, AuthMode, ProviderId
 from contracts.error_body import ErrorCode, ErrorDetail
 from contracts.errors import InvalidRequest
 from contracts.executions import CostSource, ExecutionState, Usage
@@ -87,14 +87,15 @@ GROUP_COLUMN = {
 }
 
 
-def tag(value: str | None) -> str | None:
+def tag(value: str | None, limit: int = TAG_LIMIT) -> str | None:
     """A caller's tag as kept: absent when empty. `/v1/executions` refuses tags past the
     bounds; a compatible route's tag is the provider's field, so it is kept, visibly marked:
-    control characters as U+FFFD, and past `TAG_LIMIT` characters cut with a closing `…`."""
+    control characters as U+FFFD, and past `limit` characters cut with a closing `…`. (The
+    model an upstream answer names is kept the same way, within MAX_MODEL_ID.)"""
     if not value:
         return None
     value = _UNPRINTABLE.sub("\ufffd", value)
-    return value if len(value) <= TAG_LIMIT else value[: TAG_LIMIT - 1] + "…"
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 def epoch(at: datetime) -> float:
@@ -114,7 +115,7 @@ def row_of(record: ExecutionRecord) -> tuple[Any, ...]:
         epoch(record.ended_at),
         record.ended_at.astimezone().date().isoformat(),
         record.provider.value,
-        record.model,
+        tag(record.model, MAX_MODEL_ID) or "",
         record.auth_mode.value,
         int(record.fallback_applied),
         record.outcome.value,

@@ -2282,6 +2282,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The data folder cannot be written; the message names the path (unexpected_error). */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     putApiKey: {
@@ -2416,6 +2425,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The data folder cannot be written; the message names the path (unexpected_error). */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     deleteApiKey: {
@@ -2503,6 +2521,15 @@ export interface operations {
             };
             /** @description A bug in the daemon (unexpected_error). */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The data folder cannot be written; the message names the path (unexpected_error). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2785,6 +2812,15 @@ export interface operations {
             };
             /** @description A bug in the daemon (unexpected_error). */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The data folder cannot be written; the message names the path (unexpected_error). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -27,6 +27,7 @@ async def get_provider(provider: ProviderId, runtime: RuntimeDep) -> ProviderSta
     "/v1/providers/{provider}/settings",
     name="updateProviderSettings",
     summary="Change auth mode, API-key fallback or default model; persisted",
+    responses=error_responses(507),
 )
 async def update_provider_settings(
     provider: ProviderId, body: ProviderSettingsUpdate, runtime: RuntimeDep
@@ -38,7 +39,7 @@ async def update_provider_settings(
     "/v1/providers/{provider}/api-key",
     name="putApiKey",
     summary="Store an API key (write-only: only a masked hint ever comes back)",
-    responses=error_responses(424, 429, 503, 504),
+    responses=error_responses(424, 429, 503, 504, 507),
 )
 async def put_api_key(provider: ProviderId, body: ApiKeyPut, runtime: RuntimeDep) -> ProviderStatus:
     return await runtime.control.put_api_key(provider, body)
@@ -48,6 +49,7 @@ async def put_api_key(provider: ProviderId, body: ApiKeyPut, runtime: RuntimeDep
     "/v1/providers/{provider}/api-key",
     name="deleteApiKey",
     summary="Forget the stored API key, wherever it is kept",
+    responses=error_responses(507),
 )
 async def delete_api_key(provider: ProviderId, runtime: RuntimeDep) -> ProviderStatus:
     return await runtime.control.delete_api_key(provider)
