@@ -91,8 +91,8 @@ def _keep_the_token_here(request: Request, upstream: RelayRequest) -> None:
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and presented.strip():
         secrets.add(presented.strip().encode())
-    if api_key := request.headers.get("x-api-key", "").strip():
-        secrets.add(api_key.encode())
+    elif api_key := request.headers.get("x-api-key", "").strip():
+        secrets.add(api_key.encode())  # how the Anthropic SDK sends it
     query = upstream.query
     places = {
         "the query string": f"{query}\n{unquote_plus(query)}".encode(),
