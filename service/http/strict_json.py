@@ -40,7 +40,12 @@ TOO_DEEP = f"arrays and objects nest more than {MAX_DEPTH} deep"
 # Refusals of a value the JSON grammar allows (422); anything else is malformed JSON (400).
 UNENCODABLE = frozenset({NON_FINITE, LONE_SURROGATE, BIG_INTEGER, DUPLICATE_KEY})
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_LONG_DIGITS = re.compile(rb"\d{16}")  # 2^53 has 16 digits: shorter integers are always safe
+# 2^53 has 16 digits: shorter integers are always safe. Found by a translation to "0 or not"
+# and a substring search (a regex scan of `\d{16}` costs 10x more on a large body).
+_DIGITS_ONLY = bytes.maketrans(
+    bytes(range(256)), bytes(48 if 48 <= c <= 57 else 46 for c in range(256))
+)
+_LONG_DIGITS = b"0" * 16
 _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
 _DEPTH_STEP = [0] * 256
 _DEPTH_STEP[ord("[")] = _DEPTH_STEP[ord("{")] = 1
@@ -112,7 +117,7 @@ def loads(body: bytes) -> Any:
             parse_float=_finite,
             parse_constant=_constant,
             # The integer check only when an integer could be long enough to fail it.
-            parse_int=_safe_integer if _LONG_DIGITS.search(body) else None,
+            parse_int=_safe_integer if _LONG_DIGITS in body.translate(_DIGITS_ONLY) else None,
             object_pairs_hook=_unique_keys,
         )
         if _SURROGATE_ESCAPE.search(body):  # the walk only when an escape could be one
