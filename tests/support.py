@@ -109,6 +109,49 @@ def make_runtime(config: DaemonConfig, keyring: Any = None, **kwargs: Any) -> Ru
     )
 
 
+def error_in_routes_shape(path: str, body: Any) -> dict[str, Any] | None:
+    """Assert an error body is in the shape of the route that sent it (the provider's under
+    `/anthropic/` and `/openai/`, the taxonomy's elsewhere); the taxonomy body inside it, or
+    None for a provider's own answer passed on unchanged."""
+    if path.startswith("/anthropic/"):
+        assert body["type"] == "error", body
+        assert body["error"]["type"], body
+        assert body["error"]["message"], body
+        kata = body.get("kata")
+    elif path.startswith("/openai/"):
+        assert body["error"]["message"], body
+        assert body["error"]["type"], body
+        kata = body["error"].get("kata")
+    else:
+        kata = body
+    if kata is not None:
+        assert kata["code"], body
+        assert kata["remediation"], body
+    return kata if isinstance(kata, dict) else None
+
+
+def sandboxed_runtime(config: DaemonConfig, home: Path, fakes: Upstreams) -> Runtime:
+    """A runtime for a daemon that outlives one test (a module's): its own home under `home`,
+    both test keys in its environment (a deleted stored key leaves them usable), the fakes."""
+    from service.providers.credentials.keyring_access import KeyringAccess
+    from tests.fakes_keyring import MemoryKeyring
+
+    env = {
+        **sandbox_env(home),
+        "PATH": os.environ.get("PATH", ""),
+        "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+        "OPENAI_API_KEY": OPENAI_KEY,
+    }
+    return build_runtime(
+        config,
+        keyring=KeyringAccess(MemoryKeyring),
+        env=env,
+        home=home,
+        adapters=fakes.adapters(),
+        watch=False,
+    )
+
+
 @contextlib.asynccontextmanager
 async def app_client(
     config: DaemonConfig,

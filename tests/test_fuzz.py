@@ -22,17 +22,14 @@ from hypothesis import HealthCheck, seed, settings
 from schemathesis.config import SchemathesisConfig
 from starlette.types import Receive, Scope, Send
 
-from service.http.app import build_runtime, create_app
+from service.http.app import create_app
 from service.http.strict_json import UNENCODABLE
 from service.process.config import DaemonConfig
-from service.providers.credentials.keyring_access import KeyringAccess
-from tests.fakes_keyring import MemoryKeyring
 from tests.support import (
-    ANTHROPIC_KEY,
-    OPENAI_KEY,
     TEST_PORT,
     TEST_TOKEN,
-    sandbox_env,
+    error_in_routes_shape,
+    sandboxed_runtime,
     upstreams,
 )
 
@@ -118,24 +115,9 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         config, first_token_timeout_s=5, idle_timeout_s=5, request_timeout_s=10, queue_wait_s=5
     )
     with upstreams() as fakes:
-        # Keys from the environment: a fuzzed DELETE of a stored key leaves them usable.
-        env = {
-            **sandbox_env(home),
-            "PATH": os.environ.get("PATH", ""),
-            "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
-            "OPENAI_API_KEY": OPENAI_KEY,
-        }
 
         def build() -> Any:
-            runtime = build_runtime(
-                config,
-                keyring=KeyringAccess(MemoryKeyring),
-                env=env,
-                home=home,
-                adapters=fakes.adapters(),
-                watch=False,
-            )
-            return create_app(config, runtime)
+            return create_app(config, sandboxed_runtime(config, home, fakes))
 
         BOUND.build = build
         yield
@@ -181,23 +163,9 @@ def errors_in_the_routes_shape(ctx: Any, response: Any, case: Any) -> bool | Non
         assert status in PROVIDER_STATUSES, f"daemon bug: {status} {response.text[:300]}"
     if status < 400 or "json" not in response.headers.get("content-type", [""])[0]:
         return None
-    body = response.json()
-    path = case.operation.path
-    if path.startswith("/anthropic/"):
-        assert body["type"] == "error"
-        assert body["error"]["type"]
-        kata = body.get("kata")
-    elif path.startswith("/openai/"):
-        assert body["error"]["message"]
-        kata = body["error"].get("kata")
-    else:
-        kata = body
-        assert kata is not None
-    if kata is not None:
-        assert kata["code"]
-        assert kata["remediation"]
-        if status >= 500:
-            assert kata["code"] in ("provider_unavailable", "timeout", "unexpected_error")
+    kata = error_in_routes_shape(case.operation.path, response.json())
+    if kata is not None and status >= 500:
+        assert kata["code"] in ("provider_unavailable", "timeout", "unexpected_error")
     return None
 
 

@@ -14,7 +14,7 @@ import openai
 import pytest
 
 from service.http.strict_json import MAX_DEPTH
-from tests.support import LiveServer, Upstreams
+from tests.support import LiveServer, Upstreams, error_in_routes_shape
 
 MODEL = "claude-sonnet-5-5"
 DEEP = b"[" * 100_000 + b"]" * 100_000
@@ -25,29 +25,9 @@ COMPAT_POSTS = [
 ]
 
 
-def _anthropic_shape(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
-    assert body["type"] == "error", body
-    assert body["error"]["type"], body
-    assert body["error"]["message"], body
-    return body  # type: ignore[no-any-return]
-
-
-def _openai_shape(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
-    assert body["error"]["message"], body
-    assert body["error"]["type"], body
-    return body  # type: ignore[no-any-return]
-
-
 def _shape(path: str, response: httpx.Response) -> dict[str, Any]:
-    if path.startswith("/anthropic"):
-        return _anthropic_shape(response)
-    if path.startswith("/openai"):
-        return _openai_shape(response)
     body = response.json()
-    assert body["code"], body
-    assert body["remediation"], body
+    error_in_routes_shape(path, body)
     return body  # type: ignore[no-any-return]
 
 
@@ -200,7 +180,7 @@ def test_the_daemon_token_in_a_query_never_goes_upstream(
             json={"model": "gpt-5.5", "input": "hi"},
         )
         assert response.status_code in (400, 401), response.text
-        _openai_shape(response)
+        _shape("/openai/", response)
     assert len(fakes.openai.requests) == before
     # Nor in a header the route would forward.
     response = http.post(
