@@ -91,14 +91,9 @@ soak: $(VENV)/.installed-dev  ## 100 concurrent streamed executions for 60 s
 	$(BIN)/python -m tests.bench.soak --concurrency 100 --seconds 60
 
 # Schemathesis (every check, every route) and the hostile-input fuzzing, seed after seed from
-# SEED with 200 examples each, until SECONDS are up; any failure stops it (the seed reproduces it).
+# SEED with 200 examples each, until SECONDS are up; a failure stops it (the seed reproduces it).
 fuzz: $(VENV)/.installed-dev  ## the long fuzzing run (SECONDS, SEED)
-	@end=$$(( $$(date +%s) + $(SECONDS) )); seed=$(SEED); \
-	while [ $$(date +%s) -lt $$end ]; do \
-		echo "==> fuzzing, seed $$seed"; \
-		KATA_FUZZ_SEED=$$seed KATA_FUZZ_EXAMPLES=200 $(BIN)/pytest tests/test_fuzz.py tests/test_hostile_fuzz.py -q || exit 1; \
-		seed=$$((seed + 1)); \
-	done
+	$(BIN)/python -m tests.fuzz_run --seconds $(SECONDS) --seed $(SEED)
 
 fmt: $(VENV)/.installed-dev  ## format and auto-fix
 	$(BIN)/ruff format .
