@@ -1,0 +1,207 @@
+"""Start-up, measured from outside as the shell sees it: spawn → ready line, spawn → first
+completed execution, and RSS after that first answer, for the daemon from source and as built
+(`dist/kata-providers/`), in each mode a user starts in (an API key, a token session for each
+provider, demo mode), beside a bare `python -c pass` in the same run. Every figure is also given
+as a ratio to that bare start, so it means the same on a machine twice as slow.
+
+    python -m tests.bench.startup [--runs 5] [--arms source,dist] [--json PATH]
+    python -m tests.bench.startup --check   # make test: ratios against tests/bench/startup.json
+
+`--check` fails when a first-answer ratio grows by more than 50 % over the recorded one
+(`--record` writes the recorded ones)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.sessions_fixtures import anthropic_profile, codex_api_key
+from tests.support import ANTHROPIC_KEY, OPENAI_KEY, Upstreams, sandbox_env, upstreams
+
+ROOT = Path(__file__).resolve().parents[2]
+EXECUTABLE = ROOT / "dist" / "kata-providers" / "kata-providers"
+RECORDED = Path(__file__).with_name("startup.json")
+GROWTH_ALLOWED = 1.5
+# mode: (provider asked, what the sandbox holds)
+MODES = {
+    "api_key": "anthropic",
+    "session_anthropic": "anthropic",
+    "session_openai": "openai",
+    "demo": None,
+}
+
+
+def _command(arm: str) -> list[str]:
+    if arm == "dist":
+        return [str(EXECUTABLE), "serve"]
+    return [sys.executable, "-m", "service.process.cli", "serve"]
+
+
+def _sandbox(mode: str, fakes: Upstreams, home: Path) -> dict[str, str]:
+    env = {**sandbox_env(home), "PATH": os.environ.get("PATH", ""), **fakes.env()}
+    if mode == "api_key":
+        env |= {"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "OPENAI_API_KEY": OPENAI_KEY}
+    elif mode == "session_anthropic":
+        anthropic_profile(home / ".config" / "anthropic", active=True)
+    elif mode == "session_openai":
+        codex_api_key(home / ".codex")
+    return env
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def one_start(arm: str, mode: str, fakes: Upstreams) -> dict[str, float]:
+    """Spawn, wait for the ready line, ask for one execution, read RSS, stop."""
+    with tempfile.TemporaryDirectory(prefix="kata-startup-") as folder:
+        home = Path(folder)
+        args = _command(arm) + (["--demo"] if mode == "demo" else [])
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            args,
+            env=_sandbox(mode, fakes, home),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=ROOT,
+        )
+        try:
+            assert process.stdout is not None
+            ready = json.loads(process.stdout.readline())
+            ready_s = time.perf_counter() - started
+            body: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
+            if MODES[mode] is not None:
+                body["provider"] = MODES[mode]
+            response = httpx.post(
+                f"{ready['url']}/v1/executions",
+                json=body,
+                headers={"Authorization": f"Bearer {ready['token']}"},
+                timeout=60,
+            )
+            first_s = time.perf_counter() - started
+            response.raise_for_status()
+            expected = "api_key" if mode == "api_key" else "token_session"
+            if mode != "demo":
+                assert response.json()["auth_mode"] == expected, response.text
+            return {
+                "ready_ms": ready_s * 1000,
+                "first_ms": first_s * 1000,
+                "rss_mb": _rss_mb(process.pid),
+            }
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def bare_python_ms(runs: int) -> float:
+    """The median wall time of `python -c pass`: the machine's own start-up speed."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+@contextmanager
+def _fakes() -> Iterator[Upstreams]:
+    with upstreams() as running:
+        yield running
+
+
+def measure(arms: list[str], runs: int) -> dict[str, Any]:
+    """Medians of `runs` starts per arm and mode, interleaved so drift hits every arm alike."""
+    samples: dict[tuple[str, str], list[dict[str, float]]] = {}
+    baseline = bare_python_ms(max(5, runs))
+    with _fakes() as fakes:
+        for _ in range(runs):
+            for mode in MODES:
+                for arm in arms:
+                    samples.setdefault((arm, mode), []).append(one_start(arm, mode, fakes))
+    results: dict[str, Any] = {"python_c_pass_ms": round(baseline, 1), "arms": {}}
+    for (arm, mode), runs_of in samples.items():
+        medians = {key: statistics.median(r[key] for r in runs_of) for key in runs_of[0]}
+        results["arms"].setdefault(arm, {})[mode] = {
+            "ready_ms": round(medians["ready_ms"], 1),
+            "first_ms": round(medians["first_ms"], 1),
+            "rss_mb": round(medians["rss_mb"], 1),
+            "first_ratio": round(medians["first_ms"] / baseline, 2),
+        }
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [
+        f"python -c pass: {results['python_c_pass_ms']} ms (median)",
+        f"{'arm':8} {'mode':18} {'ready ms':>9} {'first ms':>9} {'x bare':>7} {'RSS MB':>7}",
+    ]
+    for arm, modes in results["arms"].items():
+        for mode, r in modes.items():
+            lines.append(
+                f"{arm:8} {mode:18} {r['ready_ms']:>9} {r['first_ms']:>9} "
+                f"{r['first_ratio']:>7} {r['rss_mb']:>7}"
+            )
+    return "\n".join(lines)
+
+
+def check(results: dict[str, Any], recorded: dict[str, Any]) -> list[str]:
+    """First-answer ratios more than GROWTH_ALLOWED times the recorded ones."""
+    problems = []
+    for arm, modes in recorded["arms"].items():
+        for mode, then in modes.items():
+            now = results["arms"].get(arm, {}).get(mode)
+            if now is None:
+                continue
+            if now["first_ratio"] > then["first_ratio"] * GROWTH_ALLOWED:
+                problems.append(
+                    f"{arm} {mode}: first answer {now['first_ratio']}x a bare python start, "
+                    f"recorded {then['first_ratio']}x (allowed {GROWTH_ALLOWED}x)"
+                )
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--arms", default="source,dist")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--check", action="store_true")
+    parser.add_argument("--record", action="store_true")
+    args = parser.parse_args(argv)
+    arms = [arm for arm in args.arms.split(",") if arm]
+    if "dist" in arms and not EXECUTABLE.exists():
+        print(f"{EXECUTABLE} is not built: run `make dist`", file=sys.stderr)
+        return 2
+    results = measure(arms, 3 if args.check and args.runs == 5 else args.runs)
+    print(table(results))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if args.record:
+        RECORDED.write_text(json.dumps(results, indent=2) + "\n")
+    if args.check:
+        problems = check(results, json.loads(RECORDED.read_text()))
+        for problem in problems:
+            print(f"start-up regression: {problem}", file=sys.stderr)
+        return 1 if problems else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
