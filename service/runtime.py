@@ -125,10 +125,16 @@ class Runtime:
         self.warmed.set()
 
     def _sdks_in_use(self) -> list[str]:
-        """The SDKs a credential in use needs now: Anthropic's, for its token sessions (its
-        credential providers read profiles and refresh tokens); API keys need none."""
+        """The SDKs a credential in use needs now: Anthropic's, for a token session whose token
+        must be refreshed or exchanged (its credential providers do that); API keys and
+        tokens that can be sent as they stand need none (`adapters.anthropic.bearer`)."""
+        from adapters.anthropic.bearer import bearer
+
         status = self.book.status(ProviderId.ANTHROPIC)
-        return ["anthropic"] if status.resolved_mode is AuthMode.TOKEN_SESSION else []
+        if status.resolved_mode is not AuthMode.TOKEN_SESSION:
+            return []
+        credential = self.book.session_credential(ProviderId.ANTHROPIC)
+        return [] if bearer(credential) is not None else ["anthropic"]
 
     async def shutdown(self) -> None:
         """Stop background work and close every SDK client."""

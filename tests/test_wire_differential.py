@@ -699,3 +699,47 @@ async def test_a_token_sessions_models_read_as_the_wire_paths(
     assert theirs == ours
     assert len(ours) == 4
     assert seen.requests[0][2]["authorization"].startswith("Bearer sk-ant-oat01-")
+
+
+@pytest.mark.parametrize("source", ["profile", "env_token"])
+async def test_a_token_session_on_the_wire_is_sent_as_the_sdk_sends_it(
+    source: str, account_env: None, monkeypatch: pytest.MonkeyPatch, isolated_home: Path
+) -> None:
+    """A profile's (or ANTHROPIC_AUTH_TOKEN's) token goes on the wire path, without the SDK,
+    with the headers the SDK's own token auth sets: the bearer token, `oauth-2025-04-20` added
+    to the `anthropic-beta` flags already there, the profile's workspace."""
+    from anthropic import AsyncAnthropic
+    from anthropic.lib.credentials import EnvToken
+
+    from tests.sessions_fixtures import PROFILE_TOKEN, anthropic_profile
+
+    anthropic_profile(isolated_home / ".config" / "anthropic", active=True)
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", PROFILE_TOKEN)
+    if source == "profile":
+        credential = Credential(AuthMode.TOKEN_SESSION, profile="default")
+        options: dict[str, Any] = {"profile": "default"}
+    else:
+        credential = Credential(AuthMode.TOKEN_SESSION, env_token="ANTHROPIC_AUTH_TOKEN")
+        options = {"credentials": EnvToken("ANTHROPIC_AUTH_TOKEN")}
+    execution = ExecutionRequest.model_validate(SHAPES["system_stop_limits"])
+    params = build_params(execution, "claude-sonnet-5-5")
+    wire_seen, sdk_seen = Seen(), Seen()
+    async with loopback(_answer(wire_seen, ANTHROPIC_OK, "text/event-stream")) as url:
+        adapter = AnthropicAdapter(url)
+        await _drain(adapter.stream(execution, "claude-sonnet-5-5", credential))
+        await adapter.aclose()
+        transport = httpx2.MockTransport(_answer(sdk_seen, ANTHROPIC_OK, "text/event-stream"))
+        sdk = AsyncAnthropic(
+            base_url=url,
+            max_retries=0,
+            http_client=httpx2.AsyncClient(transport=transport),
+            **options,
+        )
+        async with sdk.messages.with_streaming_response.create(**params) as response:
+            await response.read()
+        await sdk.close()
+    assert wire_seen.requests == sdk_seen.requests
+    headers = wire_seen.requests[0][2]
+    assert headers["authorization"] == f"Bearer {PROFILE_TOKEN}"
+    assert headers["anthropic-beta"] == "tools-2026,oauth-2025-04-20"
+    assert ("anthropic-workspace-id" in headers) is (source == "profile")

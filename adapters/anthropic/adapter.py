@@ -1,6 +1,7 @@
-"""The Anthropic adapter. API keys take the wire path (`adapters.wire`: requests built here, one
-pooled client); token sessions go through the SDK, whose credential providers read profiles and
-refresh tokens (one SDK client per credential, reused, closed on shutdown)."""
+"""The Anthropic adapter. API keys, and token sessions whose token can be sent as it stands
+(`adapters.anthropic.bearer`), take the wire path (`adapters.wire`: requests built here, one
+pooled client); the other token sessions go through the SDK, whose credential providers read
+profiles and refresh tokens (one SDK client per credential, reused, closed on shutdown)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.anthropic import relay as anthropic_relay
 from adapters.anthropic import wire
+from adapters.anthropic.bearer import Bearer, auth_headers, bearer
 from adapters.anthropic.errors import map_errors, stream_error
 from adapters.anthropic.relay import sdk_relay
 from adapters.anthropic.translate import EventMapper, build_params
@@ -60,6 +62,25 @@ class AnthropicAdapter:
         self._client = self._clients.get
         self._wire = Wire(base_url or wire.DEFAULT_BASE_URL, timeout_s)
         self._extra_headers = wire.custom_headers()
+        # Tokens the provider refused on the wire path: the SDK's path (which refreshes a
+        # refreshable one) serves them from then on. Bounded: a token is refused once.
+        self._refused: set[int] = set()
+
+    def _bearer(self, credential: Credential) -> Bearer | None:
+        """The token session's bearer token for the wire path, or None for the SDK's path (an
+        injected transport is the SDK's: tests of that path keep it)."""
+        if credential.mode is AuthMode.API_KEY or self._transport is not None:
+            return None
+        found = bearer(credential)
+        if found is None or hash(found.token) in self._refused:
+            return None
+        return found
+
+    def _refused_on_wire(self, token: Bearer, status: int | None) -> None:
+        if status == 401:
+            if len(self._refused) >= 64:
+                self._refused.clear()
+            self._refused.add(hash(token.token))
 
     def _build(self, credential: Credential) -> AsyncAnthropic:
         """The SDK client for a token session (API keys take the wire path)."""
@@ -106,10 +127,16 @@ class AnthropicAdapter:
         self, params: dict[str, Any], credential: Credential
     ) -> AsyncIterator[tuple[Mapping[str, str], AsyncIterator[str]]]:
         """The streamed answer's headers and lines, by the wire path or through the SDK."""
-        if credential.mode is AuthMode.API_KEY:
-            request = wire.messages(params, credential.api_key or "", self._extra_headers)
-            async with self._wire.open(request, self._on_error(credential)) as response:
-                yield response.headers, lines(response)
+        token = self._bearer(credential)
+        if credential.mode is AuthMode.API_KEY or token is not None:
+            request = wire.messages(params, credential.api_key or "", self._extra_headers, token)
+            try:
+                async with self._wire.open(request, self._on_error(credential)) as response:
+                    yield response.headers, lines(response)
+            except ProviderError as error:
+                if token is not None:
+                    self._refused_on_wire(token, error.upstream_status)
+                raise
         else:
             client = self._client(credential)
             async with client.messages.with_streaming_response.create(**params) as response:
@@ -122,9 +149,15 @@ class AnthropicAdapter:
     ) -> AsyncIterator[RelayAnswer]:
         """A client's own request, passed upstream with `credential` (see `adapters.relay`)."""
         with map_errors(credential, self._host):
-            if credential.mode is AuthMode.API_KEY:
+            token = self._bearer(credential)
+            if credential.mode is AuthMode.API_KEY or token is not None:
                 auth = {**self._extra_headers, "x-api-key": credential.api_key or ""}
+                if token is not None:
+                    sent = {**token.headers, **self._extra_headers, **request.headers}
+                    auth = {**token.headers, **self._extra_headers, **auth_headers(token, sent)}
                 async with self._wire.relay(request, auth) as answer:
+                    if token is not None:
+                        self._refused_on_wire(token, answer.status)
                     answer.body = mapped(answer.body, functools.partial(map_errors, credential))
                     yield answer
             else:
@@ -157,7 +190,8 @@ class AnthropicAdapter:
         """Every model, following `has_more` pages."""
         models: list[ModelInfo] = []
         with map_errors(credential, self._host):
-            if credential.mode is not AuthMode.API_KEY:
+            token = self._bearer(credential)
+            if credential.mode is not AuthMode.API_KEY and token is None:
                 client = self._client(credential)
                 # The SDK's models read as the wire's entries: one reading of a model.
                 async for model in client.models.list(limit=wire.PAGE):
@@ -165,7 +199,9 @@ class AnthropicAdapter:
                 return models
             after: str | None = None
             while True:
-                request = wire.models_page(credential.api_key or "", self._extra_headers, after)
+                request = wire.models_page(
+                    credential.api_key or "", self._extra_headers, after, token
+                )
                 page = await self._wire.json(request, self._on_error(credential))
                 models.extend(wire.model_info(entry) for entry in page.get("data", []))
                 after = page.get("last_id")
@@ -176,7 +212,7 @@ class AnthropicAdapter:
         """Have what `credential` needs loaded: the pooled client for an API key, else the SDK
         client (importing the SDK off the event loop the first time)."""
         with map_errors(credential, self._host):
-            if credential.mode is AuthMode.API_KEY:
+            if credential.mode is AuthMode.API_KEY or self._bearer(credential) is not None:
                 self._wire.session()
             else:
                 await self._clients.warm(credential)

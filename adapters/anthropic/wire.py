@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from adapters.anthropic.bearer import Bearer, auth_headers
 from adapters.anthropic.errors import PROVIDER, error_detail
 from adapters.errors import from_answer
 from adapters.wire import WireRequest
@@ -31,27 +32,38 @@ def custom_headers(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     return parsed
 
 
-def headers(api_key: str, extra: Mapping[str, str]) -> dict[str, str]:
-    """The headers that matter on every Messages or Models request made with an API key."""
-    return {
-        **extra,
-        "accept": "application/json",
-        "anthropic-version": API_VERSION,
-        "x-api-key": api_key,
-    }
+def headers(api_key: str, extra: Mapping[str, str], bearer: Bearer | None = None) -> dict[str, str]:
+    """The headers that matter on every Messages or Models request: with an API key, or with a
+    token session's bearer token and the headers its profile adds (as the SDK sends them)."""
+    if bearer is not None:
+        sent = {**bearer.headers, **extra, "accept": "application/json", **_version()}
+        return {**_without_beta(sent), **auth_headers(bearer, sent)}
+    return {**extra, "accept": "application/json", **_version(), "x-api-key": api_key}
 
 
-def messages(params: dict[str, Any], api_key: str, extra: Mapping[str, str]) -> WireRequest:
+def _without_beta(sent: Mapping[str, str]) -> dict[str, str]:
+    return {name: value for name, value in sent.items() if name.lower() != "anthropic-beta"}
+
+
+def _version() -> dict[str, str]:
+    return {"anthropic-version": API_VERSION}
+
+
+def messages(
+    params: dict[str, Any], api_key: str, extra: Mapping[str, str], bearer: Bearer | None = None
+) -> WireRequest:
     """`POST /v1/messages` with the parameters `translate.build_params` made."""
-    return WireRequest("POST", "/v1/messages", headers(api_key, extra), json_body=params)
+    return WireRequest("POST", "/v1/messages", headers(api_key, extra, bearer), json_body=params)
 
 
-def models_page(api_key: str, extra: Mapping[str, str], after_id: str | None) -> WireRequest:
+def models_page(
+    api_key: str, extra: Mapping[str, str], after_id: str | None, bearer: Bearer | None = None
+) -> WireRequest:
     """One page of `GET /v1/models`."""
     params = {"limit": str(PAGE)}
     if after_id:
         params["after_id"] = after_id
-    return WireRequest("GET", "/v1/models", headers(api_key, extra), params=params)
+    return WireRequest("GET", "/v1/models", headers(api_key, extra, bearer), params=params)
 
 
 # An error answer (status, parsed body, headers, auth mode), mapped as the SDK path maps the

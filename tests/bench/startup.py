@@ -27,6 +27,8 @@ from typing import Any
 
 import httpx
 
+from contracts.base import AuthMode, ProviderId
+from service.providers.settings_store import PersistedSettings, SettingsStore
 from tests.sessions_fixtures import anthropic_profile, codex_api_key
 from tests.support import ANTHROPIC_KEY, OPENAI_KEY, Upstreams, sandbox_env, upstreams
 
@@ -53,10 +55,16 @@ def _sandbox(mode: str, fakes: Upstreams, home: Path) -> dict[str, str]:
     env = {**sandbox_env(home), "PATH": os.environ.get("PATH", ""), **fakes.env()}
     if mode == "api_key":
         env |= {"ANTHROPIC_API_KEY": ANTHROPIC_KEY, "OPENAI_API_KEY": OPENAI_KEY}
-    elif mode == "session_anthropic":
-        anthropic_profile(home / ".config" / "anthropic", active=True)
-    elif mode == "session_openai":
-        codex_api_key(home / ".codex")
+    elif mode.startswith("session_"):
+        provider = mode.removeprefix("session_")
+        if provider == "anthropic":
+            anthropic_profile(home / ".config" / "anthropic", active=True)
+        else:
+            codex_api_key(home / ".codex")
+        # As a user who chose token sessions has it on disk.
+        settings = PersistedSettings()
+        settings.providers[ProviderId(provider)].preferred_auth_mode = AuthMode.TOKEN_SESSION
+        SettingsStore(home / "data").save(settings)
     return env
 
 
@@ -95,7 +103,7 @@ def one_start(arm: str, mode: str, fakes: Upstreams) -> dict[str, float]:
                 timeout=60,
             )
             first_s = time.perf_counter() - started
-            response.raise_for_status()
+            assert response.status_code == 200, (arm, mode, response.text[:400])
             expected = "api_key" if mode == "api_key" else "token_session"
             if mode != "demo":
                 assert response.json()["auth_mode"] == expected, response.text
