@@ -7,7 +7,7 @@ TS     := clients/typescript
 EXECUTABLE := dist/kata-providers/kata-providers
 SOURCES := $(shell git ls-files service adapters contracts packaging 2>/dev/null) pyproject.toml
 
-.PHONY: run test test-ts chaos chaos-short dist demo bench bench-peers soak fuzz fmt openapi lock clean
+.PHONY: run test test-ts startup-check chaos chaos-short dist demo bench bench-peers soak fuzz fmt openapi lock clean
 
 # Installs come from the lock files (exact versions, hashes checked); `make lock` refreshes them
 # from pyproject.toml's ranges.
@@ -40,6 +40,7 @@ test: $(VENV)/.installed-dev  ## lint, format check, types, the whole suite, the
 	$(BIN)/mypy
 	$(BIN)/pytest
 	$(MAKE) test-ts
+	$(MAKE) startup-check
 	$(MAKE) chaos-short
 
 # The shell's TypeScript client (clients/typescript, its own lock), built with tsc and tested with
@@ -68,6 +69,12 @@ chaos: $(VENV)/.installed-dev $(TS)/node_modules/.installed $(EXECUTABLE)  ## th
 chaos-short: $(VENV)/.installed-dev $(TS)/node_modules/.installed
 	cd $(TS) && npm run build --silent
 	$(BIN)/python -m tests.chaos.run --seconds 60 --seed 1 --daemon source --report artifacts/chaos-short.json
+
+# Start-up as the shell sees it (tests/bench/startup.py): spawn -> first answer from source and as
+# built, in every mode, as a ratio to a bare `python -c pass` in the same run; fails when a ratio
+# grows by more than 50 % over the one recorded in tests/bench/startup.json.
+startup-check: $(VENV)/.installed-dev $(EXECUTABLE)  ## the start-up regression check (make test runs it)
+	$(BIN)/python -m tests.bench.startup --check --json artifacts/startup.json
 
 # A wheel, and a folder that runs the daemon with no Python installed (PyInstaller; rebuilt when
 # the code changes). Ship the folder with the desktop app and spawn dist/kata-providers/kata-providers.

@@ -7,8 +7,8 @@ as a ratio to that bare start, so it means the same on a machine twice as slow.
     python -m tests.bench.startup [--runs 5] [--arms source,dist] [--json PATH]
     python -m tests.bench.startup --check   # make test: ratios against tests/bench/startup.json
 
-`--check` fails when a first-answer ratio grows by more than 50 % over the recorded one
-(`--record` writes the recorded ones)."""
+`--check` fails when the fastest first answer's ratio grows by more than 50 % over the recorded
+one (`--record` writes the recorded ones)."""
 
 from __future__ import annotations
 
@@ -145,11 +145,14 @@ def measure(arms: list[str], runs: int) -> dict[str, Any]:
     results: dict[str, Any] = {"python_c_pass_ms": round(baseline, 1), "arms": {}}
     for (arm, mode), runs_of in samples.items():
         medians = {key: statistics.median(r[key] for r in runs_of) for key in runs_of[0]}
+        best = min(r["first_ms"] for r in runs_of)
         results["arms"].setdefault(arm, {})[mode] = {
             "ready_ms": round(medians["ready_ms"], 1),
             "first_ms": round(medians["first_ms"], 1),
             "rss_mb": round(medians["rss_mb"], 1),
             "first_ratio": round(medians["first_ms"] / baseline, 2),
+            # What the check compares: the fastest start (a busy machine only ever adds time).
+            "best_first_ratio": round(best / baseline, 2),
         }
     return results
 
@@ -176,10 +179,11 @@ def check(results: dict[str, Any], recorded: dict[str, Any]) -> list[str]:
             now = results["arms"].get(arm, {}).get(mode)
             if now is None:
                 continue
-            if now["first_ratio"] > then["first_ratio"] * GROWTH_ALLOWED:
+            if now["best_first_ratio"] > then["best_first_ratio"] * GROWTH_ALLOWED:
                 problems.append(
-                    f"{arm} {mode}: first answer {now['first_ratio']}x a bare python start, "
-                    f"recorded {then['first_ratio']}x (allowed {GROWTH_ALLOWED}x)"
+                    f"{arm} {mode}: first answer at best {now['best_first_ratio']}x a bare "
+                    f"python start, recorded {then['best_first_ratio']}x "
+                    f"(allowed {GROWTH_ALLOWED}x)"
                 )
     return problems
 
