@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,15 +68,16 @@ class DaemonConfig:
         return is_loopback(self.host)
 
 
-def load_env_config() -> dict[str, object]:
-    """The `KATA_PROVIDERS_*` environment variables, validated, as DaemonConfig fields."""
+def load_env_config(environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """The `KATA_PROVIDERS_*` environment variables, validated, as DaemonConfig fields. A plain
+    pydantic model over the variables that are set (pydantic-settings, which did the same, cost
+    7 MB of memory and 0.1 s of start-up)."""
     from typing import Literal
 
-    from pydantic import Field, SecretStr
-    from pydantic_settings import BaseSettings, SettingsConfigDict
+    from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-    class EnvConfig(BaseSettings):
-        model_config = SettingsConfigDict(env_prefix="KATA_PROVIDERS_", extra="ignore")
+    class EnvConfig(BaseModel):
+        model_config = ConfigDict(extra="forbid")
 
         token: SecretStr | None = None
         home: Path | None = None
@@ -95,7 +98,13 @@ def load_env_config() -> dict[str, object]:
         max_connections: int | None = None
         ledger: bool | None = None
 
-    env = EnvConfig()
+    environ = os.environ if environ is None else environ
+    given = {
+        name: environ[variable]
+        for name in EnvConfig.model_fields
+        if (variable := f"{ENV_PREFIX}{name.upper()}") in environ
+    }
+    env = EnvConfig.model_validate(given)
     fields: dict[str, object] = {
         name: getattr(env, name)
         for name in (
@@ -124,9 +133,10 @@ def load_env_config() -> dict[str, object]:
     return fields
 
 
+ENV_PREFIX = "KATA_PROVIDERS_"
 # Every KATA_PROVIDERS_* variable anything reads; any other is a typo, warned about at start.
 KNOWN_ENV = frozenset(
-    f"KATA_PROVIDERS_{name}"
+    f"{ENV_PREFIX}{name}"
     for name in [
         "TOKEN",
         "HOME",
@@ -139,6 +149,7 @@ KNOWN_ENV = frozenset(
         "REQUEST_TIMEOUT_S",
         "FIRST_TOKEN_TIMEOUT_S",
         "IDLE_TIMEOUT_S",
+        "QUEUE_WAIT_S",
         "PROBE_INTERVAL_S",
         "SHUTDOWN_GRACE_S",
         "HEAD_TIMEOUT_S",

@@ -12,6 +12,7 @@ import signal
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,7 +115,7 @@ def _serve_locked(config: DaemonConfig, stdout: TextIO, lock: InstanceLock) -> i
     # Until the server below takes the signals over, SIGTERM or SIGINT ends the process at once,
     # exit 0: nothing has been served, so there is nothing to drain.
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _exit_now)
+        signal.signal(sig, _exit_now(lock, config))
     line = ready_line(config)
     url = json.loads(line)["url"]
     lock.publish({**json.loads(line), "started_at": datetime.now(UTC).isoformat()})
@@ -129,8 +130,20 @@ def _serve_locked(config: DaemonConfig, stdout: TextIO, lock: InstanceLock) -> i
     return run(config, sock, url, lambda link: banner(config, url, link))
 
 
-def _exit_now(*_: object) -> None:
-    raise SystemExit(0)
+def _exit_now(lock: InstanceLock, config: DaemonConfig) -> Callable[..., None]:
+    """A signal handler for start-up: clean up and exit 0 at once. Not `SystemExit`: raised in
+    a signal handler it lands in whatever runs, and one that lands inside a C extension (seen:
+    pydantic-core building a validator) can be reported and turned into exit 1."""
+
+    def handler(*_: object) -> None:
+        lock.release()
+        if config.demo:
+            shutil.rmtree(config.data_dir, ignore_errors=True)
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os._exit(0)
+
+    return handler
 
 
 def banner(config: DaemonConfig, url: str, link: str) -> str:
