@@ -4,7 +4,7 @@ completed execution, and RSS after that first answer, for the daemon from source
 provider, demo mode), beside a bare `python -c pass` in the same run. Every figure is also given
 as a ratio to that bare start, so it means the same on a machine twice as slow.
 
-    python -m tests.bench.startup [--runs 5] [--arms source,dist] [--json PATH]
+    python -m tests.bench.startup [--runs 5] [--arms source,dist] [--soak 10000] [--json PATH]
     python -m tests.bench.startup --check   # make test: ratios against tests/bench/startup.json
 
 `--check` fails when the fastest first answer's ratio grows by more than 50 % over the recorded
@@ -117,6 +117,57 @@ def one_start(arm: str, mode: str, fakes: Upstreams) -> dict[str, float]:
             process.wait(10)
 
 
+def soak_rss(arm: str, fakes: Upstreams, count: int) -> dict[str, float]:
+    """RSS idle (warm) and after `count` executions (both providers, 8 at once), with the
+    growth over the second half: memory as the app holds it for as long as it is open."""
+    import asyncio
+
+    with tempfile.TemporaryDirectory(prefix="kata-soak-") as folder:
+        process = subprocess.Popen(
+            _command(arm),
+            env=_sandbox("api_key", fakes, Path(folder)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=ROOT,
+        )
+        try:
+            assert process.stdout is not None
+            ready = json.loads(process.stdout.readline())
+            headers = {"Authorization": f"Bearer {ready['token']}"}
+            for _ in range(100):  # until what requests need is loaded
+                if httpx.get(f"{ready['url']}/v1/health", headers=headers).json().get("warm"):
+                    break
+                time.sleep(0.05)
+            time.sleep(0.5)
+            idle = _rss_mb(process.pid)
+
+            async def wave(n: int) -> None:
+                limits = httpx.Limits(max_connections=8)
+                async with httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as http:
+                    gate = asyncio.Semaphore(8)
+
+                    async def one(i: int) -> None:
+                        async with gate:
+                            body = {
+                                "provider": ["anthropic", "openai"][i % 2],
+                                "messages": [{"role": "user", "content": "hi"}],
+                            }
+                            answer = await http.post(f"{ready['url']}/v1/executions", json=body)
+                            assert answer.status_code == 200, answer.text[:300]
+
+                    await asyncio.gather(*(one(i) for i in range(n)))
+
+            asyncio.run(wave(count // 2))
+            half = _rss_mb(process.pid)
+            asyncio.run(wave(count - count // 2))
+            after = _rss_mb(process.pid)
+            return {"idle_rss_mb": idle, "after_rss_mb": after, "second_half_mb": after - half}
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
 def bare_python_ms(runs: int = 15) -> float:
     """The fastest wall time of `python -c pass` in `runs`: the machine's own start-up speed
     (the fastest: its median swung 27-38 ms between runs here, and a ratio is only as steady
@@ -135,8 +186,9 @@ def _fakes() -> Iterator[Upstreams]:
         yield running
 
 
-def measure(arms: list[str], runs: int) -> dict[str, Any]:
-    """Medians of `runs` starts per arm and mode, interleaved so drift hits every arm alike."""
+def measure(arms: list[str], runs: int, soak: int = 0) -> dict[str, Any]:
+    """Medians of `runs` starts per arm and mode, interleaved so drift hits every arm alike;
+    with `soak`, each arm's memory after that many executions too."""
     samples: dict[tuple[str, str], list[dict[str, float]]] = {}
     baseline = bare_python_ms()
     with _fakes() as fakes:
@@ -144,7 +196,10 @@ def measure(arms: list[str], runs: int) -> dict[str, Any]:
             for mode in MODES:
                 for arm in arms:
                     samples.setdefault((arm, mode), []).append(one_start(arm, mode, fakes))
+        memory = {arm: soak_rss(arm, fakes, soak) for arm in arms} if soak else {}
     results: dict[str, Any] = {"python_c_pass_ms": round(baseline, 1), "arms": {}}
+    if memory:
+        results["memory"] = {"executions": soak, **memory}
     for (arm, mode), runs_of in samples.items():
         medians = {key: statistics.median(r[key] for r in runs_of) for key in runs_of[0]}
         best = min(r["first_ms"] for r in runs_of)
@@ -169,6 +224,17 @@ def table(results: dict[str, Any]) -> str:
             lines.append(
                 f"{arm:8} {mode:18} {r['ready_ms']:>9} {r['first_ms']:>9} "
                 f"{r['first_ratio']:>7} {r['rss_mb']:>7}"
+            )
+    memory = results.get("memory")
+    if memory:
+        lines.append(
+            f"RSS, idle and after {memory['executions']} executions (second half's growth):"
+        )
+        for arm in results["arms"]:
+            m = memory[arm]
+            lines.append(
+                f"{arm:8} idle {m['idle_rss_mb']} MB, after {m['after_rss_mb']} MB "
+                f"(+{m['second_half_mb']:.1f} MB)"
             )
     return "\n".join(lines)
 
@@ -197,12 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--record", action="store_true")
+    parser.add_argument("--soak", type=int, default=0, help="memory after this many executions")
     args = parser.parse_args(argv)
     arms = [arm for arm in args.arms.split(",") if arm]
     if "dist" in arms and not EXECUTABLE.exists():
         print(f"{EXECUTABLE} is not built: run `make dist`", file=sys.stderr)
         return 2
-    results = measure(arms, 3 if args.check and args.runs == 5 else args.runs)
+    results = measure(arms, 3 if args.check and args.runs == 5 else args.runs, args.soak)
     print(table(results))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
