@@ -75,15 +75,18 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def one_start(arm: str, mode: str, fakes: Upstreams) -> dict[str, float]:
-    """Spawn, wait for the ready line, ask for one execution, read RSS, stop."""
+@contextmanager
+def _daemon(
+    arm: str, mode: str, fakes: Upstreams
+) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any], float]]:
+    """The daemon spawned in a sandbox for `mode`: the process, its ready line, and when it was
+    spawned (perf_counter); stopped on leaving."""
     with tempfile.TemporaryDirectory(prefix="kata-startup-") as folder:
-        home = Path(folder)
         args = _command(arm) + (["--demo"] if mode == "demo" else [])
         started = time.perf_counter()
         process = subprocess.Popen(
             args,
-            env=_sandbox(mode, fakes, home),
+            env=_sandbox(mode, fakes, Path(folder)),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -91,30 +94,35 @@ def one_start(arm: str, mode: str, fakes: Upstreams) -> dict[str, float]:
         )
         try:
             assert process.stdout is not None
-            ready = json.loads(process.stdout.readline())
-            ready_s = time.perf_counter() - started
-            body: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
-            if MODES[mode] is not None:
-                body["provider"] = MODES[mode]
-            response = httpx.post(
-                f"{ready['url']}/v1/executions",
-                json=body,
-                headers={"Authorization": f"Bearer {ready['token']}"},
-                timeout=60,
-            )
-            first_s = time.perf_counter() - started
-            assert response.status_code == 200, (arm, mode, response.text[:400])
-            expected = "api_key" if mode == "api_key" else "token_session"
-            if mode != "demo":
-                assert response.json()["auth_mode"] == expected, response.text
-            return {
-                "ready_ms": ready_s * 1000,
-                "first_ms": first_s * 1000,
-                "rss_mb": _rss_mb(process.pid),
-            }
+            yield process, json.loads(process.stdout.readline()), started
         finally:
             process.terminate()
             process.wait(10)
+
+
+def one_start(arm: str, mode: str, fakes: Upstreams) -> dict[str, float]:
+    """Spawn, wait for the ready line, ask for one execution, read RSS, stop."""
+    with _daemon(arm, mode, fakes) as (process, ready, started):
+        ready_s = time.perf_counter() - started
+        body: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
+        if MODES[mode] is not None:
+            body["provider"] = MODES[mode]
+        response = httpx.post(
+            f"{ready['url']}/v1/executions",
+            json=body,
+            headers={"Authorization": f"Bearer {ready['token']}"},
+            timeout=60,
+        )
+        first_s = time.perf_counter() - started
+        assert response.status_code == 200, (arm, mode, response.text[:400])
+        expected = "api_key" if mode == "api_key" else "token_session"
+        if mode != "demo":
+            assert response.json()["auth_mode"] == expected, response.text
+        return {
+            "ready_ms": ready_s * 1000,
+            "first_ms": first_s * 1000,
+            "rss_mb": _rss_mb(process.pid),
+        }
 
 
 def soak_rss(arm: str, fakes: Upstreams, count: int) -> dict[str, float]:
@@ -122,50 +130,36 @@ def soak_rss(arm: str, fakes: Upstreams, count: int) -> dict[str, float]:
     growth over the second half: memory as the app holds it for as long as it is open."""
     import asyncio
 
-    with tempfile.TemporaryDirectory(prefix="kata-soak-") as folder:
-        process = subprocess.Popen(
-            _command(arm),
-            env=_sandbox("api_key", fakes, Path(folder)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            cwd=ROOT,
-        )
-        try:
-            assert process.stdout is not None
-            ready = json.loads(process.stdout.readline())
-            headers = {"Authorization": f"Bearer {ready['token']}"}
-            for _ in range(100):  # until what requests need is loaded
-                if httpx.get(f"{ready['url']}/v1/health", headers=headers).json().get("warm"):
-                    break
-                time.sleep(0.05)
-            time.sleep(0.5)
-            idle = _rss_mb(process.pid)
+    with _daemon(arm, "api_key", fakes) as (process, ready, _):
+        headers = {"Authorization": f"Bearer {ready['token']}"}
+        for _ in range(100):  # until what requests need is loaded
+            if httpx.get(f"{ready['url']}/v1/health", headers=headers).json().get("warm"):
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)
+        idle = _rss_mb(process.pid)
 
-            async def wave(n: int) -> None:
-                limits = httpx.Limits(max_connections=8)
-                async with httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as http:
-                    gate = asyncio.Semaphore(8)
+        async def wave(n: int) -> None:
+            limits = httpx.Limits(max_connections=8)
+            async with httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as http:
+                gate = asyncio.Semaphore(8)
 
-                    async def one(i: int) -> None:
-                        async with gate:
-                            body = {
-                                "provider": ["anthropic", "openai"][i % 2],
-                                "messages": [{"role": "user", "content": "hi"}],
-                            }
-                            answer = await http.post(f"{ready['url']}/v1/executions", json=body)
-                            assert answer.status_code == 200, answer.text[:300]
+                async def one(i: int) -> None:
+                    async with gate:
+                        body = {
+                            "provider": ["anthropic", "openai"][i % 2],
+                            "messages": [{"role": "user", "content": "hi"}],
+                        }
+                        answer = await http.post(f"{ready['url']}/v1/executions", json=body)
+                        assert answer.status_code == 200, answer.text[:300]
 
-                    await asyncio.gather(*(one(i) for i in range(n)))
+                await asyncio.gather(*(one(i) for i in range(n)))
 
-            asyncio.run(wave(count // 2))
-            half = _rss_mb(process.pid)
-            asyncio.run(wave(count - count // 2))
-            after = _rss_mb(process.pid)
-            return {"idle_rss_mb": idle, "after_rss_mb": after, "second_half_mb": after - half}
-        finally:
-            process.terminate()
-            process.wait(10)
+        asyncio.run(wave(count // 2))
+        half = _rss_mb(process.pid)
+        asyncio.run(wave(count - count // 2))
+        after = _rss_mb(process.pid)
+        return {"idle_rss_mb": idle, "after_rss_mb": after, "second_half_mb": after - half}
 
 
 def bare_python_ms(runs: int = 15) -> float:
@@ -180,18 +174,12 @@ def bare_python_ms(runs: int = 15) -> float:
     return min(times)
 
 
-@contextmanager
-def _fakes() -> Iterator[Upstreams]:
-    with upstreams() as running:
-        yield running
-
-
 def measure(arms: list[str], runs: int, soak: int = 0) -> dict[str, Any]:
     """Medians of `runs` starts per arm and mode, interleaved so drift hits every arm alike;
     with `soak`, each arm's memory after that many executions too."""
     samples: dict[tuple[str, str], list[dict[str, float]]] = {}
     baseline = bare_python_ms()
-    with _fakes() as fakes:
+    with upstreams() as fakes:
         for _ in range(runs):
             for mode in MODES:
                 for arm in arms:
