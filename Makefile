@@ -89,7 +89,7 @@ dist: $(EXECUTABLE)  ## dist/: a wheel and the self-contained executable folder
 	@du -sh dist/kata-providers dist/*.whl
 
 bench: $(VENV)/.installed-dev $(EXECUTABLE)  ## the benchmark: daemon vs raw HTTP, the SDK and a naive wrapper, then start-up and memory from source and as built
-	$(BIN)/python -m tests.bench.run
+	$(BIN)/python -m tests.bench.run --dist
 	$(BIN)/python -m tests.bench.startup --soak 10000 --json artifacts/startup.json
 
 bench-peers: $(VENV)/.installed-dev  ## the same, plus the Portkey gateway (npm) and LiteLLM proxy (pip) in artifacts/peers

@@ -130,6 +130,8 @@ class Processes:
         self.naive_url = ""
         self.hop: subprocess.Popen[str] | None = None
         self.hop_url = ""
+        self.dist: subprocess.Popen[str] | None = None
+        self.dist_url = ""
 
     def env(self) -> dict[str, str]:
         return {
@@ -160,6 +162,21 @@ class Processes:
         self.ready = json.loads(self.daemon.stdout.readline())
         return time.perf_counter() - started
 
+    def start_dist(self) -> None:
+        """The built executable (`make dist`) as an arm of its own, on its own data folder."""
+        executable = ROOT / "dist" / "kata-providers" / "kata-providers"
+        env = {**self.env(), "KATA_PROVIDERS_HOME": str(self.home / "dist-data")}
+        self.dist = subprocess.Popen(
+            [str(executable), "serve"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        assert self.dist.stdout is not None
+        self.dist_url = json.loads(self.dist.stdout.readline())["url"]
+
     def start_naive(self) -> None:
         self.naive = subprocess.Popen(
             [sys.executable, "-m", "tests.bench.naive"],
@@ -186,7 +203,7 @@ class Processes:
 
     def close(self) -> None:
         self.stop_daemon()
-        for process in (self.naive, self.hop, self.fakes):
+        for process in (self.naive, self.hop, self.dist, self.fakes):
             if process is not None:
                 process.terminate()
                 process.wait(10)
@@ -292,6 +309,14 @@ class Clients:
         )
         return float(headers["x-kata-overhead-ms"]), raw
 
+    async def dist(self, provider: str) -> tuple[float, bytes]:
+        headers, raw = await self.post(
+            f"{self.procs.dist_url}/v1/executions",
+            {"provider": provider, "messages": [_user(TEXT)]},
+            {"Authorization": f"Bearer {TOKEN}"},
+        )
+        return float(headers["x-kata-overhead-ms"]), raw
+
     async def compat(self, provider: str) -> None:
         # The same request as `raw`, through the daemon's compatible route (pass-through).
         url = self.procs.ready["url"]
@@ -332,6 +357,7 @@ class Clients:
             Arm("naive", self.naive, naive),
             Arm("daemon", self.daemon, daemon),
             Arm("compat", self.compat, daemon),
+            *([Arm("dist", self.dist, self.procs.dist.pid)] if self.procs.dist else []),
             *(Arm(peer.name, self.peer_call(peer), peer.pid) for peer in peers),
         ]
 
@@ -650,6 +676,7 @@ NAMES = {
     "naive": "naive FastAPI + SDK",
     "daemon": "**Kata Providers**",
     "compat": "Kata Providers, compatible route (pass-through)",
+    "dist": "Kata Providers, as built (`dist/`)",
     "portkey": "Portkey gateway",
     "litellm": "LiteLLM proxy",
 }
@@ -769,6 +796,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--json", default=str(ROOT / "artifacts" / "bench.json"), help="report path"
     )
+    parser.add_argument(
+        "--dist", action="store_true", help="add the built executable (make dist) as an arm"
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     procs = Processes()
@@ -777,6 +807,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         procs.start_daemon()
         procs.start_naive()
         procs.start_hop()
+        if args.dist:
+            procs.start_dist()
         peers: list[Peer] = []
         if args.peers:
             peer_set = Peers(procs.urls, KEY, OPENAI_KEY)
