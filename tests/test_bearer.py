@@ -103,6 +103,31 @@ async def test_a_token_the_provider_refuses_on_the_wire_goes_to_the_sdk_next(
     assert all(r.headers.get("authorization") for r in fake.requests)
 
 
+async def test_a_token_nothing_can_refresh_stays_on_the_wire_when_refused(
+    isolated_home: Path,
+) -> None:
+    """An externally rotated profile: the SDK would only re-read the same file, so a 401 does
+    not send later requests (and 45 MB of import) its way."""
+    from adapters.anthropic.adapter import AnthropicAdapter
+    from adapters.anthropic.fake import AnthropicAuth, FakeAnthropic
+    from contracts.errors import ProviderError
+    from contracts.executions import ExecutionRequest
+
+    anthropic_profile(_config(isolated_home))
+    fake = FakeAnthropic(AnthropicAuth(oauth_tokens=set()))
+    request = ExecutionRequest.model_validate({"messages": [{"role": "user", "content": "hi"}]})
+    await fake.start()
+    try:
+        adapter = AnthropicAdapter(fake.url)
+        with pytest.raises(ProviderError):
+            async for _ in adapter.stream(request, "claude-sonnet-5-5", PROFILE):
+                pass
+        assert adapter._bearer(PROFILE) is not None
+        await adapter.aclose()
+    finally:
+        await fake.stop()
+
+
 def test_a_token_sessions_first_request_never_imports_the_sdk(tmp_path: Path) -> None:
     """In a process of its own (this one has the SDK loaded): a profile's request, and the
     session's detection, end with `anthropic` still unimported."""

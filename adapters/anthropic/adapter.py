@@ -62,8 +62,8 @@ class AnthropicAdapter:
         self._client = self._clients.get
         self._wire = Wire(base_url or wire.DEFAULT_BASE_URL, timeout_s)
         self._extra_headers = wire.custom_headers()
-        # Tokens the provider refused on the wire path: the SDK's path (which refreshes a
-        # refreshable one) serves them from then on. Bounded: a token is refused once.
+        # Refreshable tokens the provider refused on the wire path: the SDK's path (which
+        # refreshes them) serves them from then on. Bounded: a token is refused once.
         self._refused: set[int] = set()
 
     def _bearer(self, credential: Credential) -> Bearer | None:
@@ -77,7 +77,9 @@ class AnthropicAdapter:
         return found
 
     def _refused_on_wire(self, token: Bearer, status: int | None) -> None:
-        if status == 401:
+        # Only a refreshable token: for any other the SDK would re-read and resend the same
+        # token, and importing it (45 MB) would buy nothing.
+        if status == 401 and token.refreshable:
             if len(self._refused) >= 64:
                 self._refused.clear()
             self._refused.add(hash(token.token))

@@ -36,10 +36,12 @@ OAUTH_BETA = "oauth-2025-04-20"
 
 @dataclass(frozen=True)
 class Bearer:
-    """The token to send and the headers the session adds."""
+    """The token to send and the headers the session adds; `refreshable`: the SDK can mint a
+    new token for it (a profile with a `client_id`), so a refused one is worth its path."""
 
     token: str = field(repr=False)
     headers: dict[str, str] = field(default_factory=dict)
+    refreshable: bool = False
 
 
 def bearer(
@@ -89,7 +91,8 @@ def _profile(name: str, environ: Mapping[str, str], home: Path, now: float) -> B
     if auth.get("client_id") and not fresh:
         return None  # refreshable: the SDK refreshes inside its advisory window
     workspace = config.get("workspace_id")
-    return Bearer(token, {WORKSPACE_HEADER: str(workspace)} if workspace else {})
+    headers = {WORKSPACE_HEADER: str(workspace)} if workspace else {}
+    return Bearer(token, headers, refreshable=bool(auth.get("client_id")))
 
 
 def _object(path: Path) -> dict[str, Any]:
