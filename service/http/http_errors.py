@@ -59,35 +59,33 @@ def _headers(error: ProviderError) -> dict[str, str]:
     return headers
 
 
-def error_response(error: ProviderError, request_id: str | None, path: str = "") -> JSONResponse:
-    """A JSON response for a taxonomy error (in the provider's shape under a compatible
-    route's prefix)."""
+def _rendered(
+    error: ProviderError, request_id: str | None, path: str
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, body and headers of `error`: the provider's shape under a compatible route's
+    prefix, the taxonomy's elsewhere (the one place this is decided for every error path)."""
     provider = shaped_for(path)
-    if provider is not None:
-        status, payload, extra = compat_error(provider, error, request_id)
-        return JSONResponse(payload, status_code=status, headers={**_headers(error), **extra})
-    return JSONResponse(
-        error.body(request_id).model_dump(mode="json"),
-        status_code=error.status,
-        headers=_headers(error),
-    )
+    if provider is None:
+        return error.status, error.body(request_id).model_dump(mode="json"), _headers(error)
+    status, payload, extra = compat_error(provider, error, request_id)
+    return status, payload, {**_headers(error), **extra}
+
+
+def error_response(error: ProviderError, request_id: str | None, path: str = "") -> JSONResponse:
+    """A JSON response for a taxonomy error."""
+    status, payload, headers = _rendered(error, request_id, path)
+    return JSONResponse(payload, status_code=status, headers=headers)
 
 
 async def send_error(send: Send, error: ProviderError, request_id: str, path: str = "") -> None:
-    """Send a taxonomy error straight over ASGI, for checks that run before any route; under a
-    compatible route's prefix, in that provider's shape."""
-    provider = shaped_for(path)
-    extra: dict[str, str] = {}
-    if provider is None:
-        status, payload = error.status, error.body(request_id).model_dump(mode="json")
-    else:
-        status, payload, extra = compat_error(provider, error, request_id)
+    """Send a taxonomy error straight over ASGI, for checks that run before any route."""
+    status, payload, extra = _rendered(error, request_id, path)
     body = json.dumps(payload, separators=(",", ":")).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
     ]
-    headers += [(k.encode(), v.encode()) for k, v in {**_headers(error), **extra}.items()]
+    headers += [(k.encode(), v.encode()) for k, v in extra.items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
