@@ -92,8 +92,8 @@ bench: $(VENV)/.installed-dev $(EXECUTABLE)  ## the benchmark: daemon vs raw HTT
 	$(BIN)/python -m tests.bench.run --dist
 	$(BIN)/python -m tests.bench.startup --soak 10000 --json artifacts/startup.json
 
-bench-peers: $(VENV)/.installed-dev  ## the same, plus the Portkey gateway (npm) and LiteLLM proxy (pip) in artifacts/peers
-	$(BIN)/python -m tests.bench.run --peers
+bench-peers: $(VENV)/.installed-dev $(EXECUTABLE)  ## the same, plus the Portkey gateway (npm) and LiteLLM proxy (pip) in artifacts/peers
+	$(BIN)/python -m tests.bench.run --peers --dist
 
 soak: $(VENV)/.installed-dev  ## 100 concurrent streamed executions for 60 s
 	$(BIN)/python -m tests.bench.soak --concurrency 100 --seconds 60

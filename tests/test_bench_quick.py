@@ -24,15 +24,18 @@ def test_quick_benchmark_produces_a_complete_report(
     assert report["date"].startswith("20")
     for provider in PROVIDERS:
         latency = results[f"latency_{provider}"]
-        for arm in ("raw", "hop", "sdk", "naive", "daemon", "compat"):
+        for arm in ("raw", "hop", "sdk", "naive", "forwarder", "daemon", "compat"):
             assert latency["ms"][arm]["n"] == sizes["requests"]
             assert latency["ms"][arm]["p50"] > 0
-        assert set(latency["added_ms"]) == {"hop", "sdk", "naive", "daemon", "compat"}
-        assert set(latency["cpu_ms_per_request"]) == {"hop", "naive", "daemon", "compat"}
+        assert set(latency["added_ms"]) == {"hop", "sdk", "naive", "forwarder", "daemon", "compat"}
+        cpu = latency["cpu_ms_per_request"]
+        assert set(cpu) == {"hop", "naive", "forwarder", "daemon", "compat"}
+        # One process serves both route families: each gets the mean over what it served.
+        assert cpu["daemon"] == cpu["compat"] > 0
         assert latency["self_reported_overhead_ms"]["n"] == sizes["requests"]
         assert latency["self_report_gap_ms"] >= 0
         throughput = results[f"throughput_{provider}"]
-        for arm in ("raw", "hop", "sdk", "naive", "daemon", "compat"):
+        for arm in ("raw", "hop", "sdk", "naive", "forwarder", "daemon", "compat"):
             assert throughput[f"{arm}_per_s"] > 0
         streaming = results[f"streaming_{provider}"]
         assert set(streaming) == {str(level) for level in sizes["streams"]}
@@ -44,6 +47,7 @@ def test_quick_benchmark_produces_a_complete_report(
     assert memory["idle_rss_mb"] > 0
     assert memory["after_executions"] == sizes["soak"]
     assert memory["fds_after"] > 0
+    assert set(results["baselines_rss_mb"]) == {"hop", "naive", "forwarder"}
     table = capsys.readouterr().out
     assert "| non-streaming added p50, anthropic (ms; raw: absolute) |" in table
     assert "| requests/s at 16 concurrent, openai |" in table

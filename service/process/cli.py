@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -91,6 +92,10 @@ def _port(value: str) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # aiohttp's signal lists, built once per session, as frozenlist's pure-Python class: its C++
+    # extension brings libstdc++ with it (1 MB of the daemon's RSS, measured). The built
+    # executable leaves that extension out (packaging/kata-providers.spec).
+    os.environ.setdefault("FROZENLIST_NO_EXTENSIONS", "1")
     from service.process.config import DaemonConfig, check_origin, load_env_config
     from service.process.logs import Redactor
     from service.process.server import main_stdout, serve

@@ -7,6 +7,8 @@ Arms, interleaved request by request so drift hits every arm alike:
   raw     plain HTTP to the fake (the floor: what "added" is measured over)
   sdk     the official SDK, in-process, calling the fake
   naive   a naive FastAPI wrapper around the SDK (tests/bench/naive.py), over HTTP
+  forwarder  FastAPI + uvicorn + aiohttp relaying to the fake and nothing else
+          (tests/bench/forwarder.py): the floor for a daemon on the design card's libraries
   daemon  Kata Providers, over HTTP
   peers   with --peers (`make bench-peers`): the Portkey gateway and the LiteLLM proxy, installed
           into a scratch folder by tests/bench/peers.py
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import datetime
 import itertools
 import json
@@ -130,6 +133,8 @@ class Processes:
         self.naive_url = ""
         self.hop: subprocess.Popen[str] | None = None
         self.hop_url = ""
+        self.forwarder: subprocess.Popen[str] | None = None
+        self.forwarder_url = ""
         self.dist: subprocess.Popen[str] | None = None
         self.dist_url = ""
 
@@ -195,6 +200,17 @@ class Processes:
         assert self.hop.stdout is not None
         self.hop_url = json.loads(self.hop.stdout.readline())["url"]
 
+    def start_forwarder(self) -> None:
+        self.forwarder = subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.forwarder"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=self.env(),
+            cwd=ROOT,
+        )
+        assert self.forwarder.stdout is not None
+        self.forwarder_url = json.loads(self.forwarder.stdout.readline())["url"]
+
     def stop_daemon(self) -> None:
         if self.daemon is not None:
             self.daemon.terminate()
@@ -203,7 +219,7 @@ class Processes:
 
     def close(self) -> None:
         self.stop_daemon()
-        for process in (self.naive, self.hop, self.dist, self.fakes):
+        for process in (self.naive, self.hop, self.forwarder, self.dist, self.fakes):
             if process is not None:
                 process.terminate()
                 process.wait(10)
@@ -301,6 +317,13 @@ class Clients:
             {"Authorization": f"Bearer {TOKEN}"},
         )
 
+    async def forwarder(self, provider: str) -> None:
+        await self.post(
+            f"{self.procs.forwarder_url}/v1/executions",
+            {"provider": provider, "messages": [_user(TEXT)]},
+            {},
+        )
+
     async def daemon(self, provider: str) -> tuple[float, bytes]:
         headers, raw = await self.post(
             f"{self.procs.ready['url']}/v1/executions",
@@ -355,6 +378,11 @@ class Clients:
             Arm("hop", self.hop, self.procs.hop.pid if self.procs.hop else None),
             Arm("sdk", self.sdk_call),
             Arm("naive", self.naive, naive),
+            *(
+                [Arm("forwarder", self.forwarder, self.procs.forwarder.pid)]
+                if self.procs.forwarder
+                else []
+            ),
             Arm("daemon", self.daemon, daemon),
             Arm("compat", self.compat, daemon),
             *([Arm("dist", self.dist, self.procs.dist.pid)] if self.procs.dist else []),
@@ -399,8 +427,13 @@ async def latency(
                     timings = json.loads(body)["timings"]
                     overheads.append(overhead)
                     totals.append(timings["total_ms"] + overhead - timings["overhead_ms"])
+        # Arms served by one process (the daemon's two route families) share its CPU: each is
+        # given the mean over the requests that process served.
+        served = collections.Counter(arm.pid for arm in arms if arm.pid)
         cpu = {
-            name: round((cpu_s(arm.pid) - cpu_before[name]) * 1000 / sizes.requests, 3)
+            name: round(
+                (cpu_s(arm.pid) - cpu_before[name]) * 1000 / (sizes.requests * served[arm.pid]), 3
+            )
             for arm in arms
             if arm.pid and (name := arm.name) in cpu_before
         }
@@ -674,6 +707,7 @@ NAMES = {
     "hop": "bare loopback hop",
     "sdk": "SDK in-process",
     "naive": "naive FastAPI + SDK",
+    "forwarder": "FastAPI + aiohttp forwarder",
     "daemon": "**Kata Providers**",
     "compat": "Kata Providers, compatible route (pass-through)",
     "dist": "Kata Providers, as built (`dist/`)",
@@ -774,8 +808,14 @@ def table(report: dict[str, Any]) -> str:
         "<= 800",
     )
     row("RSS idle, warm (MB)", {"daemon": mem["idle_rss_mb"]}, "<= 60")
-    if peers:
-        row("RSS after the runs (MB)", {p: v["rss_mb"] for p, v in peers.items()}, "")
+    row(
+        "RSS after the runs (MB)",
+        {
+            **r.get("baselines_rss_mb", {}),
+            **{p: v["rss_mb"] for p, v in peers.items()},
+        },
+        "",
+    )
     row(
         f"RSS after {mem['after_executions']} executions (MB; growth over the second half)",
         {"daemon": f"{mem['after_rss_mb']} ({mem['growth_second_half_mb']:+})"},
@@ -807,6 +847,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         procs.start_daemon()
         procs.start_naive()
         procs.start_hop()
+        procs.start_forwarder()
         if args.dist:
             procs.start_dist()
         peers: list[Peer] = []
@@ -826,6 +867,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         results["peers"] = {
             peer.name: {"ready_ms": round(peer.started_s * 1000, 1), "rss_mb": rss_mb(peer.pid)}
             for peer in peers
+        }
+        results["baselines_rss_mb"] = {
+            name: rss_mb(process.pid)
+            for name, process in (
+                ("hop", procs.hop),
+                ("naive", procs.naive),
+                ("forwarder", procs.forwarder),
+            )
+            if process is not None
         }
     finally:
         procs.close()

@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXECUTABLE = ROOT / "dist" / "kata-providers" / "kata-providers"
 RECORDED = Path(__file__).with_name("startup.json")
 GROWTH_ALLOWED = 1.5
+WARM_UP = 10
 # mode: (provider asked, what the sandbox holds)
 MODES = {
     "api_key": "anthropic",
@@ -45,9 +46,17 @@ MODES = {
 }
 
 
+# Memory floors beside the daemon (`--soak`): a bare uvicorn answering with a fixed body, and
+# FastAPI + uvicorn + aiohttp relaying to the fake with nothing else (the design card's libraries
+# before any feature).
+FLOORS = {"hop": "tests.bench.hop", "forwarder": "tests.bench.forwarder"}
+
+
 def _command(arm: str) -> list[str]:
     if arm == "dist":
         return [str(EXECUTABLE), "serve"]
+    if arm in FLOORS:
+        return [sys.executable, "-m", FLOORS[arm]]
     return [sys.executable, "-m", "service.process.cli", "serve"]
 
 
@@ -126,18 +135,13 @@ def one_start(arm: str, mode: str, fakes: Upstreams) -> dict[str, float]:
 
 
 def soak_rss(arm: str, fakes: Upstreams, count: int) -> dict[str, float]:
-    """RSS idle (warm) and after `count` executions (both providers, 8 at once), with the
-    growth over the second half: memory as the app holds it for as long as it is open."""
+    """RSS idle (after WARM_UP executions) and after `count` more (both providers, 8 at once),
+    with the growth over the second half: memory as the app holds it for as long as it is
+    open."""
     import asyncio
 
     with _daemon(arm, "api_key", fakes) as (process, ready, _):
-        headers = {"Authorization": f"Bearer {ready['token']}"}
-        for _ in range(100):  # until what requests need is loaded
-            if httpx.get(f"{ready['url']}/v1/health", headers=headers).json().get("warm"):
-                break
-            time.sleep(0.05)
-        time.sleep(0.5)
-        idle = _rss_mb(process.pid)
+        headers = {"Authorization": f"Bearer {ready['token']}"} if "token" in ready else {}
 
         async def wave(n: int) -> None:
             limits = httpx.Limits(max_connections=8)
@@ -155,6 +159,9 @@ def soak_rss(arm: str, fakes: Upstreams, count: int) -> dict[str, float]:
 
                 await asyncio.gather(*(one(i) for i in range(n)))
 
+        asyncio.run(wave(WARM_UP))  # idle: once what requests need is loaded and used
+        time.sleep(0.5)
+        idle = _rss_mb(process.pid)
         asyncio.run(wave(count // 2))
         half = _rss_mb(process.pid)
         asyncio.run(wave(count - count // 2))
@@ -184,7 +191,7 @@ def measure(arms: list[str], runs: int, soak: int = 0) -> dict[str, Any]:
             for mode in MODES:
                 for arm in arms:
                     samples.setdefault((arm, mode), []).append(one_start(arm, mode, fakes))
-        memory = {arm: soak_rss(arm, fakes, soak) for arm in arms} if soak else {}
+        memory = {arm: soak_rss(arm, fakes, soak) for arm in [*arms, *FLOORS]} if soak else {}
     results: dict[str, Any] = {"python_c_pass_ms": round(baseline, 1), "arms": {}}
     if memory:
         results["memory"] = {"executions": soak, **memory}
@@ -218,7 +225,7 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"RSS, idle and after {memory['executions']} executions (second half's growth):"
         )
-        for arm in results["arms"]:
+        for arm in [*results["arms"], *FLOORS]:
             m = memory[arm]
             lines.append(
                 f"{arm:8} idle {m['idle_rss_mb']} MB, after {m['after_rss_mb']} MB "
