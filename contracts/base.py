@@ -2,25 +2,80 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     Strict,
     WithJsonSchema,
     model_validator,
 )
+from pydantic_core import core_schema
+
+PROVIDER_ID_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
+_PROVIDER_ID = re.compile(PROVIDER_ID_PATTERN)
 
 
-class ProviderId(StrEnum):
-    """A model provider the daemon reaches."""
+class ProviderId(str):
+    """A model provider the daemon reaches: a built-in one (`anthropic`, `openai`) or one a user
+    added. An open set of strings, not an enum: 2 to 32 characters, lower-case letters, digits
+    and inner hyphens, starting with a letter. Whether an id names a provider the daemon knows is
+    the runtime's question (`Runtime.known_provider`), not the type's."""
 
-    ANTHROPIC = "anthropic"
-    OPENAI = "openai"
+    __slots__ = ()
+    ANTHROPIC: ClassVar[ProviderId]
+    OPENAI: ClassVar[ProviderId]
+
+    def __new__(cls, value: str) -> ProviderId:
+        if isinstance(value, ProviderId):
+            return value
+        if not isinstance(value, str) or not _PROVIDER_ID.fullmatch(value):
+            raise ValueError(
+                f"{str(value)[:40]!r} is not a provider id: 2 to 32 lower-case letters, digits "
+                "and inner hyphens, starting with a letter"
+            )
+        return super().__new__(cls, value)
+
+    @property
+    def value(self) -> str:
+        """The id as a plain string."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"ProviderId({self.value!r})"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        return core_schema.no_info_after_validator_function(
+            cls,
+            core_schema.str_schema(pattern=PROVIDER_ID_PATTERN, min_length=2, max_length=32),
+            serialization=core_schema.plain_serializer_function_ser_schema(str.__str__),
+            ref="ProviderId",
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: GetJsonSchemaHandler) -> Any:
+        json_schema = handler(schema)
+        target = handler.resolve_ref_schema(json_schema)
+        target["description"] = (
+            "A provider: a built-in one (anthropic, openai) or one a user added."
+        )
+        target["examples"] = [BUILT_IN_IDS[0], BUILT_IN_IDS[1]]
+        return json_schema
+
+
+BUILT_IN_IDS = ("anthropic", "openai")
+ProviderId.ANTHROPIC = ProviderId("anthropic")
+ProviderId.OPENAI = ProviderId("openai")
+# The providers that ship with the daemon, in the order they are listed.
+BUILT_IN: tuple[ProviderId, ...] = (ProviderId.ANTHROPIC, ProviderId.OPENAI)
 
 
 class AuthMode(StrEnum):

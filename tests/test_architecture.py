@@ -157,9 +157,9 @@ def test_each_provider_is_one_spec_and_one_folder() -> None:
     # renew commands, key shapes) comes from the spec; no service module names a provider's
     # session code directly.
     from adapters.specs import SPECS
-    from contracts.base import ProviderId
+    from contracts.base import BUILT_IN
 
-    assert set(SPECS) == set(ProviderId)
+    assert set(SPECS) == set(BUILT_IN)
     for provider, spec in SPECS.items():
         assert (ROOT / "adapters" / provider.value).is_dir()
         assert spec.renew
@@ -167,7 +167,7 @@ def test_each_provider_is_one_spec_and_one_folder() -> None:
     for name, path in MODULES.items():
         if name.startswith("service."):
             imported = _imports(path)
-            per_provider = {f"adapters.{p.value}.sessions" for p in ProviderId}
+            per_provider = {f"adapters.{p.value}.sessions" for p in BUILT_IN}
             assert not imported & per_provider, name
 
 

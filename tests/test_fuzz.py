@@ -134,7 +134,9 @@ def valid_data_accepted(ctx: Any, response: Any, case: Any) -> bool | None:
         details = (response.json().get("details") or []) if _is_daemon(case) else []
         # Float boundaries (a minimum sent as 5e-324) can round differently in the generator
         # and the parser; "unsupported" is a parameter the chosen provider does not take.
-        allowed = FLOAT_BOUNDS | {"unsupported"}
+        # "unknown_provider": an id of the right shape naming no provider the daemon knows
+        # (ids are an open set: user-added providers).
+        allowed = FLOAT_BOUNDS | {"unsupported", "unknown_provider"}
         for detail in details:
             assert (
                 detail["type"] in allowed

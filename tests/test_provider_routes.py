@@ -237,7 +237,7 @@ async def test_null_clears_a_setting_and_omitted_fields_are_kept(http: httpx.Asy
 
 
 @pytest.mark.parametrize(
-    "content", ["{corrupt", '{"schema_version": 99}', '{"providers": {"gemini": {}}}']
+    "content", ["{corrupt", '{"schema_version": 99}', '{"providers": {"Gemini!": {}}}']
 )
 async def test_a_corrupt_settings_file_is_kept_aside_and_reported(
     config: DaemonConfig, content: str
@@ -255,6 +255,22 @@ async def test_a_corrupt_settings_file_is_kept_aside_and_reported(
     assert snapshot.problems
     assert "kept as" in snapshot.problems[0].message
     assert any(e.event.type == "daemon_error" for e in _events(runtime))
+
+
+async def test_settings_naming_a_provider_the_daemon_does_not_know_load_cleanly(
+    config: DaemonConfig,
+) -> None:
+    # Ids are an open set: a provider a user added, then removed (or added on a newer daemon),
+    # may stay named in the settings file. It is not damage: nothing is set aside.
+    config.data_dir.mkdir(parents=True)
+    (config.data_dir / "settings.json").write_text('{"providers": {"lm-studio": {}}}')
+    runtime = make_runtime(config, watch=False)
+    async with app_client(config, runtime, headers=AUTH) as client:
+        listing = (await client.get("/v1/providers")).json()
+        snapshot = await runtime.snapshot()
+    assert [p["id"] for p in listing["providers"]] == ["anthropic", "openai"]
+    assert not list(config.data_dir.glob("settings.json.corrupt-*"))
+    assert not snapshot.problems
 
 
 async def test_sessions_show_in_status_and_resolve(

@@ -193,12 +193,48 @@ async def test_unknown_routes_and_methods_use_the_error_body(client: httpx.Async
     assert wrong_method.json()["code"] == "invalid_request"
 
 
-async def test_unknown_provider_is_a_clear_422(client: httpx.AsyncClient) -> None:
-    response = await client.get("/v1/providers/gemini")
+async def test_a_provider_id_of_the_wrong_shape_is_a_clear_422(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/providers/Gemini!")
     assert response.status_code == 422
     body = response.json()
     assert body["code"] == "invalid_request"
     assert body["details"][0]["loc"] == ["path", "provider"]
+
+
+async def test_an_unknown_provider_is_named_wherever_it_is_asked_for(
+    client: httpx.AsyncClient,
+) -> None:
+    # Ids are an open set (user-added providers): one the daemon does not know is a 404 in a
+    # path and a 422 naming the field in a query or a body, each listing the providers.
+    for method, path in [
+        ("GET", "/v1/providers/gemini"),
+        ("PUT", "/v1/providers/gemini/settings"),
+        ("DELETE", "/v1/providers/gemini/api-key"),
+        ("POST", "/v1/providers/gemini/check"),
+    ]:
+        body = {} if method == "PUT" else None
+        response = await client.request(method, path, json=body)
+        assert response.status_code == 404, (path, response.text)
+        error = response.json()
+        assert error["code"] == "invalid_request"
+        assert "no provider 'gemini'" in error["message"]
+        assert "anthropic, openai" in error["message"]
+    put_key = await client.put("/v1/providers/gemini/api-key", json={"api_key": "sk-x-12345678"})
+    assert put_key.status_code == 404
+    listed = await client.get("/v1/models", params={"provider": "gemini"})
+    assert listed.status_code == 422
+    assert listed.json()["details"][0]["loc"] == ["query", "provider"]
+    executed = await client.post(
+        "/v1/executions",
+        json={"provider": "gemini", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert executed.status_code == 422
+    assert executed.json()["details"][0]["loc"] == ["body", "provider"]
+    settings = await client.put("/v1/settings", json={"default_provider": "gemini"})
+    assert settings.status_code == 422
+    assert settings.json()["details"][0]["loc"] == ["body", "default_provider"]
+    kept = (await client.get("/v1/settings")).json()
+    assert kept["default_provider"] != "gemini"
 
 
 async def test_every_response_carries_security_headers(client: httpx.AsyncClient) -> None:

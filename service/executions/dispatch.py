@@ -60,6 +60,8 @@ class Dispatcher:
 
     def prepare(self, request: ExecutionRequest, started: float | None = None) -> Execution:
         """Bind a request to provider, model and credential; raises what blocks it."""
+        if request.provider is not None:
+            self.book.known(request.provider, ("body", "provider"))
         provider = request.provider or self.book.default_provider()
         if provider is None:
             raise MissingAuth(

@@ -18,7 +18,7 @@ from typing import Any
 
 from adapters.anthropic.fake import AnthropicAuth, FakeAnthropic
 from adapters.openai.fake import FakeOpenAI, OpenAIAuth
-from contracts.base import AuthMode, ProviderId
+from contracts.base import BUILT_IN, AuthMode, ProviderId
 from contracts.providers import ProviderSettings
 
 ANTHROPIC_KEY = "sk-ant-api03-demo-key-not-a-secret-0000"
@@ -116,7 +116,7 @@ class Demo:
     @staticmethod
     def settings() -> dict[ProviderId, ProviderSettings]:
         """Both providers prefer their token session; OpenAI's falls back to its key."""
-        return {p: ProviderSettings(preferred_auth_mode=AuthMode.TOKEN_SESSION) for p in ProviderId}
+        return {p: ProviderSettings(preferred_auth_mode=AuthMode.TOKEN_SESSION) for p in BUILT_IN}
 
     @staticmethod
     def keys() -> dict[ProviderId, str]:

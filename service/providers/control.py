@@ -106,14 +106,14 @@ class ProviderControl:
     async def provider(self, provider: ProviderId) -> ProviderStatus:
         """The current status of one provider."""
         await self.loaded.wait()
-        return self.book.live(provider)
+        return self.book.live(self.book.known(provider))
 
     async def providers(self) -> ProviderList:
         """Every provider's status."""
         await self.loaded.wait()
         return ProviderList(
             default_provider=self.book.default_provider(),
-            providers=[self.book.live(provider) for provider in ProviderId],
+            providers=[self.book.live(provider) for provider in self.book.providers],
         )
 
     async def update_provider_settings(
@@ -121,6 +121,7 @@ class ProviderControl:
     ) -> ProviderStatus:
         """Change a provider's settings, persist them, and publish the new status."""
         await self.loaded.wait()
+        self.book.known(provider)
         current = self.book.settings.provider(provider)
         changes = _changes(update, clearable={"default_model", "daily_budget_usd"})
         self.book.replace_settings(
@@ -139,6 +140,9 @@ class ProviderControl:
         """Change the daemon-wide settings, persist them, and re-detect what they affect."""
         await self.loaded.wait()
         changes = _changes(update, clearable={"default_provider"})
+        if changes.get("default_provider") is not None:
+            chosen = ProviderId(str(changes["default_provider"]))
+            self.book.known(chosen, ("body", "default_provider"))
         if "prices" in changes:
             # Merged model by model; a model set to null loses the user's price.
             prices = {**self.book.settings.daemon.prices, **(update.prices or {})}
@@ -156,6 +160,7 @@ class ProviderControl:
     async def put_api_key(self, provider: ProviderId, body: ApiKeyPut) -> ProviderStatus:
         """Store an API key (after probing the provider with it when asked to)."""
         await self.loaded.wait()
+        self.book.known(provider)
         value = body.api_key.get_secret_value()
         check_key_shape(provider, value)
         if body.verify:
@@ -168,6 +173,7 @@ class ProviderControl:
     async def delete_api_key(self, provider: ProviderId) -> ProviderStatus:
         """Forget the stored API key wherever it is kept."""
         await self.loaded.wait()
+        self.book.known(provider)
         await self.book.keys.delete(provider)
         self.book.verdicts.forget(provider)
         self.book.refresh()
@@ -176,6 +182,7 @@ class ProviderControl:
     async def check(self, provider: ProviderId) -> ProviderStatus:
         """Re-read keys and sessions, then probe the provider with a models call."""
         await self.loaded.wait()
+        self.book.known(provider)
         await self.book.keys.load()
         await self.redetect()
         await self.probe(provider)
@@ -204,7 +211,7 @@ class ProviderControl:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval_s)
                 return
-            for provider in ProviderId:
+            for provider in self.book.providers:
                 if self.book.status(provider).usable:
                     await self.probe(provider)
 
@@ -217,7 +224,11 @@ class ProviderControl:
     async def models(self, provider: ProviderId | None, refresh: bool) -> ModelList:
         """Models of one provider or both, with provenance."""
         await self.loaded.wait()
-        chosen = [provider] if provider else list(ProviderId)
+        chosen = (
+            [self.book.known(provider, ("query", "provider"))]
+            if provider
+            else list(self.book.providers)
+        )
         answers = [await self._models.get(p, refresh) for p in chosen]
         for answer, live in answers:
             if live:
@@ -242,7 +253,7 @@ class ProviderControl:
         self.close()
         loop = asyncio.get_running_loop()
         now = self._now()
-        for provider in ProviderId:
+        for provider in self.book.providers:
             expires_at = self.book.session(provider).expires_at
             if expires_at is None:
                 continue

@@ -16,8 +16,9 @@ from pathlib import Path
 from adapters.base import Credential
 from adapters.sessions import DetectContext, KeyringReader, Session
 from adapters.specs import NAMES, SPECS
-from contracts.base import AuthMode, ProviderId
-from contracts.errors import ProviderError, SessionFailed
+from contracts.base import BUILT_IN, AuthMode, ProviderId
+from contracts.error_body import ErrorDetail
+from contracts.errors import InvalidRequest, ProviderError, SessionFailed
 from contracts.events import ProviderErrorEvent, ProviderStatusEvent, StateEvent
 from contracts.providers import (
     ProviderCapabilities,
@@ -63,11 +64,29 @@ class ProviderBook:
         self._demo = demo
         self._capabilities = dict(capabilities)
         self._sessions: dict[ProviderId, Session] = {}
-        self.health = {provider: HealthTracker(now=now) for provider in ProviderId}
+        self.health = {provider: HealthTracker(now=now) for provider in BUILT_IN}
         self._rejected: dict[ProviderId, tuple[Session, ProviderError]] = {}
         self._status: dict[ProviderId, ProviderStatus] = {}
         self._warned: dict[ProviderId, str | None] = {}
         self._check_errors: dict[ProviderId, ProviderError] = {}
+
+    @property
+    def providers(self) -> tuple[ProviderId, ...]:
+        """The providers the daemon knows, in the order they are listed."""
+        return BUILT_IN
+
+    def known(self, provider: ProviderId, loc: tuple[str, ...] | None = None) -> ProviderId:
+        """`provider` if the daemon knows it; else `invalid_request`: 404 for a provider named
+        in the path, 422 naming `loc` for one named in a query or a body."""
+        if provider in self.providers:
+            return provider
+        listed = ", ".join(self.providers)
+        message = f"There is no provider {provider.value!r}; the providers are {listed}."
+        remediation = "Name one of them (GET /v1/providers lists them)."
+        if loc is None:
+            raise InvalidRequest(message, remediation, status=404)
+        detail = ErrorDetail(loc=list(loc), msg=message, type="unknown_provider")
+        raise InvalidRequest(message, remediation, status=422, details=[detail])
 
     async def detect_sessions(self, read_keyring: KeyringReader | None = None) -> None:
         """Re-read every provider's session source (cheap file reads, and a keyring entry)."""
@@ -177,7 +196,7 @@ class ProviderBook:
         chosen = self.settings.daemon.default_provider
         if chosen is not None:
             return chosen
-        for provider in ProviderId:
+        for provider in BUILT_IN:
             if self.status(provider).usable:
                 return provider
         return None
@@ -185,7 +204,7 @@ class ProviderBook:
     def refresh(self) -> list[ProviderId]:
         """Recompute every status; publish what changed. Returns the providers that changed."""
         changed: list[ProviderId] = []
-        for provider in ProviderId:
+        for provider in BUILT_IN:
             status, warning = self._compute(provider)
             previous = self._status.get(provider)
             if previous is not None and _same(previous, status):

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.private_files import damaged, set_aside, write_private_json
-from contracts.base import ProviderId
+from contracts.base import BUILT_IN, ProviderId
 from contracts.errors import ProviderError
 from contracts.providers import ProviderSettings
 from contracts.settings import DaemonSettings
@@ -33,7 +33,7 @@ class PersistedSettings(BaseModel):
     schema_version: int = SCHEMA_VERSION
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     providers: dict[ProviderId, ProviderSettings] = Field(
-        default_factory=lambda: {provider: ProviderSettings() for provider in ProviderId}
+        default_factory=lambda: {provider: ProviderSettings() for provider in BUILT_IN}
     )
 
     def provider(self, provider: ProviderId) -> ProviderSettings:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
 from adapters.specs import NAMES
-from contracts.base import ProviderId
+from contracts.base import BUILT_IN, ProviderId
 from contracts.errors import BudgetExceeded, ProviderError
 from contracts.usage import BudgetState
 
@@ -36,13 +36,13 @@ class Budgets:
         self._budget = budget
         self._now = now
         self._day = now().date()
-        self._spent: dict[ProviderId, float] = dict.fromkeys(ProviderId, 0.0)
+        self._spent: dict[ProviderId, float] = dict.fromkeys(BUILT_IN, 0.0)
         self._warned: set[ProviderId] = set()
 
     def load(self, day: date, spent: dict[ProviderId, float]) -> None:
         """Today's spend as the ledger has it (at start)."""
         self._day = day
-        self._spent = {provider: spent.get(provider, 0.0) for provider in ProviderId}
+        self._spent = {provider: spent.get(provider, 0.0) for provider in BUILT_IN}
 
     def check(self, provider: ProviderId) -> None:
         """Raise `budget_exceeded` when the provider's budget for today is spent."""
@@ -107,5 +107,5 @@ class Budgets:
         today = self._now().date()
         if today != self._day:
             self._day = today
-            self._spent = dict.fromkeys(ProviderId, 0.0)
+            self._spent = dict.fromkeys(BUILT_IN, 0.0)
             self._warned.clear()

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from contracts.base import AuthMode, ProviderId
+from contracts.base import BUILT_IN, AuthMode, ProviderId
 from contracts.errors import ProviderError
 from contracts.executions import ExecutionState, Usage
 from contracts.providers import ProviderSettings
@@ -79,7 +79,7 @@ class Meter:
         self.ledger = Ledger(data_dir, retention_days, enabled=ledger)
         self.budgets = Budgets(lambda p: settings(p).daily_budget_usd, now)
         self.gates = {
-            provider: Gate(_limit(settings, provider), on_change) for provider in ProviderId
+            provider: Gate(_limit(settings, provider), on_change) for provider in BUILT_IN
         }
 
     async def open(self) -> None:

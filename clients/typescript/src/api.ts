@@ -952,11 +952,11 @@ export interface components {
             last_failure?: string | null;
         };
         /**
-         * ProviderId
-         * @description A model provider the daemon reaches.
-         * @enum {string}
+         * @description A provider: a built-in one (anthropic, openai) or one a user added.
+         * @example anthropic
+         * @example openai
          */
-        ProviderId: "anthropic" | "openai";
+        ProviderId: string;
         /**
          * ProviderList
          * @description All providers and the one used when a request names none.
@@ -2139,6 +2139,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource or model (invalid_request, model_not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description The request body is too large (invalid_request). */
             413: {
                 headers: {
@@ -2230,6 +2239,15 @@ export interface operations {
             };
             /** @description The Origin or peer may not call this daemon (invalid_request). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2337,6 +2355,15 @@ export interface operations {
             };
             /** @description The Origin or peer may not call this daemon (invalid_request). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2483,6 +2510,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No such resource or model (invalid_request, model_not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description The request body is too large (invalid_request). */
             413: {
                 headers: {
@@ -2579,6 +2615,15 @@ export interface operations {
             };
             /** @description The Origin or peer may not call this daemon (invalid_request). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -18,7 +18,12 @@ async def list_providers(runtime: RuntimeDep) -> ProviderList:
     return await runtime.control.providers()
 
 
-@router.get("/v1/providers/{provider}", name="getProvider", summary="Status of one provider")
+@router.get(
+    "/v1/providers/{provider}",
+    name="getProvider",
+    summary="Status of one provider",
+    responses=error_responses(404),
+)
 async def get_provider(provider: ProviderId, runtime: RuntimeDep) -> ProviderStatus:
     return await runtime.control.provider(provider)
 
@@ -27,7 +32,7 @@ async def get_provider(provider: ProviderId, runtime: RuntimeDep) -> ProviderSta
     "/v1/providers/{provider}/settings",
     name="updateProviderSettings",
     summary="Change auth mode, API-key fallback or default model; persisted",
-    responses=error_responses(507),
+    responses=error_responses(404, 507),
 )
 async def update_provider_settings(
     provider: ProviderId, body: ProviderSettingsUpdate, runtime: RuntimeDep
@@ -39,7 +44,7 @@ async def update_provider_settings(
     "/v1/providers/{provider}/api-key",
     name="putApiKey",
     summary="Store an API key (write-only: only a masked hint ever comes back)",
-    responses=error_responses(424, 429, 503, 504, 507),
+    responses=error_responses(404, 424, 429, 503, 504, 507),
 )
 async def put_api_key(provider: ProviderId, body: ApiKeyPut, runtime: RuntimeDep) -> ProviderStatus:
     return await runtime.control.put_api_key(provider, body)
@@ -49,7 +54,7 @@ async def put_api_key(provider: ProviderId, body: ApiKeyPut, runtime: RuntimeDep
     "/v1/providers/{provider}/api-key",
     name="deleteApiKey",
     summary="Forget the stored API key, wherever it is kept",
-    responses=error_responses(507),
+    responses=error_responses(404, 507),
 )
 async def delete_api_key(provider: ProviderId, runtime: RuntimeDep) -> ProviderStatus:
     return await runtime.control.delete_api_key(provider)
@@ -59,6 +64,7 @@ async def delete_api_key(provider: ProviderId, runtime: RuntimeDep) -> ProviderS
     "/v1/providers/{provider}/check",
     name="checkProvider",
     summary="Re-detect credentials and probe the provider with a models call",
+    responses=error_responses(404),
 )
 async def check_provider(provider: ProviderId, runtime: RuntimeDep) -> ProviderStatus:
     return await runtime.control.check(provider)

@@ -23,7 +23,7 @@ from adapters.private_files import (
     write_private_json,
 )
 from adapters.specs import SPECS
-from contracts.base import ProviderId
+from contracts.base import BUILT_IN, ProviderId
 from contracts.errors import InvalidRequest, ProviderError
 from service.providers.credentials.keyring_access import KeyringAccess, KeyringUnavailable
 
@@ -87,7 +87,7 @@ class KeyStore:
                     self._path, reason, aside, "Add your API keys again on the status page."
                 )
                 self._file_problem = None
-        for provider in ProviderId:
+        for provider in BUILT_IN:
             value = await self._keyring_get(provider)
             if value:
                 stored[provider] = StoredKey(value, self.store_name)
