@@ -212,7 +212,7 @@ async def test_an_unknown_provider_is_named_wherever_it_is_asked_for(
         ("DELETE", "/v1/providers/gemini/api-key"),
         ("POST", "/v1/providers/gemini/check"),
     ]:
-        body = {} if method == "PUT" else None
+        body: dict[str, object] | None = {} if method == "PUT" else None
         response = await client.request(method, path, json=body)
         assert response.status_code == 404, (path, response.text)
         error = response.json()
