@@ -11,10 +11,11 @@ import json
 import logging
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from adapters.private_files import damaged, set_aside, write_private_json
 from contracts.base import BUILT_IN, ProviderId
+from contracts.endpoints import EndpointSpec
 from contracts.errors import ProviderError
 from contracts.providers import ProviderSettings
 from contracts.settings import DaemonSettings
@@ -35,6 +36,15 @@ class PersistedSettings(BaseModel):
     providers: dict[ProviderId, ProviderSettings] = Field(
         default_factory=lambda: {provider: ProviderSettings() for provider in BUILT_IN}
     )
+    # The providers a user added (`service.providers.user_providers`), by id.
+    endpoints: dict[ProviderId, EndpointSpec] = Field(default_factory=dict, max_length=64)
+
+    @model_validator(mode="after")
+    def _endpoint_ids_match(self) -> PersistedSettings:
+        for provider, spec in self.endpoints.items():
+            if spec.id != provider:
+                raise ValueError(f"endpoint {provider!r} is stored as {spec.id!r}")
+        return self
 
     def provider(self, provider: ProviderId) -> ProviderSettings:
         """One provider's settings (defaults when the file had none)."""

@@ -1,0 +1,118 @@
+"""Providers a user adds (issue 29): a local or hosted endpoint that speaks a wire format the
+daemon already speaks, named by the user, with its own key (or none) and headers."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+
+from contracts.base import PRINTABLE, JsonBool, ModelId, ProviderId, Request, Response
+
+
+class ProviderWire(StrEnum):
+    """The wire format an endpoint speaks."""
+
+    OPENAI_CHAT = "openai-chat"  # POST {base_url}/chat/completions (Ollama, vLLM, OpenRouter…)
+    OPENAI_RESPONSES = "openai-responses"  # POST {base_url}/responses
+    ANTHROPIC_MESSAGES = "anthropic-messages"  # POST {base_url}/v1/messages
+
+
+class EndpointAuth(StrEnum):
+    """How the daemon authenticates to the endpoint: the key stored for it, or nothing (a local
+    server that asks for none)."""
+
+    API_KEY = "api_key"
+    NONE = "none"
+
+
+MAX_BASE_URL = 2048
+MAX_HEADERS = 16
+# RFC 9110's token characters: what a header name may hold.
+HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
+# Headers the daemon sets itself (the key's, the transport's): a user's value would either
+# carry a secret outside the key store or break the request.
+RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "api-key",
+        "x-api-key",
+        "cookie",
+        "host",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "connection",
+        "te",
+        "upgrade",
+        "expect",
+    }
+)
+
+DisplayName = Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE)]
+HeaderValue = Annotated[str, Field(max_length=1024, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+class EndpointSpec(Request):
+    """A provider a user added, as it is stored and listed (its key is never part of it)."""
+
+    id: ProviderId = Field(description="2 to 32 lower-case letters, digits and inner hyphens.")
+    display_name: DisplayName
+    wire: ProviderWire
+    base_url: str = Field(
+        min_length=1,
+        max_length=MAX_BASE_URL,
+        description="https:// (http:// only to this machine, or with allow_insecure); a query "
+        "such as Azure's api-version is sent with every request.",
+    )
+    auth: EndpointAuth = EndpointAuth.API_KEY
+    default_model: ModelId | None = Field(
+        default=None, description="Used when a request names no model."
+    )
+    headers: dict[str, HeaderValue] = Field(
+        default_factory=dict,
+        max_length=MAX_HEADERS,
+        description="Extra headers sent with every request (not the key's: that is stored "
+        "with PUT /v1/providers/{provider}/api-key).",
+    )
+    allow_insecure: JsonBool = Field(
+        default=False,
+        description="Allow plain http:// to another machine (a key sent over it can be read "
+        "on the network).",
+    )
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        seen: set[str] = set()
+        for name in headers:
+            lowered = name.lower()
+            if not HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name[:40]!r} is not a header name")
+            if lowered in RESERVED_HEADERS:
+                raise ValueError(
+                    f"{name} is set by the daemon (a key goes to the key store, never in a "
+                    "header here)"
+                )
+            if lowered in seen:
+                raise ValueError(f"{name} is given twice")
+            seen.add(lowered)
+        return headers
+
+
+class EndpointAdd(EndpointSpec):
+    """`POST /v1/providers`: the provider, and optionally its key (stored like any other key:
+    in the OS keyring or the 0600 file, and never shown again)."""
+
+    api_key: SecretStr | None = Field(default=None, max_length=4096)
+
+
+class EndpointView(Response):
+    """A provider a user added, with where its URL points."""
+
+    spec: EndpointSpec
+    scope: str = Field(description="loopback, private or public: where base_url points.")
+    insecure: bool = Field(description="Whether requests cross a network in plain http.")
