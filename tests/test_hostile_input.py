@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import time
 from typing import Any
 
 import httpx
@@ -271,7 +272,15 @@ def test_a_streamed_chat_completion_without_include_usage_is_counted(
     assert all(chunk.choices for chunk in chunks)
     sent = json.loads(fakes.openai.requests[-1].body)
     assert sent["stream_options"] == {"include_usage": True}
-    row = http.get("/v1/executions").json()["executions"][0]
+    # A streamed answer's row is written as the response ends, which the client may see first.
+    rows: list[Any] = []
+    for _ in range(40):
+        rows = http.get("/v1/executions").json()["executions"]
+        if rows:
+            break
+        time.sleep(0.05)
+    assert rows, "the row was recorded within 2 s of the stream's end"
+    row = rows[0]
     assert row["usage"]["input_tokens"] > 0
     assert row["usage"]["output_tokens"] > 0
     assert row["usage"]["cost_usd"] is not None
