@@ -120,6 +120,14 @@ class InvalidRequest(ProviderError):
     default_status = 400
 
 
+def bound_reached(message: str, remediation: str, field: str) -> InvalidRequest:
+    """A bound on what the daemon keeps has been reached (prices, added providers): 422 naming
+    the body field, as any other refused value. The bound is on what is stored, not on one
+    request."""
+    detail = ErrorDetail(loc=["body", field], msg=message, type="too_long")
+    return InvalidRequest(message, remediation, status=422, details=[detail])
+
+
 class ModelNotFound(ProviderError):
     """The provider does not know the model."""
 

@@ -385,3 +385,15 @@ async def loopback(handler: Callable[[Any], Any]) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+def recorded_rows(http: httpx.Client, tries: int = 40) -> list[Any]:
+    """The ledger's rows (`GET /v1/executions`), asked again every 50 ms until there is one: a
+    row is written as its response ends, which the client may see first."""
+    rows: list[Any] = []
+    for _ in range(tries):
+        rows = http.get("/v1/executions").json()["executions"]
+        if rows:
+            break
+        time.sleep(0.05)
+    return rows

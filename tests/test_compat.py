@@ -24,7 +24,15 @@ from service.process.config import DaemonConfig
 from service.usage.ledger import FILE_NAME, Ledger
 from service.usage.ledger_rows import MIGRATIONS
 from tests.sessions_fixtures import PROFILE_TOKEN, anthropic_profile
-from tests.support import ANTHROPIC_KEY, OPENAI_KEY, LiveServer, Sleeps, Upstreams, make_runtime
+from tests.support import (
+    ANTHROPIC_KEY,
+    OPENAI_KEY,
+    LiveServer,
+    Sleeps,
+    Upstreams,
+    make_runtime,
+    recorded_rows,
+)
 
 MODEL = "claude-sonnet-5-5"  # one the fake serves
 WEATHER = {
@@ -315,12 +323,7 @@ def test_a_client_that_leaves_ends_the_upstream_request(
     headers = {"x-api-key": daemon.config.token, "anthropic-version": "2023-06-01"}
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{daemon.url}/anthropic/v1/messages", json=body, headers=headers, timeout=0.5)
-    rows: list[Any] = []
-    for _ in range(40):
-        rows = http.get("/v1/executions").json()["executions"]
-        if rows:
-            break
-        time.sleep(0.05)
+    rows = recorded_rows(http)
     assert rows, "the row was recorded within 2 s, well before the fake's 5 s"
     assert rows[0]["outcome"] == "cancelled"
     assert rows[0]["route"] == "/anthropic/v1/messages"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import time
 from typing import Any
 
 import httpx
@@ -15,7 +14,7 @@ import openai
 import pytest
 
 from service.http.strict_json import MAX_DEPTH
-from tests.support import LiveServer, Upstreams, error_in_routes_shape
+from tests.support import LiveServer, Upstreams, error_in_routes_shape, recorded_rows
 
 MODEL = "claude-sonnet-5-5"
 DEEP = b"[" * 100_000 + b"]" * 100_000
@@ -272,13 +271,7 @@ def test_a_streamed_chat_completion_without_include_usage_is_counted(
     assert all(chunk.choices for chunk in chunks)
     sent = json.loads(fakes.openai.requests[-1].body)
     assert sent["stream_options"] == {"include_usage": True}
-    # A streamed answer's row is written as the response ends, which the client may see first.
-    rows: list[Any] = []
-    for _ in range(40):
-        rows = http.get("/v1/executions").json()["executions"]
-        if rows:
-            break
-        time.sleep(0.05)
+    rows = recorded_rows(http)
     assert rows, "the row was recorded within 2 s of the stream's end"
     row = rows[0]
     assert row["usage"]["input_tokens"] > 0

@@ -14,8 +14,7 @@ from pydantic import BaseModel
 
 from adapters.base import Credential, ProviderAdapter
 from contracts.base import AuthMode, ProviderId
-from contracts.error_body import ErrorDetail
-from contracts.errors import InvalidRequest, ProviderError
+from contracts.errors import ProviderError, bound_reached
 from contracts.events import ModelsUpdatedEvent, SettingsEvent
 from contracts.models import ModelInfo, ModelList
 from contracts.providers import (
@@ -286,10 +285,8 @@ def _changes(update: BaseModel, clearable: set[str]) -> dict[str, object]:
 def _within_price_bound(count: int) -> None:
     """The bound is on what is stored, not on one request: merges add up."""
     if count > MAX_PRICES:
-        message = f"At most {MAX_PRICES} prices are kept; this change would keep {count}."
-        raise InvalidRequest(
-            message,
+        raise bound_reached(
+            f"At most {MAX_PRICES} prices are kept; this change would keep {count}.",
             "Remove prices you no longer need (set them to null), then add the new ones.",
-            status=422,
-            details=[ErrorDetail(loc=["body", "prices"], msg=message, type="too_long")],
+            "prices",
         )

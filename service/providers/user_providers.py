@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from contracts.base import BUILT_IN, ProviderId
 from contracts.endpoints import EndpointSpec, EndpointView
-from contracts.error_body import ErrorDetail
-from contracts.errors import InvalidRequest
+from contracts.errors import InvalidRequest, bound_reached
 from service.providers.endpoints import check_base_url
 from service.providers.settings_store import PersistedSettings
 
@@ -53,12 +52,10 @@ class UserProviders:
                 f"Remove it first (DELETE /v1/providers/{spec.id.value}), or choose another id.",
             )
         if len(self._settings.endpoints) >= MAX_USER_PROVIDERS:
-            message = f"At most {MAX_USER_PROVIDERS} providers can be added."
-            raise InvalidRequest(
-                message,
+            raise bound_reached(
+                f"At most {MAX_USER_PROVIDERS} providers can be added.",
                 "Remove a provider you no longer use first.",
-                status=422,
-                details=[ErrorDetail(loc=["body", "id"], msg=message, type="too_long")],
+                "id",
             )
         endpoint = check_base_url(spec.base_url, allow_insecure=spec.allow_insecure)
         stored = spec.model_copy(update={"base_url": endpoint.url})

@@ -9,14 +9,12 @@ costs in memory and CPU is what the design card's libraries cost before any feat
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import sys
 
 import aiohttp
-import uvicorn
 from fastapi import FastAPI, Request, Response
+
+from tests.bench.hop import serve_on_loopback
 
 app = FastAPI()
 _session: list[aiohttp.ClientSession] = []
@@ -49,13 +47,4 @@ async def execute(request: Request) -> Response:
 
 
 if __name__ == "__main__":
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(2048)
-    sys.stdout.write(json.dumps({"url": f"http://127.0.0.1:{sock.getsockname()[1]}"}) + "\n")
-    sys.stdout.flush()
-    config = uvicorn.Config(
-        app, log_level="warning", loop="uvloop", http="httptools", access_log=False
-    )
-    uvicorn.Server(config).run(sockets=[sock])
+    serve_on_loopback(app)

@@ -15,12 +15,10 @@ profile itself; the shares are what matters.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -28,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.bench.startup import MODES, ROOT, _sandbox
+from tests.bench.startup import MODES, ROOT, _daemon
 from tests.support import upstreams
 
 SPEC = ROOT / "packaging" / "kata-providers.spec"
@@ -69,21 +67,21 @@ def profile(mode: str) -> dict[str, object]:
     """Spawn the profiling build in `mode`, ask for one execution; the timeline in ms."""
     executable = build()
     lines: list[tuple[float, str]] = []
-    with upstreams() as fakes, tempfile.TemporaryDirectory(prefix="kata-frozen-") as folder:
-        args = [str(executable), "serve"] + (["--demo"] if mode == "demo" else [])
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            args,
-            env=_sandbox(mode, fakes, Path(folder)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
+    readers: list[threading.Thread] = []
+
+    def read_stderr(process: subprocess.Popen[str]) -> None:
         reader = threading.Thread(target=_stamped, args=(process.stderr, lines), daemon=True)
         reader.start()
-        assert process.stdout is not None
-        ready = json.loads(process.stdout.readline())
+        readers.append(reader)
+
+    with (
+        upstreams() as fakes,
+        _daemon("dist", mode, fakes, command=[str(executable), "serve"], on_spawn=read_stderr) as (
+            _,
+            ready,
+            started,
+        ),
+    ):
         ready_at = time.perf_counter()
         body: dict[str, object] = {"messages": [{"role": "user", "content": "hi"}]}
         if MODES[mode] is not None:
@@ -97,8 +95,7 @@ def profile(mode: str) -> dict[str, object]:
         first_at = time.perf_counter()
         assert answer.status_code == 200, answer.text[:300]
         time.sleep(0.2)
-        process.terminate()
-        process.wait(10)
+    for reader in readers:
         reader.join(5)
     return timeline(lines, started, ready_at, first_at)
 

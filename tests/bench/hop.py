@@ -33,12 +33,20 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": BODY.encode()})
 
 
-if __name__ == "__main__":
+def serve_on_loopback(app: Any) -> None:
+    """Serve `app` on a free loopback port with the daemon's server settings (uvloop,
+    httptools, TCP_NODELAY), printing {"url": ...} once listening."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)
     sys.stdout.write(json.dumps({"url": f"http://127.0.0.1:{sock.getsockname()[1]}"}) + "\n")
     sys.stdout.flush()
-    config = uvicorn.Config(app, log_level="warning", loop="uvloop", http="httptools")
+    config = uvicorn.Config(
+        app, log_level="warning", loop="uvloop", http="httptools", access_log=False
+    )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    serve_on_loopback(app)

@@ -182,34 +182,27 @@ class Processes:
         assert self.dist.stdout is not None
         self.dist_url = json.loads(self.dist.stdout.readline())["url"]
 
-    def start_naive(self) -> None:
-        self.naive = subprocess.Popen(
-            [sys.executable, "-m", "tests.bench.naive"],
+    def _baseline(self, module: str) -> tuple[subprocess.Popen[str], str]:
+        """A baseline server (`tests.bench.<module>`), spawned on the bench's environment; its
+        process and the URL it printed once listening."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"tests.bench.{module}"],
             stdout=subprocess.PIPE,
             text=True,
             env=self.env(),
             cwd=ROOT,
         )
-        assert self.naive.stdout is not None
-        self.naive_url = json.loads(self.naive.stdout.readline())["url"]
+        assert process.stdout is not None
+        return process, json.loads(process.stdout.readline())["url"]
+
+    def start_naive(self) -> None:
+        self.naive, self.naive_url = self._baseline("naive")
 
     def start_hop(self) -> None:
-        self.hop = subprocess.Popen(
-            [sys.executable, "-m", "tests.bench.hop"], stdout=subprocess.PIPE, text=True, cwd=ROOT
-        )
-        assert self.hop.stdout is not None
-        self.hop_url = json.loads(self.hop.stdout.readline())["url"]
+        self.hop, self.hop_url = self._baseline("hop")
 
     def start_forwarder(self) -> None:
-        self.forwarder = subprocess.Popen(
-            [sys.executable, "-m", "tests.bench.forwarder"],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=self.env(),
-            cwd=ROOT,
-        )
-        assert self.forwarder.stdout is not None
-        self.forwarder_url = json.loads(self.forwarder.stdout.readline())["url"]
+        self.forwarder, self.forwarder_url = self._baseline("forwarder")
 
     def stop_daemon(self) -> None:
         if self.daemon is not None:

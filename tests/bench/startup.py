@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -86,21 +86,29 @@ def _rss_mb(pid: int) -> float:
 
 @contextmanager
 def _daemon(
-    arm: str, mode: str, fakes: Upstreams
+    arm: str,
+    mode: str,
+    fakes: Upstreams,
+    *,
+    command: list[str] | None = None,
+    on_spawn: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any], float]]:
     """The daemon spawned in a sandbox for `mode`: the process, its ready line, and when it was
-    spawned (perf_counter); stopped on leaving."""
+    spawned (perf_counter); stopped on leaving. With `on_spawn`, its stderr is a pipe handed to
+    that callback at once (else it is discarded)."""
     with tempfile.TemporaryDirectory(prefix="kata-startup-") as folder:
-        args = _command(arm) + (["--demo"] if mode == "demo" else [])
+        args = (command or _command(arm)) + (["--demo"] if mode == "demo" else [])
         started = time.perf_counter()
         process = subprocess.Popen(
             args,
             env=_sandbox(mode, fakes, Path(folder)),
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL if on_spawn is None else subprocess.PIPE,
             text=True,
             cwd=ROOT,
         )
+        if on_spawn is not None:
+            on_spawn(process)
         try:
             assert process.stdout is not None
             yield process, json.loads(process.stdout.readline()), started
