@@ -24,9 +24,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
-
-from tests.bench.startup import MODES, ROOT, _daemon
+from tests.bench.startup import MODES, ROOT, _daemon, first_execution
 from tests.support import upstreams
 
 SPEC = ROOT / "packaging" / "kata-providers.spec"
@@ -83,15 +81,7 @@ def profile(mode: str) -> dict[str, object]:
         ),
     ):
         ready_at = time.perf_counter()
-        body: dict[str, object] = {"messages": [{"role": "user", "content": "hi"}]}
-        if MODES[mode] is not None:
-            body["provider"] = MODES[mode]
-        answer = httpx.post(
-            f"{ready['url']}/v1/executions",
-            json=body,
-            headers={"Authorization": f"Bearer {ready['token']}"},
-            timeout=60,
-        )
+        answer = first_execution(ready, mode)
         first_at = time.perf_counter()
         assert answer.status_code == 200, answer.text[:300]
         time.sleep(0.2)

@@ -117,19 +117,25 @@ def _daemon(
             process.wait(10)
 
 
+def first_execution(ready: dict[str, Any], mode: str) -> httpx.Response:
+    """The one execution a start is timed to: the provider `mode` starts with (demo: the
+    default)."""
+    body: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
+    if MODES[mode] is not None:
+        body["provider"] = MODES[mode]
+    return httpx.post(
+        f"{ready['url']}/v1/executions",
+        json=body,
+        headers={"Authorization": f"Bearer {ready['token']}"},
+        timeout=60,
+    )
+
+
 def one_start(arm: str, mode: str, fakes: Upstreams) -> dict[str, float]:
     """Spawn, wait for the ready line, ask for one execution, read RSS, stop."""
     with _daemon(arm, mode, fakes) as (process, ready, started):
         ready_s = time.perf_counter() - started
-        body: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
-        if MODES[mode] is not None:
-            body["provider"] = MODES[mode]
-        response = httpx.post(
-            f"{ready['url']}/v1/executions",
-            json=body,
-            headers={"Authorization": f"Bearer {ready['token']}"},
-            timeout=60,
-        )
+        response = first_execution(ready, mode)
         first_s = time.perf_counter() - started
         assert response.status_code == 200, (arm, mode, response.text[:400])
         expected = "api_key" if mode == "api_key" else "token_session"
