@@ -27,7 +27,7 @@ class ProviderId(str):
     """A model provider the daemon reaches: a built-in one (`anthropic`, `openai`) or one a user
     added. An open set of strings, not an enum: 2 to 32 characters, lower-case letters, digits
     and inner hyphens, starting with a letter. Whether an id names a provider the daemon knows is
-    the runtime's question (`Runtime.known_provider`), not the type's."""
+    the provider book's question (`ProviderBook.known`), not the type's."""
 
     __slots__ = ()
     ANTHROPIC: ClassVar[ProviderId]
@@ -67,11 +67,10 @@ class ProviderId(str):
         target["description"] = (
             "A provider: a built-in one (anthropic, openai) or one a user added."
         )
-        target["examples"] = [BUILT_IN_IDS[0], BUILT_IN_IDS[1]]
+        target["examples"] = [provider.value for provider in BUILT_IN]
         return json_schema
 
 
-BUILT_IN_IDS = ("anthropic", "openai")
 ProviderId.ANTHROPIC = ProviderId("anthropic")
 ProviderId.OPENAI = ProviderId("openai")
 # The providers that ship with the daemon, in the order they are listed.

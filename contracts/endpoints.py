@@ -59,7 +59,7 @@ HeaderValue = Annotated[str, Field(max_length=1024, pattern=r"^[^\x00-\x1f\x7f]*
 class EndpointSpec(Request):
     """A provider a user added, as it is stored and listed (its key is never part of it)."""
 
-    id: ProviderId = Field(description="2 to 32 lower-case letters, digits and inner hyphens.")
+    id: ProviderId
     display_name: DisplayName
     wire: ProviderWire
     base_url: str = Field(

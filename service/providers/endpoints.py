@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from contracts.endpoints import MAX_BASE_URL
 from contracts.error_body import ErrorDetail
 from contracts.errors import InvalidRequest
 
-MAX_URL = 2048
 PRIVATE_SUFFIXES = (".local", ".internal", ".lan", ".home.arpa")
 Scope = Literal["loopback", "private", "public"]
 
@@ -74,8 +74,8 @@ def scope_of(host: str) -> Scope:
 
 def check_base_url(raw: str, *, allow_insecure: bool = False) -> Endpoint:
     """The base URL as the daemon will use it, or `invalid_request` (422) saying what to fix."""
-    if len(raw) > MAX_URL:
-        raise _refuse(f"The base URL is longer than {MAX_URL} characters.", "Shorten it.")
+    if len(raw) > MAX_BASE_URL:
+        raise _refuse(f"The base URL is longer than {MAX_BASE_URL} characters.", "Shorten it.")
     if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
         raise _refuse(
             "The base URL holds whitespace or control characters.",
