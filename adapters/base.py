@@ -51,7 +51,7 @@ class Finished:
     """The upstream stream ended normally."""
 
     stop_reason: StopReason
-    usage: Usage
+    usage: Usage | None  # None: the provider reported no counts (absent, not zero)
     model: str
     upstream_request_id: str | None = None
 

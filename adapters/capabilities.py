@@ -7,9 +7,9 @@ upgrade that drops a parameter fails a test instead of a user's request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from adapters.specs import NAMES
+from adapters.specs import name_of
 from contracts.base import ProviderId
 from contracts.error_body import ErrorDetail
 from contracts.errors import InvalidRequest
@@ -25,6 +25,10 @@ class CapabilityTable:
     parameters: dict[str, str | None]
     model_listing: bool = True
     token_sessions: bool = True
+
+    def without_sessions(self) -> CapabilityTable:
+        """The same wire spoken by an endpoint a user added: no token sessions."""
+        return replace(self, token_sessions=False)
 
     def contract(self) -> ProviderCapabilities:
         """The wire form shown in provider status."""
@@ -88,7 +92,7 @@ def check_request(provider: ProviderId, table: CapabilityTable, request: Executi
     refused = [name for name in used_parameters(request) if table.parameters.get(name) is None]
     if not refused:
         return
-    name = NAMES[provider]
+    name = name_of(provider)
     fields = ", ".join(f"`{field}`" for field in refused)
     raise InvalidRequest(
         f"{name}'s current API does not accept {fields}.",

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 from adapters.redaction import redact
-from adapters.specs import NAMES
+from adapters.specs import name_of
 from adapters.transport_errors import from_transport, is_transport_error
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import (
@@ -76,7 +76,7 @@ def from_status(
 ) -> ProviderError:
     """The taxonomy error for an HTTP error answer from the provider (or an error event inside
     a stream, given the status its type stands for)."""
-    name = NAMES[provider]
+    name = name_of(provider)
     should_retry = SHOULD_RETRY.get(headers.get("x-should-retry", "").lower())
 
     def make(
@@ -120,6 +120,15 @@ def from_status(
             f"{name} is rate limiting: {message}",
             "Wait and retry, or lower the request rate.",
             retry_after(headers),
+        )
+    if 300 <= status < 400:
+        # Never followed: a credential stays with the origin it was configured for.
+        where = headers.get("location", "another address")[:200]
+        return make(
+            InvalidRequest,
+            f"{name} answered with a redirect ({status}) to {where}; the daemon does not follow "
+            "redirects, so a key never leaves the address it was stored for.",
+            "Set the provider's base URL to the address it redirects to.",
         )
     if status == 404 or error_type == "model_not_found":
         return make(
@@ -194,7 +203,7 @@ def from_answer(
 def malformed_stream(provider: ProviderId) -> ProviderError:
     """An event in the stream that is not what the wire protocol allows."""
     return UnexpectedError(
-        f"{NAMES[provider]} sent a malformed stream event.",
+        f"{name_of(provider)} sent a malformed stream event.",
         "Retry the request; report it if it persists.",
         provider=provider,
     )
@@ -204,7 +213,7 @@ def session_failed(provider: ProviderId, exc: BaseException, renew: str) -> Prov
     """The SDK's credential provider could not produce a token (unreadable or deleted profile,
     a refresh the provider refused)."""
     return SessionFailed(
-        f"The {NAMES[provider]} token session cannot be used: {exc}",
+        f"The {name_of(provider)} token session cannot be used: {exc}",
         renew,
         provider=provider,
     )
@@ -214,7 +223,7 @@ def adapter_failed(provider: ProviderId, exc: BaseException) -> ProviderError:
     """Anything else raised while building a client, sending or reading: our bug or an SDK change,
     reported as such and never as a dropped connection."""
     return UnexpectedError(
-        f"The {NAMES[provider]} request failed inside the daemon ({type(exc).__name__}: "
+        f"The {name_of(provider)} request failed inside the daemon ({type(exc).__name__}: "
         f"{str(exc)[:300]}).",
         "Retry; if it persists, report it with the daemon log.",
         provider=provider,

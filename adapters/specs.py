@@ -90,4 +90,10 @@ OPENAI = ProviderSpec(
 )
 
 SPECS: dict[ProviderId, ProviderSpec] = {spec.id: spec for spec in (ANTHROPIC, OPENAI)}
-NAMES = {provider: spec.display_name for provider, spec in SPECS.items()}
+
+
+def name_of(provider: ProviderId) -> str:
+    """How messages name `provider`: a built-in one's display name, an added one's id (the name
+    the user gave it in settings, routes and the CLI)."""
+    spec = SPECS.get(provider)
+    return spec.display_name if spec is not None else provider.value

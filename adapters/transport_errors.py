@@ -4,7 +4,7 @@ imported to ask."""
 
 from __future__ import annotations
 
-from adapters.specs import NAMES
+from adapters.specs import name_of
 from contracts.base import ProviderId
 from contracts.errors import (
     NetworkUnreachable,
@@ -18,7 +18,7 @@ def from_transport(provider: ProviderId, exc: BaseException, host: str | None) -
     """An error from an HTTP client (aiohttp on the wire path; httpx2 under the SDKs, which
     pass these through while a stream is read and wrap them before a response): no connection
     at all is the user's network; a connection that broke or stalled is the provider's fault."""
-    name = NAMES[provider]
+    name = name_of(provider)
     where = host or name
     if _is_connect_failure(exc):
         return NetworkUnreachable(

@@ -101,11 +101,19 @@ def env_proxy(url: str) -> str | None:
 
 class Wire:
     """One long-lived HTTP client for one provider's base URL (built on first use, inside the
-    event loop; rebuilt if used from another loop, as tests do)."""
+    event loop; rebuilt if used from another loop, as tests do).
 
-    def __init__(self, base_url: str, timeout_s: float) -> None:
-        self.base_url = base_url.rstrip("/")
+    A query in the base URL (Azure's `api-version`) goes with every request. Redirects are never
+    followed: a credential goes only to the origin it was configured for, and a redirect to
+    another one is answered as the error it is. `verify_tls=False` (an explicit opt-in for an
+    endpoint a user added) accepts any certificate."""
+
+    def __init__(self, base_url: str, timeout_s: float, *, verify_tls: bool = True) -> None:
+        base, _, query = base_url.partition("?")
+        self.base_url = base.rstrip("/")
+        self.query = query
         self.proxy = env_proxy(self.base_url)
+        self._verify_tls = verify_tls
         self._timeout = timeout_s
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -120,7 +128,9 @@ class Wire:
             trace = aiohttp.TraceConfig()
             trace.on_request_headers_sent.append(mark_sent)
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=1000, keepalive_timeout=5.0),
+                connector=aiohttp.TCPConnector(
+                    limit=1000, keepalive_timeout=5.0, ssl=self._verify_tls
+                ),
                 timeout=aiohttp.ClientTimeout(
                     total=None, sock_connect=self._timeout, sock_read=self._timeout
                 ),
@@ -137,15 +147,16 @@ class Wire:
         raised as `on_error` says. The response is released on the way out."""
         response = await self.session().request(
             request.method,
-            self.base_url + request.path,
+            self._url(request.path),
             headers=request.all_headers(),
             data=request.content(),
             params=request.params or None,
             proxy=self.proxy,
+            allow_redirects=False,
         )
         answered()
         try:
-            if response.status >= 400:
+            if response.status >= 300:
                 raw = await response.read()
                 raise on_error(response.status, error_body(raw), response.headers)
             yield response
@@ -158,13 +169,14 @@ class Wire:
     ) -> AsyncIterator[RelayAnswer]:
         """Send a client's own request as it came, with `auth` in place of its credential; the
         answer as it comes, error statuses included (identity encoding: bytes pass unchanged)."""
-        url = self.base_url + request.path + (f"?{request.query}" if request.query else "")
+        query = "&".join(part for part in (self.query, request.query) if part)
         response = await self.session().request(
             request.method,
-            url,
+            self.base_url + request.path + (f"?{query}" if query else ""),
             headers={**request.headers, **auth, "accept-encoding": "identity"},
             data=request.body,
             proxy=self.proxy,
+            allow_redirects=False,
         )
         answered()
         try:
@@ -173,6 +185,9 @@ class Wire:
             )
         finally:
             response.release()
+
+    def _url(self, path: str) -> str:
+        return self.base_url + path + (f"?{self.query}" if self.query else "")
 
     async def json(self, request: WireRequest, on_error: OnError) -> Any:
         """Send `request` and return its JSON answer (an error answer raised as for `open`)."""

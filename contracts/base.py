@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -78,10 +78,17 @@ BUILT_IN: tuple[ProviderId, ...] = (ProviderId.ANTHROPIC, ProviderId.OPENAI)
 
 
 class AuthMode(StrEnum):
-    """How a provider is authenticated: a stored API key or a session held by local tooling."""
+    """How a provider is authenticated: a stored API key, a session held by local tooling, or
+    nothing (an endpoint a user added that asks for no credential, such as a local Ollama)."""
 
     API_KEY = "api_key"
     TOKEN_SESSION = "token_session"
+    NONE = "none"
+
+
+# What a user may ask for in a provider's settings (`none` follows from an added endpoint's
+# `auth`, never from a setting).
+RequestedAuth = Literal[AuthMode.API_KEY, AuthMode.TOKEN_SESSION]
 
 
 class Request(BaseModel):

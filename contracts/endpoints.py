@@ -7,7 +7,8 @@ import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 
 from contracts.base import PRINTABLE, JsonBool, ModelId, ProviderId, Request, Response
 
@@ -26,6 +27,15 @@ class EndpointAuth(StrEnum):
 
     API_KEY = "api_key"
     NONE = "none"
+
+
+class KeyHeader(StrEnum):
+    """The header the key goes in: `authorization` (as `Bearer <key>`: OpenAI and most
+    compatible servers), `api-key` (Azure OpenAI) or `x-api-key` (Anthropic's wire)."""
+
+    AUTHORIZATION = "authorization"
+    API_KEY = "api-key"
+    X_API_KEY = "x-api-key"
 
 
 MAX_BASE_URL = 2048
@@ -52,8 +62,24 @@ RESERVED_HEADERS = frozenset(
     }
 )
 
-DisplayName = Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE)]
 HeaderValue = Annotated[str, Field(max_length=1024, pattern=r"^[^\x00-\x1f\x7f]*$")]
+# Written out, as contracts.base.Metadata is: the names' pattern as `propertyNames`.
+Headers = Annotated[
+    dict[str, HeaderValue],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": MAX_HEADERS,
+            "propertyNames": {"pattern": HEADER_NAME.pattern},
+            "additionalProperties": {
+                "type": "string",
+                "maxLength": 1024,
+                "pattern": r"^[^\x00-\x1f\x7f]*$",
+            },
+        }
+    ),
+]
+DisplayName = Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE)]
 
 
 class EndpointSpec(Request):
@@ -65,14 +91,21 @@ class EndpointSpec(Request):
     base_url: str = Field(
         min_length=1,
         max_length=MAX_BASE_URL,
+        pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+",
+        examples=["http://127.0.0.1:11434/v1", "https://openrouter.ai/api/v1"],
         description="https:// (http:// only to this machine, or with allow_insecure); a query "
         "such as Azure's api-version is sent with every request.",
     )
     auth: EndpointAuth = EndpointAuth.API_KEY
+    key_header: KeyHeader | None = Field(
+        default=None,
+        description="Where the key goes; null: the wire's own (authorization for the OpenAI "
+        "wires, x-api-key for anthropic-messages).",
+    )
     default_model: ModelId | None = Field(
         default=None, description="Used when a request names no model."
     )
-    headers: dict[str, HeaderValue] = Field(
+    headers: Headers = Field(
         default_factory=dict,
         max_length=MAX_HEADERS,
         description="Extra headers sent with every request (not the key's: that is stored "
@@ -82,6 +115,11 @@ class EndpointSpec(Request):
         default=False,
         description="Allow plain http:// to another machine (a key sent over it can be read "
         "on the network).",
+    )
+    verify_tls: JsonBool = Field(
+        default=True,
+        description="Check the endpoint's TLS certificate. false accepts any certificate (a "
+        "self-signed one on a private server): an explicit opt-in, shown on the status page.",
     )
 
     @field_validator("headers")
@@ -93,12 +131,13 @@ class EndpointSpec(Request):
             if not HEADER_NAME.fullmatch(name):
                 raise ValueError(f"{name[:40]!r} is not a header name")
             if lowered in RESERVED_HEADERS:
-                raise ValueError(
+                raise PydanticCustomError(
+                    "reserved_header",
                     f"{name} is set by the daemon (a key goes to the key store, never in a "
-                    "header here)"
+                    "header here)",
                 )
             if lowered in seen:
-                raise ValueError(f"{name} is given twice")
+                raise PydanticCustomError("reserved_header", f"{name} is given twice")
             seen.add(lowered)
         return headers
 

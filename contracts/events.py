@@ -39,6 +39,22 @@ class ProviderStatusEvent(Response):
     provider: ProviderStatus
 
 
+class ProviderAddedEvent(Response):
+    """A user added a provider (`POST /v1/providers`); carries its whole status."""
+
+    type: Literal["provider_added"] = "provider_added"
+    at: datetime
+    provider: ProviderStatus
+
+
+class ProviderRemovedEvent(Response):
+    """A user removed a provider they had added; it is gone from every list from now on."""
+
+    type: Literal["provider_removed"] = "provider_removed"
+    at: datetime
+    provider: ProviderId
+
+
 class ProviderErrorEvent(Response):
     """A non-fatal problem with a provider, e.g. a session that degraded to the API key."""
 
@@ -102,6 +118,8 @@ class UsageEvent(Response):
 StateEvent = Annotated[
     SnapshotEvent
     | ProviderStatusEvent
+    | ProviderAddedEvent
+    | ProviderRemovedEvent
     | ProviderErrorEvent
     | DaemonErrorEvent
     | SettingsEvent

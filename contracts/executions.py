@@ -204,7 +204,10 @@ class ExecutionResult(Response):
     fallback_applied: bool
     content: list[ContentBlock]
     stop_reason: StopReason
-    usage: Usage
+    usage: Usage | None = Field(
+        description="null: the provider reported no token counts (some compatible endpoints "
+        "never do), so none are claimed and nothing is priced."
+    )
     attempts: int
     upstream_request_id: str | None = None
     timings: Timings

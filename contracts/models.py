@@ -17,6 +17,7 @@ class Provenance(StrEnum):
     LIVE = "live"
     CACHED = "cached"
     CATALOGUE = "catalogue"
+    NOT_OFFERED = "not_offered"  # the endpoint has no model list (404): name models yourself
 
 
 class ModelInfo(Response):
@@ -28,6 +29,10 @@ class ModelInfo(Response):
     created_at: datetime | None = None
     context_window: int | None = None
     max_output_tokens: int | None = None
+    tools: bool | None = Field(
+        default=None,
+        description="Whether the model takes tools, when the listing says (null: not said).",
+    )
 
 
 class ProviderModels(Response):

@@ -7,7 +7,17 @@ from enum import StrEnum
 
 from pydantic import Field, SecretStr
 
-from contracts.base import AuthMode, JsonBool, JsonFloat, JsonInt, ProviderId, Request, Response
+from contracts.base import (
+    AuthMode,
+    JsonBool,
+    JsonFloat,
+    JsonInt,
+    ProviderId,
+    Request,
+    RequestedAuth,
+    Response,
+)
+from contracts.endpoints import EndpointView
 from contracts.error_body import ErrorBody
 from contracts.usage import BudgetState, GovernorState
 
@@ -32,6 +42,7 @@ class TokenSessionStateName(StrEnum):
     NOT_PERMITTED = "not_permitted"
     DISABLED = "disabled"
     ERROR = "error"
+    UNSUPPORTED = "unsupported"  # an endpoint a user added: it has no local tooling
 
 
 class HealthStateName(StrEnum):
@@ -112,7 +123,7 @@ class ProviderCapabilities(Response):
 class ProviderSettings(Response):
     """User settings for one provider, persisted across restarts."""
 
-    preferred_auth_mode: AuthMode = AuthMode.API_KEY
+    preferred_auth_mode: RequestedAuth = AuthMode.API_KEY
     allow_api_key_fallback: bool = True
     default_model: str | None = None
     daily_budget_usd: float | None = Field(
@@ -141,6 +152,9 @@ class ProviderStatus(Response):
     budget: BudgetState
     governor: GovernorState
     last_error: ErrorBody | None = None
+    endpoint: EndpointView | None = Field(
+        default=None, description="For a provider a user added: where it points and how."
+    )
     updated_at: datetime
 
 
@@ -154,7 +168,7 @@ class ProviderList(Response):
 class ProviderSettingsUpdate(Request):
     """A partial update: omitted fields keep their value; `default_model: null` clears it."""
 
-    preferred_auth_mode: AuthMode | None = None
+    preferred_auth_mode: RequestedAuth | None = None
     allow_api_key_fallback: JsonBool | None = None
     default_model: str | None = Field(default=None, min_length=1, max_length=256)
     daily_budget_usd: JsonFloat | None = Field(

@@ -24,6 +24,7 @@ from service.events import EventBus, Problems
 from service.executions.dispatch import Dispatcher
 from service.executions.execution import Execution
 from service.process.config import DaemonConfig
+from service.providers.added import AddedProviders
 from service.providers.control import ProviderControl
 from service.providers.credentials.keyring_access import KeyringAccess
 from service.providers.settings_store import PersistedSettings, SettingsStore
@@ -62,6 +63,7 @@ class Runtime:
         keyring: KeyringAccess,
         settings_store: SettingsStore,
         control: ProviderControl,
+        added: AddedProviders,
         dispatcher: Dispatcher,
         meter: Meter,
         adapters: Mapping[ProviderId, ProviderAdapter],
@@ -74,6 +76,7 @@ class Runtime:
         self.bus = bus
         self.problems = problems
         self.control = control
+        self.added = added
         self.book = control.book
         self.dispatcher = dispatcher
         self.meter = meter
@@ -99,6 +102,7 @@ class Runtime:
                 self._settings_store.save(PersistedSettings(providers=self._demo.settings()))
         settings, problem = await asyncio.to_thread(self._settings_store.load)
         self.book.settings = settings
+        self.added.attach()
         if problem is not None:
             self.problems.report(problem)
         await self.meter.open()

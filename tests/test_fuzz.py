@@ -136,7 +136,10 @@ def valid_data_accepted(ctx: Any, response: Any, case: Any) -> bool | None:
         # and the parser; "unsupported" is a parameter the chosen provider does not take.
         # "unknown_provider": an id of the right shape naming no provider the daemon knows
         # (ids are an open set: user-added providers).
-        allowed = FLOAT_BOUNDS | {"unsupported", "unknown_provider"}
+        # "base_url": a URL of the right shape the URL rules refuse (plain http to another
+        # machine, a user name in it: service/providers/endpoints.py); "reserved_header": a
+        # header name the daemon sets itself, or one given twice in different cases.
+        allowed = FLOAT_BOUNDS | {"unsupported", "unknown_provider", "base_url", "reserved_header"}
         for detail in details:
             assert (
                 detail["type"] in allowed

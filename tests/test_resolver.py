@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 import pytest
 
 from adapters.sessions import Session
-from contracts.base import BUILT_IN, AuthMode, ProviderId
+from contracts.base import BUILT_IN, AuthMode, ProviderId, RequestedAuth
 from contracts.error_body import ErrorCode
 from contracts.errors import ProviderError
 from contracts.providers import ProviderSettings
 from contracts.providers import TokenSessionStateName as State
 from service.providers.resolver import KeyInfo, Resolution, resolve
 
-K, T = AuthMode.API_KEY, AuthMode.TOKEN_SESSION
+K: Final = AuthMode.API_KEY
+T: Final = AuthMode.TOKEN_SESSION
 KEYS = {
     "configured": KeyInfo(present=True, source="keyring:MemoryKeyring"),
     "missing": KeyInfo(present=False),
@@ -36,7 +39,7 @@ MISSING, INVALID, EXPIRED = (
 )
 
 # (requested mode, fallback allowed, key state, session state) -> (mode, fallback_applied) | code
-MATRIX: list[tuple[AuthMode, bool, str, str, tuple[AuthMode, bool] | ErrorCode]] = [
+MATRIX: list[tuple[RequestedAuth, bool, str, str, tuple[AuthMode, bool] | ErrorCode]] = [
     (K, True, "configured", "missing", API),
     (K, True, "configured", "active", API),
     (K, False, "configured", "active", API),
@@ -78,7 +81,7 @@ MATRIX: list[tuple[AuthMode, bool, str, str, tuple[AuthMode, bool] | ErrorCode]]
 @pytest.mark.parametrize(("mode", "fallback", "key", "session", "expected"), MATRIX)
 def test_auth_matrix(
     provider: ProviderId,
-    mode: AuthMode,
+    mode: RequestedAuth,
     fallback: bool,
     key: str,
     session: str,

@@ -122,7 +122,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, 
 
 def _fresh_health(live: LiveServer) -> None:
     # Never open the breaker here: every example must reach the seam it chose.
-    live.runtime.book.health[ProviderId.ANTHROPIC] = HealthTracker(
+    live.runtime.book._health[ProviderId.ANTHROPIC] = HealthTracker(
         consecutive_threshold=10**9, min_requests=10**9
     )
 

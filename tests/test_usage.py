@@ -78,6 +78,7 @@ async def test_usage_is_normalized_from_every_recorded_stream(recording: Recordi
     finally:
         await adapter.aclose()
         await fake.stop()
+    assert finished[0].usage is not None
     usage = finished[0].usage.model_dump(exclude={"cost_usd", "cost_source"})
     assert usage == recording.usage
     assert usage["total_tokens"] == (

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from adapters.anthropic import relay as anthropic_relay
@@ -27,6 +27,7 @@ from adapters.relay import (
     compat_status,
     mapped,
 )
+from adapters.specs import name_of
 from adapters.sse_reader import events, parse
 from adapters.upstream_time import answered, timed
 from adapters.wire import OnError, Wire, error_body, lines
@@ -43,25 +44,35 @@ DEFAULT_HOST = "api.anthropic.com"
 
 
 class AnthropicAdapter:
-    """Anthropic through the official SDK. The SDK never retries: the runtime does."""
-
-    provider = ProviderId.ANTHROPIC
-    capabilities = ANTHROPIC_MESSAGES
+    """Anthropic on the wire path (the SDK for token sessions that need its credential
+    providers), or an endpoint a user added that speaks the Messages wire (`provider` its id,
+    `headers` its extra headers, `key_header` how its key travels). The SDK never retries: the
+    runtime does."""
 
     def __init__(
         self,
         base_url: str | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
         timeout_s: float = 600.0,
+        *,
+        provider: ProviderId = ProviderId.ANTHROPIC,
+        headers: Mapping[str, str] | None = None,
+        key_header: str = "x-api-key",
+        verify_tls: bool = True,
     ) -> None:
+        self.provider = provider
+        added = provider != ProviderId.ANTHROPIC
+        self.capabilities = ANTHROPIC_MESSAGES.without_sessions() if added else ANTHROPIC_MESSAGES
+        self._key_header = key_header
+        self._status_error = wire.status_error_of(provider)
         self._base_url = base_url
         self._host = host_of(base_url, DEFAULT_HOST)
         self._transport = transport
         self._timeout = timeout_s
         self._clients: SdkClients[AsyncAnthropic] = SdkClients(self._build)
         self._client = self._clients.get
-        self._wire = Wire(base_url or wire.DEFAULT_BASE_URL, timeout_s)
-        self._extra_headers = wire.custom_headers()
+        self._wire = Wire(base_url or wire.DEFAULT_BASE_URL, timeout_s, verify_tls=verify_tls)
+        self._extra_headers = wire.custom_headers() if headers is None else dict(headers)
         # Refreshable tokens the provider refused on the wire path: the SDK's path (which
         # refreshes them) serves them from then on. Bounded: a token is refused once.
         self._refused: set[int] = set()
@@ -69,7 +80,7 @@ class AnthropicAdapter:
     def _bearer(self, credential: Credential) -> Bearer | None:
         """The token session's bearer token for the wire path, or None for the SDK's path (an
         injected transport is the SDK's: tests of that path keep it)."""
-        if credential.mode is AuthMode.API_KEY or self._transport is not None:
+        if credential.mode is not AuthMode.TOKEN_SESSION or self._transport is not None:
             return None
         found = bearer(credential)
         if found is None or hash(found.token) in self._refused:
@@ -102,14 +113,16 @@ class AnthropicAdapter:
         """One Messages request, streamed; closing the iterator closes the upstream response."""
         mapper = EventMapper(model)
         finished = False
-        with map_errors(credential, self._host):
+        with self._errors(credential):
             async with self._open(build_params(request, model), credential) as (headers, lines):
                 mapper.request_id = headers.get("request-id")
                 async for name, data in events(lines):
                     if name == "ping":
                         continue
                     if name == "error":
-                        raise stream_error(parse(data), mapper.request_id, credential.mode)
+                        raise stream_error(
+                            parse(data), mapper.request_id, credential.mode, self.provider
+                        )
                     for out in mapper.feed(parse(data)):
                         finished = finished or isinstance(out, Finished)
                         yield out
@@ -118,11 +131,21 @@ class AnthropicAdapter:
             yield final
         elif not finished:
             raise ProviderUnavailable(
-                "Anthropic ended the stream before message_stop.",
+                f"{name_of(self.provider)} ended the stream before message_stop.",
                 "Retry the request.",
-                provider=ProviderId.ANTHROPIC,
+                provider=self.provider,
                 upstream_request_id=mapper.request_id,
             )
+
+    def _errors(self, credential: Credential) -> AbstractContextManager[None]:
+        return map_errors(credential, self._host, self.provider)
+
+    def _on_wire(self, credential: Credential, token: Bearer | None) -> bool:
+        """An API key, no credential at all, or a bearer token the wire path can send."""
+        return credential.mode is not AuthMode.TOKEN_SESSION or token is not None
+
+    def _key_header_for(self, credential: Credential) -> str | None:
+        return None if credential.mode is AuthMode.NONE else self._key_header
 
     @asynccontextmanager
     async def _open(
@@ -130,8 +153,14 @@ class AnthropicAdapter:
     ) -> AsyncIterator[tuple[Mapping[str, str], AsyncIterator[str]]]:
         """The streamed answer's headers and lines, by the wire path or through the SDK."""
         token = self._bearer(credential)
-        if credential.mode is AuthMode.API_KEY or token is not None:
-            request = wire.messages(params, credential.api_key or "", self._extra_headers, token)
+        if self._on_wire(credential, token):
+            request = wire.messages(
+                params,
+                credential.api_key or "",
+                self._extra_headers,
+                token,
+                self._key_header_for(credential),
+            )
             try:
                 async with self._wire.open(request, self._on_error(credential)) as response:
                     yield response.headers, lines(response)
@@ -150,17 +179,21 @@ class AnthropicAdapter:
         self, request: RelayRequest, credential: Credential
     ) -> AsyncIterator[RelayAnswer]:
         """A client's own request, passed upstream with `credential` (see `adapters.relay`)."""
-        with map_errors(credential, self._host):
+        with self._errors(credential):
             token = self._bearer(credential)
-            if credential.mode is AuthMode.API_KEY or token is not None:
-                auth = {**self._extra_headers, "x-api-key": credential.api_key or ""}
+            if self._on_wire(credential, token):
+                key = wire.key_headers(credential.api_key or "", self._key_header_for(credential))
+                auth = {**self._extra_headers, **key}
                 if token is not None:
                     sent = {**token.headers, **self._extra_headers, **request.headers}
                     auth = {**token.headers, **self._extra_headers, **auth_headers(token, sent)}
                 async with self._wire.relay(request, auth) as answer:
                     if token is not None:
                         self._refused_on_wire(token, answer.status)
-                    answer.body = mapped(answer.body, functools.partial(map_errors, credential))
+                    answer.body = mapped(
+                        answer.body,
+                        functools.partial(map_errors, credential, self._host, self.provider),
+                    )
                     yield answer
             else:
                 async with sdk_relay(self._client(credential), request) as answer:
@@ -171,7 +204,7 @@ class AnthropicAdapter:
         self, status: int, raw: bytes, headers: list[tuple[str, str]], mode: AuthMode
     ) -> ProviderError:
         """An upstream error answer in the taxonomy."""
-        return answer_error(wire.status_error, status, error_body(raw), headers, mode)
+        return answer_error(self._status_error, status, error_body(raw), headers, mode)
 
     def stream_error(self, error: ProviderError) -> bytes:
         """The API's own mid-stream error event."""
@@ -186,14 +219,14 @@ class AnthropicAdapter:
         return UsageScan(anthropic_relay.read_event, streamed)
 
     def _on_error(self, credential: Credential) -> OnError:
-        return functools.partial(wire.status_error, mode=credential.mode)
+        return functools.partial(self._status_error, mode=credential.mode)
 
     async def list_models(self, credential: Credential) -> list[ModelInfo]:
         """Every model, following `has_more` pages."""
         models: list[ModelInfo] = []
-        with map_errors(credential, self._host):
+        with self._errors(credential):
             token = self._bearer(credential)
-            if credential.mode is not AuthMode.API_KEY and token is None:
+            if not self._on_wire(credential, token):
                 client = self._client(credential)
                 # The SDK's models read as the wire's entries: one reading of a model.
                 async for model in client.models.list(limit=wire.PAGE):
@@ -202,10 +235,15 @@ class AnthropicAdapter:
             after: str | None = None
             while True:
                 request = wire.models_page(
-                    credential.api_key or "", self._extra_headers, after, token
+                    credential.api_key or "",
+                    self._extra_headers,
+                    after,
+                    token,
+                    self._key_header_for(credential),
                 )
                 page = await self._wire.json(request, self._on_error(credential))
-                models.extend(wire.model_info(entry) for entry in page.get("data", []))
+                entries = page.get("data", []) if isinstance(page, dict) else []
+                models.extend(wire.model_info(entry, self.provider) for entry in entries)
                 after = page.get("last_id")
                 if not page.get("has_more") or not after:
                     return models
@@ -213,8 +251,8 @@ class AnthropicAdapter:
     async def warm(self, credential: Credential) -> None:
         """Have what `credential` needs loaded: the pooled client for an API key, else the SDK
         client (importing the SDK off the event loop the first time)."""
-        with map_errors(credential, self._host):
-            if credential.mode is AuthMode.API_KEY or self._bearer(credential) is not None:
+        with self._errors(credential):
+            if self._on_wire(credential, self._bearer(credential)):
                 self._wire.session()
             else:
                 await self._clients.warm(credential)

@@ -36,13 +36,15 @@ def error_detail(body: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
-def stream_error(body: Any, request_id: str | None, mode: AuthMode | None) -> ProviderError:
+def stream_error(
+    body: Any, request_id: str | None, mode: AuthMode | None, provider: ProviderId = PROVIDER
+) -> ProviderError:
     """An `event: error` inside a 200 stream: its type says what it would have been."""
     error = getattr(body, "error", None)
     error_type = getattr(error, "type", None)
     message = getattr(error, "message", None) or "The stream reported an error."
     return from_status(
-        PROVIDER,
+        provider,
         STREAM_ERROR_STATUS.get(error_type or "", 500),
         message,
         headers={},
@@ -55,8 +57,11 @@ def stream_error(body: Any, request_id: str | None, mode: AuthMode | None) -> Pr
 RENEW = ANTHROPIC.renew[SessionKind.ANTHROPIC_PROFILE]
 
 
-def map_errors(credential: Credential, host: str | None = None) -> AbstractContextManager[None]:
-    """The boundary every Anthropic SDK call runs inside (see `adapters.errors.boundary`)."""
+def map_errors(
+    credential: Credential, host: str | None = None, provider: ProviderId = PROVIDER
+) -> AbstractContextManager[None]:
+    """The boundary every Anthropic SDK call runs inside (see `adapters.errors.boundary`);
+    `provider` is whose endpoint speaks this wire."""
     mode = credential.mode
 
     def map_sdk(exc: Exception) -> ProviderError | None:
@@ -71,7 +76,7 @@ def map_errors(credential: Credential, host: str | None = None) -> AbstractConte
             if status < 400:  # an `event: error` inside a 200 stream: its type says what it was
                 status = STREAM_ERROR_STATUS.get(error_type or "", 500)
             return from_status(
-                PROVIDER,
+                provider,
                 status,
                 message or exc.message,
                 headers=exc.response.headers,
@@ -80,11 +85,11 @@ def map_errors(credential: Credential, host: str | None = None) -> AbstractConte
                 mode=mode,
             )
         if isinstance(exc, anthropic.APIConnectionError):
-            return from_transport(PROVIDER, exc.__cause__ or exc, host)
+            return from_transport(provider, exc.__cause__ or exc, host)
         if mode is AuthMode.TOKEN_SESSION and isinstance(
             exc, anthropic.CredentialsError | WorkloadIdentityError
         ):
             return session_failed(PROVIDER, exc, RENEW)
         return None
 
-    return boundary(PROVIDER, map_sdk, secrets=(credential.api_key,), host=host)
+    return boundary(provider, map_sdk, secrets=(credential.api_key,), host=host)

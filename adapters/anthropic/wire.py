@@ -14,6 +14,8 @@ from adapters.anthropic.bearer import Bearer, auth_headers
 from adapters.anthropic.errors import PROVIDER, error_detail
 from adapters.errors import from_answer
 from adapters.wire import WireRequest
+from contracts.base import ProviderId
+from contracts.errors import ProviderError
 from contracts.models import ModelInfo
 
 # The API version the installed SDK sends (anthropic._constants.ANTHROPIC_API_VERSION).
@@ -32,13 +34,28 @@ def custom_headers(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     return parsed
 
 
-def headers(api_key: str, extra: Mapping[str, str], bearer: Bearer | None = None) -> dict[str, str]:
+def key_headers(api_key: str, key_header: str | None = "x-api-key") -> dict[str, str]:
+    """How an API key travels: `x-api-key` (Anthropic), a bearer token (a gateway that asks for
+    one), or not at all (`None`: an endpoint without auth)."""
+    if key_header is None:
+        return {}
+    if key_header == "authorization":
+        return {"authorization": f"Bearer {api_key}"}
+    return {key_header: api_key}
+
+
+def headers(
+    api_key: str,
+    extra: Mapping[str, str],
+    bearer: Bearer | None = None,
+    key_header: str | None = "x-api-key",
+) -> dict[str, str]:
     """The headers that matter on every Messages or Models request: with an API key, or with a
     token session's bearer token and the headers its profile adds (as the SDK sends them)."""
     if bearer is not None:
         sent = {**bearer.headers, **extra, "accept": "application/json", **_version()}
         return {**_without_beta(sent), **auth_headers(bearer, sent)}
-    return {**extra, "accept": "application/json", **_version(), "x-api-key": api_key}
+    return {**extra, "accept": "application/json", **_version(), **key_headers(api_key, key_header)}
 
 
 def _without_beta(sent: Mapping[str, str]) -> dict[str, str]:
@@ -50,30 +67,46 @@ def _version() -> dict[str, str]:
 
 
 def messages(
-    params: dict[str, Any], api_key: str, extra: Mapping[str, str], bearer: Bearer | None = None
+    params: dict[str, Any],
+    api_key: str,
+    extra: Mapping[str, str],
+    bearer: Bearer | None = None,
+    key_header: str | None = "x-api-key",
 ) -> WireRequest:
     """`POST /v1/messages` with the parameters `translate.build_params` made."""
-    return WireRequest("POST", "/v1/messages", headers(api_key, extra, bearer), json_body=params)
+    sent = headers(api_key, extra, bearer, key_header)
+    return WireRequest("POST", "/v1/messages", sent, json_body=params)
 
 
 def models_page(
-    api_key: str, extra: Mapping[str, str], after_id: str | None, bearer: Bearer | None = None
+    api_key: str,
+    extra: Mapping[str, str],
+    after_id: str | None,
+    bearer: Bearer | None = None,
+    key_header: str | None = "x-api-key",
 ) -> WireRequest:
     """One page of `GET /v1/models`."""
     params = {"limit": str(PAGE)}
     if after_id:
         params["after_id"] = after_id
-    return WireRequest("GET", "/v1/models", headers(api_key, extra, bearer), params=params)
+    return WireRequest(
+        "GET", "/v1/models", headers(api_key, extra, bearer, key_header), params=params
+    )
 
 
 # An error answer (status, parsed body, headers, auth mode), mapped as the SDK path maps the
 # SDK's status errors.
-status_error = functools.partial(
-    from_answer, PROVIDER, detail=error_detail, request_id_header="request-id"
-)
+def status_error_of(provider: ProviderId) -> functools.partial[ProviderError]:
+    """An error answer of `provider`'s endpoint (see `adapters.openai.wire.status_error_of`)."""
+    return functools.partial(
+        from_answer, provider, detail=error_detail, request_id_header="request-id"
+    )
 
 
-def model_info(entry: dict[str, Any]) -> ModelInfo:
+status_error = status_error_of(PROVIDER)
+
+
+def model_info(entry: dict[str, Any], provider: ProviderId = PROVIDER) -> ModelInfo:
     """One entry of a models page."""
     created = entry.get("created_at")
     when = None
@@ -84,7 +117,7 @@ def model_info(entry: dict[str, Any]) -> ModelInfo:
             when = None
     return ModelInfo(
         id=entry["id"],
-        provider=PROVIDER,
+        provider=provider,
         display_name=entry.get("display_name"),
         created_at=when,
         context_window=entry.get("max_input_tokens"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Any
 
 from adapters.base import AdapterEvent, Credential, Finished
@@ -28,6 +28,7 @@ from adapters.relay import (
     compat_status,
     mapped,
 )
+from adapters.specs import name_of
 from adapters.sse_reader import events, parse
 from adapters.wire import OnError, Wire, WireRequest, error_body, lines
 from contracts.base import AuthMode, ProviderId
@@ -39,9 +40,9 @@ DEFAULT_HOST = "api.openai.com"
 
 
 class OpenAIAdapter:
-    """OpenAI on the wire path. Nothing here retries: the runtime does."""
-
-    provider = ProviderId.OPENAI
+    """OpenAI on the wire path, or an endpoint a user added that speaks its wire (`provider`
+    its id, `headers` its extra headers, `key_header` how its key travels, None for an
+    endpoint without auth). Nothing here retries: the runtime does."""
 
     def __init__(
         self,
@@ -50,29 +51,41 @@ class OpenAIAdapter:
         *,
         wire_api: str = "responses",
         codex_base_url: str = CODEX_BASE_URL,
+        provider: ProviderId = ProviderId.OPENAI,
+        headers: Mapping[str, str] | None = None,
+        key_header: str = "authorization",
+        verify_tls: bool = True,
     ) -> None:
         if wire_api not in ("responses", "chat"):
             raise ValueError(f"wire_api must be 'responses' or 'chat', not {wire_api!r}")
+        self.provider = provider
         self._host = host_of(base_url, DEFAULT_HOST)
         self._wire_api = wire_api
-        self.capabilities = OPENAI_CHAT if wire_api == "chat" else OPENAI_RESPONSES
-        self._wire = Wire(base_url or wire.DEFAULT_BASE_URL, timeout_s)
+        table = OPENAI_CHAT if wire_api == "chat" else OPENAI_RESPONSES
+        self.capabilities = table if provider == ProviderId.OPENAI else table.without_sessions()
+        self._wire = Wire(base_url or wire.DEFAULT_BASE_URL, timeout_s, verify_tls=verify_tls)
         self._codex_wire = Wire(codex_base_url, timeout_s)
-        self._extra_headers = wire.account_headers()
+        self._extra_headers = wire.account_headers() if headers is None else dict(headers)
+        self._key_header = key_header
+        self._status_error = wire.status_error_of(provider)
 
     async def stream(
         self, request: ExecutionRequest, model: str, credential: Credential
     ) -> AsyncGenerator[AdapterEvent, None]:
         """One request, streamed (Responses API, or Chat Completions for compatible servers)."""
         chat = self._wire_api == "chat" and not credential.chatgpt
-        mapper: ChatMapper | ResponsesMapper = ChatMapper(model) if chat else ResponsesMapper(model)
+        mapper: ChatMapper | ResponsesMapper = (
+            ChatMapper(model, self.provider) if chat else ResponsesMapper(model, self.provider)
+        )
         finished = False
-        with map_errors(credential, self._host):
+        with self._errors(credential):
+            secret, extra = self._auth(credential)
+            key_header = self._key_header_for(credential)
             if chat:
-                request_out = wire.chat(chat_params(request, model), *self._auth(credential))
+                request_out = wire.chat(chat_params(request, model), secret, extra, key_header)
             else:
                 params = responses_params(request, model, codex=credential.chatgpt)
-                request_out = wire.responses(params, *self._auth(credential))
+                request_out = wire.responses(params, secret, extra, key_header)
             async with self._wire_for(credential).open(
                 request_out, self._on_error(credential)
             ) as response:
@@ -84,7 +97,9 @@ class OpenAIAdapter:
                     failure = getattr(event, "error", None)
                     if chat and failure is not None:
                         raise stream_error(
-                            getattr(failure, "code", None), getattr(failure, "message", None)
+                            getattr(failure, "code", None),
+                            getattr(failure, "message", None),
+                            self.provider,
                         )
                     for out in mapper.feed(event):
                         finished = finished or isinstance(out, Finished)
@@ -93,11 +108,18 @@ class OpenAIAdapter:
             yield mapper.finish()
         elif not finished:
             raise ProviderUnavailable(
-                "OpenAI ended the stream before response.completed.",
+                f"{name_of(self.provider)} ended the stream before response.completed.",
                 "Retry the request.",
-                provider=ProviderId.OPENAI,
+                provider=self.provider,
                 upstream_request_id=mapper.request_id,
             )
+
+    def _errors(self, credential: Credential) -> AbstractContextManager[None]:
+        return map_errors(credential, self._host, self.provider)
+
+    def _key_header_for(self, credential: Credential) -> str | None:
+        """The header the secret goes in; none for an endpoint reached without a credential."""
+        return None if credential.mode is AuthMode.NONE else self._key_header
 
     def _auth(self, credential: Credential) -> tuple[str, dict[str, str]]:
         """The secret for this request and the headers that go with it; a Codex sign-in is
@@ -122,20 +144,23 @@ class OpenAIAdapter:
                 "The ChatGPT-plan Codex sign-in cannot serve the OpenAI-compatible routes: it "
                 "only reaches the Codex backend.",
                 "Add an OpenAI API key, or sign in with `codex login --with-api-key`.",
-                provider=ProviderId.OPENAI,
+                provider=self.provider,
             )
-        with map_errors(credential, self._host):
+        with self._errors(credential):
             secret, extra = self._auth(credential)
-            auth = {**extra, "authorization": f"Bearer {secret}"}
+            auth = {**extra, **wire.key_headers(secret, self._key_header_for(credential))}
             async with self._wire.relay(request, auth) as answer:
-                answer.body = mapped(answer.body, functools.partial(map_errors, credential))
+                answer.body = mapped(
+                    answer.body,
+                    functools.partial(map_errors, credential, self._host, self.provider),
+                )
                 yield answer
 
     def relay_error(
         self, status: int, raw: bytes, headers: list[tuple[str, str]], mode: AuthMode
     ) -> ProviderError:
         """An upstream error answer in the taxonomy."""
-        return answer_error(wire.status_error, status, error_body(raw), headers, mode)
+        return answer_error(self._status_error, status, error_body(raw), headers, mode)
 
     def stream_error(self, error: ProviderError) -> bytes:
         """The API's own mid-stream error event."""
@@ -151,7 +176,7 @@ class OpenAIAdapter:
         return UsageScan(openai_relay.read_event, streamed, hidden)
 
     def _on_error(self, credential: Credential) -> OnError:
-        return functools.partial(wire.status_error, mode=credential.mode)
+        return functools.partial(self._status_error, mode=credential.mode)
 
     def _wire_for(self, credential: Credential) -> Wire:
         """The ChatGPT-plan sign-in goes to the Codex backend; everything else to the API."""
@@ -159,14 +184,16 @@ class OpenAIAdapter:
 
     async def list_models(self, credential: Credential) -> list[ModelInfo]:
         """Every model the credential reaches."""
-        with map_errors(credential, self._host):
-            request: WireRequest = wire.models(*self._auth(credential))
+        with self._errors(credential):
+            secret, extra = self._auth(credential)
+            request: WireRequest = wire.models(secret, extra, self._key_header_for(credential))
             page = await self._wire_for(credential).json(request, self._on_error(credential))
-        return [wire.model_info(entry) for entry in page.get("data", [])]
+        entries = page.get("data", []) if isinstance(page, dict) else []
+        return [wire.model_info(entry, self.provider) for entry in entries]
 
     async def warm(self, credential: Credential) -> None:
         """Have the pooled client built (the SDK is not needed on this path)."""
-        with map_errors(credential, self._host):
+        with self._errors(credential):
             self._wire_for(credential).session()
 
     def forget(self, credential: Credential) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from adapters.base import AdapterEvent, Finished, parse_arguments
 from adapters.openai.translate import BlockIndex, result_text, tool_choice, usage_of
+from adapters.specs import name_of
 from contracts.base import ProviderId
 from contracts.errors import (
     ProviderUnavailable,
@@ -101,13 +102,14 @@ CHAT_STOP = {
 class ChatMapper:
     """Chat Completions chunks to neutral events."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, provider: ProviderId = ProviderId.OPENAI) -> None:
         self.model = model
+        self.provider = provider
         self.request_id: str | None = None
         self._index = BlockIndex()
         self._calls: dict[int, tuple[int, str, str, list[str]]] = {}
         self._stop: StopReason | None = None
-        self._usage = Usage()
+        self._usage: Usage | None = None  # absent until a chunk reports it
 
     def feed(self, chunk: Any) -> Iterator[AdapterEvent]:
         self.model = getattr(chunk, "model", None) or self.model
@@ -153,8 +155,8 @@ class ChatMapper:
         """Called at `[DONE]`/end of stream: the stream must have said why it stopped."""
         if self._stop is None:
             raise ProviderUnavailable(
-                "OpenAI ended the stream without a finish reason.",
+                f"{name_of(self.provider)} ended the stream without a finish reason.",
                 "Retry the request.",
-                provider=ProviderId.OPENAI,
+                provider=self.provider,
             )
         return Finished(self._stop, self._usage, self.model, self.request_id)

@@ -24,8 +24,11 @@ def error_detail(body: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
-def map_errors(credential: Credential, host: str | None = None) -> AbstractContextManager[None]:
-    """The boundary every OpenAI SDK call runs inside (see `adapters.errors.boundary`)."""
+def map_errors(
+    credential: Credential, host: str | None = None, provider: ProviderId = PROVIDER
+) -> AbstractContextManager[None]:
+    """The boundary every OpenAI SDK call runs inside (see `adapters.errors.boundary`);
+    `provider` is whose endpoint speaks this wire (OpenAI's, or one a user added)."""
     mode = credential.mode
 
     def map_sdk(exc: Exception) -> ProviderError | None:
@@ -36,7 +39,7 @@ def map_errors(credential: Credential, host: str | None = None) -> AbstractConte
         if isinstance(exc, openai.APIStatusError):
             error_type, message = error_detail(exc.body)
             return from_status(
-                PROVIDER,
+                provider,
                 exc.status_code,
                 message or exc.message,
                 headers=exc.response.headers,
@@ -45,7 +48,7 @@ def map_errors(credential: Credential, host: str | None = None) -> AbstractConte
                 mode=mode,
             )
         if isinstance(exc, openai.APIConnectionError):
-            return from_transport(PROVIDER, exc.__cause__ or exc, host)
+            return from_transport(provider, exc.__cause__ or exc, host)
         return None
 
-    return boundary(PROVIDER, map_sdk, secrets=(credential.api_key,), host=host)
+    return boundary(provider, map_sdk, secrets=(credential.api_key,), host=host)

@@ -14,6 +14,7 @@ from adapters.openai.translate import (
     tool_choice,
     usage_of,
 )
+from contracts.base import ProviderId
 from contracts.executions import ExecutionRequest, StopReason
 from contracts.stream import (
     TextDeltaEvent,
@@ -63,8 +64,9 @@ def responses_params(
 class ResponsesMapper:
     """Responses stream events to neutral events."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, provider: ProviderId = ProviderId.OPENAI) -> None:
         self.model = model
+        self.provider = provider
         self.request_id: str | None = None
         self._index = BlockIndex()
         self._calls: dict[str, tuple[int, str, str, list[str]]] = {}
@@ -116,9 +118,13 @@ class ResponsesMapper:
             if usage is not None:
                 yield UsageSeen(usage_of(usage))
             error = getattr(event.response, "error", None)
-            raise stream_error(getattr(error, "code", None), getattr(error, "message", None))
+            raise stream_error(
+                getattr(error, "code", None), getattr(error, "message", None), self.provider
+            )
         elif kind == "error":
-            raise stream_error(getattr(event, "code", None), getattr(event, "message", None))
+            raise stream_error(
+                getattr(event, "code", None), getattr(event, "message", None), self.provider
+            )
 
     def _by_output(self, output_index: int) -> tuple[int, str, str, list[str]] | None:
         index = self._index(("item", output_index))

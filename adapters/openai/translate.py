@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from adapters.specs import name_of
 from contracts.base import ProviderId
 from contracts.errors import (
     InvalidRequest,
@@ -119,31 +120,33 @@ class BlockIndex:
         return self._indexes[key]
 
 
-def stream_error(code: str | None, message: str | None) -> ProviderError:
+def stream_error(
+    code: str | None, message: str | None, provider: ProviderId = ProviderId.OPENAI
+) -> ProviderError:
     """A failure reported inside a 200 stream (`error` event or `response.failed`)."""
     code = code or ""
     text = message or "the provider reported an error mid-stream"
-    name = "OpenAI"
+    name = name_of(provider)
     if "rate_limit" in code or code in ("insufficient_quota", "usage_limit_reached"):
         return RateLimited(
             f"{name} is rate limiting: {text}",
             "Wait and retry.",
-            provider=ProviderId.OPENAI,
+            provider=provider,
         )
     if code in ("server_error", "overloaded", "service_unavailable", ""):
         return ProviderUnavailable(
             f"{name} failed mid-stream: {text}",
             "Retry shortly.",
-            provider=ProviderId.OPENAI,
+            provider=provider,
         )
     if "context" in code or "context" in text.lower():
         return InvalidRequest(
             f"The request exceeds the model's context window: {text}",
             "Shorten the conversation.",
-            provider=ProviderId.OPENAI,
+            provider=provider,
         )
     return UnexpectedError(
         f"{name} failed mid-stream ({code}): {text}",
         "Retry; report it if it persists.",
-        provider=ProviderId.OPENAI,
+        provider=provider,
     )

@@ -12,6 +12,8 @@ from typing import Any
 from adapters.errors import from_answer
 from adapters.openai.errors import PROVIDER, error_detail
 from adapters.wire import WireRequest
+from contracts.base import ProviderId
+from contracts.errors import ProviderError
 from contracts.models import ModelInfo
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -27,42 +29,71 @@ def account_headers(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     return extra
 
 
-def headers(secret: str, extra: Mapping[str, str]) -> dict[str, str]:
+def key_headers(secret: str, key_header: str | None = "authorization") -> dict[str, str]:
+    """How `secret` travels: as a bearer token (OpenAI, and most compatible endpoints), in a
+    header of its own (Azure's `api-key`), or not at all (`None`: an endpoint without auth)."""
+    if key_header is None:
+        return {}
+    if key_header == "authorization":
+        return {"authorization": f"Bearer {secret}"}
+    return {key_header: secret}
+
+
+def headers(
+    secret: str, extra: Mapping[str, str], key_header: str | None = "authorization"
+) -> dict[str, str]:
     """The headers that matter on every request made with `secret` (a key or a Codex token)."""
-    return {
-        **extra,
-        "accept": "application/json",
-        "authorization": f"Bearer {secret}",
-    }
+    return {**extra, "accept": "application/json", **key_headers(secret, key_header)}
 
 
-def responses(params: dict[str, Any], secret: str, extra: Mapping[str, str]) -> WireRequest:
+def responses(
+    params: dict[str, Any],
+    secret: str,
+    extra: Mapping[str, str],
+    key_header: str | None = "authorization",
+) -> WireRequest:
     """`POST /responses` with the parameters `translate.responses_params` made."""
-    return WireRequest("POST", "/responses", headers(secret, extra), json_body=params)
+    return WireRequest("POST", "/responses", headers(secret, extra, key_header), json_body=params)
 
 
-def chat(params: dict[str, Any], secret: str, extra: Mapping[str, str]) -> WireRequest:
+def chat(
+    params: dict[str, Any],
+    secret: str,
+    extra: Mapping[str, str],
+    key_header: str | None = "authorization",
+) -> WireRequest:
     """`POST /chat/completions` with the parameters `translate.chat_params` made."""
-    return WireRequest("POST", "/chat/completions", headers(secret, extra), json_body=params)
+    return WireRequest(
+        "POST", "/chat/completions", headers(secret, extra, key_header), json_body=params
+    )
 
 
-def models(secret: str, extra: Mapping[str, str]) -> WireRequest:
+def models(
+    secret: str, extra: Mapping[str, str], key_header: str | None = "authorization"
+) -> WireRequest:
     """`GET /models` (one page: the API does not paginate it)."""
-    return WireRequest("GET", "/models", headers(secret, extra))
+    return WireRequest("GET", "/models", headers(secret, extra, key_header))
 
 
-# An error answer (status, parsed body, headers, auth mode), mapped as the SDK path maps the
-# SDK's status errors.
-status_error = functools.partial(
-    from_answer, PROVIDER, detail=error_detail, request_id_header="x-request-id"
-)
+def status_error_of(provider: ProviderId) -> functools.partial[ProviderError]:
+    """An error answer (status, parsed body, headers; the auth mode as `mode=`) of `provider`'s
+    endpoint, mapped as the SDK path maps the SDK's status errors."""
+    return functools.partial(
+        from_answer, provider, detail=error_detail, request_id_header="x-request-id"
+    )
 
 
-def model_info(entry: dict[str, Any]) -> ModelInfo:
-    """One entry of the models list."""
+status_error = status_error_of(PROVIDER)
+
+
+def model_info(entry: dict[str, Any], provider: ProviderId = PROVIDER) -> ModelInfo:
+    """One entry of the models list. `supported_parameters` (OpenRouter's listing says which
+    request parameters each model takes) tells whether it takes tools."""
     created = entry.get("created")
+    supported = entry.get("supported_parameters")
     return ModelInfo(
         id=entry["id"],
-        provider=PROVIDER,
+        provider=provider,
         created_at=datetime.fromtimestamp(created, UTC) if isinstance(created, int) else None,
+        tools="tools" in supported if isinstance(supported, list) else None,
     )

@@ -50,6 +50,7 @@ class Attempt:
         self._clock = clock
         self.deadline = deadline  # a clock reading; moved on by the time spent warming up
         self.usage = Usage()
+        self.reported = False  # whether the provider reported any token counts
         self.upstream_s = 0.0  # time spent waiting on the provider
         self.first_output: float | None = None  # when the first output arrived
 
@@ -71,6 +72,7 @@ class Attempt:
                 if isinstance(event, UsageSeen):
                     # Counts so far, not output: the wait for the first token goes on.
                     self.usage = event.usage
+                    self.reported = True
                 elif isinstance(event, Signature):
                     accumulator.add(event)
                 elif isinstance(event, Finished):
@@ -93,8 +95,9 @@ class Attempt:
             await iterator.aclose()
             WATCH.reset(watch)
             self.upstream_s = upstream.waited
-            if finished is not None:
+            if finished is not None and finished.usage is not None:
                 self.usage = finished.usage
+                self.reported = True
         if finished is None:
             ended = ProviderUnavailable(
                 "The provider stream ended without a result.",

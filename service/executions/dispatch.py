@@ -12,9 +12,9 @@ from typing import Any
 
 from adapters.base import Credential, ProviderAdapter
 from adapters.capabilities import check_request
-from adapters.catalogue import DEFAULT_MODEL
 from adapters.relay import RelayRequest, tags
 from contracts.base import MAX_MODEL_ID, ProviderId
+from contracts.error_body import ErrorDetail
 from contracts.errors import Cancelled, InvalidRequest, MissingAuth, ProviderError
 from contracts.events import ExecutionFinishedEvent, ProviderErrorEvent, UsageEvent
 from contracts.executions import CancelResult, ExecutionRequest, ExecutionState, Usage
@@ -49,7 +49,7 @@ class Dispatcher:
         self._bus = bus
         self._now = now
         self.meter = meter
-        self.adapters = dict(adapters)
+        self.adapters = adapters  # shared: providers a user adds come and go
         self.policy = policy
         self.deadlines = deadlines
         self._running: dict[str, Execution] = {}
@@ -72,11 +72,16 @@ class Dispatcher:
         check_request(provider, self.adapters[provider].capabilities, request)
         self.meter.admit(provider)
         credential, resolution = self.book.credential(provider)
-        model = (
-            request.model
-            or self.book.settings.provider(provider).default_model
-            or DEFAULT_MODEL[provider]
-        )
+        model = request.model or self.book.default_model(provider)
+        if model is None:
+            raise InvalidRequest(
+                f"{provider.value} has no default model and the request names none.",
+                f"Name a model (GET /v1/models?provider={provider.value} lists what it "
+                "offers), or set the provider's default_model.",
+                provider=provider,
+                status=422,
+                details=[ErrorDetail(loc=["body", "model"], msg="required here", type="missing")],
+            )
         execution = Execution(
             request,
             provider,
@@ -119,7 +124,7 @@ class Dispatcher:
             body.get("stream") is True,
             tags(body),
             provider,
-            model or DEFAULT_MODEL[provider],
+            model or self.book.default_model(provider) or "",
             credential,
             resolution.fallback_applied,
             adapter,
@@ -205,13 +210,25 @@ class Dispatcher:
             for execution in list(self._running.values()):
                 execution.cancel(reason)
 
+    def forget(self, provider: ProviderId) -> None:
+        """A provider a user added was removed: its running executions end as cancelled."""
+        reason = Cancelled(
+            f"The provider {provider.value!r} was removed.",
+            "Add it again, or send the request to another provider.",
+            provider=provider,
+        )
+        for execution in list(self._running.values()):
+            if execution.provider == provider:
+                execution.cancel(reason)
+        self._health_keys.pop(provider, None)
+
     # The Router protocol, for executions.
 
     def health(self, provider: ProviderId) -> HealthTracker:
-        return self.book.health[provider]
+        return self.book.tracker(provider)
 
     def gate(self, provider: ProviderId) -> Gate:
-        return self.meter.gates[provider]
+        return self.meter.gate(provider)
 
     def priced(self, model: str, usage: Usage) -> Usage:
         return self.meter.priced(model, usage)
@@ -221,7 +238,7 @@ class Dispatcher:
 
     def traffic(self, provider: ProviderId) -> None:
         # Recompute (and publish) status only when the health it shows has changed.
-        key = self.book.health[provider].key()
+        key = self.book.tracker(provider).key()
         if self._health_keys.get(provider) != key:
             self._health_keys[provider] = key
             self.book.refresh()

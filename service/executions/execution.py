@@ -68,6 +68,7 @@ class Execution:
         self.started_at = datetime.now(UTC)  # wall clock, for the ledger; reset in _run
         self.ended_at: datetime | None = None
         self.usage = Usage()  # what every attempt used, priced when the execution ends
+        self.usage_reported = False  # absent, not zero: some endpoints never report counts
         self._admitted = False
 
     route: str | None = None  # it came by /v1/executions
@@ -218,6 +219,7 @@ class Execution:
             self._deadline = attempt.deadline
             self._upstream += attempt.upstream_s
             self.usage = plus(self.usage, attempt.usage)
+            self.usage_reported = self.usage_reported or attempt.reported
             if self._first_token is None and attempt.first_output is not None:
                 self._first_token = attempt.first_output - started
 
@@ -238,7 +240,7 @@ class Execution:
                 fallback_applied=self._attempts.fallback_applied,
                 content=accumulator.blocks(),
                 stop_reason=finished.stop_reason,
-                usage=self.usage,
+                usage=self.usage if self.usage_reported else None,
                 attempts=self._attempts.count,
                 upstream_request_id=finished.upstream_request_id,
                 timings=Timings(
@@ -257,7 +259,8 @@ class Execution:
         tokens cost (the ledger reads these)."""
         self.state = state
         self.ended_at = datetime.now(UTC)
-        self.usage = self.router.priced(self.model, self.usage)
+        if self.usage_reported:
+            self.usage = self.router.priced(self.model, self.usage)
 
     def _fail(self, error: ProviderError, accumulator: Accumulator) -> ErrorEvent:
         self.error = error

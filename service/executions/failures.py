@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from adapters.specs import NAMES
+from adapters.specs import name_of
 from contracts.base import ProviderId
 from contracts.errors import BreakerOpen, Cancelled, ProviderError, Timeout, UnexpectedError
 from service.executions.ports import Deadlines
@@ -13,7 +13,7 @@ from service.executions.ports import Deadlines
 
 def breaker_open(provider: ProviderId, wait: float, reason: str | None) -> ProviderError:
     """The provider's breaker is open for `wait` more seconds."""
-    name = NAMES[provider]
+    name = name_of(provider)
     until = (datetime.now(UTC) + timedelta(seconds=wait)).strftime("%H:%M:%SZ")
     why = f" (last: {reason})" if reason else ""
     return BreakerOpen(
@@ -41,7 +41,7 @@ def timed_out(provider: ProviderId, deadlines: Deadlines, which: str) -> Provide
         "idle": f"The provider sent nothing for {deadlines.idle_s:g} s mid-stream.",
         "total": "The request's deadline (timeout_s) passed.",
         "queued": "The request's deadline (timeout_s) passed while it waited for a slot "
-        f"({NAMES[provider]} already runs its limit of concurrent executions).",
+        f"({name_of(provider)} already runs its limit of concurrent executions).",
     }[which]
     return Timeout(
         text,

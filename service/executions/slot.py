@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncGenerator, Callable
 
-from adapters.specs import NAMES
+from adapters.specs import name_of
 from contracts.base import ProviderId
 from contracts.errors import ProviderError, RateLimited
 from service.executions.failures import timed_out
@@ -60,7 +60,7 @@ async def take_slot(
 def queue_full(gate: Gate, provider: ProviderId, waited_s: float) -> ProviderError:
     """A request without a deadline of its own waited its longest for a slot."""
     state = gate.state()
-    name = NAMES[provider]
+    name = name_of(provider)
     return RateLimited(
         f"{name} already runs its limit of {state.effective_limit} concurrent executions "
         f"and this request waited {waited_s:g} s for a slot ({state.queued} still wait).",

@@ -40,12 +40,14 @@ from service.http.routes import (
 from service.http.routes.deps import no_unknown_query
 from service.http.security import SecurityMiddleware
 from service.process.config import DaemonConfig
+from service.providers.added import AddedProviders
 from service.providers.control import ProviderControl, models_fetcher
 from service.providers.credentials.keyring_access import KeyringAccess
 from service.providers.credentials.keystore import KeyStore
 from service.providers.model_list import ModelCache
 from service.providers.provider_book import ProviderBook
 from service.providers.settings_store import PersistedSettings, SettingsStore
+from service.providers.user_providers import key_entry
 from service.runtime import Runtime, utcnow
 from service.usage.meter import Meter
 
@@ -104,13 +106,18 @@ def build_runtime(
         ledger=config.ledger,
     )
     book = ProviderBook(
-        KeyStore(config.data_dir, keyring, env),
+        KeyStore(
+            config.data_dir,
+            keyring,
+            env,
+            entry=lambda provider: key_entry(provider, book.endpoint(provider)),
+        ),
         PersistedSettings(),
         bus.publish,
         env,
         home or Path(env.get("HOME") or Path.home()),
         now,
-        {provider: adapter.capabilities.contract() for provider, adapter in built.items()},
+        lambda provider: built[provider].capabilities.contract(),
         meter.state,
         demo=config.demo,
     )
@@ -134,8 +141,20 @@ def build_runtime(
         bus,
         now,
     )
+    added = AddedProviders(
+        book,
+        built,
+        meter,
+        models,
+        control.save,
+        bus.publish,
+        dispatcher.forget,
+        now,
+        config.request_timeout_s,
+    )
     return Runtime(
         config,
+        added=added,
         bus=bus,
         problems=problems,
         keyring=keyring,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from adapters.specs import NAMES
+from adapters.specs import name_of
 from contracts.base import ProviderId
 from service.http.compat_errors import PREFIX
 from service.http.http_errors import ERROR_DESCRIPTIONS
@@ -134,7 +134,7 @@ def openapi_paths() -> dict[str, Any]:
     """The compatible routes' path items."""
     paths: dict[str, Any] = {}
     for provider, routes in SERVED.items():
-        name = NAMES[provider]
+        name = name_of(provider)
         for method, pattern, billable in routes:
             upstream = pattern.pattern.replace(MODEL_SEGMENT, "{model_id}")
             operation: dict[str, Any] = {

@@ -82,7 +82,7 @@ class ProviderControl:
     async def load(self, demo_keys: Mapping[ProviderId, str]) -> None:
         """Read keys (storing the demo's, in demo mode) and sessions, then resolve."""
         try:
-            await self.book.keys.load()
+            await self.book.keys.load(self.book.providers)
             if self.book.keys.damage is not None:
                 self._problems.report(self.book.keys.damage)
                 self.book.keys.damage = None
@@ -127,7 +127,7 @@ class ProviderControl:
             provider, ProviderSettings.model_validate({**current.model_dump(), **changes})
         )
         self._meter.settings_changed(provider)
-        await self._save()
+        await self.save()
         self.book.refresh()
         return self.book.live(provider)
 
@@ -151,7 +151,7 @@ class ProviderControl:
         self.book.settings.daemon = DaemonSettings.model_validate(
             {**self.book.settings.daemon.model_dump(), **changes}
         )
-        await self._save()
+        await self.save()
         self._bus.publish(SettingsEvent(at=self._now(), settings=self.book.settings.daemon))
         await self.redetect()
         return self.book.settings.daemon
@@ -182,7 +182,7 @@ class ProviderControl:
         """Re-read keys and sessions, then probe the provider with a models call."""
         await self.loaded.wait()
         self.book.known(provider)
-        await self.book.keys.load()
+        await self.book.keys.load(self.book.providers)
         await self.redetect()
         await self.probe(provider)
         return self.book.live(provider)
@@ -265,7 +265,8 @@ class ProviderControl:
                         )
                     )
 
-    async def _save(self) -> None:
+    async def save(self) -> None:
+        """Persist the settings as they are now."""
         # Off the event loop, one save at a time so they land in the order they were made.
         snapshot = self.book.settings.model_copy(deep=True)
         async with self._save_lock:

@@ -50,7 +50,7 @@ def _refuse(message: str, remediation: str) -> InvalidRequest:
         message,
         remediation,
         status=422,
-        details=[ErrorDetail(loc=["body", "base_url"], msg=message, type="value_error")],
+        details=[ErrorDetail(loc=["body", "base_url"], msg=message, type="base_url")],
     )
 
 

@@ -24,6 +24,9 @@ from contracts.models import ModelInfo, Provenance, ProviderModels
 log = logging.getLogger("kata.models")
 
 FILE_NAME = "models.json"
+# What an endpoint without a model list answers `GET /models` with (Ollama's OpenAI layer
+# without it, Azure deployments, llama.cpp builds): 404, or 405 for a route it does not serve.
+NO_LIST = frozenset({404, 405})
 Fetch = Callable[[ProviderId], Awaitable[tuple[list[ModelInfo], AuthMode]]]
 
 
@@ -103,6 +106,8 @@ class ModelCache:
                 return self._answer(
                     provider, entry, Provenance.CACHED, stale=True, error=error
                 ), False
+            if error.upstream_status in NO_LIST and not catalogue(provider):
+                return not_offered(provider), False
             return ProviderModels(
                 provider=provider,
                 provenance=Provenance.CATALOGUE,
@@ -116,6 +121,19 @@ class ModelCache:
         entries[provider] = entry
         await self._save(entries)
         return self._answer(provider, entry, Provenance.LIVE, stale=False), True
+
+    def model(self, provider: ProviderId, model: str) -> ModelInfo | None:
+        """What the last list of `provider` said of `model`, if it listed it (no I/O)."""
+        entry = (self._cache or {}).get(provider)
+        if entry is None:
+            return None
+        return next((info for info in entry.models if info.id == model), None)
+
+    async def forget(self, provider: ProviderId) -> None:
+        """A provider a user added was removed: its list goes too."""
+        entries = await self._entries()
+        if entries.pop(provider, None) is not None:
+            await self._save(entries)
 
     @staticmethod
     def _answer(
@@ -135,3 +153,15 @@ class ModelCache:
             error=error.body() if error else None,
             models=entry.models,
         )
+
+
+def not_offered(provider: ProviderId) -> ProviderModels:
+    """The listing of an endpoint that offers none: executions still work with a named model."""
+    return ProviderModels(
+        provider=provider,
+        provenance=Provenance.NOT_OFFERED,
+        fetched_at=None,
+        stale=False,
+        auth_mode=None,
+        models=[],
+    )

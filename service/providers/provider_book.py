@@ -15,10 +15,10 @@ from pathlib import Path
 
 from adapters.base import Credential
 from adapters.sessions import DetectContext, KeyringReader, Session
-from adapters.specs import NAMES, SPECS
+from adapters.specs import SPECS, name_of
 from contracts.base import BUILT_IN, AuthMode, ProviderId
-from contracts.error_body import ErrorDetail
-from contracts.errors import InvalidRequest, ProviderError, SessionFailed
+from contracts.endpoints import EndpointAuth, EndpointSpec
+from contracts.errors import ProviderError, SessionFailed
 from contracts.events import ProviderErrorEvent, ProviderStatusEvent, StateEvent
 from contracts.providers import (
     ProviderCapabilities,
@@ -32,6 +32,13 @@ from service.providers.health import HealthTracker
 from service.providers.key_verdicts import KeyVerdicts
 from service.providers.resolver import Resolution, resolve
 from service.providers.settings_store import PersistedSettings
+from service.providers.user_providers import (
+    NO_SESSION,
+    model_default,
+    requested_mode,
+    unknown_provider,
+    view,
+)
 
 log = logging.getLogger("kata.providers")
 
@@ -49,7 +56,7 @@ class ProviderBook:
         env: Mapping[str, str],
         home: Path,
         now: Callable[[], datetime],
-        capabilities: Mapping[ProviderId, ProviderCapabilities],
+        capabilities: Callable[[ProviderId], ProviderCapabilities],
         spend: Callable[[ProviderId], tuple[BudgetState, GovernorState]],
         demo: bool = False,
     ) -> None:
@@ -62,9 +69,9 @@ class ProviderBook:
         self._home = home
         self._now = now
         self._demo = demo
-        self._capabilities = dict(capabilities)
+        self._capabilities = capabilities
         self._sessions: dict[ProviderId, Session] = {}
-        self.health = {provider: HealthTracker(now=now) for provider in BUILT_IN}
+        self._health: dict[ProviderId, HealthTracker] = {}
         self._rejected: dict[ProviderId, tuple[Session, ProviderError]] = {}
         self._status: dict[ProviderId, ProviderStatus] = {}
         self._warned: dict[ProviderId, str | None] = {}
@@ -72,21 +79,35 @@ class ProviderBook:
 
     @property
     def providers(self) -> tuple[ProviderId, ...]:
-        """The providers the daemon knows, in the order they are listed."""
-        return BUILT_IN
+        """The built-in providers, then those a user added, in the order they were added."""
+        return BUILT_IN + tuple(self.settings.endpoints)
+
+    def endpoint(self, provider: ProviderId) -> EndpointSpec | None:
+        """The endpoint of a provider a user added; None for a built-in one."""
+        return self.settings.endpoints.get(provider)
+
+    def default_model(self, provider: ProviderId) -> str | None:
+        """The model a request to `provider` that names none gets, if any."""
+        return model_default(self.settings, provider)
+
+    def tracker(self, provider: ProviderId) -> HealthTracker:
+        """The health tracker (and breaker) of `provider`."""
+        if provider not in self._health:
+            self._health[provider] = HealthTracker(now=self._now)
+        return self._health[provider]
+
+    def forget(self, provider: ProviderId) -> None:
+        """A provider a user added was removed: drop everything held for it."""
+        for held in (self._health, self._status, self._warned, self._check_errors):
+            held.pop(provider, None)
+        self.verdicts.forget(provider)
 
     def known(self, provider: ProviderId, loc: tuple[str, ...] | None = None) -> ProviderId:
         """`provider` if the daemon knows it; else `invalid_request`: 404 for a provider named
         in the path, 422 naming `loc` for one named in a query or a body."""
         if provider in self.providers:
             return provider
-        listed = ", ".join(self.providers)
-        message = f"There is no provider {provider.value!r}; the providers are {listed}."
-        remediation = "Name one of them (GET /v1/providers lists them)."
-        if loc is None:
-            raise InvalidRequest(message, remediation, status=404)
-        detail = ErrorDetail(loc=list(loc), msg=message, type="unknown_provider")
-        raise InvalidRequest(message, remediation, status=422, details=[detail])
+        raise unknown_provider(provider, self.providers, loc)
 
     async def detect_sessions(self, read_keyring: KeyringReader | None = None) -> None:
         """Re-read every provider's session source (cheap file reads, and a keyring entry)."""
@@ -103,7 +124,7 @@ class ProviderBook:
     def session(self, provider: ProviderId) -> Session:
         """The session of `provider` as last detected, shown expired if the provider rejected it
         (until its files change and detection finds a different session)."""
-        session = self._sessions[provider]
+        session = self._sessions.get(provider, NO_SESSION)
         rejected = self._rejected.get(provider)
         if rejected is not None and rejected[0] == session:
             error = rejected[1]
@@ -156,19 +177,23 @@ class ProviderBook:
         return None
 
     def resolution(self, provider: ProviderId) -> Resolution | ProviderError:
-        """The resolver's answer for `provider` now."""
-        return resolve(
-            provider,
-            self.settings.provider(provider),
-            self.verdicts.info(provider),
-            self.session(provider),
-        )
+        """The resolver's answer for `provider` now. A provider a user added has no session: it
+        takes its key, or nothing when it was added with `auth: none`."""
+        settings = self.settings.provider(provider)
+        spec = self.endpoint(provider)
+        if spec is not None:
+            if spec.auth is EndpointAuth.NONE:
+                return Resolution(AuthMode.NONE, None, fallback_applied=False)
+            settings = settings.model_copy(update={"preferred_auth_mode": AuthMode.API_KEY})
+        return resolve(provider, settings, self.verdicts.info(provider), self.session(provider))
 
     def credential(self, provider: ProviderId) -> tuple[Credential, Resolution]:
         """The credential a request to `provider` would use now, or the error that blocks it."""
         outcome = self.resolution(provider)
         if isinstance(outcome, ProviderError):
             raise outcome
+        if outcome.mode is AuthMode.NONE:
+            return Credential(AuthMode.NONE), outcome
         if outcome.mode is AuthMode.API_KEY:
             credential = self.verdicts.credential(provider)
             assert credential is not None
@@ -196,7 +221,7 @@ class ProviderBook:
         chosen = self.settings.daemon.default_provider
         if chosen is not None:
             return chosen
-        for provider in BUILT_IN:
+        for provider in self.providers:
             if self.status(provider).usable:
                 return provider
         return None
@@ -204,7 +229,7 @@ class ProviderBook:
     def refresh(self) -> list[ProviderId]:
         """Recompute every status; publish what changed. Returns the providers that changed."""
         changed: list[ProviderId] = []
-        for provider in BUILT_IN:
+        for provider in self.providers:
             status, warning = self._compute(provider)
             previous = self._status.get(provider)
             if previous is not None and _same(previous, status):
@@ -226,6 +251,7 @@ class ProviderBook:
 
     def _compute(self, provider: ProviderId) -> tuple[ProviderStatus, ProviderError | None]:
         settings = self.settings.provider(provider)
+        spec = self.endpoint(provider)
         outcome = self.resolution(provider)
         warning = outcome.warning if isinstance(outcome, Resolution) else None
         last_error = outcome if isinstance(outcome, ProviderError) else warning
@@ -233,20 +259,21 @@ class ProviderBook:
         budget, governor = self._spend(provider)
         status = ProviderStatus(
             id=provider,
-            display_name=NAMES[provider],
-            demo=self._demo,
-            requested_mode=settings.preferred_auth_mode,
+            display_name=spec.display_name if spec is not None else name_of(provider),
+            demo=self._demo and spec is None,
+            requested_mode=requested_mode(settings, spec),
             resolved_mode=outcome.mode if isinstance(outcome, Resolution) else None,
             fallback_applied=isinstance(outcome, Resolution) and outcome.fallback_applied,
             usable=isinstance(outcome, Resolution),
             api_key=self.verdicts.state(provider),
             token_session=self.session(provider).to_contract(),
-            health=self.health[provider].snapshot(),
-            capabilities=self._capabilities[provider],
+            health=self.tracker(provider).snapshot(),
+            capabilities=self._capabilities(provider),
             settings=settings,
             budget=budget,
             governor=governor,
             last_error=last_error.body() if last_error else None,
+            endpoint=view(spec) if spec is not None else None,
             updated_at=self._now(),
         )
         return status, warning
@@ -256,7 +283,7 @@ class ProviderBook:
     ) -> None:
         """Remember the outcome of an explicit check (a models call) for health; what it says
         of the key is `key_evidence`'s to record."""
-        tracker = self.health[provider]
+        tracker = self.tracker(provider)
         if error is None:
             self._check_errors.pop(provider, None)
             tracker.success(latency_s)

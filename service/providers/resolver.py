@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adapters.sessions import Session
-from adapters.specs import NAMES, SPECS
+from adapters.specs import SPECS, name_of
 from contracts.base import AuthMode, ProviderId
 from contracts.error_body import ErrorAction
 from contracts.errors import InvalidAuth, MissingAuth, ProviderError, SessionExpired
@@ -52,10 +52,11 @@ class Resolution:
 
 def add_key(provider: ProviderId) -> str:
     """How to give the provider an API key."""
-    return (
-        f"Add an API key on the status page or with `kata-providers keys set {provider.value}`,"
-        f" or set {SPECS[provider].key_env} before starting the daemon."
-    )
+    spec = SPECS.get(provider)
+    where = f"Add an API key on the status page or with `kata-providers keys set {provider.value}`"
+    if spec is None:
+        return f"{where}."
+    return f"{where}, or set {spec.key_env} before starting the daemon."
 
 
 def resolve(
@@ -69,7 +70,7 @@ def resolve(
         if session.usable:  # the other credential is there: say so
             return type(error)(
                 error.message,
-                f"A token session from {session.source} is active: switch {NAMES[provider]}'s "
+                f"A token session from {session.source} is active: switch {name_of(provider)}'s "
                 f"auth mode to token session to use it. Or: {error.remediation}",
                 provider=provider,
                 action=ErrorAction.SWITCH_AUTH_MODE,
@@ -103,7 +104,7 @@ def _with_hint(error: ProviderError, hint: str, action: ErrorAction | None = Non
 
 
 def _key_error(provider: ProviderId, key: KeyInfo) -> ProviderError:
-    name = NAMES[provider]
+    name = name_of(provider)
     if key.invalid:
         return InvalidAuth(
             f"{name} rejected the API key from {key.source}.",
@@ -118,7 +119,7 @@ def _key_error(provider: ProviderId, key: KeyInfo) -> ProviderError:
 
 
 def _session_error(provider: ProviderId, session: Session) -> ProviderError:
-    name = NAMES[provider]
+    name = name_of(provider)
     remediation = session.remediation or add_key(provider)
     if session.detail is not None:
         return SessionExpired(session.detail, remediation, provider=provider)

@@ -7,13 +7,61 @@ normalised there. Serving them (adapters, status, health, the routes) builds on 
 
 from __future__ import annotations
 
-from contracts.base import BUILT_IN, ProviderId
-from contracts.endpoints import EndpointSpec, EndpointView
+from adapters.catalogue import default_model
+from adapters.sessions import Session
+from contracts.base import BUILT_IN, AuthMode, ProviderId
+from contracts.endpoints import EndpointAuth, EndpointSpec, EndpointView
+from contracts.error_body import ErrorDetail
 from contracts.errors import InvalidRequest, bound_reached
-from service.providers.endpoints import check_base_url
+from contracts.providers import ProviderSettings, TokenSessionStateName
+from service.providers.endpoints import check_base_url, origin_of
 from service.providers.settings_store import PersistedSettings
 
 MAX_USER_PROVIDERS = 32
+# The session of a provider a user added: it has no local tooling that holds one.
+NO_SESSION = Session(
+    TokenSessionStateName.UNSUPPORTED,
+    remediation="An endpoint you added is reached with its API key, or with no credential.",
+)
+
+
+def key_entry(provider: ProviderId, spec: EndpointSpec | None) -> str:
+    """The name a provider's key is kept under (see `credentials.keystore`): its id, and for a
+    provider a user added the origin it was added with."""
+    if spec is None:
+        return provider.value
+    scheme, host, port = origin_of(spec.base_url)
+    host = f"[{host}]" if ":" in host else host
+    return f"{provider.value}@{scheme}://{host}:{port}"
+
+
+def model_default(settings: PersistedSettings, provider: ProviderId) -> str | None:
+    """The provider's setting, else the one an added provider has, else a built-in's own."""
+    spec = settings.endpoints.get(provider)
+    return (
+        settings.provider(provider).default_model
+        or (spec.default_model if spec is not None else None)
+        or default_model(provider)
+    )
+
+
+def unknown_provider(
+    provider: ProviderId, known: tuple[ProviderId, ...], loc: tuple[str, ...] | None
+) -> InvalidRequest:
+    """An id no provider has: 404 in a path, 422 naming `loc` in a query or a body."""
+    message = f"There is no provider {provider.value!r}; the providers are {', '.join(known)}."
+    remediation = "Name one of them (GET /v1/providers lists them)."
+    if loc is None:
+        return InvalidRequest(message, remediation, status=404)
+    detail = ErrorDetail(loc=list(loc), msg=message, type="unknown_provider")
+    return InvalidRequest(message, remediation, status=422, details=[detail])
+
+
+def requested_mode(settings: ProviderSettings, spec: EndpointSpec | None) -> AuthMode:
+    """The mode asked for: a setting for a built-in provider; what an added one was added with."""
+    if spec is None:
+        return settings.preferred_auth_mode
+    return AuthMode.NONE if spec.auth is EndpointAuth.NONE else AuthMode.API_KEY
 
 
 def _conflict(message: str, remediation: str) -> InvalidRequest:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
-from adapters.specs import NAMES
-from contracts.base import BUILT_IN, ProviderId
+from adapters.specs import name_of
+from contracts.base import ProviderId
 from contracts.errors import BudgetExceeded, ProviderError
 from contracts.usage import BudgetState
 
@@ -36,13 +36,13 @@ class Budgets:
         self._budget = budget
         self._now = now
         self._day = now().date()
-        self._spent: dict[ProviderId, float] = dict.fromkeys(BUILT_IN, 0.0)
+        self._spent: dict[ProviderId, float] = {}
         self._warned: set[ProviderId] = set()
 
     def load(self, day: date, spent: dict[ProviderId, float]) -> None:
         """Today's spend as the ledger has it (at start)."""
         self._day = day
-        self._spent = {provider: spent.get(provider, 0.0) for provider in BUILT_IN}
+        self._spent = dict(spent)
 
     def check(self, provider: ProviderId) -> None:
         """Raise `budget_exceeded` when the provider's budget for today is spent."""
@@ -52,7 +52,7 @@ class Budgets:
         spent = self.spent(provider)
         if spent >= budget:
             resets = next_midnight(self._now())
-            name = NAMES[provider]
+            name = name_of(provider)
             raise BudgetExceeded(
                 f"Today's {name} budget of ${budget:.2f} is spent (${spent:.2f}).",
                 f"It resets at local midnight ({resets.strftime('%Y-%m-%d %H:%M %Z')}); raise "
@@ -66,13 +66,13 @@ class Budgets:
         """Count an execution's cost; the warning to publish when this crossed 80 %."""
         self._roll()
         if cost_usd:
-            self._spent[provider] += cost_usd
+            self._spent[provider] = self._spent.get(provider, 0.0) + cost_usd
         budget = self._budget(provider)
-        if budget is None or provider in self._warned or self._spent[provider] < WARN_AT * budget:
+        if budget is None or provider in self._warned or self.spent(provider) < WARN_AT * budget:
             return None
         self._warned.add(provider)
-        spent = self._spent[provider]
-        name = NAMES[provider]
+        spent = self.spent(provider)
+        name = name_of(provider)
         share = f" ({100 * spent / budget:.0f} %)" if budget else ""
         return BudgetExceeded(
             f"{name} has used ${spent:.2f} of today's ${budget:.2f} budget{share}.",
@@ -89,7 +89,7 @@ class Budgets:
     def spent(self, provider: ProviderId) -> float:
         """Today's spend so far."""
         self._roll()
-        return self._spent[provider]
+        return self._spent.get(provider, 0.0)
 
     def state(self, provider: ProviderId) -> BudgetState:
         """For the provider's status."""
@@ -107,5 +107,5 @@ class Budgets:
         today = self._now().date()
         if today != self._day:
             self._day = today
-            self._spent = dict.fromkeys(BUILT_IN, 0.0)
+            self._spent = {}
             self._warned.clear()

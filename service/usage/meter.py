@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from contracts.base import BUILT_IN, AuthMode, ProviderId
+from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderError
 from contracts.executions import ExecutionState, Usage
 from contracts.providers import ProviderSettings
@@ -78,9 +78,9 @@ class Meter:
         self._now = now
         self.ledger = Ledger(data_dir, retention_days, enabled=ledger)
         self.budgets = Budgets(lambda p: settings(p).daily_budget_usd, now)
-        self.gates = {
-            provider: Gate(_limit(settings, provider), on_change) for provider in BUILT_IN
-        }
+        self._settings = settings
+        self._on_change = on_change
+        self.gates: dict[ProviderId, Gate] = {}
 
     async def open(self) -> None:
         """Open the ledger and load today's spend into the budgets."""
@@ -95,6 +95,19 @@ class Meter:
             gate.close()
         await self.ledger.close()
 
+    def gate(self, provider: ProviderId) -> Gate:
+        """The governor's gate of `provider` (made on first use)."""
+        gate = self.gates.get(provider)
+        if gate is None:
+            gate = self.gates[provider] = Gate(_limit(self._settings, provider), self._on_change)
+        return gate
+
+    def forget(self, provider: ProviderId) -> None:
+        """A provider a user added was removed: its gate stops (what it admitted runs out)."""
+        gate = self.gates.pop(provider, None)
+        if gate is not None:
+            gate.close()
+
     def admit(self, provider: ProviderId) -> None:
         """Raise what refuses a request before any upstream call (a spent budget)."""
         self.budgets.check(provider)
@@ -106,7 +119,7 @@ class Meter:
     def settings_changed(self, provider: ProviderId) -> None:
         """A provider's settings changed: the gate admits whoever fits the new limit, the
         budget warns again at 80 % of a new amount."""
-        self.gates[provider].wake()
+        self.gate(provider).wake()
         self.budgets.forget_warning(provider)
 
     def finished(self, execution: Finished) -> tuple[ExecutionRecord, ProviderError | None]:
@@ -139,7 +152,7 @@ class Meter:
 
     def state(self, provider: ProviderId) -> tuple[BudgetState, GovernorState]:
         """For the provider's status."""
-        return self.budgets.state(provider), self.gates[provider].state()
+        return self.budgets.state(provider), self.gate(provider).state()
 
     async def executions(
         self,

@@ -24,8 +24,8 @@ from typing import Any
 
 import httpx
 
-from adapters.catalogue import DEFAULT_MODEL
 from adapters.fakes.chaos import SESSION_TOKEN_PREFIX
+from adapters.specs import SPECS
 from tests.bench.run import ROOT, cpu_s, fds, rss_mb
 from tests.chaos import checks
 from tests.chaos.load import MODELS, Daemon, Load
@@ -232,7 +232,7 @@ async def drive(
             "input_usd_per_mtok": USD_PER_TOKEN * 1e6,
             "output_usd_per_mtok": USD_PER_TOKEN * 1e6,
         }
-        models = set(DEFAULT_MODEL.values()) | set(MODELS.values())
+        models = {spec.default_model for spec in SPECS.values()} | set(MODELS.values())
         answer = await client.put(
             f"{daemon.url}/v1/settings",
             json={"prices": dict.fromkeys(models, price)},

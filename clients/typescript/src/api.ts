@@ -31,7 +31,8 @@ export interface paths {
         /** Status of every provider */
         get: operations["listProviders"];
         put?: never;
-        post?: never;
+        /** Add a provider: a local or hosted endpoint that speaks a wire the daemon speaks */
+        post: operations["addProvider"];
         delete?: never;
         options?: never;
         head?: never;
@@ -49,7 +50,8 @@ export interface paths {
         get: operations["getProvider"];
         put?: never;
         post?: never;
-        delete?: never;
+        /** Remove a provider you added, and its key */
+        delete: operations["removeProvider"];
         options?: never;
         head?: never;
         patch?: never;
@@ -479,10 +481,11 @@ export interface components {
         ApiKeyStateName: "configured" | "missing" | "invalid";
         /**
          * AuthMode
-         * @description How a provider is authenticated: a stored API key or a session held by local tooling.
+         * @description How a provider is authenticated: a stored API key, a session held by local tooling, or
+         *     nothing (an endpoint a user added that asks for no credential, such as a local Ollama).
          * @enum {string}
          */
-        AuthMode: "api_key" | "token_session";
+        AuthMode: "api_key" | "token_session" | "none";
         /**
          * BreakerState
          * @description The provider's circuit breaker.
@@ -582,6 +585,123 @@ export interface components {
             } | null;
             /** Ledger Retention Days */
             ledger_retention_days?: number | null;
+        };
+        /**
+         * EndpointAdd
+         * @description `POST /v1/providers`: the provider, and optionally its key (stored like any other key:
+         *     in the OS keyring or the 0600 file, and never shown again).
+         */
+        EndpointAdd: {
+            id: components["schemas"]["ProviderId"];
+            /** Display Name */
+            display_name: string;
+            wire: components["schemas"]["ProviderWire"];
+            /**
+             * Base Url
+             * @description https:// (http:// only to this machine, or with allow_insecure); a query such as Azure's api-version is sent with every request.
+             * @example http://127.0.0.1:11434/v1
+             * @example https://openrouter.ai/api/v1
+             */
+            base_url: string;
+            /** @default api_key */
+            auth?: components["schemas"]["EndpointAuth"];
+            /** @description Where the key goes; null: the wire's own (authorization for the OpenAI wires, x-api-key for anthropic-messages). */
+            key_header?: components["schemas"]["KeyHeader"] | null;
+            /**
+             * Default Model
+             * @description Used when a request names no model.
+             */
+            default_model?: string | null;
+            /**
+             * Headers
+             * @description Extra headers sent with every request (not the key's: that is stored with PUT /v1/providers/{provider}/api-key).
+             */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * Allow Insecure
+             * @description Allow plain http:// to another machine (a key sent over it can be read on the network).
+             * @default false
+             */
+            allow_insecure?: boolean;
+            /**
+             * Verify Tls
+             * @description Check the endpoint's TLS certificate. false accepts any certificate (a self-signed one on a private server): an explicit opt-in, shown on the status page.
+             * @default true
+             */
+            verify_tls?: boolean;
+            /** Api Key */
+            api_key?: string | null;
+        };
+        /**
+         * EndpointAuth
+         * @description How the daemon authenticates to the endpoint: the key stored for it, or nothing (a local
+         *     server that asks for none).
+         * @enum {string}
+         */
+        EndpointAuth: "api_key" | "none";
+        /**
+         * EndpointSpec
+         * @description A provider a user added, as it is stored and listed (its key is never part of it).
+         */
+        EndpointSpec: {
+            id: components["schemas"]["ProviderId"];
+            /** Display Name */
+            display_name: string;
+            wire: components["schemas"]["ProviderWire"];
+            /**
+             * Base Url
+             * @description https:// (http:// only to this machine, or with allow_insecure); a query such as Azure's api-version is sent with every request.
+             * @example http://127.0.0.1:11434/v1
+             * @example https://openrouter.ai/api/v1
+             */
+            base_url: string;
+            /** @default api_key */
+            auth?: components["schemas"]["EndpointAuth"];
+            /** @description Where the key goes; null: the wire's own (authorization for the OpenAI wires, x-api-key for anthropic-messages). */
+            key_header?: components["schemas"]["KeyHeader"] | null;
+            /**
+             * Default Model
+             * @description Used when a request names no model.
+             */
+            default_model?: string | null;
+            /**
+             * Headers
+             * @description Extra headers sent with every request (not the key's: that is stored with PUT /v1/providers/{provider}/api-key).
+             */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * Allow Insecure
+             * @description Allow plain http:// to another machine (a key sent over it can be read on the network).
+             * @default false
+             */
+            allow_insecure?: boolean;
+            /**
+             * Verify Tls
+             * @description Check the endpoint's TLS certificate. false accepts any certificate (a self-signed one on a private server): an explicit opt-in, shown on the status page.
+             * @default true
+             */
+            verify_tls?: boolean;
+        };
+        /**
+         * EndpointView
+         * @description A provider a user added, with where its URL points.
+         */
+        EndpointView: {
+            spec: components["schemas"]["EndpointSpec"];
+            /**
+             * Scope
+             * @description loopback, private or public: where base_url points.
+             */
+            scope: string;
+            /**
+             * Insecure
+             * @description Whether requests cross a network in plain http.
+             */
+            insecure: boolean;
         };
         /**
          * ErrorAction
@@ -739,7 +859,8 @@ export interface components {
             /** Content */
             content: (components["schemas"]["TextBlock"] | components["schemas"]["ThinkingBlock"] | components["schemas"]["ToolCallBlock"] | components["schemas"]["ToolResultBlock"])[];
             stop_reason: components["schemas"]["StopReason"];
-            usage: components["schemas"]["Usage"];
+            /** @description null: the provider reported no token counts (some compatible endpoints never do), so none are claimed and nothing is priced. */
+            usage: components["schemas"]["Usage"] | null;
             /** Attempts */
             attempts: number;
             /** Upstream Request Id */
@@ -824,6 +945,13 @@ export interface components {
         HealthStateName: "healthy" | "degraded" | "unavailable" | "unknown";
         JsonValue: unknown;
         /**
+         * KeyHeader
+         * @description The header the key goes in: `authorization` (as `Bearer <key>`: OpenAI and most
+         *     compatible servers), `api-key` (Azure OpenAI) or `x-api-key` (Anthropic's wire).
+         * @enum {string}
+         */
+        KeyHeader: "authorization" | "api-key" | "x-api-key";
+        /**
          * ModelInfo
          * @description One model a provider serves.
          */
@@ -839,6 +967,11 @@ export interface components {
             context_window?: number | null;
             /** Max Output Tokens */
             max_output_tokens?: number | null;
+            /**
+             * Tools
+             * @description Whether the model takes tools, when the listing says (null: not said).
+             */
+            tools?: boolean | null;
         };
         /**
          * ModelList
@@ -901,7 +1034,7 @@ export interface components {
          * @description Where a model list came from.
          * @enum {string}
          */
-        Provenance: "live" | "cached" | "catalogue";
+        Provenance: "live" | "cached" | "catalogue" | "not_offered";
         /**
          * ProviderCapabilities
          * @description What the provider's current API accepts, so the shell can adapt its requests. A request
@@ -988,8 +1121,12 @@ export interface components {
          * @description User settings for one provider, persisted across restarts.
          */
         ProviderSettings: {
-            /** @default api_key */
-            preferred_auth_mode?: components["schemas"]["AuthMode"];
+            /**
+             * Preferred Auth Mode
+             * @default api_key
+             * @enum {string}
+             */
+            preferred_auth_mode?: "api_key" | "token_session";
             /**
              * Allow Api Key Fallback
              * @default true
@@ -1014,7 +1151,8 @@ export interface components {
          * @description A partial update: omitted fields keep their value; `default_model: null` clears it.
          */
         ProviderSettingsUpdate: {
-            preferred_auth_mode?: components["schemas"]["AuthMode"] | null;
+            /** Preferred Auth Mode */
+            preferred_auth_mode?: ("api_key" | "token_session") | null;
             /** Allow Api Key Fallback */
             allow_api_key_fallback?: boolean | null;
             /** Default Model */
@@ -1059,12 +1197,20 @@ export interface components {
             budget: components["schemas"]["BudgetState"];
             governor: components["schemas"]["GovernorState"];
             last_error?: components["schemas"]["ErrorBody"] | null;
+            /** @description For a provider a user added: where it points and how. */
+            endpoint?: components["schemas"]["EndpointView"] | null;
             /**
              * Updated At
              * Format: date-time
              */
             updated_at: string;
         };
+        /**
+         * ProviderWire
+         * @description The wire format an endpoint speaks.
+         * @enum {string}
+         */
+        ProviderWire: "openai-chat" | "openai-responses" | "anthropic-messages";
         /**
          * StopReason
          * @description Why the model stopped, in neutral terms.
@@ -1156,7 +1302,7 @@ export interface components {
          * @description What the provider's local tooling holds, as far as the daemon may use it.
          * @enum {string}
          */
-        TokenSessionStateName: "active" | "expiring" | "expired" | "missing" | "not_permitted" | "disabled" | "error";
+        TokenSessionStateName: "active" | "expiring" | "expired" | "missing" | "not_permitted" | "disabled" | "error" | "unsupported";
         /**
          * ToolCallBlock
          * @description The model asks for a tool to be run.
@@ -1480,6 +1626,23 @@ export interface components {
             count: number;
         };
         /**
+         * ProviderAddedEvent
+         * @description A user added a provider (`POST /v1/providers`); carries its whole status.
+         */
+        ProviderAddedEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "provider_added";
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            provider: components["schemas"]["ProviderStatus"];
+        };
+        /**
          * ProviderErrorEvent
          * @description A non-fatal problem with a provider, e.g. a session that degraded to the API key.
          */
@@ -1496,6 +1659,23 @@ export interface components {
             at: string;
             provider: components["schemas"]["ProviderId"];
             error: components["schemas"]["ErrorBody"];
+        };
+        /**
+         * ProviderRemovedEvent
+         * @description A user removed a provider they had added; it is gone from every list from now on.
+         */
+        ProviderRemovedEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "provider_removed";
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            provider: components["schemas"]["ProviderId"];
         };
         /**
          * ProviderStatusEvent
@@ -1576,7 +1756,7 @@ export interface components {
             execution: components["schemas"]["ExecutionRecord"];
             budget: components["schemas"]["BudgetState"];
         };
-        StateEvent: components["schemas"]["SnapshotEvent"] | components["schemas"]["ProviderStatusEvent"] | components["schemas"]["ProviderErrorEvent"] | components["schemas"]["DaemonErrorEvent"] | components["schemas"]["SettingsEvent"] | components["schemas"]["ModelsUpdatedEvent"] | components["schemas"]["ExecutionFinishedEvent"] | components["schemas"]["UsageEvent"];
+        StateEvent: components["schemas"]["SnapshotEvent"] | components["schemas"]["ProviderStatusEvent"] | components["schemas"]["ProviderAddedEvent"] | components["schemas"]["ProviderRemovedEvent"] | components["schemas"]["ProviderErrorEvent"] | components["schemas"]["DaemonErrorEvent"] | components["schemas"]["SettingsEvent"] | components["schemas"]["ModelsUpdatedEvent"] | components["schemas"]["ExecutionFinishedEvent"] | components["schemas"]["UsageEvent"];
         /**
          * DoneEvent
          * @description The terminal success event, with the full result.
@@ -2092,6 +2272,120 @@ export interface operations {
             };
         };
     };
+    addProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EndpointAdd"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderStatus"];
+                };
+            };
+            /** @description Malformed request (invalid_request). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The execution was cancelled, or has already finished (cancelled, invalid_request). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is too large (invalid_request). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not application/json (invalid_request). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body does not match the schema (invalid_request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The data folder cannot be written; the message names the path (unexpected_error). */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     getProvider: {
         parameters: {
             query?: never;
@@ -2186,6 +2480,125 @@ export interface operations {
             };
             /** @description A bug in the daemon (unexpected_error). */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    removeProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider: components["schemas"]["ProviderId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request (invalid_request). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The execution was cancelled, or has already finished (cancelled, invalid_request). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is too large (invalid_request). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not application/json (invalid_request). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body does not match the schema (invalid_request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The data folder cannot be written; the message names the path (unexpected_error). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };

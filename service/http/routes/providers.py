@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from contracts.base import ProviderId
+from contracts.endpoints import EndpointAdd
 from contracts.providers import ApiKeyPut, ProviderList, ProviderSettingsUpdate, ProviderStatus
 from service.http.http_errors import error_responses
 from service.http.routes.deps import RuntimeDep
@@ -16,6 +17,32 @@ router = APIRouter(tags=["providers"], route_class=StrictJsonRoute)
 @router.get("/v1/providers", name="listProviders", summary="Status of every provider")
 async def list_providers(runtime: RuntimeDep) -> ProviderList:
     return await runtime.control.providers()
+
+
+@router.post(
+    "/v1/providers",
+    name="addProvider",
+    summary="Add a provider: a local or hosted endpoint that speaks a wire the daemon speaks",
+    status_code=201,
+    responses=error_responses(409, 507),
+)
+async def add_provider(body: EndpointAdd, runtime: RuntimeDep) -> ProviderStatus:
+    await runtime.ready()
+    return await runtime.added.add(body)
+
+
+@router.delete(
+    "/v1/providers/{provider}",
+    name="removeProvider",
+    summary="Remove a provider you added, and its key",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(404, 409, 507),
+)
+async def remove_provider(provider: ProviderId, runtime: RuntimeDep) -> Response:
+    await runtime.ready()
+    await runtime.added.remove(provider)
+    return Response(status_code=204)
 
 
 @router.get(

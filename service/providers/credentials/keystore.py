@@ -3,6 +3,11 @@ provider's environment variable as a read-only source below both.
 
 Precedence for the key in force: keyring, file, environment (explicit beats ambient). The key
 is held in memory once loaded, so status requests never touch the keyring.
+
+Each key is kept under its entry name: a built-in provider's id, or for a provider a user added
+its id and the origin it was added with (`ollama@http://127.0.0.1:11434`), so a stored key is only
+ever read back for the same id at the same scheme, host and port: one left behind by a removed
+provider never reaches a new provider of that id that points elsewhere.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import contextlib
 import logging
 import os
 import string
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +55,14 @@ class StoredKey:
 class KeyStore:
     """Reads and writes API keys; one instance per daemon."""
 
-    def __init__(self, data_dir: Path, keyring: KeyringAccess, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        keyring: KeyringAccess,
+        env: dict[str, str] | None = None,
+        entry: Callable[[ProviderId], str] = str.__str__,
+    ):
+        self._entry = entry  # the name a provider's key is kept under
         self._path = data_dir / FILE_NAME
         self._keyring = keyring
         self._env = dict(os.environ if env is None else env)
@@ -75,8 +88,8 @@ class KeyStore:
         """Why the keyring is not in use, if it is not."""
         return self._keyring.unusable_reason
 
-    async def load(self) -> None:
-        """Read every stored key once: keyring entries first, then the file."""
+    async def load(self, providers: Iterable[ProviderId] = BUILT_IN) -> None:
+        """Read every stored key of `providers` once: keyring entries first, then the file."""
         stored: dict[ProviderId, StoredKey] = {}
         async with self._file_lock:
             file_keys = await asyncio.to_thread(self._read_file)
@@ -87,12 +100,12 @@ class KeyStore:
                     self._path, reason, aside, "Add your API keys again on the status page."
                 )
                 self._file_problem = None
-        for provider in BUILT_IN:
+        for provider in providers:
             value = await self._keyring_get(provider)
             if value:
                 stored[provider] = StoredKey(value, self.store_name)
-            elif provider.value in file_keys:
-                stored[provider] = StoredKey(file_keys[provider.value], "file")
+            elif self._entry(provider) in file_keys:
+                stored[provider] = StoredKey(file_keys[self._entry(provider)], "file")
         self._stored = stored
         self._loaded = True
 
@@ -101,7 +114,8 @@ class KeyStore:
         stored = self._stored.get(provider)
         if stored is not None:
             return stored
-        value = self._env.get(SPECS[provider].key_env, "").strip()
+        spec = SPECS.get(provider)
+        value = self._env.get(spec.key_env, "").strip() if spec is not None else ""
         return StoredKey(value, "env") if value else None
 
     def problem(self) -> ProviderError | None:
@@ -137,7 +151,7 @@ class KeyStore:
         """Forget the stored key wherever it is kept; False when none was stored."""
         removed = False
         with contextlib.suppress(KeyringUnavailable):
-            removed = await self._keyring.delete(provider.value)
+            removed = await self._keyring.delete(self._entry(provider))
         async with self._file_lock:
             removed = await asyncio.to_thread(self._remove_from_file, provider) or removed
             # Copies of damaged key files may hold this key too: a deleted key leaves none.
@@ -148,13 +162,13 @@ class KeyStore:
 
     async def _keyring_get(self, provider: ProviderId) -> str | None:
         try:
-            return await self._keyring.get(provider.value)
+            return await self._keyring.get(self._entry(provider))
         except KeyringUnavailable:
             return None
 
     async def _keyring_set(self, provider: ProviderId, value: str) -> bool:
         try:
-            await self._keyring.set(provider.value, value)
+            await self._keyring.set(self._entry(provider), value)
         except KeyringUnavailable:
             return False
         return True
@@ -192,7 +206,7 @@ class KeyStore:
             # Keep an unreadable key file instead of overwriting it: nothing is lost silently.
             aside = set_aside(self._path)
             log.error("unreadable key file kept aside", extra={"path": str(aside)})
-        keys[provider.value] = value
+        keys[self._entry(provider)] = value
         write_private_json(self._path, {"version": FILE_VERSION, "keys": keys})
         self._file_problem = None
 
@@ -203,9 +217,10 @@ class KeyStore:
 
     def _remove_from_file(self, provider: ProviderId) -> bool:
         keys = self._read_file()
-        if self._file_problem is not None or provider.value not in keys:
+        entry = self._entry(provider)
+        if self._file_problem is not None or entry not in keys:
             return False
-        del keys[provider.value]
+        del keys[entry]
         write_private_json(self._path, {"version": FILE_VERSION, "keys": keys})
         return True
 
@@ -231,6 +246,7 @@ def check_key_shape(provider: ProviderId, value: str) -> None:
         refuse(f"The API key must be {MIN_KEY_LENGTH} to {MAX_KEY_LENGTH} characters long.")
     if not set(value) <= KEY_CHARACTERS:
         refuse("The API key contains characters no provider key uses.")
-    for refused in SPECS[provider].refused_keys:
+    spec = SPECS.get(provider)
+    for refused in spec.refused_keys if spec is not None else ():
         if value.startswith(refused.prefix):
             refuse(refused.message, refused.remediation)

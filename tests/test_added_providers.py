@@ -1,0 +1,190 @@
+"""Providers a user adds (issue 29), end to end on a live daemon: added over HTTP against the
+Ollama-like and Azure-like fakes, then used as the built-in ones are (status, models, executions
+whole and streamed with tools, usage, the ledger, events), surviving a restart, and removed with
+their key."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from adapters.fakes.azure import AzureResource, FakeAzure
+from adapters.fakes.ollama import FakeOllama, OllamaModels
+from service.executions.retry import RetryPolicy
+from service.process.config import DaemonConfig
+from tests.fakes_keyring import MemoryKeyring
+from tests.support import LiveServer, Upstreams, make_runtime, read_sse
+
+AZURE_KEY = "azure-key-0123456789abcdef0123456789abcd"
+API_VERSION = "2024-10-21"
+TOOLS = [
+    {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+    }
+]
+
+
+@pytest.fixture
+def ollama() -> Iterator[FakeOllama]:
+    fake = FakeOllama(OllamaModels(without_tools={"qwen2.5-coder:7b"}))
+    with fake.in_thread():
+        yield fake
+
+
+@pytest.fixture
+def azure() -> Iterator[FakeAzure]:
+    fake = FakeAzure(AzureResource(keys={AZURE_KEY}))
+    with fake.in_thread():
+        yield fake
+
+
+def _start(config: DaemonConfig, fakes: Upstreams, keyring: Any = None) -> Any:
+    runtime = make_runtime(
+        config,
+        keyring,
+        adapters=fakes.adapters(),
+        watch=False,
+        policy=RetryPolicy(max_retries=0),
+    )
+    return LiveServer.start(config, runtime)
+
+
+def _ollama(fake: FakeOllama, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": "ollama",
+        "display_name": "Ollama on this machine",
+        "wire": "openai-chat",
+        "base_url": f"{fake.url}/v1",
+        "auth": "none",
+        "default_model": "llama3.2:latest",
+        **extra,
+    }
+
+
+def _azure(fake: FakeAzure) -> dict[str, Any]:
+    return {
+        "id": "azure-work",
+        "display_name": "Work Azure",
+        "wire": "openai-chat",
+        "base_url": f"{fake.url}/openai/deployments/chat?api-version={API_VERSION}",
+        "key_header": "api-key",
+        "api_key": AZURE_KEY,
+        "headers": {"x-team": "agents"},
+    }
+
+
+def _ask(text: str, provider: str, **extra: Any) -> dict[str, Any]:
+    return {"provider": provider, "messages": [{"role": "user", "content": text}], **extra}
+
+
+def test_an_added_ollama_serves_like_a_built_in_provider(
+    config: DaemonConfig, fakes: Upstreams, ollama: FakeOllama
+) -> None:
+    with _start(config, fakes) as daemon, daemon.client() as http:
+        added = http.post("/v1/providers", json=_ollama(ollama))
+        assert added.status_code == 201, added.text
+        status = added.json()
+        assert status["id"] == "ollama"
+        assert status["display_name"] == "Ollama on this machine"
+        assert status["usable"] is True
+        assert status["resolved_mode"] == "none"
+        assert status["requested_mode"] == "none"
+        assert status["token_session"]["state"] == "unsupported"
+        assert status["capabilities"]["token_sessions"] is False
+        assert status["endpoint"]["scope"] == "loopback"
+        ids = [p["id"] for p in http.get("/v1/providers").json()["providers"]]
+        assert ids == ["anthropic", "openai", "ollama"]
+
+        listing = http.get("/v1/models", params={"provider": "ollama"}).json()["providers"][0]
+        assert listing["provenance"] == "live"
+        assert [m["id"] for m in listing["models"]] == ["llama3.2:latest", "qwen2.5-coder:7b"]
+
+        whole = http.post("/v1/executions", json=_ask("hello there", "ollama"))
+        assert whole.status_code == 200, whole.text
+        result = whole.json()
+        assert result["provider"] == "ollama"
+        assert result["model"] == "llama3.2:latest"
+        assert result["content"][0]["text"]
+        # Ollama never reports usage in a stream: absent, not zero, and nothing priced.
+        assert result["usage"] is None
+        sent = ollama.requests[-1]
+        assert "authorization" not in {name.lower() for name in sent.headers}
+
+        with http.stream(
+            "POST", "/v1/executions", json=_ask("Paris", "ollama", tools=TOOLS, stream=True)
+        ) as streamed:
+            events = [event.data for event in read_sse(streamed.iter_lines(), 1000)]
+        done = json.loads(events[-1])
+        assert done["type"] == "done"
+        assert done["result"]["stop_reason"] == "tool_call"
+        assert done["result"]["content"][0]["name"] == "get_weather"
+
+        rows = http.get("/v1/executions", params={"provider": "ollama"}).json()["executions"]
+        assert len(rows) == 2
+        assert all(row["usage"]["cost_usd"] is None for row in rows)
+
+
+def test_an_added_provider_survives_a_restart_and_is_removed_with_its_key(
+    config: DaemonConfig, fakes: Upstreams, azure: FakeAzure
+) -> None:
+    keyring = MemoryKeyring()  # the OS keyring outlives the daemon
+    with _start(config, fakes, keyring) as daemon, daemon.client() as http:
+        added = http.post("/v1/providers", json=_azure(azure))
+        assert added.status_code == 201, added.text
+        assert added.json()["api_key"]["state"] == "configured"
+        assert AZURE_KEY not in added.text
+    with _start(config, fakes, keyring) as daemon, daemon.client() as http:
+        status = http.get("/v1/providers/azure-work").json()
+        assert status["api_key"]["state"] == "configured"
+        answer = http.post("/v1/executions", json=_ask("hello", "azure-work", model="gpt-4o"))
+        assert answer.status_code == 200, answer.text
+        sent = azure.requests[-1]
+        assert sent.path == "/openai/deployments/chat/chat/completions"
+        assert sent.query["api-version"] == API_VERSION
+        assert sent.headers["api-key"] == AZURE_KEY
+        assert sent.headers["x-team"] == "agents"
+        assert "authorization" not in {name.lower() for name in sent.headers}
+        # Azure deployments have no model list: "not offered", and executions still work.
+        listing = http.get("/v1/models", params={"provider": "azure-work"}).json()["providers"]
+        assert listing[0]["provenance"] == "not_offered"
+
+        removed = http.delete("/v1/providers/azure-work")
+        assert removed.status_code == 204
+        gone = http.get("/v1/providers/azure-work")
+        assert gone.status_code == 404
+        again = http.post("/v1/providers", json={**_azure(azure), "api_key": None})
+        assert again.status_code == 201
+        assert again.json()["api_key"]["state"] == "missing"
+        assert http.delete("/v1/providers/anthropic").status_code == 409
+        assert http.delete("/v1/providers/nothing-here").status_code == 404
+
+
+def test_events_announce_added_and_removed_providers(
+    config: DaemonConfig, fakes: Upstreams, ollama: FakeOllama
+) -> None:
+    kinds: list[str] = []
+    subscribed = threading.Event()
+
+    def listen(daemon: LiveServer) -> None:
+        with daemon.client() as events, events.stream("GET", "/v1/events") as stream:
+            lines = stream.iter_lines()
+            while not kinds or kinds[-1] != "provider_removed":
+                [event] = read_sse(lines, 1)
+                kinds.append(json.loads(event.data)["type"])
+                subscribed.set()
+
+    with _start(config, fakes) as daemon, daemon.client() as http:
+        listener = threading.Thread(target=listen, args=(daemon,))
+        listener.start()
+        assert subscribed.wait(5)
+        http.post("/v1/providers", json=_ollama(ollama))
+        http.delete("/v1/providers/ollama")
+        listener.join(10)
+    assert kinds[0] == "snapshot"
+    assert kinds.index("provider_added") < kinds.index("provider_removed")
