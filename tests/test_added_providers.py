@@ -10,6 +10,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
+import openai
 import pytest
 
 from adapters.fakes.azure import AzureResource, FakeAzure
@@ -17,7 +19,7 @@ from adapters.fakes.ollama import FakeOllama, OllamaModels
 from service.executions.retry import RetryPolicy
 from service.process.config import DaemonConfig
 from tests.fakes_keyring import MemoryKeyring
-from tests.support import LiveServer, Upstreams, make_runtime, read_sse
+from tests.support import ANTHROPIC_KEY, LiveServer, Upstreams, make_runtime, read_sse
 
 AZURE_KEY = "azure-key-0123456789abcdef0123456789abcd"
 API_VERSION = "2024-10-21"
@@ -188,3 +190,45 @@ def test_events_announce_added_and_removed_providers(
         listener.join(10)
     assert kinds[0] == "snapshot"
     assert kinds.index("provider_added") < kinds.index("provider_removed")
+
+
+def test_sdks_reach_any_provider_by_id_through_the_compatible_routes(
+    config: DaemonConfig, fakes: Upstreams, ollama: FakeOllama
+) -> None:
+    with _start(config, fakes) as daemon, daemon.client() as http:
+        http.post("/v1/providers", json=_ollama(ollama))
+        http.put("/v1/providers/anthropic/api-key", json={"api_key": ANTHROPIC_KEY})
+        client = openai.OpenAI(
+            base_url=f"{daemon.url}/providers/ollama", api_key=config.token, max_retries=0
+        )
+        answer = client.chat.completions.create(
+            model="llama3.2:latest", messages=[{"role": "user", "content": "hello there"}]
+        )
+        assert answer.choices[0].message.content
+        assert ollama.requests[-1].path == "/v1/chat/completions"
+        assert config.token not in json.dumps(ollama.requests[-1].headers)
+        streamed = client.chat.completions.create(
+            model="llama3.2:latest",
+            messages=[{"role": "user", "content": "hello there"}],
+            stream=True,
+        )
+        assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
+        with pytest.raises(openai.NotFoundError) as missing:
+            client.chat.completions.create(
+                model="no-such-model:1b", messages=[{"role": "user", "content": "x"}]
+            )
+        assert missing.value.status_code == 404
+        claude = anthropic.Anthropic(
+            base_url=f"{daemon.url}/providers/anthropic", api_key=config.token, max_retries=0
+        )
+        message = claude.messages.create(
+            model="claude-sonnet-5-5",
+            max_tokens=64,
+            messages=[{"role": "user", "content": "hi"}],
+        )
+        assert message.content
+        unknown = openai.OpenAI(
+            base_url=f"{daemon.url}/providers/nobody", api_key=config.token, max_retries=0
+        )
+        with pytest.raises(openai.NotFoundError):
+            unknown.models.list()

@@ -47,8 +47,13 @@ class FakeOllama(FakeServer):
         super().__init__(self._handle)
         self.models = models or OllamaModels()
         self.lists_models = lists_models
+        # Set: every request is answered `307` to this address (a server that moved, or a
+        # proxy in front of it), so tests can see that no client follows it with a key.
+        self.redirect_to: str | None = None
 
     async def _handle(self, request: FakeRequest, step: Step | None) -> Reply:
+        if self.redirect_to is not None:
+            return Reply(307, [("location", self.redirect_to)], b"")
         if step is not None and step.status is not None and step.status != 200:
             message = step.body if isinstance(step.body, str) else "scripted failure"
             return scripted(ollama_error(step.status, message), step)

@@ -166,7 +166,7 @@ class Relay:
                 )
                 # A whole answer is read whole here: one that breaks mid-body is a failure
                 # before the first byte (retried), not a truncated body sent with a 200.
-                whole = answer.status >= 400 or not self._streamed
+                whole = answer.status >= 300 or not self._streamed
                 raw = await answer.read() if whole else b""
         except TimeoutError:
             await stack.aclose()
@@ -180,7 +180,7 @@ class Relay:
         except BaseException:
             await stack.aclose()
             raise
-        if answer.status < 400:
+        if answer.status < 300:
             await self._exits.enter_async_context(stack)
             upstream_answered(self._router, self.provider, self._clock() - started)
             self._router.key_evidence(self.provider, self.credential, None)
@@ -192,7 +192,10 @@ class Relay:
             answer.status, raw, answer.headers, self.credential.mode
         )
         upstream_failed(self._router, self.provider, refused, self._clock() - started)
-        self._error_answer = (answer.status, answer.headers, self._redacted(raw))
+        # A redirect is never passed on: the client would follow it past the daemon, to an
+        # origin no one configured. The daemon's own error says where it pointed.
+        if answer.status >= 400:
+            self._error_answer = (answer.status, answer.headers, self._redacted(raw))
         raise refused
 
     def _redacted(self, raw: bytes) -> bytes:

@@ -14,8 +14,17 @@ from contracts.base import ProviderId
 from contracts.errors import ProviderError
 
 PREFIX = {ProviderId.ANTHROPIC: "/anthropic", ProviderId.OPENAI: "/openai/v1"}
+# Any provider's compatible routes, by id (`/providers/<id>/…`): the provider's base URL.
+BY_ID = "/providers/"
 # Everything under these answers errors in the provider's shape (an unknown path included).
-SHAPED = {"/anthropic/": ProviderId.ANTHROPIC, "/openai/": ProviderId.OPENAI}
+# Under `/providers/` the route answers in the shape of the wire the provider speaks; what is
+# refused before any route (a missing token, a body too large) takes OpenAI's shape there, the
+# shape most compatible clients read.
+SHAPED = {
+    "/anthropic/": ProviderId.ANTHROPIC,
+    "/openai/": ProviderId.OPENAI,
+    BY_ID: ProviderId.OPENAI,
+}
 ERROR_BODY: dict[ProviderId, Callable[[ProviderError, int, str | None], dict[str, Any]]] = {
     ProviderId.ANTHROPIC: anthropic_relay.error_body,
     ProviderId.OPENAI: openai_relay.error_body,
@@ -33,14 +42,15 @@ def shaped_for(path: str) -> ProviderId | None:
 
 
 def compat_error(
-    provider: ProviderId, error: ProviderError, request_id: str | None
+    wire: ProviderId, error: ProviderError, request_id: str | None
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """Status, body and headers of `error` as `provider` would send it; `x-should-retry` tells
-    the SDK whether retrying can help (never for a spent budget or a refused credential)."""
+    """Status, body and headers of `error` as the built-in provider whose wire is `wire` would
+    send it; `x-should-retry` tells the SDK whether retrying can help (never for a spent budget
+    or a refused credential)."""
     status = compat_status(error.code, error.status)
     headers = {"x-should-retry": "true" if error.retryable else "false"}
     if error.retry_after_s is not None:
         # Both SDKs read the precise `retry-after-ms` first, as the providers send it.
         headers["retry-after-ms"] = str(max(1, round(error.retry_after_s * 1000)))
         headers["retry-after"] = str(max(1, round(error.retry_after_s)))
-    return status, ERROR_BODY[provider](error, status, request_id), headers
+    return status, ERROR_BODY[wire](error, status, request_id), headers

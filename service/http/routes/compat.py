@@ -1,5 +1,7 @@
 """Provider-compatible routes: an official SDK or agent framework points its base URL at
-`<daemon>/anthropic` or `<daemon>/openai/v1` and sends the daemon token as its API key.
+`<daemon>/anthropic` or `<daemon>/openai/v1` (or, for any provider, a user-added one included,
+`<daemon>/providers/<id>`, which speaks that provider's wire) and sends the daemon token as its
+API key.
 
 Pass-through, not translation: the body goes upstream as sent (once it is known to be JSON within
 the size limit), with the resolved credential (key or session) in place of the daemon token, and
@@ -13,6 +15,7 @@ import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -22,9 +25,10 @@ from starlette.routing import Route
 
 from adapters.relay import RelayRequest, answered, forwarded
 from contracts.base import ProviderId
+from contracts.endpoints import ProviderWire
 from contracts.errors import InvalidRequest, ProviderError
 from service.http import strict_json
-from service.http.compat_errors import PREFIX, compat_error
+from service.http.compat_errors import BY_ID, PREFIX, compat_error
 from service.http.sse_stream import EventStream
 from service.runtime import Runtime
 
@@ -50,17 +54,27 @@ SERVED: dict[ProviderId, list[tuple[str, re.Pattern[str], bool]]] = {
 }
 
 
-def provider_error(provider: ProviderId, error: ProviderError, request: Request) -> Response:
-    """A daemon error in the provider's own shape and status (service.http.compat_errors)."""
-    status, body, headers = compat_error(provider, error, request.scope["state"].get("request_id"))
+@dataclass(frozen=True)
+class Served:
+    """Whose request this is, the wire it speaks (a built-in provider's: its routes and error
+    shape), and the prefix the client's base URL ends with."""
+
+    provider: ProviderId
+    wire: ProviderId
+    prefix: str
+
+
+def provider_error(wire: ProviderId, error: ProviderError, request: Request) -> Response:
+    """A daemon error in the wire's own shape and status (service.http.compat_errors)."""
+    status, body, headers = compat_error(wire, error, request.scope["state"].get("request_id"))
     return JSONResponse(body, status, headers=headers)
 
 
-def _allowed(provider: ProviderId, path: str) -> dict[str, bool]:
+def _allowed(wire: ProviderId, path: str) -> dict[str, bool]:
     """The methods served at `path`, each with whether it is billable."""
     return {
         method: billable
-        for method, pattern, billable in SERVED[provider]
+        for method, pattern, billable in SERVED[wire]
         if len(path) <= MAX_PATH and pattern.fullmatch(path)
     }
 
@@ -107,13 +121,14 @@ def _keep_the_token_here(request: Request, upstream: RelayRequest) -> None:
             )
 
 
-async def relay(request: Request, provider: ProviderId) -> Response:
-    """Pass one request through to `provider` (see the module's docstring)."""
+async def relay(request: Request, served: Served) -> Response:
+    """Pass one request through to `served.provider` (see the module's docstring)."""
     runtime: Runtime = request.app.state.runtime
-    path = request.url.path.removeprefix(PREFIX[provider])
-    allowed = _allowed(provider, path)
+    provider, wire = served.provider, served.wire
+    path = request.url.path.removeprefix(served.prefix)
+    allowed = _allowed(wire, path)
     if request.method not in allowed:
-        return _not_served(provider, request, allowed)
+        return _not_served(served, request, allowed)
     billable = allowed[request.method]
     try:
         raw = await request.body()
@@ -136,7 +151,7 @@ async def relay(request: Request, provider: ProviderId) -> Response:
             request.scope["state"].get("started"),
         )
     except ProviderError as error:
-        return provider_error(provider, error, request)
+        return provider_error(wire, error, request)
     # The body has been read: the next message is the client leaving, which stops the wait.
     watcher = asyncio.ensure_future(_disconnected(request))
 
@@ -156,7 +171,7 @@ async def relay(request: Request, provider: ProviderId) -> Response:
     if isinstance(answer, ProviderError):
         await prepared.close()
         runtime.dispatcher.relay_finished(prepared)
-        return provider_error(provider, answer, request)
+        return provider_error(wire, answer, request)
 
     async def ended() -> None:
         await prepared.close()
@@ -170,36 +185,65 @@ async def relay(request: Request, provider: ProviderId) -> Response:
     )
 
 
-def _not_served(provider: ProviderId, request: Request, allowed: dict[str, bool]) -> Response:
+def _not_served(served: Served, request: Request, allowed: dict[str, bool]) -> Response:
     """404 for a path the daemon does not pass through; 405 (with `Allow`) for a method the
     path does not have."""
     if not allowed:
         error = InvalidRequest(
             f"{request.method} {request.url.path} is not a route the daemon passes through.",
-            f"Use the routes listed in the daemon's README under {PREFIX[provider]}.",
+            f"Use the routes listed in the daemon's README under {served.prefix}.",
             status=404,
         )
-        return provider_error(provider, error, request)
+        return provider_error(served.wire, error, request)
     methods = ", ".join(sorted(allowed))
     error = InvalidRequest(
         f"{request.url.path} does not take {request.method}; it takes {methods}.",
         f"Send {methods}.",
         status=405,
     )
-    response = provider_error(provider, error, request)
+    response = provider_error(served.wire, error, request)
     response.headers["allow"] = methods
     return response
 
 
 def _endpoint(provider: ProviderId) -> Callable[[Request], Awaitable[Response]]:
+    served = Served(provider, provider, PREFIX[provider])
+
     async def endpoint(request: Request) -> Response:
-        return await relay(request, provider)
+        return await relay(request, served)
 
     return endpoint
 
 
+async def by_id(request: Request) -> Response:
+    """`/providers/<id>/…`: the provider's own routes, for any provider the daemon knows."""
+    runtime: Runtime = request.app.state.runtime
+    raw = request.path_params["provider"]
+    try:
+        provider = runtime.book.known(ProviderId(raw))
+    except (ValueError, ProviderError):
+        listed = ", ".join(runtime.book.providers)
+        error = InvalidRequest(
+            f"There is no provider {raw[:40]!r}; the providers are {listed}.",
+            "Point the base URL at /providers/<id> for one of them.",
+            status=404,
+        )
+        return provider_error(ProviderId.OPENAI, error, request)
+    spec = runtime.book.endpoint(provider)
+    wire = provider if spec is None else wire_family(spec.wire)
+    return await relay(request, Served(provider, wire, f"{BY_ID}{provider.value}"))
+
+
+def wire_family(wire: ProviderWire) -> ProviderId:
+    """The built-in provider whose routes and error shape an added provider's wire has."""
+    return ProviderId.ANTHROPIC if wire is ProviderWire.ANTHROPIC_MESSAGES else ProviderId.OPENAI
+
+
 ROUTES = [
     # Every method: the route itself answers 404 or 405 for what it does not serve.
-    Route(f"{prefix}/{{rest:path}}", _endpoint(provider), methods=list(ALL_METHODS))
-    for provider, prefix in PREFIX.items()
+    *(
+        Route(f"{prefix}/{{rest:path}}", _endpoint(provider), methods=list(ALL_METHODS))
+        for provider, prefix in PREFIX.items()
+    ),
+    Route(f"{BY_ID}{{provider}}/{{rest:path}}", by_id, methods=list(ALL_METHODS)),
 ]
