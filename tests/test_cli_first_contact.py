@@ -113,6 +113,30 @@ def test_keys_speak_json_and_read_the_key_from_stdin(demo: Daemon) -> None:
     assert json.loads(removed.stdout)["api_key"]["state"] == "missing"
 
 
+def test_providers_are_added_listed_and_removed_with_the_key_from_stdin(demo: Daemon) -> None:
+    env = {"KATA_PROVIDERS_URL": demo.url, "KATA_PROVIDERS_TOKEN": demo.token}
+    key = "sk-or-typed-in-key-0077"
+    added = _cli(
+        *("providers", "add", "router", "--base-url", "http://127.0.0.1:9/v1"),
+        *("--name", "Router", "--header", "X-Title=Kata", "--with-key", "--json"),
+        env=env,
+        stdin=f"{key}\n",
+    )
+    assert added.returncode == 0, added.stderr
+    status = json.loads(added.stdout)
+    assert status["api_key"]["hint"] == "…0077"
+    assert status["endpoint"]["spec"]["headers"] == {"X-Title": "Kata"}
+    assert key not in added.stdout + added.stderr
+    listed = _cli("providers", "list", env=env)
+    assert "router: Router (http://127.0.0.1:9/v1)" in listed.stdout
+    again = _cli("providers", "add", "router", "--base-url", "http://127.0.0.1:9/v1", env=env)
+    assert again.returncode == 1
+    assert "added already" in again.stderr
+    removed = _cli("providers", "remove", "router", env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert "router" not in _cli("providers", "list", env=env).stdout
+
+
 def test_errors_carry_an_action_the_cli_turns_into_a_command(demo: Daemon) -> None:
     env = {"KATA_PROVIDERS_URL": demo.url, "KATA_PROVIDERS_TOKEN": demo.token}
     _cli("keys", "remove", "openai", env=env)

@@ -17,6 +17,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+from service.process import provider_commands
 from service.process.client_commands import ClientError, keys, models, open_page, run, status, usage
 from service.usage import table as usage_table
 
@@ -38,11 +39,11 @@ def add_commands(commands: Any) -> None:
 
     commands.add_parser("status", parents=[common], help="show each provider's auth and health")
     models = commands.add_parser("models", parents=[common], help="list models")
-    models.add_argument("--provider", choices=["anthropic", "openai"])
+    models.add_argument("--provider", help="a provider id (default: every provider)")
     models.add_argument("--refresh", action="store_true", help="bypass the 10-minute cache")
     run = commands.add_parser("run", parents=[common], help="run a prompt, streaming the answer")
     run.add_argument("prompt")
-    run.add_argument("--provider", choices=["anthropic", "openai"])
+    run.add_argument("--provider", help="a provider id (default: the default provider)")
     run.add_argument("--model")
     run.add_argument("--system")
     run.add_argument("--max-tokens", type=int, default=1024)
@@ -52,8 +53,13 @@ def add_commands(commands: Any) -> None:
     usage_table.add_arguments(usage)
     keys = commands.add_parser("keys", parents=[common], help="store or remove an API key")
     keys.add_argument("action", choices=["set", "remove"])
-    keys.add_argument("provider", choices=["anthropic", "openai"])
+    keys.add_argument("provider", help="a provider id: anthropic, openai, or one you added")
     keys.add_argument("--verify", action="store_true", help="probe the provider before storing")
+    provider_commands.add_arguments(
+        commands.add_parser(
+            "providers", parents=[common], help="list, add or remove the providers you add"
+        )
+    )
     wait = commands.add_parser(
         "wait", parents=[common], help="wait until the daemon answers (for scripts)"
     )
@@ -116,6 +122,7 @@ def run_command(
                 "run": run,
                 "usage": usage,
                 "keys": keys,
+                "providers": provider_commands.providers,
                 "open": open_page,
             }[args.command]
             handler(client, args, out, err)
