@@ -248,6 +248,31 @@ def test_3b_usage_shows_spend_budgets_and_the_latest_executions_live(
     _shot(world, screenshots, "3b-usage")
 
 
+def test_3c_an_added_provider_appears_answers_and_goes_away(
+    world: World, screenshots: Path
+) -> None:
+    from adapters.fakes.ollama import FakeOllama
+
+    page = world.page
+    with FakeOllama().in_thread() as ollama:
+        page.fill("#add-id", "ollama")
+        page.fill("#add-name", "Ollama here")
+        page.fill("#add-url", f"{ollama.url}/v1")
+        page.select_option("#add-auth", "none")
+        page.fill("#add-model", "llama3.2:latest")
+        page.click("#add-provider button[type=submit]")
+        _expect_text(_card(world, "ollama").locator("[data-testid=endpoint]"), "loopback")
+        _expect_text(page.locator("#prompt-provider"), "Ollama here")
+        _run_prompt(world, "ollama", "hello from an added provider")
+        _expect_text(page.locator("#prompt-meta"), "ollama · ")
+        _shot(world, screenshots, "3c-added-provider")
+        _card(world, "ollama").locator("button.remove-provider").click()
+        from playwright.sync_api import expect
+
+        expect(_card(world, "ollama")).to_have_count(0, timeout=TIMEOUT_MS)
+        assert page.locator("#prompt-provider option[value=ollama]").count() == 0
+
+
 def test_4_anthropic_token_session(world: World, screenshots: Path) -> None:
     path = anthropic_profile(world.home / ".config" / "anthropic")
     card = _card(world, "anthropic")

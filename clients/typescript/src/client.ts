@@ -12,6 +12,7 @@ export type ProviderId = Schemas["ProviderId"];
 export type ProviderList = Schemas["ProviderList"];
 export type ProviderStatus = Schemas["ProviderStatus"];
 export type ProviderSettingsUpdate = Schemas["ProviderSettingsUpdate"];
+export type EndpointAdd = Schemas["EndpointAdd"];
 export type DaemonSettings = Schemas["DaemonSettings"];
 export type DaemonSettingsUpdate = Schemas["DaemonSettingsUpdate"];
 export type ModelList = Schemas["ModelList"];
@@ -104,6 +105,19 @@ export class KataClient {
   ): Promise<ProviderStatus> {
     const body = { api_key: apiKey, verify: options?.verify ?? false };
     return this.#json("PUT", `/v1/providers/${provider}/api-key`, body, options);
+  }
+
+  /** Add a provider: a local or hosted endpoint that speaks the OpenAI or Anthropic wire. Its
+   * key, if given, is stored like any other and never comes back. */
+  addProvider(provider: EndpointAdd, options?: CallOptions): Promise<ProviderStatus> {
+    return this.#json("POST", "/v1/providers", provider, options);
+  }
+
+  /** Remove a provider you added, and its key. */
+  async removeProvider(provider: ProviderId, options?: CallOptions): Promise<void> {
+    const signal = withTimeout(options?.signal, this.#timeoutMs);
+    const response = await this.#open("DELETE", `/v1/providers/${provider}`, undefined, signal, true);
+    await response.body?.cancel();
   }
 
   deleteApiKey(provider: ProviderId, options?: CallOptions): Promise<ProviderStatus> {
@@ -451,4 +465,24 @@ function toQuery(query: Record<string, string | number | undefined> | undefined)
     if (value !== undefined) params.set(name, String(value));
   }
   return params.size ? `?${params}` : "";
+}
+
+/**
+ * The provider list after `event`: the list changes at run time as a user adds and removes
+ * providers (`provider_added`, `provider_removed`) and as each one's status changes
+ * (`provider_status`); a `snapshot` replaces it whole. Other events leave it as it is.
+ */
+export function foldProviders(providers: ProviderStatus[], event: StateEvent): ProviderStatus[] {
+  switch (event.type) {
+    case "snapshot":
+      return event.providers;
+    case "provider_added":
+      return [...providers.filter((p) => p.id !== event.provider.id), event.provider];
+    case "provider_removed":
+      return providers.filter((p) => p.id !== event.provider);
+    case "provider_status":
+      return providers.map((p) => (p.id === event.provider.id ? event.provider : p));
+    default:
+      return providers;
+  }
 }

@@ -4,6 +4,7 @@ import { after, before, describe, test } from "node:test";
 import { inspect } from "node:util";
 import {
   KataError,
+  foldProviders,
   spawnDaemon,
   type DaemonHandle,
   type ExecutionStreamEvent,
@@ -72,7 +73,7 @@ describe("a supervised demo daemon", () => {
     const text = result.content.map((block) => (block.type === "text" ? block.text : "")).join("");
     assert.equal(text, "Echo: Hello from the shell");
     assert.equal(result.provider, "openai");
-    assert.ok((result.usage.total_tokens ?? 0) > 0);
+    assert.ok((result.usage?.total_tokens ?? 0) > 0);
   });
 
   test("streams a tool call, ending in exactly one done", async () => {
@@ -146,6 +147,41 @@ describe("a supervised demo daemon", () => {
     assert.equal(changed.provider.settings.default_model, "gpt-5.4");
     const settings = await daemon.client.settings();
     assert.equal(typeof settings.openai_chatgpt_backend, "boolean");
+    feed.close();
+    await events.return?.(undefined);
+  });
+
+  test("a provider list that changes at run time: added and removed, folded from events", async () => {
+    const feed = daemon.client.events();
+    const events = feed[Symbol.asyncIterator]();
+    const snapshot = await first(events, (e) => e.type === "snapshot", 10_000);
+    let providers = foldProviders([], snapshot);
+    const added = await daemon.client.addProvider({
+      id: "local-llm",
+      display_name: "Local LLM",
+      wire: "openai-chat",
+      base_url: "http://127.0.0.1:9/v1",
+      auth: "none",
+    });
+    assert.equal(added.resolved_mode, "none");
+    const announced = await first(events, (e) => e.type === "provider_added", 10_000);
+    providers = foldProviders(providers, announced);
+    assert.deepEqual(
+      providers.map((p) => p.id),
+      ["anthropic", "openai", "local-llm"],
+    );
+    await daemon.client.removeProvider("local-llm");
+    const gone = await first(events, (e) => e.type === "provider_removed", 10_000);
+    providers = foldProviders(providers, gone);
+    assert.deepEqual(
+      providers.map((p) => p.id),
+      ["anthropic", "openai"],
+    );
+    await assert.rejects(daemon.client.removeProvider("local-llm"), (error: unknown) => {
+      assert.ok(error instanceof KataError);
+      assert.equal(error.status, 404);
+      return true;
+    });
     feed.close();
     await events.return?.(undefined);
   });

@@ -157,7 +157,10 @@ function onEvent(event) {
     $("#version").textContent = event.daemon.version;
     showSettings(event.settings);
     $("#demo").hidden = !event.daemon.demo;
+    const listed = new Set(event.providers.map((p) => p.id));
+    for (const id of [...state.providers.keys()]) if (!listed.has(id)) forget(id);
     for (const provider of event.providers) render(provider);
+    providerOptions();
     for (const problem of event.problems) log(`daemon: ${problem.message}`);
     log(`connected: ${event.providers.map((p) => `${p.display_name} ${verdict(p).text}`).join("; ")}`);
   } else if (event.type === "provider_status") {
@@ -165,6 +168,15 @@ function onEvent(event) {
     render(event.provider);
     const now = verdict(event.provider).text;
     if (!before || verdict(before).text !== now) log(`${event.provider.display_name}: ${now}`);
+  } else if (event.type === "provider_added") {
+    render(event.provider);
+    providerOptions();
+    log(`${event.provider.display_name}: added (${verdict(event.provider).text})`);
+  } else if (event.type === "provider_removed") {
+    const gone = state.providers.get(event.provider);
+    forget(event.provider);
+    providerOptions();
+    log(`${gone ? gone.display_name : event.provider}: removed`);
   } else if (event.type === "execution_finished") {
     const outcome = event.state === "succeeded" ? "done" : `${event.state} (${event.error_code})`;
     const mode = event.auth_mode.replace("_", " ") + (event.fallback_applied ? ", fallback" : "");
@@ -179,6 +191,48 @@ function onEvent(event) {
     log(`daemon: ${event.error.message}`);
   } else if (event.type === "models_updated") {
     log(`${event.provider}: ${event.count} models (${event.provenance})`);
+  }
+}
+
+// The provider list changes at run time: every list of providers is rebuilt from it.
+function providerOptions() {
+  for (const select of [$("#default-provider"), $("#prompt-provider")]) {
+    const chosen = select.value;
+    for (const option of [...select.options].slice(1)) option.remove();
+    for (const p of state.providers.values()) select.add(new Option(p.display_name, p.id));
+    select.value = state.providers.has(chosen) ? chosen : "";
+  }
+}
+
+function forget(id) {
+  state.providers.delete(id);
+  document.getElementById(`card-${id}`)?.remove();
+}
+
+async function addProvider(event) {
+  event.preventDefault();
+  const form = $("#add-provider");
+  const feedback = $("#add-feedback");
+  const field = (name) => form.elements[name].value.trim();
+  const body = {
+    id: field("id"),
+    display_name: field("display_name") || field("id"),
+    wire: field("wire"),
+    base_url: field("base_url"),
+    auth: field("auth"),
+  };
+  if (field("default_model")) body.default_model = field("default_model");
+  if (field("api_key")) body.api_key = field("api_key");
+  feedback.textContent = "Adding…";
+  try {
+    const added = await api("POST", "/v1/providers", body);
+    render(added);
+    providerOptions();
+    form.reset();
+    feedback.textContent = `Added ${added.display_name}: ${verdict(added).text}`;
+  } catch (error) {
+    form.elements.api_key.value = "";
+    feedback.textContent = error.message;
   }
 }
 
@@ -252,6 +306,17 @@ function card(id) {
     act(id, "POST", `/v1/providers/${id}/check`, undefined, "Checking…",
       (p) => `Checked: ${verdict(p).text}${p.health.latency_ms != null ? ` (${Math.round(p.health.latency_ms)} ms)` : ""}`));
   $(".fix", element).addEventListener("click", () => fix(id));
+  $(".remove-provider", element).addEventListener("click", async () => {
+    const feedback = $(".key-form .feedback", element);
+    feedback.textContent = "Removing the provider…";
+    try {
+      await api("DELETE", `/v1/providers/${id}`);
+      forget(id);
+      providerOptions();
+    } catch (error) {
+      feedback.textContent = error.message;
+    }
+  });
   for (const control of element.querySelectorAll("input, select, button")) {
     control.id = `${id}-${control.name || control.className}`;
   }
@@ -317,6 +382,13 @@ function render(p) {
   state.providers.set(p.id, p);
   const element = card(p.id);
   $(".name", element).textContent = p.display_name + (p.demo ? " (DEMO)" : "");
+  const endpoint = $(".endpoint", element);
+  endpoint.hidden = !p.endpoint;
+  endpoint.textContent = p.endpoint ? `${p.endpoint.spec.base_url} · ${p.endpoint.spec.wire} · ${p.endpoint.scope}` +
+    (p.endpoint.insecure ? " · plain http across a network" : "") +
+    (p.endpoint.spec.verify_tls ? "" : " · any TLS certificate accepted") : "";
+  $(".remove-provider", element).hidden = !p.endpoint;
+  $(".settings select[name=preferred_auth_mode]", element).disabled = Boolean(p.endpoint);
   const v = verdict(p);
   const line = $(".verdict", element);
   line.textContent = v.text;
@@ -452,7 +524,8 @@ async function runPrompt(event) {
       else if (data.type === "done") {
         const r = data.result;
         meta.textContent = `${r.provider} · ${r.model} · ${r.auth_mode}${r.fallback_applied ? " (fallback applied)" : ""}`
-          + ` · ${r.usage.output_tokens} tokens · ${Math.round(r.timings.total_ms)} ms`;
+          + ` · ${r.usage ? `${r.usage.output_tokens} tokens` : "no token counts reported"}`
+          + ` · ${Math.round(r.timings.total_ms)} ms`;
       } else if (data.type === "error") {
         throw Object.assign(new Error(data.error.message), { body: data.error });
       }
@@ -475,6 +548,7 @@ function tick() {
 
 $("#prompt-form").addEventListener("submit", runPrompt);
 $("#daemon-settings").addEventListener("change", saveDaemonSettings);
+$("#add-provider").addEventListener("submit", addProvider);
 setInterval(tick, 1000);
 // A link opened in a tab already showing the page changes only the fragment: no reload.
 window.addEventListener("hashchange", start);
