@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import anthropic
+import httpx
+import httpx2
 import openai
 import pytest
 
@@ -19,7 +21,14 @@ from adapters.fakes.ollama import FakeOllama, OllamaModels
 from service.executions.retry import RetryPolicy
 from service.process.config import DaemonConfig
 from tests.fakes_keyring import MemoryKeyring
-from tests.support import ANTHROPIC_KEY, LiveServer, Upstreams, make_runtime, read_sse
+from tests.support import (
+    ANTHROPIC_KEY,
+    LiveServer,
+    Upstreams,
+    loopback,
+    make_runtime,
+    read_sse,
+)
 
 AZURE_KEY = "azure-key-0123456789abcdef0123456789abcd"
 API_VERSION = "2024-10-21"
@@ -232,3 +241,33 @@ def test_sdks_reach_any_provider_by_id_through_the_compatible_routes(
         )
         with pytest.raises(openai.NotFoundError):
             unknown.models.list()
+
+
+async def test_a_model_the_listing_says_takes_no_tools_is_refused_up_front(
+    config: DaemonConfig, client: httpx.AsyncClient
+) -> None:
+    # OpenRouter's listing says which parameters each model takes.
+    listing = {
+        "data": [
+            {"id": "plain/model", "supported_parameters": ["temperature"]},
+            {"id": "tool/model", "supported_parameters": ["tools", "tool_choice"]},
+        ]
+    }
+    calls: list[str] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        calls.append(request.url.path)
+        return httpx2.Response(200, json=listing)
+
+    async with loopback(answer) as url:
+        body = {"id": "router", "display_name": "Router", "wire": "openai-chat"}
+        added = await client.post("/v1/providers", json={**body, "base_url": url, "auth": "none"})
+        assert added.status_code == 201, added.text
+        models = await client.get("/v1/models", params={"provider": "router"})
+        tools = {m["id"]: m["tools"] for m in models.json()["providers"][0]["models"]}
+        assert tools == {"plain/model": False, "tool/model": True}
+        ask = _ask("x", "router", model="plain/model", tools=TOOLS)
+        refused = await client.post("/v1/executions", json=ask)
+        assert refused.status_code == 422
+        assert refused.json()["details"][0]["loc"] == ["body", "tools"]
+        assert calls == ["/models"], "refused before anything was sent"

@@ -18,6 +18,7 @@ from contracts.error_body import ErrorDetail
 from contracts.errors import Cancelled, InvalidRequest, MissingAuth, ProviderError
 from contracts.events import ExecutionFinishedEvent, ProviderErrorEvent, UsageEvent
 from contracts.executions import CancelResult, ExecutionRequest, ExecutionState, Usage
+from contracts.models import ModelInfo
 from service.events import EventBus
 from service.executions.execution import Execution
 from service.executions.ports import Deadlines
@@ -44,7 +45,9 @@ class Dispatcher:
         meter: Meter,
         bus: EventBus,
         now: Callable[[], datetime],
+        listed: Callable[[ProviderId, str], ModelInfo | None] = lambda _p, _m: None,
     ) -> None:
+        self._listed = listed  # what the last model list said of a model
         self.book = book
         self._bus = bus
         self._now = now
@@ -81,6 +84,15 @@ class Dispatcher:
                 provider=provider,
                 status=422,
                 details=[ErrorDetail(loc=["body", "model"], msg="required here", type="missing")],
+            )
+        listed = self._listed(provider, model) if request.tools else None
+        if listed is not None and listed.tools is False:
+            raise InvalidRequest(
+                f"{model} does not take tools, as {provider.value}'s model list says.",
+                "Leave out `tools`, or choose a model that takes them.",
+                provider=provider,
+                status=422,
+                details=[ErrorDetail(loc=["body", "tools"], msg="not taken", type="unsupported")],
             )
         execution = Execution(
             request,

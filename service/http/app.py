@@ -140,6 +140,7 @@ def build_runtime(
         meter,
         bus,
         now,
+        models.model,
     )
     added = AddedProviders(
         book,
