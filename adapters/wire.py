@@ -55,6 +55,17 @@ class WireRequest:
         return json.dumps(self.json_body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def key_headers(secret: str, key_header: str | None) -> dict[str, str]:
+    """How a key travels: `authorization` as a bearer token (OpenAI, most compatible servers),
+    in a header of its own (`x-api-key`: Anthropic; `api-key`: Azure), or not at all (`None`: an
+    endpoint without auth). Each wire module names its own default."""
+    if key_header is None:
+        return {}
+    if key_header == "authorization":
+        return {"authorization": f"Bearer {secret}"}
+    return {key_header: secret}
+
+
 def error_body(raw: bytes) -> Any:
     """An error answer's JSON body, or its text when it is not JSON (a proxy's HTML page)."""
     text = raw.decode("utf-8", "replace").strip()

@@ -30,7 +30,7 @@ from adapters.relay import (
 from adapters.specs import name_of
 from adapters.sse_reader import events, parse
 from adapters.upstream_time import answered, timed
-from adapters.wire import OnError, Wire, error_body, lines
+from adapters.wire import OnError, Wire, error_body, key_headers, lines
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderError, ProviderUnavailable
 from contracts.executions import ExecutionRequest
@@ -182,7 +182,7 @@ class AnthropicAdapter:
         with self._errors(credential):
             token = self._bearer(credential)
             if self._on_wire(credential, token):
-                key = wire.key_headers(credential.api_key or "", self._key_header_for(credential))
+                key = key_headers(credential.api_key or "", self._key_header_for(credential))
                 auth = {**self._extra_headers, **key}
                 if token is not None:
                     sent = {**token.headers, **self._extra_headers, **request.headers}

@@ -13,7 +13,7 @@ from typing import Any
 from adapters.anthropic.bearer import Bearer, auth_headers
 from adapters.anthropic.errors import PROVIDER, error_detail
 from adapters.errors import from_answer
-from adapters.wire import WireRequest
+from adapters.wire import WireRequest, key_headers
 from contracts.base import ProviderId
 from contracts.errors import ProviderError
 from contracts.models import ModelInfo
@@ -32,16 +32,6 @@ def custom_headers(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
         if colon >= 0:
             parsed[line[:colon].strip()] = line[colon + 1 :].strip()
     return parsed
-
-
-def key_headers(api_key: str, key_header: str | None = "x-api-key") -> dict[str, str]:
-    """How an API key travels: `x-api-key` (Anthropic), a bearer token (a gateway that asks for
-    one), or not at all (`None`: an endpoint without auth)."""
-    if key_header is None:
-        return {}
-    if key_header == "authorization":
-        return {"authorization": f"Bearer {api_key}"}
-    return {key_header: api_key}
 
 
 def headers(

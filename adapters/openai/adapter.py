@@ -30,7 +30,7 @@ from adapters.relay import (
 )
 from adapters.specs import name_of
 from adapters.sse_reader import events, parse
-from adapters.wire import OnError, Wire, WireRequest, error_body, lines
+from adapters.wire import OnError, Wire, WireRequest, error_body, key_headers, lines
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import MissingAuth, ProviderError, ProviderUnavailable
 from contracts.executions import ExecutionRequest
@@ -148,7 +148,7 @@ class OpenAIAdapter:
             )
         with self._errors(credential):
             secret, extra = self._auth(credential)
-            auth = {**extra, **wire.key_headers(secret, self._key_header_for(credential))}
+            auth = {**extra, **key_headers(secret, self._key_header_for(credential))}
             async with self._wire.relay(request, auth) as answer:
                 answer.body = mapped(
                     answer.body,

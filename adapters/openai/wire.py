@@ -11,7 +11,7 @@ from typing import Any
 
 from adapters.errors import from_answer
 from adapters.openai.errors import PROVIDER, error_detail
-from adapters.wire import WireRequest
+from adapters.wire import WireRequest, key_headers
 from contracts.base import ProviderId
 from contracts.errors import ProviderError
 from contracts.models import ModelInfo
@@ -27,16 +27,6 @@ def account_headers(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     if environ.get("OPENAI_PROJECT_ID"):
         extra["OpenAI-Project"] = environ["OPENAI_PROJECT_ID"]
     return extra
-
-
-def key_headers(secret: str, key_header: str | None = "authorization") -> dict[str, str]:
-    """How `secret` travels: as a bearer token (OpenAI, and most compatible endpoints), in a
-    header of its own (Azure's `api-key`), or not at all (`None`: an endpoint without auth)."""
-    if key_header is None:
-        return {}
-    if key_header == "authorization":
-        return {"authorization": f"Bearer {secret}"}
-    return {key_header: secret}
 
 
 def headers(
