@@ -8,6 +8,7 @@ upgrade that drops a parameter fails a test instead of a user's request.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from adapters.specs import name_of
 from contracts.base import ProviderId
@@ -31,7 +32,11 @@ class CapabilityTable:
         return replace(self, token_sessions=False)
 
     def contract(self) -> ProviderCapabilities:
-        """The wire form shown in provider status."""
+        """The wire form shown in provider status (built once: every status recompute reads it)."""
+        return self._contract
+
+    @cached_property
+    def _contract(self) -> ProviderCapabilities:
         return ProviderCapabilities(
             **{name: sdk is not None for name, sdk in self.parameters.items()},
             model_listing=self.model_listing,

@@ -99,8 +99,19 @@ class UsageScan:
         self._rest = b""
         self._whole: list[bytes] = []
         self._skip_blank = False
-        self.usage = Usage()
+        self._usage = Usage()
+        self.reported = False  # whether the answer carried any token counts
         self.model: str | None = None
+
+    @property
+    def usage(self) -> Usage:
+        """The counts read so far (zeros until the answer reports some: see `reported`)."""
+        return self._usage
+
+    @usage.setter
+    def usage(self, value: Usage) -> None:
+        self._usage = value
+        self.reported = True
 
     def feed(self, chunk: bytes) -> bytes:
         if not self._streamed:

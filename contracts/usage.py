@@ -38,7 +38,9 @@ class ExecutionRecord(Response):
     fallback_applied: bool
     outcome: ExecutionState
     error_code: ErrorCode | None = None
-    usage: Usage
+    usage: Usage | None = Field(
+        description="null: the provider reported no token counts (absent, not zero; unpriced)."
+    )
     agent: str | None = Field(default=None, description="From the request's metadata.agent.")
     run: str | None = Field(default=None, description="From the request's metadata.run.")
     space: str | None = Field(default=None, description="From the request's metadata.space.")

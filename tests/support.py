@@ -111,14 +111,18 @@ def make_runtime(config: DaemonConfig, keyring: Any = None, **kwargs: Any) -> Ru
 
 def error_in_routes_shape(path: str, body: Any) -> dict[str, Any] | None:
     """Assert an error body is in the shape of the route that sent it (the provider's under
-    `/anthropic/` and `/openai/`, the taxonomy's elsewhere); the taxonomy body inside it, or
+    `/anthropic/` and `/openai/`, the wire's under `/providers/<id>/`, the taxonomy's
+    elsewhere); the taxonomy body inside it, or
     None for a provider's own answer passed on unchanged."""
-    if path.startswith("/anthropic/"):
+    anthropic_shaped = path.startswith("/anthropic/") or (
+        path.startswith("/providers/") and body.get("type") == "error"  # its wire's shape
+    )
+    if anthropic_shaped:
         assert body["type"] == "error", body
         assert body["error"]["type"], body
         assert body["error"]["message"], body
         kata = body.get("kata")
-    elif path.startswith("/openai/"):
+    elif path.startswith(("/openai/", "/providers/")):
         assert body["error"]["message"], body
         assert body["error"]["type"], body
         kata = body["error"].get("kata")

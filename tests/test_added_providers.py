@@ -138,7 +138,7 @@ def test_an_added_ollama_serves_like_a_built_in_provider(
 
         rows = http.get("/v1/executions", params={"provider": "ollama"}).json()["executions"]
         assert len(rows) == 2
-        assert all(row["usage"]["cost_usd"] is None for row in rows)
+        assert all(row["usage"] is None for row in rows)  # absent in the ledger too
 
 
 def test_an_added_provider_survives_a_restart_and_is_removed_with_its_key(
@@ -271,3 +271,35 @@ async def test_a_model_the_listing_says_takes_no_tools_is_refused_up_front(
         assert refused.status_code == 422
         assert refused.json()["details"][0]["loc"] == ["body", "tools"]
         assert calls == ["/models"], "refused before anything was sent"
+
+
+def test_an_added_anthropic_wire_endpoint_answers_in_anthropic_shape(
+    config: DaemonConfig, fakes: Upstreams
+) -> None:
+    gateway = {
+        "id": "gateway",
+        "display_name": "Team gateway",
+        "wire": "anthropic-messages",
+        "base_url": fakes.anthropic.url,
+        "api_key": ANTHROPIC_KEY,
+        "default_model": "claude-sonnet-5-5",
+    }
+    with _start(config, fakes) as daemon, daemon.client() as http:
+        assert http.post("/v1/providers", json=gateway).status_code == 201
+        answer = http.post("/v1/executions", json=_ask("hello gateway", "gateway", tools=TOOLS))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["usage"]["input_tokens"] > 0
+        assert fakes.anthropic.requests[-1].headers["x-api-key"] == ANTHROPIC_KEY
+        # Refused before any route (no token): still the shape of the wire it speaks.
+        bare = httpx.post(f"{daemon.url}/providers/gateway/v1/messages", json={})
+        assert bare.status_code == 401
+        assert bare.json()["type"] == "error"
+        assert bare.json()["error"]["type"] == "authentication_error"
+        openai_shaped = httpx.post(f"{daemon.url}/providers/nobody/chat/completions", json={})
+        assert openai_shaped.json()["error"]["type"]
+        # An endpoint has no token session to prefer.
+        session = http.put(
+            "/v1/providers/gateway/settings", json={"preferred_auth_mode": "token_session"}
+        )
+        assert session.status_code == 422
+        assert session.json()["details"][0]["type"] == "unsupported"

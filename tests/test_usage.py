@@ -177,9 +177,24 @@ async def test_the_ledger_migrates_pages_and_keeps_tags_bounded(tmp_path: Path) 
     assert len(first.executions[0].agent or "") == TAG_LIMIT
     await ledger.close()
     db = sqlite3.connect(tmp_path / FILE_NAME)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 3
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert (tmp_path / FILE_NAME).stat().st_mode & 0o777 == 0o600
+
+
+async def test_usage_a_provider_never_reported_stays_absent_in_the_ledger(
+    tmp_path: Path,
+) -> None:
+    ledger = Ledger(tmp_path, lambda: 90)
+    await ledger.open()
+    ledger.record(record_of(1, usage=None))
+    ledger.record(record_of(2))
+    page = await ledger.page(10)
+    by_id = {e.id: e.usage for e in page.executions}
+    assert by_id["exe_0001"] is None
+    assert by_id["exe_0002"] is not None
+    assert by_id["exe_0002"].output_tokens == 5
+    await ledger.close()
 
 
 async def test_expired_rows_are_purged_at_open(tmp_path: Path) -> None:

@@ -58,6 +58,7 @@ class Relay:
         self.state = ExecutionState.RUNNING
         self.error: ProviderError | None = None
         self.usage = Usage()
+        self.usage_reported = False  # absent, not zero: some endpoints never report counts
         self.duration_ms = 0.0
         self.ended_at: datetime | None = None
         self._upstream = upstream
@@ -233,6 +234,7 @@ class Relay:
         finally:
             if self.ended_at is None:  # not an upstream error answer passed on
                 self.usage = scan.usage
+                self.usage_reported = scan.reported
                 self.model = scan.model or self.model
             if outcome is ExecutionState.CANCELLED and self.ended_at is None:
                 self.error = _client_left(self.provider)
@@ -258,7 +260,8 @@ class Relay:
         self.state = state
         self.ended_at = datetime.now(UTC)
         self.duration_ms = round((self._clock() - self._started) * 1000, 3)
-        self.usage = self._router.priced(self.model, self.usage)
+        if self.usage_reported:
+            self.usage = self._router.priced(self.model, self.usage)
 
     async def close(self) -> None:
         """Release the upstream answer and the slot."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from adapters.specs import name_of
 from contracts.base import ProviderId
-from service.http.compat_errors import PREFIX
+from service.http.compat_errors import BY_ID, PREFIX
 from service.http.http_errors import ERROR_DESCRIPTIONS
 from service.http.routes.compat import MODEL_SEGMENT, SERVED
 
@@ -102,8 +102,15 @@ def error_schemas() -> dict[str, Any]:
     }
 
 
-def _responses(provider: ProviderId, billable: bool, method: str) -> dict[str, Any]:
-    error = {"$ref": f"#/components/schemas/{ERROR_SCHEMAS[provider]}"}
+# Under `/providers/{provider}`, the shape of the wire that provider speaks (an id no provider has,
+# or a route its wire does not have, is answered in OpenAI's).
+EITHER_ERROR = {
+    "anyOf": [{"$ref": f"#/components/schemas/{name}"} for name in ERROR_SCHEMAS.values()]
+}
+
+
+def _responses(provider: ProviderId, billable: bool, method: str, by_id: bool) -> dict[str, Any]:
+    error = EITHER_ERROR if by_id else {"$ref": f"#/components/schemas/{ERROR_SCHEMAS[provider]}"}
     content: dict[str, Any] = {"application/json": {"schema": {"type": "object"}}}
     if method == "POST":
         content["text/event-stream"] = {"schema": PROVIDER_EVENT}
@@ -130,55 +137,81 @@ def _responses(provider: ProviderId, billable: bool, method: str) -> dict[str, A
     return responses
 
 
+PROVIDER_PARAMETER = {
+    "name": "provider",
+    "in": "path",
+    "required": True,
+    "description": "Any provider the daemon knows: a built-in one or one a user added.",
+    "schema": {"$ref": "#/components/schemas/ProviderId"},
+}
+
+
 def openapi_paths() -> dict[str, Any]:
-    """The compatible routes' path items."""
+    """The compatible routes' path items: each built-in provider's prefix, and every provider's
+    routes by id (`/providers/{provider}`, the routes of the wire it speaks)."""
     paths: dict[str, Any] = {}
-    for provider, routes in SERVED.items():
-        name = name_of(provider)
-        for method, pattern, billable in routes:
-            upstream = pattern.pattern.replace(MODEL_SEGMENT, "{model_id}")
-            operation: dict[str, Any] = {
-                "tags": ["compatible"],
-                "operationId": f"{provider.value}Compat{method.title()}"
-                + re.sub(r"[^A-Za-z]", "", upstream.title()),
-                "summary": f"{name} API pass-through: {method} {upstream}",
-                "description": (
-                    f"Point the official {name} SDK's base URL at `{PREFIX[provider]}` and give "
-                    "it the daemon token as its API key. The body goes upstream as sent, with "
-                    "the resolved credential; the answer comes back unchanged. "
-                    + (
-                        "Budgets, the governor and the usage ledger apply."
-                        if billable
-                        else "Not billed: no budget, slot or ledger row."
-                    )
-                ),
-                "security": [{"bearerAuth": []}]
-                + ([{"anthropicApiKey": []}] if provider is ProviderId.ANTHROPIC else []),
-                "responses": _responses(provider, billable, method),
-            }
-            if method == "POST":
-                body = BODIES[(provider, upstream)]
-                operation["requestBody"] = {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "description": f"The {name} API's own request body.",
-                                "additionalProperties": True,
-                                **body,
-                            }
-                        }
-                    },
-                }
-            if "{model_id}" in upstream:
-                operation["parameters"] = [
-                    {
-                        "name": "model_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": MODEL_ID_PARAMETER,
-                    }
-                ]
-            paths.setdefault(PREFIX[provider] + upstream, {})[method.lower()] = operation
+    for by_id in (False, True):
+        for provider, routes in SERVED.items():
+            _wire_paths(paths, provider, routes, by_id)
     return paths
+
+
+def _wire_paths(
+    paths: dict[str, Any],
+    provider: ProviderId,
+    routes: list[tuple[str, re.Pattern[str], bool]],
+    by_id: bool,
+) -> None:
+    name = name_of(provider)
+    prefix = f"{BY_ID}{{provider}}" if by_id else PREFIX[provider]
+    speaks = f"any provider that speaks the {name} wire" if by_id else name
+    for method, pattern, billable in routes:
+        upstream = pattern.pattern.replace(MODEL_SEGMENT, "{model_id}")
+        operation: dict[str, Any] = {
+            "tags": ["compatible"],
+            "operationId": ("byId" if by_id else "")
+            + f"{provider.value}Compat{method.title()}"
+            + re.sub(r"[^A-Za-z]", "", upstream.title()),
+            "summary": f"{name} API pass-through ({speaks}): {method} {upstream}",
+            "description": (
+                f"Point the official {name} SDK's base URL at `{prefix}` and give "
+                "it the daemon token as its API key. The body goes upstream as sent, with "
+                "the resolved credential; the answer comes back unchanged. "
+                + (
+                    "Budgets, the governor and the usage ledger apply."
+                    if billable
+                    else "Not billed: no budget, slot or ledger row."
+                )
+            ),
+            "security": [{"bearerAuth": []}]
+            + ([{"anthropicApiKey": []}] if provider is ProviderId.ANTHROPIC else []),
+            "responses": _responses(provider, billable, method, by_id),
+        }
+        if method == "POST":
+            body = BODIES[(provider, upstream)]
+            operation["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "description": f"The {name} API's own request body.",
+                            "additionalProperties": True,
+                            **body,
+                        }
+                    }
+                },
+            }
+        parameters = [PROVIDER_PARAMETER] if by_id else []
+        if "{model_id}" in upstream:
+            parameters.append(
+                {
+                    "name": "model_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": MODEL_ID_PARAMETER,
+                }
+            )
+        if parameters:
+            operation["parameters"] = parameters
+        paths.setdefault(prefix + upstream, {})[method.lower()] = operation

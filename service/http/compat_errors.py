@@ -11,15 +11,15 @@ from adapters.anthropic import relay as anthropic_relay
 from adapters.openai import relay as openai_relay
 from adapters.relay import compat_status
 from contracts.base import ProviderId
+from contracts.endpoints import EndpointSpec, ProviderWire
 from contracts.errors import ProviderError
 
 PREFIX = {ProviderId.ANTHROPIC: "/anthropic", ProviderId.OPENAI: "/openai/v1"}
 # Any provider's compatible routes, by id (`/providers/<id>/…`): the provider's base URL.
 BY_ID = "/providers/"
 # Everything under these answers errors in the provider's shape (an unknown path included).
-# Under `/providers/` the route answers in the shape of the wire the provider speaks; what is
-# refused before any route (a missing token, a body too large) takes OpenAI's shape there, the
-# shape most compatible clients read.
+# Under `/providers/<id>/` that is the shape of the wire the provider speaks (OpenAI's for an id
+# no provider has: the shape most compatible clients read).
 SHAPED = {
     "/anthropic/": ProviderId.ANTHROPIC,
     "/openai/": ProviderId.OPENAI,
@@ -33,12 +33,34 @@ ERROR_BODY: dict[ProviderId, Callable[[ProviderError, int, str | None], dict[str
 KATA_REQUEST_ID = b"x-kata-request-id"
 
 
-def shaped_for(path: str) -> ProviderId | None:
-    """The provider whose error shape `path` answers in; None for the daemon's own routes."""
+def wire_of(provider: ProviderId, spec: EndpointSpec | None) -> ProviderId:
+    """The built-in provider whose routes and error shape `provider` has: its own for a built-in
+    one, the one whose wire an added one speaks."""
+    if spec is None:
+        return provider
+    return (
+        ProviderId.ANTHROPIC if spec.wire is ProviderWire.ANTHROPIC_MESSAGES else ProviderId.OPENAI
+    )
+
+
+def shaped_for(path: str, app: Any = None) -> ProviderId | None:
+    """The provider whose error shape `path` answers in; None for the daemon's own routes.
+    `app` (the ASGI scope's) says which wire a provider under `/providers/<id>/` speaks."""
     for prefix, provider in SHAPED.items():
         if path.startswith(prefix):
-            return provider
+            return _by_id(path, app) if prefix == BY_ID else provider
     return None
+
+
+def _by_id(path: str, app: Any) -> ProviderId:
+    runtime = getattr(getattr(app, "state", None), "runtime", None)
+    try:
+        provider = ProviderId(path[len(BY_ID) :].partition("/")[0])
+    except ValueError:
+        return ProviderId.OPENAI
+    if runtime is None or provider not in runtime.book.providers:
+        return ProviderId.OPENAI
+    return wire_of(provider, runtime.book.endpoint(provider))
 
 
 def compat_error(

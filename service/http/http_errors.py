@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Send
+from starlette.types import Scope, Send
 
 from contracts.error_body import ErrorBody, ErrorCode, ErrorDetail
 from contracts.errors import InvalidRequest, ProviderError, UnexpectedError
@@ -60,26 +60,29 @@ def _headers(error: ProviderError) -> dict[str, str]:
 
 
 def _rendered(
-    error: ProviderError, request_id: str | None, path: str
+    error: ProviderError, request_id: str | None, path: str, app: Any = None
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
     """Status, body and headers of `error`: the provider's shape under a compatible route's
     prefix, the taxonomy's elsewhere (the one place this is decided for every error path)."""
-    provider = shaped_for(path)
+    provider = shaped_for(path, app)
     if provider is None:
         return error.status, error.body(request_id).model_dump(mode="json"), _headers(error)
     status, payload, extra = compat_error(provider, error, request_id)
     return status, payload, {**_headers(error), **extra}
 
 
-def error_response(error: ProviderError, request_id: str | None, path: str = "") -> JSONResponse:
+def error_response(
+    error: ProviderError, request_id: str | None, path: str = "", app: Any = None
+) -> JSONResponse:
     """A JSON response for a taxonomy error."""
-    status, payload, headers = _rendered(error, request_id, path)
+    status, payload, headers = _rendered(error, request_id, path, app)
     return JSONResponse(payload, status_code=status, headers=headers)
 
 
-async def send_error(send: Send, error: ProviderError, request_id: str, path: str = "") -> None:
-    """Send a taxonomy error straight over ASGI, for checks that run before any route."""
-    status, payload, extra = _rendered(error, request_id, path)
+async def send_error(send: Send, error: ProviderError, request_id: str, scope: Scope) -> None:
+    """Send a taxonomy error straight over ASGI, for checks that run before any route (the
+    scope says the path, and through its app which wire a `/providers/<id>/` path speaks)."""
+    status, payload, extra = _rendered(error, request_id, scope["path"], scope.get("app"))
     body = json.dumps(payload, separators=(",", ":")).encode()
     headers = [
         (b"content-type", b"application/json"),
@@ -165,11 +168,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_provider_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProviderError)
-        return error_response(exc, request_id_of(request), request.url.path)
+        return error_response(exc, request_id_of(request), request.url.path, request.app)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return error_response(_validation_error(exc), request_id_of(request), request.url.path)
+        error = _validation_error(exc)
+        return error_response(error, request_id_of(request), request.url.path, request.app)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -178,7 +182,7 @@ def install_error_handlers(app: FastAPI) -> None:
             "Check the method and path against the API docs (/docs).",
             status=exc.status_code,
         )
-        response = error_response(error, request_id_of(request), request.url.path)
+        response = error_response(error, request_id_of(request), request.url.path, request.app)
         if exc.headers:
             response.headers.update(exc.headers)
         if exc.status_code == 405:

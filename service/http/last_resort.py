@@ -45,6 +45,11 @@ class LastResort:
             # The client may be gone already; there is nobody left to tell then.
             with contextlib.suppress(Exception):
                 if not started:
-                    await send_error(send, unexpected_error(request_id), request_id, scope["path"])
+                    await send_error(
+                        send,
+                        unexpected_error(request_id),
+                        request_id,
+                        scope,
+                    )
                 elif not ended:
                     await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -97,7 +97,7 @@ class SecurityMiddleware:
             if problem is None and is_preflight(scope, headers):
                 await send_preflight(send_wrapped)
             elif problem is not None:
-                await send_error(send_wrapped, problem, request_id, scope["path"])
+                await send_error(send_wrapped, problem, request_id, scope)
             else:
                 await self._call_app(scope, receive, send_wrapped, headers, request_id)
         finally:
@@ -188,7 +188,7 @@ class SecurityMiddleware:
         if scope["method"] in STATE_CHANGING:
             problem = self._check_body(headers)
             if problem is not None:
-                await send_error(send, problem, request_id, scope["path"])
+                await send_error(send, problem, request_id, scope)
                 return
         received = 0
         started = False
@@ -208,7 +208,7 @@ class SecurityMiddleware:
                     rejected = True
                     if not started:
                         started = True
-                        await send_error(send, _too_large(limit), request_id, scope["path"])
+                        await send_error(send, _too_large(limit), request_id, scope)
                     return {"type": "http.disconnect"}
             return message
 

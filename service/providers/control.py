@@ -31,6 +31,7 @@ from service.providers.credentials.keystore import check_key_shape
 from service.providers.model_list import Fetch, ModelCache
 from service.providers.provider_book import ProviderBook
 from service.providers.settings_store import SettingsStore
+from service.providers.user_providers import no_session_here
 from service.usage.meter import Meter
 
 log = logging.getLogger("kata.providers")
@@ -121,6 +122,8 @@ class ProviderControl:
         """Change a provider's settings, persist them, and publish the new status."""
         await self.loaded.wait()
         self.book.known(provider)
+        if update.preferred_auth_mode is AuthMode.TOKEN_SESSION and self.book.endpoint(provider):
+            raise no_session_here(provider)
         current = self.book.settings.provider(provider)
         changes = _changes(update, clearable={"default_model", "daily_budget_usd"})
         self.book.replace_settings(

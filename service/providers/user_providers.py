@@ -57,6 +57,18 @@ def unknown_provider(
     return InvalidRequest(message, remediation, status=422, details=[detail])
 
 
+def no_session_here(provider: ProviderId) -> InvalidRequest:
+    """A token session asked of a provider a user added: it has none."""
+    message = f"{provider.value} is an endpoint you added: it has no token session."
+    return InvalidRequest(
+        message,
+        "Leave preferred_auth_mode as api_key; the endpoint's key (or none) is what it uses.",
+        provider=provider,
+        status=422,
+        details=[ErrorDetail(loc=["body", "preferred_auth_mode"], msg=message, type="unsupported")],
+    )
+
+
 def requested_mode(settings: ProviderSettings, spec: EndpointSpec | None) -> AuthMode:
     """The mode asked for: a setting for a built-in provider; what an added one was added with."""
     if spec is None:

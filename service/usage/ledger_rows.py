@@ -53,6 +53,8 @@ MIGRATIONS: Sequence[str] = (
     """,
     # 2: the provider-compatible route a row came by (null for /v1/executions).
     "ALTER TABLE executions ADD COLUMN route TEXT",
+    # 3: 0 when the provider reported no token counts (the zeros are not counts).
+    "ALTER TABLE executions ADD COLUMN usage_reported INTEGER NOT NULL DEFAULT 1",
 )
 
 
@@ -60,7 +62,7 @@ COLUMNS = (
     "id, started_at, first_token_at, ended_at, local_day, provider, model, auth_mode, "
     "fallback_applied, outcome, error_code, input_tokens, cache_read_tokens, "
     "cache_write_tokens, output_tokens, reasoning_tokens, cost_usd, cost_source, agent, run, "
-    "space, route"
+    "space, route, usage_reported"
 )
 
 
@@ -107,7 +109,7 @@ def at_epoch(epoch: float | None) -> datetime | None:
 
 
 def row_of(record: ExecutionRecord) -> tuple[Any, ...]:
-    usage = record.usage
+    usage = record.usage or Usage()
     return (
         record.id,
         epoch(record.started_at),
@@ -131,6 +133,7 @@ def row_of(record: ExecutionRecord) -> tuple[Any, ...]:
         tag(record.run),
         tag(record.space),
         record.route,
+        int(record.usage is not None),
     )
 
 
@@ -146,7 +149,9 @@ def record_of(row: sqlite3.Row) -> ExecutionRecord:
         fallback_applied=bool(row["fallback_applied"]),
         outcome=ExecutionState(row["outcome"]),
         error_code=ErrorCode(row["error_code"]) if row["error_code"] else None,
-        usage=Usage(
+        usage=None
+        if not row["usage_reported"]
+        else Usage(
             input_tokens=row["input_tokens"],
             cache_read_tokens=row["cache_read_tokens"],
             cache_write_tokens=row["cache_write_tokens"],

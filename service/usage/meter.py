@@ -41,6 +41,7 @@ class Finished(Protocol):
     state: ExecutionState
     error: ProviderError | None
     usage: Usage
+    usage_reported: bool  # False: the provider reported no counts (the record says null)
     started_at: datetime
     ended_at: datetime | None
 
@@ -141,7 +142,7 @@ class Meter:
             fallback_applied=execution.fallback_applied,
             outcome=outcome,
             error_code=error.code if error is not None else None,
-            usage=execution.usage,
+            usage=execution.usage if execution.usage_reported else None,
             agent=metadata.get("agent"),
             run=metadata.get("run"),
             space=metadata.get("space"),

@@ -94,7 +94,8 @@ def ledger(
     }
     # A client that left mid-stream stops the daemon reading: the fake may have written its
     # whole reply (usage last) into a socket nobody reads. Those are held to "never more".
-    client_left = {r.marker: r.kind for r in records if r.outcome == "aborted"}
+    # So does an execution cancelled because its provider was removed mid-stream.
+    client_left = {r.marker: r.kind for r in records if r.outcome in ("aborted", "error:cancelled")}
     how = {r.marker: f"{r.kind}/{r.provider}/{r.outcome}" for r in records}
     missing, over, miscounted, phantom = [], [], [], []
     ledger_tokens = oracle_tokens = 0

@@ -66,6 +66,8 @@ class Load:
         self.queue_wait_s = queue_wait_s
         self.total_s = total_s
         self.outcomes: list[Outcome] = []
+        # Providers a user added that executions may name now (the actors add and remove them).
+        self.added: list[str] = []
         # (subscriber, daemon generation, event id, whether it is the first after a resume)
         self.event_ids: list[tuple[int, int, int, bool]] = []
         self.stop = asyncio.Event()
@@ -114,7 +116,7 @@ class Load:
         return {"Authorization": f"Bearer {self.daemon.token}"}
 
     async def _execution(self) -> None:
-        provider = self.rng.choice(("anthropic", "openai"))
+        provider = self.rng.choice(("anthropic", "openai", *self.added))
         streamed = self.rng.random() < 0.5
         timeout_s = self.rng.choice((None, None, 5.0, 10.0, 20.0))
         abort_after = self.rng.randint(0, 6) if streamed and self.rng.random() < 0.1 else None

@@ -32,6 +32,15 @@ from tests.chaos.load import MODELS, Daemon, Load
 from tests.sessions_fixtures import anthropic_profile, write_private
 
 KEYS = {"anthropic": "sk-ant-api03-chaos-key", "openai": "sk-proj-chaos-key"}
+# The provider the actors add and remove: an endpoint speaking Chat Completions, served by the
+# OpenAI fake with its key (as a company gateway in front of OpenAI would be).
+SIDE = {
+    "id": "side",
+    "display_name": "Side gateway",
+    "wire": "openai-chat",
+    "api_key": KEYS["openai"],
+    "default_model": MODELS["openai"],
+}
 USD_PER_TOKEN = 0.01  # prices set high, so "to the cent" means to the token
 DAEMON_ENV = {
     "KATA_PROVIDERS_FIRST_TOKEN_TIMEOUT_S": "3",
@@ -97,7 +106,13 @@ async def actors(load: Load, daemon: Daemon, rng: random.Random, plan: dict[str,
     start = time.monotonic()
     # The first and last windows see the steady fault mix alone, at the default settings.
     begin, quiet = plan["act_from"], plan["quiet_after"]
-    next_at = {"limit": begin, "key": begin + 5, "budget": begin + 2, "session": begin + 1}
+    next_at = {
+        "limit": begin,
+        "key": begin + 5,
+        "budget": begin + 2,
+        "session": begin + 1,
+        "provider": begin + 3,
+    }
     kills = list(plan["kills"])
     restored = False
 
@@ -105,7 +120,7 @@ async def actors(load: Load, daemon: Daemon, rng: random.Random, plan: dict[str,
         await daemon.ready.wait()
         headers = {"Authorization": f"Bearer {daemon.token}"}
         answer = await client.request(method, daemon.url + path, json=body, headers=headers)
-        return answer.json()
+        return answer.json() if answer.content else {"status": answer.status_code}
 
     try:
         while not load.stop.is_set():
@@ -120,6 +135,8 @@ async def actors(load: Load, daemon: Daemon, rng: random.Random, plan: dict[str,
                             await call("PUT", f"/v1/providers/{name}/settings", limit)
                         plan["session"] += 2 - plan["session"] % 2  # a live session again
                         write_session(plan["home"], plan["session"], 3600)
+                        load.added.clear()
+                        await call("DELETE", f"/v1/providers/{SIDE['id']}")
                         restored = True
                     continue
                 if now < begin:
@@ -145,6 +162,20 @@ async def actors(load: Load, daemon: Daemon, rng: random.Random, plan: dict[str,
                         "PUT", f"/v1/providers/{provider}/api-key", {"api_key": KEYS[provider]}
                     )
                     plan["done"]["key replaced"] += 1
+                elif now >= next_at["provider"]:
+                    # A provider a user adds and removes while waves name it: its executions
+                    # in flight end cancelled, later ones are refused (unknown provider).
+                    next_at["provider"] = now + rng.uniform(6, 12)
+                    if load.added:
+                        load.added.clear()
+                        await call("DELETE", f"/v1/providers/{SIDE['id']}")
+                        plan["done"]["provider removed"] += 1
+                    else:
+                        body = {**SIDE, "base_url": plan["openai_url"]}
+                        answer = await call("POST", "/v1/providers", body)
+                        if answer.get("id") == SIDE["id"] or answer.get("status") == 409:
+                            load.added.append(SIDE["id"])
+                            plan["done"]["provider added"] += 1
                 elif now >= next_at["session"]:
                     next_at["session"] = now + rng.uniform(4, 10)
                     plan["done"][session_change(plan["home"], rng, plan)] += 1
@@ -211,6 +242,7 @@ async def drive(
     home: Path,
     supervisor: subprocess.Popen[str],
     daemon: Daemon,
+    openai_url: str,
 ) -> dict[str, Any]:
     rng = random.Random(args.seed)  # noqa: S311 - a reproducible run, not a secret
     load = Load(
@@ -257,6 +289,7 @@ async def drive(
         "episodes": [],
         "session": 0,
         "home": home,
+        "openai_url": openai_url,
         "done": dict.fromkeys(
             (
                 "kill -9",
@@ -267,6 +300,8 @@ async def drive(
                 "session refreshed",
                 "session revoked upstream",
                 "session expired on disk",
+                "provider added",
+                "provider removed",
             ),
             0,
         ),
@@ -393,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     Lines(supervisor.stdout, on_line)
     try:
-        result = loop.run_until_complete(drive(args, home, supervisor, daemon))
+        result = loop.run_until_complete(drive(args, home, supervisor, daemon, urls["openai"]))
     finally:
         if supervisor.poll() is None:
             supervisor.kill()

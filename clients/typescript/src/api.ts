@@ -277,7 +277,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Anthropic API pass-through: POST /v1/messages
+         * Anthropic API pass-through (Anthropic): POST /v1/messages
          * @description Point the official Anthropic SDK's base URL at `/anthropic` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Budgets, the governor and the usage ledger apply.
          */
         post: operations["anthropicCompatPostVMessages"];
@@ -297,7 +297,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Anthropic API pass-through: POST /v1/messages/count_tokens
+         * Anthropic API pass-through (Anthropic): POST /v1/messages/count_tokens
          * @description Point the official Anthropic SDK's base URL at `/anthropic` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Not billed: no budget, slot or ledger row.
          */
         post: operations["anthropicCompatPostVMessagesCountTokens"];
@@ -315,7 +315,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Anthropic API pass-through: GET /v1/models
+         * Anthropic API pass-through (Anthropic): GET /v1/models
          * @description Point the official Anthropic SDK's base URL at `/anthropic` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Not billed: no budget, slot or ledger row.
          */
         get: operations["anthropicCompatGetVModels"];
@@ -335,7 +335,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Anthropic API pass-through: GET /v1/models/{model_id}
+         * Anthropic API pass-through (Anthropic): GET /v1/models/{model_id}
          * @description Point the official Anthropic SDK's base URL at `/anthropic` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Not billed: no budget, slot or ledger row.
          */
         get: operations["anthropicCompatGetVModelsModelId"];
@@ -357,7 +357,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * OpenAI API pass-through: POST /responses
+         * OpenAI API pass-through (OpenAI): POST /responses
          * @description Point the official OpenAI SDK's base URL at `/openai/v1` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Budgets, the governor and the usage ledger apply.
          */
         post: operations["openaiCompatPostResponses"];
@@ -377,7 +377,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * OpenAI API pass-through: POST /chat/completions
+         * OpenAI API pass-through (OpenAI): POST /chat/completions
          * @description Point the official OpenAI SDK's base URL at `/openai/v1` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Budgets, the governor and the usage ledger apply.
          */
         post: operations["openaiCompatPostChatCompletions"];
@@ -395,7 +395,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * OpenAI API pass-through: GET /models
+         * OpenAI API pass-through (OpenAI): GET /models
          * @description Point the official OpenAI SDK's base URL at `/openai/v1` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Not billed: no budget, slot or ledger row.
          */
         get: operations["openaiCompatGetModels"];
@@ -415,10 +415,170 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * OpenAI API pass-through: GET /models/{model_id}
+         * OpenAI API pass-through (OpenAI): GET /models/{model_id}
          * @description Point the official OpenAI SDK's base URL at `/openai/v1` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Not billed: no budget, slot or ledger row.
          */
         get: operations["openaiCompatGetModelsModelId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/providers/{provider}/v1/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Anthropic API pass-through (any provider that speaks the Anthropic wire): POST /v1/messages
+         * @description Point the official Anthropic SDK's base URL at `/providers/{provider}` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Budgets, the governor and the usage ledger apply.
+         */
+        post: operations["byIdanthropicCompatPostVMessages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/providers/{provider}/v1/messages/count_tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Anthropic API pass-through (any provider that speaks the Anthropic wire): POST /v1/messages/count_tokens
+         * @description Point the official Anthropic SDK's base URL at `/providers/{provider}` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Not billed: no budget, slot or ledger row.
+         */
+        post: operations["byIdanthropicCompatPostVMessagesCountTokens"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/providers/{provider}/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Anthropic API pass-through (any provider that speaks the Anthropic wire): GET /v1/models
+         * @description Point the official Anthropic SDK's base URL at `/providers/{provider}` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Not billed: no budget, slot or ledger row.
+         */
+        get: operations["byIdanthropicCompatGetVModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/providers/{provider}/v1/models/{model_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Anthropic API pass-through (any provider that speaks the Anthropic wire): GET /v1/models/{model_id}
+         * @description Point the official Anthropic SDK's base URL at `/providers/{provider}` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Not billed: no budget, slot or ledger row.
+         */
+        get: operations["byIdanthropicCompatGetVModelsModelId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/providers/{provider}/responses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * OpenAI API pass-through (any provider that speaks the OpenAI wire): POST /responses
+         * @description Point the official OpenAI SDK's base URL at `/providers/{provider}` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Budgets, the governor and the usage ledger apply.
+         */
+        post: operations["byIdopenaiCompatPostResponses"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/providers/{provider}/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * OpenAI API pass-through (any provider that speaks the OpenAI wire): POST /chat/completions
+         * @description Point the official OpenAI SDK's base URL at `/providers/{provider}` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Budgets, the governor and the usage ledger apply.
+         */
+        post: operations["byIdopenaiCompatPostChatCompletions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/providers/{provider}/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OpenAI API pass-through (any provider that speaks the OpenAI wire): GET /models
+         * @description Point the official OpenAI SDK's base URL at `/providers/{provider}` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Not billed: no budget, slot or ledger row.
+         */
+        get: operations["byIdopenaiCompatGetModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/providers/{provider}/models/{model_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OpenAI API pass-through (any provider that speaks the OpenAI wire): GET /models/{model_id}
+         * @description Point the official OpenAI SDK's base URL at `/providers/{provider}` and give it the daemon token as its API key. The body goes upstream as sent, with the resolved credential; the answer comes back unchanged. Not billed: no budget, slot or ledger row.
+         */
+        get: operations["byIdopenaiCompatGetModelsModelId"];
         put?: never;
         post?: never;
         delete?: never;
@@ -821,7 +981,8 @@ export interface components {
             fallback_applied: boolean;
             outcome: components["schemas"]["ExecutionState"];
             error_code?: components["schemas"]["ErrorCode"] | null;
-            usage: components["schemas"]["Usage"];
+            /** @description null: the provider reported no token counts (absent, not zero; unpriced). */
+            usage: components["schemas"]["Usage"] | null;
             /**
              * Agent
              * @description From the request's metadata.agent.
@@ -5209,6 +5370,1004 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OpenAIError"];
+                };
+            };
+        };
+    };
+    byIdanthropicCompatPostVMessages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Any provider the daemon knows: a built-in one or one a user added. */
+                provider: components["schemas"]["ProviderId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    model: string;
+                    max_tokens: number;
+                    messages: Record<string, never>[];
+                    stream?: boolean;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "text/event-stream": {
+                        event?: string;
+                        data: string;
+                    };
+                };
+            };
+            /** @description Malformed request (invalid_request). Or the provider's own answer with this status. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). Or the provider's own answer with this status. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). Or the provider's own answer with this status. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). Or the provider's own answer with this status. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The path does not take this method (invalid_request); `Allow` lists those it takes. Or the provider's own answer with this status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The request body is too large (invalid_request). Or the provider's own answer with this status. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The request body is not application/json (invalid_request). Or the provider's own answer with this status. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). Or the provider's own answer with this status. */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider is rate limiting (rate_limited). Or the provider's own answer with this status. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). Or the provider's own answer with this status. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider answered in a way the daemon did not expect (unexpected_error). Or the provider's own answer with this status. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider is unavailable (provider_unavailable). Or the provider's own answer with this status. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider did not answer in time (timeout). Or the provider's own answer with this status. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Any other status the provider answers, in its own shape, unchanged. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+        };
+    };
+    byIdanthropicCompatPostVMessagesCountTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Any provider the daemon knows: a built-in one or one a user added. */
+                provider: components["schemas"]["ProviderId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    model: string;
+                    messages: Record<string, never>[];
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "text/event-stream": {
+                        event?: string;
+                        data: string;
+                    };
+                };
+            };
+            /** @description Malformed request (invalid_request). Or the provider's own answer with this status. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). Or the provider's own answer with this status. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). Or the provider's own answer with this status. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). Or the provider's own answer with this status. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The path does not take this method (invalid_request); `Allow` lists those it takes. Or the provider's own answer with this status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The request body is too large (invalid_request). Or the provider's own answer with this status. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The request body is not application/json (invalid_request). Or the provider's own answer with this status. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). Or the provider's own answer with this status. */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). Or the provider's own answer with this status. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Any other status the provider answers, in its own shape, unchanged. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+        };
+    };
+    byIdanthropicCompatGetVModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Any provider the daemon knows: a built-in one or one a user added. */
+                provider: components["schemas"]["ProviderId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Malformed request (invalid_request). Or the provider's own answer with this status. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). Or the provider's own answer with this status. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). Or the provider's own answer with this status. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). Or the provider's own answer with this status. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The path does not take this method (invalid_request); `Allow` lists those it takes. Or the provider's own answer with this status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). Or the provider's own answer with this status. */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). Or the provider's own answer with this status. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Any other status the provider answers, in its own shape, unchanged. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+        };
+    };
+    byIdanthropicCompatGetVModelsModelId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Any provider the daemon knows: a built-in one or one a user added. */
+                provider: components["schemas"]["ProviderId"];
+                model_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Malformed request (invalid_request). Or the provider's own answer with this status. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). Or the provider's own answer with this status. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). Or the provider's own answer with this status. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). Or the provider's own answer with this status. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The path does not take this method (invalid_request); `Allow` lists those it takes. Or the provider's own answer with this status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). Or the provider's own answer with this status. */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). Or the provider's own answer with this status. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Any other status the provider answers, in its own shape, unchanged. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+        };
+    };
+    byIdopenaiCompatPostResponses: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Any provider the daemon knows: a built-in one or one a user added. */
+                provider: components["schemas"]["ProviderId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    model: string;
+                    input?: string | unknown[];
+                    stream?: boolean;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "text/event-stream": {
+                        event?: string;
+                        data: string;
+                    };
+                };
+            };
+            /** @description Malformed request (invalid_request). Or the provider's own answer with this status. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). Or the provider's own answer with this status. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). Or the provider's own answer with this status. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). Or the provider's own answer with this status. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The path does not take this method (invalid_request); `Allow` lists those it takes. Or the provider's own answer with this status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The request body is too large (invalid_request). Or the provider's own answer with this status. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The request body is not application/json (invalid_request). Or the provider's own answer with this status. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). Or the provider's own answer with this status. */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider is rate limiting (rate_limited). Or the provider's own answer with this status. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). Or the provider's own answer with this status. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider answered in a way the daemon did not expect (unexpected_error). Or the provider's own answer with this status. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider is unavailable (provider_unavailable). Or the provider's own answer with this status. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider did not answer in time (timeout). Or the provider's own answer with this status. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Any other status the provider answers, in its own shape, unchanged. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+        };
+    };
+    byIdopenaiCompatPostChatCompletions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Any provider the daemon knows: a built-in one or one a user added. */
+                provider: components["schemas"]["ProviderId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    model: string;
+                    messages: Record<string, never>[];
+                    stream?: boolean;
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "text/event-stream": {
+                        event?: string;
+                        data: string;
+                    };
+                };
+            };
+            /** @description Malformed request (invalid_request). Or the provider's own answer with this status. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). Or the provider's own answer with this status. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). Or the provider's own answer with this status. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). Or the provider's own answer with this status. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The path does not take this method (invalid_request); `Allow` lists those it takes. Or the provider's own answer with this status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The request body is too large (invalid_request). Or the provider's own answer with this status. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The request body is not application/json (invalid_request). Or the provider's own answer with this status. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). Or the provider's own answer with this status. */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider is rate limiting (rate_limited). Or the provider's own answer with this status. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). Or the provider's own answer with this status. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider answered in a way the daemon did not expect (unexpected_error). Or the provider's own answer with this status. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider is unavailable (provider_unavailable). Or the provider's own answer with this status. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The provider did not answer in time (timeout). Or the provider's own answer with this status. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Any other status the provider answers, in its own shape, unchanged. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+        };
+    };
+    byIdopenaiCompatGetModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Any provider the daemon knows: a built-in one or one a user added. */
+                provider: components["schemas"]["ProviderId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Malformed request (invalid_request). Or the provider's own answer with this status. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). Or the provider's own answer with this status. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). Or the provider's own answer with this status. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). Or the provider's own answer with this status. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The path does not take this method (invalid_request); `Allow` lists those it takes. Or the provider's own answer with this status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). Or the provider's own answer with this status. */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). Or the provider's own answer with this status. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Any other status the provider answers, in its own shape, unchanged. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+        };
+    };
+    byIdopenaiCompatGetModelsModelId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Any provider the daemon knows: a built-in one or one a user added. */
+                provider: components["schemas"]["ProviderId"];
+                model_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's answer, unchanged: JSON, or server-sent events when the body asks for `stream: true`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Malformed request (invalid_request). Or the provider's own answer with this status. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). Or the provider's own answer with this status. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). Or the provider's own answer with this status. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). Or the provider's own answer with this status. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The path does not take this method (invalid_request); `Allow` lists those it takes. Or the provider's own answer with this status. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). Or the provider's own answer with this status. */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). Or the provider's own answer with this status. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
+                };
+            };
+            /** @description Any other status the provider answers, in its own shape, unchanged. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"] | components["schemas"]["OpenAIError"];
                 };
             };
         };

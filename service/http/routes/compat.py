@@ -25,10 +25,9 @@ from starlette.routing import Route
 
 from adapters.relay import RelayRequest, answered, forwarded
 from contracts.base import ProviderId
-from contracts.endpoints import ProviderWire
 from contracts.errors import InvalidRequest, ProviderError
 from service.http import strict_json
-from service.http.compat_errors import BY_ID, PREFIX, compat_error
+from service.http.compat_errors import BY_ID, PREFIX, compat_error, wire_of
 from service.http.sse_stream import EventStream
 from service.runtime import Runtime
 
@@ -229,14 +228,8 @@ async def by_id(request: Request) -> Response:
             status=404,
         )
         return provider_error(ProviderId.OPENAI, error, request)
-    spec = runtime.book.endpoint(provider)
-    wire = provider if spec is None else wire_family(spec.wire)
+    wire = wire_of(provider, runtime.book.endpoint(provider))
     return await relay(request, Served(provider, wire, f"{BY_ID}{provider.value}"))
-
-
-def wire_family(wire: ProviderWire) -> ProviderId:
-    """The built-in provider whose routes and error shape an added provider's wire has."""
-    return ProviderId.ANTHROPIC if wire is ProviderWire.ANTHROPIC_MESSAGES else ProviderId.OPENAI
 
 
 ROUTES = [

@@ -130,8 +130,9 @@ function executions(rows) {
     const row = body.insertRow();
     row.className = r.outcome;
     for (const text of [new Date(r.ended_at).toLocaleTimeString(), r.provider, r.model, r.agent || "",
-      r.outcome + (r.error_code ? ` (${r.error_code})` : ""), tokens(r.usage.total_tokens),
-      r.usage.cost_usd == null ? "no price" : money(r.usage.cost_usd)]) {
+      r.outcome + (r.error_code ? ` (${r.error_code})` : ""),
+      r.usage ? tokens(r.usage.total_tokens) : "not reported",
+      !r.usage || r.usage.cost_usd == null ? "no price" : money(r.usage.cost_usd)]) {
       row.insertCell().textContent = text;
     }
   }
