@@ -59,8 +59,9 @@ class AddedProviders:
         self._lock = asyncio.Lock()  # one change at a time: each saves the settings it made
 
     def attach(self) -> None:
-        """Build the adapter of every provider the settings hold (at start, and after the
-        settings file was read again)."""
+        """Build the adapter of every provider the settings hold (at start, once they are read).
+        Compatible requests already passing through a provider that is removed end with the
+        provider's own mid-stream error: its adapter, and so its connections, are closed."""
         for spec in self._book.settings.endpoints.values():
             if spec.id not in self._adapters:
                 self._adapters[spec.id] = adapter_for(spec, self._timeout_s)
