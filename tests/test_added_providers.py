@@ -165,6 +165,19 @@ def test_an_added_provider_survives_a_restart_and_is_removed_with_its_key(
         listing = http.get("/v1/models", params={"provider": "azure-work"}).json()["providers"]
         assert listing[0]["provenance"] == "not_offered"
 
+        # Prices set by the user price it; its budget and the governor hold as for built-ins.
+        model = answer.json()["model"]
+        price = {"input_usd_per_mtok": 1000.0, "output_usd_per_mtok": 2000.0}
+        assert http.put("/v1/settings", json={"prices": {model: price}}).status_code == 200
+        priced = http.post("/v1/executions", json=_ask("hello", "azure-work", model="gpt-4o"))
+        assert priced.status_code == 200, priced.text
+        assert priced.json()["usage"]["cost_usd"] > 0
+        limits = {"daily_budget_usd": 0.000001, "max_concurrent": 2}
+        status = http.put("/v1/providers/azure-work/settings", json=limits).json()
+        assert status["governor"]["max_concurrent"] == 2
+        refused = http.post("/v1/executions", json=_ask("hello", "azure-work", model="gpt-4o"))
+        assert refused.json()["code"] == "budget_exceeded", refused.text
+        assert http.get("/v1/providers/openai").json()["budget"]["exceeded"] is False
         removed = http.delete("/v1/providers/azure-work")
         assert removed.status_code == 204
         gone = http.get("/v1/providers/azure-work")
