@@ -3,6 +3,7 @@ what a spec may hold, what adding and removing decide, and that they survive a r
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -142,12 +143,23 @@ def test_added_providers_survive_a_restart(tmp_path: Path) -> None:
     assert spec.base_url.endswith("?api-version=2024-10-21")
 
 
-def test_a_file_whose_endpoint_key_and_id_disagree_is_set_aside(tmp_path: Path) -> None:
-    (tmp_path / "settings.json").write_text(
-        '{"endpoints": {"ollama": {"id": "other", "display_name": "x", "wire": "openai-chat",'
-        ' "base_url": "http://127.0.0.1:1/v1"}}}'
-    )
+@pytest.mark.parametrize(
+    ("key", "spec_id", "base_url"),
+    [
+        ("ollama", "other", "http://127.0.0.1:1/v1"),  # the key and the id disagree
+        ("openai", "openai", "http://127.0.0.1:1/v1"),  # a built-in provider's id
+        ("remote", "remote", "http://203.0.113.9/v1"),  # plain http off-machine, not allowed
+        ("creds", "creds", "https://user:pw@example.com/v1"),  # a password in the URL
+    ],
+)
+def test_a_file_holding_what_adding_refuses_is_set_aside(
+    tmp_path: Path, key: str, spec_id: str, base_url: str
+) -> None:
+    # A hand edit: what POST /v1/providers refuses is refused from the file too.
+    spec = {"id": spec_id, "display_name": "x", "wire": "openai-chat", "base_url": base_url}
+    (tmp_path / "settings.json").write_text(json.dumps({"endpoints": {key: spec}}))
     loaded, problem = SettingsStore(tmp_path).load()
     assert problem is not None
     assert loaded.endpoints == {}
     assert list(tmp_path.glob("settings.json.corrupt-*"))
+    assert "pw" not in problem.message

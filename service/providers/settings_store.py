@@ -16,9 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from adapters.private_files import damaged, set_aside, write_private_json
 from contracts.base import BUILT_IN, ProviderId
 from contracts.endpoints import EndpointSpec
-from contracts.errors import ProviderError
+from contracts.errors import InvalidRequest, ProviderError
 from contracts.providers import ProviderSettings
 from contracts.settings import DaemonSettings
+from service.providers.endpoints import check_base_url
 
 log = logging.getLogger("kata.settings")
 
@@ -40,10 +41,18 @@ class PersistedSettings(BaseModel):
     endpoints: dict[ProviderId, EndpointSpec] = Field(default_factory=dict, max_length=64)
 
     @model_validator(mode="after")
-    def _endpoint_ids_match(self) -> PersistedSettings:
+    def _endpoints_as_added(self) -> PersistedSettings:
+        """What `POST /v1/providers` would have refused is refused from the file too (a hand
+        edit): an id that is not its key or is a built-in one's, a base URL the rules refuse."""
         for provider, spec in self.endpoints.items():
             if spec.id != provider:
                 raise ValueError(f"endpoint {provider!r} is stored as {spec.id!r}")
+            if provider in BUILT_IN:
+                raise ValueError(f"endpoint {provider!r} has a built-in provider's id")
+            try:
+                check_base_url(spec.base_url, allow_insecure=spec.allow_insecure)
+            except InvalidRequest as refused:
+                raise ValueError(f"endpoint {provider!r}: {refused.message}") from None
         return self
 
     def provider(self, provider: ProviderId) -> ProviderSettings:
