@@ -136,7 +136,20 @@ def test_an_added_ollama_serves_like_a_built_in_provider(
         assert done["result"]["stop_reason"] == "tool_call"
         assert done["result"]["content"][0]["name"] == "get_weather"
 
+        # Ollama's own refusals, in the taxonomy: a model it has not pulled, a model that takes
+        # no tools (its model list does not say so, so the endpoint's 400 is what tells).
+        missing = http.post("/v1/executions", json=_ask("x", "ollama", model="nope:1b"))
+        assert missing.status_code == 404
+        assert missing.json()["code"] == "model_not_found"
+        assert 'model "nope:1b" not found' in missing.json()["message"]
+        coder = _ask("x", "ollama", model="qwen2.5-coder:7b", tools=TOOLS)
+        no_tools = http.post("/v1/executions", json=coder)
+        assert no_tools.json()["code"] == "invalid_request", no_tools.text
+        assert "does not support tools" in no_tools.json()["message"]
+        assert http.get("/v1/providers/ollama").json()["usable"] is True
+
         rows = http.get("/v1/executions", params={"provider": "ollama"}).json()["executions"]
+        rows = [row for row in rows if row["outcome"] == "succeeded"]
         assert len(rows) == 2
         assert all(row["usage"] is None for row in rows)  # absent in the ledger too
 
