@@ -106,17 +106,7 @@ class ModelCache:
                 return self._answer(
                     provider, entry, Provenance.CACHED, stale=True, error=error
                 ), False
-            if error.upstream_status in NO_LIST and not catalogue(provider):
-                return not_offered(provider), False
-            return ProviderModels(
-                provider=provider,
-                provenance=Provenance.CATALOGUE,
-                fetched_at=None,
-                stale=True,
-                auth_mode=None,
-                error=error.body(),
-                models=catalogue(provider),
-            ), False
+            return unfetched(provider, error), False
         entry = CacheEntry(fetched_at=self._now(), auth_mode=mode, models=models)
         entries[provider] = entry
         await self._save(entries)
@@ -155,13 +145,18 @@ class ModelCache:
         )
 
 
-def not_offered(provider: ProviderId) -> ProviderModels:
-    """The listing of an endpoint that offers none: executions still work with a named model."""
+def unfetched(provider: ProviderId, error: ProviderError) -> ProviderModels:
+    """The listing when no live list could be had and none is cached: the built-in catalogue,
+    stale, with the error; or, for an endpoint that offers no list at all (404/405, and no
+    catalogue: a provider a user added), `not_offered` (executions work with a named model)."""
+    offered = catalogue(provider)
+    none = error.upstream_status in NO_LIST and not offered
     return ProviderModels(
         provider=provider,
-        provenance=Provenance.NOT_OFFERED,
+        provenance=Provenance.NOT_OFFERED if none else Provenance.CATALOGUE,
         fetched_at=None,
-        stale=False,
+        stale=not none,
         auth_mode=None,
-        models=[],
+        error=None if none else error.body(),
+        models=offered,
     )
