@@ -73,14 +73,14 @@ def test_a_spec_refuses_what_it_must_not_hold(change: dict[str, Any], says: str)
 
 
 def test_adding_normalises_the_url_and_says_where_it_points() -> None:
-    providers = UserProviders(PersistedSettings())
+    settings = PersistedSettings()
+    providers = UserProviders(settings)
     local = providers.add(EndpointSpec.model_validate(OLLAMA))
     assert local.spec.base_url == "http://127.0.0.1:11434/v1"
     assert (local.scope, local.insecure) == ("loopback", False)
     hosted = providers.add(EndpointSpec.model_validate(AZURE))
     assert hosted.scope == "public"
-    assert providers.ids() == (ProviderId("ollama"), ProviderId("azure-prod"))
-    assert [v.spec.id for v in providers.list()] == ["ollama", "azure-prod"]
+    assert list(settings.endpoints) == [ProviderId("ollama"), ProviderId("azure-prod")]
 
 
 @pytest.mark.parametrize(
@@ -92,16 +92,17 @@ def test_adding_normalises_the_url_and_says_where_it_points() -> None:
     ],
 )
 def test_adding_refuses_a_clash_or_a_bad_url(spec: dict[str, Any], status: int, says: str) -> None:
-    providers = UserProviders(PersistedSettings())
+    settings = PersistedSettings()
     with pytest.raises(InvalidRequest) as refused:
-        providers.add(EndpointSpec.model_validate(spec))
+        UserProviders(settings).add(EndpointSpec.model_validate(spec))
     assert refused.value.status == status
     assert says in refused.value.message
-    assert providers.ids() == ()
+    assert settings.endpoints == {}
 
 
 def test_an_id_is_added_once_and_the_number_is_bounded() -> None:
-    providers = UserProviders(PersistedSettings())
+    settings = PersistedSettings()
+    providers = UserProviders(settings)
     providers.add(EndpointSpec.model_validate(OLLAMA))
     with pytest.raises(InvalidRequest) as again:
         providers.add(EndpointSpec.model_validate({**OLLAMA, "display_name": "again"}))
@@ -112,7 +113,7 @@ def test_an_id_is_added_once_and_the_number_is_bounded() -> None:
     with pytest.raises(InvalidRequest) as full:
         providers.add(EndpointSpec.model_validate({**OLLAMA, "id": "one-more"}))
     assert full.value.status == 422
-    assert len(providers.ids()) == MAX_USER_PROVIDERS
+    assert len(settings.endpoints) == MAX_USER_PROVIDERS
 
 
 def test_removing_forgets_an_added_provider_and_never_a_built_in_one() -> None:
@@ -135,9 +136,8 @@ def test_added_providers_survive_a_restart(tmp_path: Path) -> None:
     store.save(settings)
     loaded, problem = SettingsStore(tmp_path).load()
     assert problem is None
-    again = UserProviders(loaded)
-    assert again.ids() == (ProviderId("azure-prod"),)
-    spec = again.get(ProviderId("azure-prod"))
+    assert list(loaded.endpoints) == [ProviderId("azure-prod")]
+    spec = UserProviders(loaded).get(ProviderId("azure-prod"))
     assert spec is not None
     assert spec.headers == {"X-Team": "kata"}
     assert spec.base_url.endswith("?api-version=2024-10-21")

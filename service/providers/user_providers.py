@@ -92,15 +92,8 @@ class UserProviders:
     def __init__(self, settings: PersistedSettings) -> None:
         self._settings = settings
 
-    def ids(self) -> tuple[ProviderId, ...]:
-        """The added providers' ids, in the order they were added."""
-        return tuple(self._settings.endpoints)
-
     def get(self, provider: ProviderId) -> EndpointSpec | None:
         return self._settings.endpoints.get(provider)
-
-    def list(self) -> list[EndpointView]:
-        return [view(spec) for spec in self._settings.endpoints.values()]
 
     def add(self, spec: EndpointSpec) -> EndpointView:
         """Judge and keep `spec`; raises `invalid_request` saying what to change."""
