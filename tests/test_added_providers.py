@@ -5,9 +5,14 @@ their key."""
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import json
+import socket
+import ssl
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -329,3 +334,85 @@ def test_an_added_anthropic_wire_endpoint_answers_in_anthropic_shape(
         )
         assert session.status_code == 422
         assert session.json()["details"][0]["type"] == "unsupported"
+
+
+def _self_signed(folder: Path) -> ssl.SSLContext:
+    """A server context with a certificate for 127.0.0.1 that nobody signed."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kata test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
+
+
+async def test_a_self_signed_endpoint_is_reached_only_with_the_explicit_opt_in(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    from aiohttp import web
+
+    async def models(_: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "local-model"}]})
+
+    app = web.Application()
+    app.router.add_get("/v1/models", models)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=_self_signed(tmp_path))
+    await site.start()
+    url = f"https://127.0.0.1:{runner.addresses[0][1]}/v1"
+    body = {"display_name": "Private box", "wire": "openai-chat", "base_url": url, "auth": "none"}
+    try:
+        await client.post("/v1/providers", json={**body, "id": "checked"})
+        await client.post("/v1/providers", json={**body, "id": "trusted", "verify_tls": False})
+        checked = await client.get("/v1/models", params={"provider": "checked"})
+        refused = checked.json()["providers"][0]
+        assert refused["models"] == []
+        assert "certificate of 127.0.0.1" in refused["error"]["message"]
+        assert "verify_tls: false" in refused["error"]["remediation"]
+        assert refused["error"]["retryable"] is False
+        trusted = await client.get("/v1/models", params={"provider": "trusted"})
+        listing = trusted.json()["providers"][0]
+        assert listing["provenance"] == "live"
+        assert [m["id"] for m in listing["models"]] == ["local-model"]
+        status = (await client.get("/v1/providers/trusted")).json()
+        assert status["endpoint"]["spec"]["verify_tls"] is False
+        # Nothing listening: the user's network or the URL they gave, and they are told which.
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        closed.close()
+        down = {**body, "id": "down", "base_url": f"http://127.0.0.1:{port}/v1"}
+        await client.post("/v1/providers", json=down)
+        unreachable = await client.post("/v1/executions", json=_ask("x", "down", model="m"))
+        assert unreachable.json()["action"] == "check_network", unreachable.text
+        assert "kata-providers providers list" in unreachable.json()["remediation"]
+    finally:
+        await runner.cleanup()
