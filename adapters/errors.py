@@ -12,6 +12,7 @@ import email.utils
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 from adapters.redaction import redact
 from adapters.specs import name_of
@@ -122,8 +123,9 @@ def from_status(
             retry_after(headers),
         )
     if 300 <= status < 400:
-        # Never followed: a credential stays with the origin it was configured for.
-        where = headers.get("location", "another address")[:200]
+        # Never followed: a credential stays with the origin it was configured for. Only where
+        # it points is said: a redirect's query may carry a signature or a token.
+        where = _origin(headers.get("location", ""))
         return make(
             InvalidRequest,
             f"{name} answered with a redirect ({status}) to {where}; the daemon does not follow "
@@ -166,6 +168,14 @@ def from_status(
         f"{name} answered {status}: {message}",
         "Retry; report it if it persists.",
     )
+
+
+def _origin(location: str) -> str:
+    """scheme://host[:port] of a redirect's target; a relative one stays on the same server."""
+    parts = urlsplit(location)
+    if not parts.scheme or not parts.netloc:
+        return "another path on the same server"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"[:200]
 
 
 def fallback_message(status: int, body: object) -> str:

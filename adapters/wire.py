@@ -180,10 +180,9 @@ class Wire:
     ) -> AsyncIterator[RelayAnswer]:
         """Send a client's own request as it came, with `auth` in place of its credential; the
         answer as it comes, error statuses included (identity encoding: bytes pass unchanged)."""
-        query = "&".join(part for part in (self.query, request.query) if part)
         response = await self.session().request(
             request.method,
-            self.base_url + request.path + (f"?{query}" if query else ""),
+            self._url(request.path, request.query),
             headers={**request.headers, **auth, "accept-encoding": "identity"},
             data=request.body,
             proxy=self.proxy,
@@ -197,8 +196,10 @@ class Wire:
         finally:
             response.release()
 
-    def _url(self, path: str) -> str:
-        return self.base_url + path + (f"?{self.query}" if self.query else "")
+    def _url(self, path: str, query: str = "") -> str:
+        """The base URL's path and query, then the request's own path and query."""
+        both = "&".join(part for part in (self.query, query) if part)
+        return self.base_url + path + (f"?{both}" if both else "")
 
     async def json(self, request: WireRequest, on_error: OnError) -> Any:
         """Send `request` and return its JSON answer (an error answer raised as for `open`)."""

@@ -7,8 +7,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contracts.base import ProviderId
+from contracts.endpoints import EndpointSpec
 from contracts.errors import InvalidRequest
-from service.providers.endpoints import check_base_url, same_origin, scope_of
+from service.providers.endpoints import check_base_url, scope_of
+from service.providers.user_providers import key_entry
 
 
 @pytest.mark.parametrize(
@@ -53,6 +56,8 @@ def test_accepted_urls_are_normalised_and_classified(
         ("https://[ff02::1]/v1", "does not name one server"),
         ("https://example.com:99999/v1", "cannot be read"),
         ("https://example.com/" + "a" * 2100, "longer than 2048"),
+        ("https://example.com/v1?key=AIza-secret", "looks like a credential (key)"),
+        ("https://example.com/v1?api-version=1&Token=t", "looks like a credential (token)"),
     ],
 )
 def test_refused_urls_say_what_to_fix(raw: str, says: str) -> None:
@@ -91,11 +96,20 @@ def test_hosts_are_classified(host: str, scope: str) -> None:
     assert scope_of(host) == scope
 
 
+def _entry(base_url: str) -> str:
+    fields = {"id": "router", "display_name": "R", "wire": "openai-chat", "base_url": base_url}
+    spec = EndpointSpec.model_validate(fields)
+    return key_entry(spec.id, spec)
+
+
 def test_a_key_goes_only_to_the_origin_it_was_added_with() -> None:
-    assert same_origin("https://example.com/v1", "https://example.com:443/other")
-    assert not same_origin("https://example.com/v1", "http://example.com/v1")
-    assert not same_origin("https://example.com/v1", "https://example.com:8443/v1")
-    assert not same_origin("https://example.com/v1", "https://evil.example.com/v1")
+    # The key store names a key by id and origin: another origin reads no key.
+    assert _entry("https://example.com/v1") == _entry("https://example.com:443/other")
+    assert _entry("https://example.com/v1") != _entry("http://example.com/v1")
+    assert _entry("https://example.com/v1") != _entry("https://example.com:8443/v1")
+    assert _entry("https://example.com/v1") != _entry("https://evil.example.com/v1")
+    assert _entry("https://[::1]:8443/v1") == "router@https://[::1]:8443"
+    assert key_entry(ProviderId.OPENAI, None) == "openai"
 
 
 HOSTS = st.sampled_from(

@@ -142,3 +142,31 @@ def test_a_403_is_a_permission_problem_not_a_rejected_key() -> None:
     )
     assert error.code is ErrorCode.INVALID_AUTH
     assert "permission" in error.remediation
+
+
+@pytest.mark.parametrize(
+    ("location", "said"),
+    [
+        (
+            "https://cdn.example.com/v1/chat?sig=s3cr3t-signature&token=t0k3n",
+            "https://cdn.example.com",
+        ),
+        ("https://user:pw@other.example.com:8443/x", "https://other.example.com:8443"),
+        ("/v2/chat/completions?token=t0k3n", "another path on the same server"),
+    ],
+)
+def test_a_redirect_is_refused_saying_only_where_it_points(location: str, said: str) -> None:
+    error = from_status(
+        ProviderId("gateway"),
+        307,
+        "",
+        headers={"location": location},
+        error_type=None,
+        upstream_request_id=None,
+        mode=AuthMode.API_KEY,
+    )
+    assert error.code is ErrorCode.INVALID_REQUEST
+    assert said in error.message
+    assert "does not follow redirects" in error.message
+    for secret in ("s3cr3t", "t0k3n", "pw@", "user:"):
+        assert secret not in error.message

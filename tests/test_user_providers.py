@@ -107,7 +107,7 @@ def test_an_id_is_added_once_and_the_number_is_bounded() -> None:
     with pytest.raises(InvalidRequest) as again:
         providers.add(EndpointSpec.model_validate({**OLLAMA, "display_name": "again"}))
     assert again.value.status == 409
-    assert "DELETE /v1/providers/ollama" in again.value.remediation
+    assert "kata-providers providers remove ollama" in again.value.remediation
     for n in range(MAX_USER_PROVIDERS - 1):
         providers.add(EndpointSpec.model_validate({**OLLAMA, "id": f"local-{n}"}))
     with pytest.raises(InvalidRequest) as full:

@@ -79,8 +79,8 @@ class Dispatcher:
         if model is None:
             raise InvalidRequest(
                 f"{provider.value} has no default model and the request names none.",
-                f"Name a model (GET /v1/models?provider={provider.value} lists what it "
-                "offers), or set the provider's default_model.",
+                f"Name a model (`kata-providers models --provider {provider.value}` lists what "
+                "it offers), or set the provider's default model on the status page.",
                 provider=provider,
                 status=422,
                 details=[ErrorDetail(loc=["body", "model"], msg="required here", type="missing")],

@@ -89,7 +89,6 @@ class AddedProviders:
             await self._drop(spec.id, users)
             await self._save()
             raise
-        self._book.verdicts.forget(spec.id)
         self._book.refresh()
         status = self._book.live(spec.id)
         log.info("provider added", extra={"provider": spec.id.value, "wire": spec.wire.value})

@@ -6,13 +6,16 @@
   Azure deployment needs `api-version`) and sent with every request.
 - Plain `http` only to this machine (loopback), or anywhere with an explicit `allow_insecure`: a
   key sent over plain HTTP on a network can be read by anyone on it.
+- No query parameter named like a credential (`key`, `api_key`, `token`, `sig`…): the same
+  reason; the key store is where a key goes.
 - Every URL is classified `loopback`, `private` (RFC 1918, link-local, unique-local, and names
   under `.local`, `.internal`, `.lan`, `.home.arpa`) or `public`: the daemon reaches loopback and
-  private addresses only for a provider the user added with that URL, never for a built-in one.
+  private addresses only where a user pointed it (a provider added with that URL, or a built-in
+  one's base-URL variable), never on its own.
 - The unspecified address (`0.0.0.0`, `::`) and multicast are refused: neither names one server.
 
-`same_origin` is what keeps a stored key with its provider: a key is sent only to the scheme,
-host and port the provider was added with.
+`origin_of` is what keeps a stored key with its provider: the key store names a key by the id
+and the scheme, host and port it was added with (`user_providers.key_entry`).
 """
 
 from __future__ import annotations
@@ -20,13 +23,30 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from contracts.endpoints import MAX_BASE_URL
 from contracts.error_body import ErrorDetail
 from contracts.errors import InvalidRequest
 
 PRIVATE_SUFFIXES = (".local", ".internal", ".lan", ".home.arpa")
+# Query parameters that carry a credential where endpoints take one in the URL.
+CREDENTIAL_PARAMETERS = frozenset(
+    {
+        "key",
+        "api_key",
+        "apikey",
+        "api-key",
+        "token",
+        "access_token",
+        "auth",
+        "password",
+        "secret",
+        "sig",
+        "signature",
+        "x-api-key",
+    }
+)
 Scope = Literal["loopback", "private", "public"]
 
 
@@ -39,10 +59,6 @@ class Endpoint:
     host: str
     scope: Scope
     insecure: bool
-
-    @property
-    def origin(self) -> tuple[str, str, int]:
-        return origin_of(self.url)
 
 
 def _refuse(message: str, remediation: str) -> InvalidRequest:
@@ -104,6 +120,14 @@ def check_base_url(raw: str, *, allow_insecure: bool = False) -> Endpoint:
         )
     if parts.fragment:
         raise _refuse("The base URL has a #fragment.", "Remove everything from the #.")
+    named = {name.lower() for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    if named & CREDENTIAL_PARAMETERS:
+        raise _refuse(
+            "The base URL's query holds what looks like a credential "
+            f"({', '.join(sorted(named & CREDENTIAL_PARAMETERS))}).",
+            "Remove it from the URL and add the key with the provider (it goes to the key "
+            "store and is never shown again).",
+        )
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:
@@ -134,8 +158,3 @@ def origin_of(url: str) -> tuple[str, str, int]:
     parts = urlsplit(url)
     default = 443 if parts.scheme == "https" else 80
     return parts.scheme, (parts.hostname or "").lower(), parts.port or default
-
-
-def same_origin(a: str, b: str) -> bool:
-    """Whether a key bound to `a` may be sent to `b`: same scheme, host and port."""
-    return origin_of(a) == origin_of(b)

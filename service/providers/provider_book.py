@@ -107,7 +107,7 @@ class ProviderBook:
         in the path, 422 naming `loc` for one named in a query or a body."""
         if provider in self.providers:
             return provider
-        raise unknown_provider(provider, self.providers, loc)
+        raise unknown_provider(provider.value, self.providers, loc)
 
     async def detect_sessions(self, read_keyring: KeyringReader | None = None) -> None:
         """Re-read every provider's session source (cheap file reads, and a keyring entry)."""

@@ -46,11 +46,12 @@ def model_default(settings: PersistedSettings, provider: ProviderId) -> str | No
 
 
 def unknown_provider(
-    provider: ProviderId, known: tuple[ProviderId, ...], loc: tuple[str, ...] | None
+    provider: str, known: tuple[ProviderId, ...], loc: tuple[str, ...] | None
 ) -> InvalidRequest:
-    """An id no provider has: 404 in a path, 422 naming `loc` in a query or a body."""
-    message = f"There is no provider {provider.value!r}; the providers are {', '.join(known)}."
-    remediation = "Name one of them (GET /v1/providers lists them)."
+    """An id no provider has (or a name that is no id at all): 404 in a path, 422 naming `loc`
+    in a query or a body."""
+    message = f"There is no provider {provider[:40]!r}; the providers are {', '.join(known)}."
+    remediation = "Name one of them (`kata-providers status` lists them)."
     if loc is None:
         return InvalidRequest(message, remediation, status=404)
     detail = ErrorDetail(loc=list(loc), msg=message, type="unknown_provider")
@@ -102,7 +103,8 @@ class UserProviders:
         if spec.id in self._settings.endpoints:
             raise _conflict(
                 f"A provider {spec.id.value!r} was added already.",
-                f"Remove it first (DELETE /v1/providers/{spec.id.value}), or choose another id.",
+                f"Remove it first (`kata-providers providers remove {spec.id.value}`), or choose "
+                "another id.",
             )
         if len(self._settings.endpoints) >= MAX_USER_PROVIDERS:
             raise bound_reached(
@@ -126,7 +128,7 @@ class UserProviders:
         if spec is None:
             raise InvalidRequest(
                 f"No provider {provider.value!r} was added.",
-                "GET /v1/providers lists the providers.",
+                "`kata-providers providers list` lists the providers you added.",
                 status=404,
             )
         return spec

@@ -27,8 +27,9 @@ from adapters.relay import RelayRequest, answered, forwarded
 from contracts.base import ProviderId
 from contracts.errors import InvalidRequest, ProviderError
 from service.http import strict_json
-from service.http.compat_errors import BY_ID, PREFIX, compat_error, wire_of
+from service.http.compat_errors import BY_ID, PREFIX, compat_error, shaped_for
 from service.http.sse_stream import EventStream
+from service.providers.user_providers import unknown_provider
 from service.runtime import Runtime
 
 # A model id in a path: one segment (no `/`; `.` and `..` are not ids), at most 256 characters.
@@ -216,20 +217,12 @@ def _endpoint(provider: ProviderId) -> Callable[[Request], Awaitable[Response]]:
 
 async def by_id(request: Request) -> Response:
     """`/providers/<id>/…`: the provider's own routes, for any provider the daemon knows."""
-    runtime: Runtime = request.app.state.runtime
-    raw = request.path_params["provider"]
-    try:
-        provider = runtime.book.known(ProviderId(raw))
-    except (ValueError, ProviderError):
-        listed = ", ".join(runtime.book.providers)
-        error = InvalidRequest(
-            f"There is no provider {raw[:40]!r}; the providers are {listed}.",
-            "Point the base URL at /providers/<id> for one of them.",
-            status=404,
-        )
-        return provider_error(ProviderId.OPENAI, error, request)
-    wire = wire_of(provider, runtime.book.endpoint(provider))
-    return await relay(request, Served(provider, wire, f"{BY_ID}{provider.value}"))
+    book = request.app.state.runtime.book
+    raw: str = request.path_params["provider"]
+    wire = shaped_for(request.url.path, request.app) or ProviderId.OPENAI
+    if raw not in book.providers:  # an id of no provider, or no id at all
+        return provider_error(wire, unknown_provider(raw, book.providers, None), request)
+    return await relay(request, Served(ProviderId(raw), wire, f"{BY_ID}{raw}"))
 
 
 ROUTES = [
