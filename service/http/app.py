@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI
+from starlette.middleware import Middleware
 
 from adapters.base import ProviderAdapter
 from adapters.specs import SPECS
@@ -22,8 +23,15 @@ from service.executions.dispatch import Dispatcher
 from service.executions.ports import Deadlines
 from service.executions.retry import RetryPolicy
 from service.http.access import AccessPolicy
+from service.http.edge.body_limits import BodyLimits
+from service.http.edge.host import HostCheck
+from service.http.edge.last_resort import LastResort
+from service.http.edge.origin import OriginCheck
+from service.http.edge.peer import PeerCheck
+from service.http.edge.request_log import RequestLog
+from service.http.edge.response_headers import ResponseHeaders
+from service.http.edge.token import TokenCheck
 from service.http.http_errors import COMMON_ERRORS, error_responses, install_error_handlers
-from service.http.last_resort import LastResort
 from service.http.openapi import build_openapi
 from service.http.page_sessions import PageSessions
 from service.http.routes import (
@@ -38,7 +46,6 @@ from service.http.routes import (
     usage,
 )
 from service.http.routes.deps import no_unknown_query
-from service.http.security import SecurityMiddleware
 from service.process.config import DaemonConfig
 from service.providers.added import AddedProviders
 from service.providers.control import ProviderControl, models_fetcher
@@ -175,6 +182,7 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
     """Build the app for `config`; pass `runtime` to swap in a prepared one (tests do)."""
     runtime = runtime or build_runtime(config)
     policy = AccessPolicy.from_config(config)
+    sessions = PageSessions(config.token)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -184,11 +192,27 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
         finally:
             await runtime.shutdown()
 
+    # The edge, outermost first: the request's id and log line; the headers every answer
+    # carries (refusals too); then the checks in the order they refuse: the peer (403), the
+    # Host (421), the Origin (403; a preflight is answered here, before the token), the token
+    # (401), the body's type and size (415, 413); innermost, the last resort for anything a
+    # route raises.
+    edge = [
+        Middleware(RequestLog),
+        Middleware(ResponseHeaders, policy=policy),
+        Middleware(PeerCheck, loopback_only=policy.loopback_only),
+        Middleware(HostCheck, hosts=policy.hosts),
+        Middleware(OriginCheck, origins=policy.origins),
+        Middleware(TokenCheck, policy=policy, sessions=sessions),
+        Middleware(BodyLimits, max_body=policy.max_body),
+        Middleware(LastResort),
+    ]
     app = FastAPI(
         title="Kata Providers",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        middleware=edge,
         responses=error_responses(*COMMON_ERRORS),
         generate_unique_id_function=lambda route: route.name,
         docs_url=None,  # served from the package by routes/page.py, never from a CDN
@@ -199,7 +223,7 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.policy = policy
-    app.state.page_sessions = sessions = PageSessions(config.token)
+    app.state.page_sessions = sessions
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     strict_query = [Depends(no_unknown_query)]
@@ -216,7 +240,4 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
     app.include_router(page.router)
     app.router.routes[:0] = executions.DIRECT_ROUTES
     app.router.routes.extend(compat.ROUTES)
-    app.add_middleware(LastResort)
-    # Added last: the outermost.
-    app.add_middleware(SecurityMiddleware, policy=policy, sessions=sessions)
     return app
