@@ -21,7 +21,7 @@ from contracts.stream import (
 
 if TYPE_CHECKING:
     from adapters.capabilities import CapabilityTable
-    from adapters.relay import RelayAnswer, RelayRequest, UsageScan
+    from adapters.passthrough import RelayAnswer, RelayRequest, UsageScan
     from contracts.errors import ProviderError
 
 
@@ -143,7 +143,7 @@ class ProviderAdapter(Protocol):
         """A reader of usage and model for a passing answer (see `UsageScan`)."""
         ...
 
-    def stream_error(self, error: ProviderError) -> bytes:
+    def error_event(self, error: ProviderError) -> bytes:
         """The provider's own mid-stream error event, for a passing stream that broke."""
         ...
 

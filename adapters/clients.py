@@ -2,7 +2,7 @@
 imports the SDK), reused for connection pooling, dropped to force a fresh credential read, and
 closed on shutdown. Only the SDK path uses the
 clients (Anthropic token sessions, whose credential providers live in the SDK); everything else
-takes the wire path (`adapters.wire`)."""
+takes the direct path (`adapters.pool`)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 def preload(sdks: Iterable[str] = ()) -> None:
     """Import what the first request needs (run in a thread right after the ready line): the
-    HTTP client the wire path sends on, and an SDK only when a credential in use needs one
+    HTTP client the direct path sends on, and an SDK only when a credential in use needs one
     (importing both costs about 1.5 s and 55 MB, so an API-key user never pays it)."""
     import importlib
 

@@ -1,5 +1,5 @@
 """Failures below HTTP (refused, reset, DNS, timeouts) from either HTTP client the adapters use
-(aiohttp on the wire path, httpx2 inside the SDKs), told apart by class name so neither is
+(aiohttp on the direct path, httpx2 inside the SDKs), told apart by class name so neither is
 imported to ask."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from contracts.errors import (
 
 
 def from_transport(provider: ProviderId, exc: BaseException, host: str | None) -> ProviderError:
-    """An error from an HTTP client (aiohttp on the wire path; httpx2 under the SDKs, which
+    """An error from an HTTP client (aiohttp on the direct path; httpx2 under the SDKs, which
     pass these through while a stream is read and wrap them before a response): no connection
     at all is the user's network; a connection that broke or stalled is the provider's fault."""
     name = name_of(provider)

@@ -27,7 +27,7 @@ from service.process.config import DaemonConfig
 from service.providers.added import AddedProviders
 from service.providers.control import ProviderControl
 from service.providers.credentials.keyring_access import KeyringAccess
-from service.providers.settings_store import PersistedSettings, SettingsStore
+from service.providers.settings_store import LiveSettings, PersistedSettings, SettingsStore
 from service.providers.watcher import watch_sessions
 from service.usage.meter import Meter
 
@@ -61,6 +61,7 @@ class Runtime:
         bus: EventBus,
         problems: Problems,
         keyring: KeyringAccess,
+        settings: LiveSettings,
         settings_store: SettingsStore,
         control: ProviderControl,
         added: AddedProviders,
@@ -81,6 +82,7 @@ class Runtime:
         self.dispatcher = dispatcher
         self.meter = meter
         self._keyring = keyring
+        self._settings = settings
         self._settings_store = settings_store
         self._adapters = adapters
         self._clock = clock
@@ -101,7 +103,7 @@ class Runtime:
             if not self._settings_store.path.exists():
                 self._settings_store.save(PersistedSettings(providers=self._demo.settings()))
         settings, problem = await asyncio.to_thread(self._settings_store.load)
-        self.book.settings = settings
+        self._settings.value = settings
         self.added.attach()
         if problem is not None:
             self.problems.report(problem)

@@ -363,7 +363,7 @@ def upstreams(chatgpt_tokens: set[str] | None = None) -> Iterator[Upstreams]:
 @contextlib.asynccontextmanager
 async def loopback(handler: Callable[[Any], Any]) -> AsyncIterator[str]:
     """A loopback HTTP server answering every request with `handler(httpx2.Request)` (an
-    `httpx2.Response`): a hand-written upstream for the wire path, which sends real HTTP."""
+    `httpx2.Response`): a hand-written upstream for the direct path, which sends real HTTP."""
     import httpx2
     from aiohttp import web
 

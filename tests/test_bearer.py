@@ -1,4 +1,4 @@
-"""Token sessions on the wire path (`adapters/anthropic/bearer.py`): which tokens go without the
+"""Token sessions on the direct path (`adapters/anthropic/bearer.py`): which tokens go without the
 SDK, which need it (refresh, federation, a base URL of their own), that a refused token moves to
 the SDK's path, and that a token session's first request never imports the SDK."""
 

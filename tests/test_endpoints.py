@@ -1,4 +1,4 @@
-"""Where a user-added provider may point (`service/providers/endpoints.py`): each rule with the
+"""Where a user-added provider may point (`service/providers/base_urls.py`): each rule with the
 URL that breaks it, the classification of hosts, and properties over generated URLs."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from contracts.base import ProviderId
 from contracts.endpoints import EndpointSpec
 from contracts.errors import InvalidRequest
-from service.providers.endpoints import check_base_url, scope_of
-from service.providers.user_providers import key_entry
+from service.providers.base_urls import check_base_url, scope_of
+from service.providers.endpoint_list import key_entry
 
 
 @pytest.mark.parametrize(

@@ -137,7 +137,7 @@ def valid_data_accepted(ctx: Any, response: Any, case: Any) -> bool | None:
         # "unknown_provider": an id of the right shape naming no provider the daemon knows
         # (ids are an open set: user-added providers).
         # "base_url": a URL of the right shape the URL rules refuse (plain http to another
-        # machine, a user name in it: service/providers/endpoints.py); "reserved_header": a
+        # machine, a user name in it: service/providers/base_urls.py); "reserved_header": a
         # header name the daemon sets itself, or one given twice in different cases.
         allowed = FLOAT_BOUNDS | {"unsupported", "unknown_provider", "base_url", "reserved_header"}
         for detail in details:

@@ -334,8 +334,8 @@ def test_the_usage_only_chunk_is_read_then_hidden_across_any_split(size: int) ->
     bytes passed on are the stream without that one event."""
     from pathlib import Path
 
-    from adapters.openai.relay import read_event, usage_only
-    from adapters.relay import UsageScan
+    from adapters.openai.passthrough import read_event, usage_only
+    from adapters.passthrough import UsageScan
 
     raw = (
         Path(__file__).parent / "wire" / "openai_chat_stream_text_include_usage.sse"

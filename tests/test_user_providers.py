@@ -1,4 +1,4 @@
-"""The providers a user adds (`contracts/endpoints.py`, `service/providers/user_providers.py`):
+"""The providers a user adds (`contracts/endpoints.py`, `service/providers/endpoint_list.py`):
 what a spec may hold, what adding and removing decide, and that they survive a restart."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from contracts.base import ProviderId
 from contracts.endpoints import EndpointAdd, EndpointSpec, ProviderWire
 from contracts.errors import InvalidRequest
+from service.providers.endpoint_list import MAX_USER_PROVIDERS, EndpointList
 from service.providers.settings_store import PersistedSettings, SettingsStore
-from service.providers.user_providers import MAX_USER_PROVIDERS, UserProviders
 
 OLLAMA: dict[str, Any] = {
     "id": "ollama",
@@ -74,7 +74,7 @@ def test_a_spec_refuses_what_it_must_not_hold(change: dict[str, Any], says: str)
 
 def test_adding_normalises_the_url_and_says_where_it_points() -> None:
     settings = PersistedSettings()
-    providers = UserProviders(settings)
+    providers = EndpointList(settings)
     local = providers.add(EndpointSpec.model_validate(OLLAMA))
     assert local.spec.base_url == "http://127.0.0.1:11434/v1"
     assert (local.scope, local.insecure) == ("loopback", False)
@@ -94,7 +94,7 @@ def test_adding_normalises_the_url_and_says_where_it_points() -> None:
 def test_adding_refuses_a_clash_or_a_bad_url(spec: dict[str, Any], status: int, says: str) -> None:
     settings = PersistedSettings()
     with pytest.raises(InvalidRequest) as refused:
-        UserProviders(settings).add(EndpointSpec.model_validate(spec))
+        EndpointList(settings).add(EndpointSpec.model_validate(spec))
     assert refused.value.status == status
     assert says in refused.value.message
     assert settings.endpoints == {}
@@ -102,7 +102,7 @@ def test_adding_refuses_a_clash_or_a_bad_url(spec: dict[str, Any], status: int, 
 
 def test_an_id_is_added_once_and_the_number_is_bounded() -> None:
     settings = PersistedSettings()
-    providers = UserProviders(settings)
+    providers = EndpointList(settings)
     providers.add(EndpointSpec.model_validate(OLLAMA))
     with pytest.raises(InvalidRequest) as again:
         providers.add(EndpointSpec.model_validate({**OLLAMA, "display_name": "again"}))
@@ -117,7 +117,7 @@ def test_an_id_is_added_once_and_the_number_is_bounded() -> None:
 
 
 def test_removing_forgets_an_added_provider_and_never_a_built_in_one() -> None:
-    providers = UserProviders(PersistedSettings())
+    providers = EndpointList(PersistedSettings())
     providers.add(EndpointSpec.model_validate(OLLAMA))
     assert providers.remove(ProviderId("ollama")).display_name == "Ollama on this machine"
     assert providers.get(ProviderId("ollama")) is None
@@ -132,12 +132,12 @@ def test_removing_forgets_an_added_provider_and_never_a_built_in_one() -> None:
 def test_added_providers_survive_a_restart(tmp_path: Path) -> None:
     store = SettingsStore(tmp_path)
     settings = PersistedSettings()
-    UserProviders(settings).add(EndpointSpec.model_validate(AZURE))
+    EndpointList(settings).add(EndpointSpec.model_validate(AZURE))
     store.save(settings)
     loaded, problem = SettingsStore(tmp_path).load()
     assert problem is None
     assert list(loaded.endpoints) == [ProviderId("azure-prod")]
-    spec = UserProviders(loaded).get(ProviderId("azure-prod"))
+    spec = EndpointList(loaded).get(ProviderId("azure-prod"))
     assert spec is not None
     assert spec.headers == {"X-Team": "kata"}
     assert spec.base_url.endswith("?api-version=2024-10-21")

@@ -1,9 +1,9 @@
-"""The wire path against the installed SDKs, side by side (issue 14).
+"""The direct path against the installed SDKs, side by side (issue 14).
 
-The daemon builds its upstream requests and reads the answers itself (`adapters.wire`); the SDKs
+The daemon builds its upstream requests and reads the answers itself (`adapters.pool`); the SDKs
 stay the source of truth. For every request shape the adapters send, the request that goes on
 the wire is the one the SDK would send (method, path, query, every header except the SDK's own
-telemetry, body); every recorded stream in tests/wire read by the wire path gives the same
+telemetry, body); every recorded stream in tests/wire read by the direct path gives the same
 neutral events as the SDK's typed stream fed to the same mapper; model lists and error answers
 come out the same. An SDK upgrade that changes any of it fails here, not for a user.
 """
@@ -19,7 +19,7 @@ import httpx2
 import pytest
 import yaml
 
-from adapters.anthropic import wire as anthropic_wire
+from adapters.anthropic import api as anthropic_api
 from adapters.anthropic.adapter import AnthropicAdapter
 from adapters.anthropic.errors import map_errors as anthropic_errors
 from adapters.anthropic.translate import EventMapper, build_params
@@ -266,7 +266,7 @@ def _openai_sdk(url: str, seen: Seen, body: bytes, **options: Any) -> Any:
 
 @pytest.fixture
 def account_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Headers the SDKs take from the environment: the wire path must send them too."""
+    """Headers the SDKs take from the environment: the direct path must send them too."""
     monkeypatch.setenv("ANTHROPIC_CUSTOM_HEADERS", "X-Team: kata\nanthropic-beta: tools-2026")
     monkeypatch.setenv("OPENAI_ORG_ID", "org-differential")
     monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-differential")
@@ -275,7 +275,7 @@ def account_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_api_version_is_the_installed_sdks() -> None:
     from anthropic._constants import ANTHROPIC_API_VERSION
 
-    assert anthropic_wire.API_VERSION == ANTHROPIC_API_VERSION
+    assert anthropic_api.API_VERSION == ANTHROPIC_API_VERSION
 
 
 def test_every_shape_is_sent_somewhere() -> None:
@@ -287,8 +287,8 @@ def test_every_shape_is_sent_somewhere() -> None:
 async def _requests_both_ways(
     api: str, execution: ExecutionRequest
 ) -> tuple[Seen, Seen, list[AdapterEvent]]:
-    """What the wire path sent for `execution`, what the installed SDK sent for it, and the
-    wire path's events."""
+    """What the direct path sent for `execution`, what the installed SDK sent for it, and the
+    direct path's events."""
     wire_seen, sdk_seen = Seen(), Seen()
     body = {"anthropic": ANTHROPIC_OK, "chat": _chat_ok()}.get(api) or _responses_ok()
     model = "claude-sonnet-5-5" if api == "anthropic" else "gpt-5.5"
@@ -371,7 +371,7 @@ async def test_a_codex_chatgpt_sign_in_is_sent_as_the_sdk_would(tmp_path: Path) 
     assert wire_seen.requests[0][1] == "/backend-api/codex/responses"
 
 
-# --- streams: the wire path's reading against the SDK's typed events -----------------------
+# --- streams: the direct path's reading against the SDK's typed events -----------------------
 
 
 async def _sdk_events(recording: Recording, model: str) -> list[AdapterEvent]:
@@ -487,7 +487,7 @@ async def test_anthropic_model_pages_match_the_sdk() -> None:
     sdk = _x_api_key_anthropic()(
         api_key=KEY, base_url="http://sdk.test", http_client=httpx2.AsyncClient(transport=transport)
     )
-    theirs = [model async for model in sdk.models.list(limit=anthropic_wire.PAGE)]
+    theirs = [model async for model in sdk.models.list(limit=anthropic_api.PAGE)]
     await sdk.close()
     assert [(m.id, m.display_name, m.created_at) for m in ours] == [
         (m.id, m.display_name, m.created_at) for m in theirs
@@ -600,7 +600,7 @@ async def test_error_answers_map_as_through_the_sdk(
 
 
 def test_the_proxy_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from adapters.wire import env_proxy
+    from adapters.pool import env_proxy
 
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
     monkeypatch.setenv("NO_PROXY", "localhost,.internal")
@@ -662,7 +662,7 @@ async def test_a_gzipped_stream_reads_the_same(recording: Recording) -> None:
 
 
 async def test_an_event_far_longer_than_any_buffer_arrives_whole() -> None:
-    """A 1 MB text delta (one SSE line): no line-length limit on the wire path."""
+    """A 1 MB text delta (one SSE line): no line-length limit on the direct path."""
     text = "x" * 1_000_000
     events = json.loads(json.dumps(_events_of(ANTHROPIC_OK)))
     events[2]["delta"]["text"] = text
@@ -684,7 +684,7 @@ async def test_a_token_sessions_models_read_as_the_wire_paths(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A token session lists models through the SDK (its credential provider holds the token);
-    the result is read by the same function as the wire path's, so both give the same list."""
+    the result is read by the same function as the direct path's, so both give the same list."""
     monkeypatch.setenv("KATA_DIFFERENTIAL_TOKEN", "sk-ant-oat01-differential-session-token")
     seen = Seen()
     transport = httpx2.MockTransport(_models_upstream(seen))
@@ -705,7 +705,7 @@ async def test_a_token_sessions_models_read_as_the_wire_paths(
 async def test_a_token_session_on_the_wire_is_sent_as_the_sdk_sends_it(
     source: str, account_env: None, monkeypatch: pytest.MonkeyPatch, isolated_home: Path
 ) -> None:
-    """A profile's (or ANTHROPIC_AUTH_TOKEN's) token goes on the wire path, without the SDK,
+    """A profile's (or ANTHROPIC_AUTH_TOKEN's) token goes on the direct path, without the SDK,
     with the headers the SDK's own token auth sets: the bearer token, `oauth-2025-04-20` added
     to the `anthropic-beta` flags already there, the profile's workspace."""
     from anthropic import AsyncAnthropic

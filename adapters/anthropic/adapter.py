@@ -1,5 +1,5 @@
 """The Anthropic adapter. API keys, and token sessions whose token can be sent as it stands
-(`adapters.anthropic.bearer`), take the wire path (`adapters.wire`: requests built here, one
+(`adapters.anthropic.bearer`), take the direct path (`adapters.pool`: requests built here, one
 pooled client); the other token sessions go through the SDK, whose credential providers read
 profiles and refresh tokens (one SDK client per credential, reused, closed on shutdown)."""
 
@@ -10,16 +10,16 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import AbstractContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from adapters.anthropic import relay as anthropic_relay
-from adapters.anthropic import wire
+from adapters.anthropic import api
+from adapters.anthropic import passthrough as anthropic_passthrough
 from adapters.anthropic.bearer import Bearer, auth_headers, bearer
-from adapters.anthropic.errors import map_errors, stream_error
-from adapters.anthropic.relay import sdk_relay
+from adapters.anthropic.errors import map_errors, stream_failure
+from adapters.anthropic.passthrough import sdk_relay
 from adapters.anthropic.translate import EventMapper, build_params
 from adapters.base import AdapterEvent, Credential, Finished
 from adapters.capabilities import ANTHROPIC_MESSAGES
 from adapters.clients import SdkClients, host_of, sdk_options
-from adapters.relay import (
+from adapters.passthrough import (
     RelayAnswer,
     RelayRequest,
     UsageScan,
@@ -27,10 +27,10 @@ from adapters.relay import (
     compat_status,
     mapped,
 )
+from adapters.pool import OnError, Pool, error_body, key_headers, lines
 from adapters.specs import name_of
 from adapters.sse_reader import events, parse
 from adapters.upstream_time import answered, timed
-from adapters.wire import OnError, Wire, error_body, key_headers, lines
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderError, ProviderUnavailable
 from contracts.executions import ExecutionRequest
@@ -44,7 +44,7 @@ DEFAULT_HOST = "api.anthropic.com"
 
 
 class AnthropicAdapter:
-    """Anthropic on the wire path (the SDK for token sessions that need its credential
+    """Anthropic on the direct path (the SDK for token sessions that need its credential
     providers), or an endpoint a user added that speaks the Messages wire (`provider` its id,
     `headers` its extra headers, `key_header` how its key travels). The SDK never retries: the
     runtime does."""
@@ -64,21 +64,21 @@ class AnthropicAdapter:
         added = provider != ProviderId.ANTHROPIC
         self.capabilities = ANTHROPIC_MESSAGES.without_sessions() if added else ANTHROPIC_MESSAGES
         self._key_header = key_header
-        self._status_error = wire.status_error_of(provider)
+        self._status_error = api.status_error_of(provider)
         self._base_url = base_url
         self._host = host_of(base_url, DEFAULT_HOST)
         self._transport = transport
         self._timeout = timeout_s
         self._clients: SdkClients[AsyncAnthropic] = SdkClients(self._build)
         self._client = self._clients.get
-        self._wire = Wire(base_url or wire.DEFAULT_BASE_URL, timeout_s, verify_tls=verify_tls)
-        self._extra_headers = wire.custom_headers() if headers is None else dict(headers)
-        # Refreshable tokens the provider refused on the wire path: the SDK's path (which
+        self._pool = Pool(base_url or api.DEFAULT_BASE_URL, timeout_s, verify_tls=verify_tls)
+        self._extra_headers = api.custom_headers() if headers is None else dict(headers)
+        # Refreshable tokens the provider refused on the direct path: the SDK's path (which
         # refreshes them) serves them from then on. Bounded: a token is refused once.
         self._refused: set[int] = set()
 
     def _bearer(self, credential: Credential) -> Bearer | None:
-        """The token session's bearer token for the wire path, or None for the SDK's path (an
+        """The token session's bearer token for the direct path, or None for the SDK's path (an
         injected transport is the SDK's: tests of that path keep it)."""
         if credential.mode is not AuthMode.TOKEN_SESSION or self._transport is not None:
             return None
@@ -87,7 +87,7 @@ class AnthropicAdapter:
             return None
         return found
 
-    def _refused_on_wire(self, token: Bearer, status: int | None) -> None:
+    def _refused_direct(self, token: Bearer, status: int | None) -> None:
         # Only a refreshable token: for any other the SDK would re-read and resend the same
         # token, and importing it (45 MB) would buy nothing.
         if status == 401 and token.refreshable:
@@ -96,7 +96,7 @@ class AnthropicAdapter:
             self._refused.add(hash(token.token))
 
     def _build(self, credential: Credential) -> AsyncAnthropic:
-        """The SDK client for a token session (API keys take the wire path)."""
+        """The SDK client for a token session (API keys take the direct path)."""
         from anthropic import AsyncAnthropic
         from anthropic.lib.credentials import EnvToken
 
@@ -120,7 +120,7 @@ class AnthropicAdapter:
                     if name == "ping":
                         continue
                     if name == "error":
-                        raise stream_error(
+                        raise stream_failure(
                             parse(data), mapper.request_id, credential.mode, self.provider
                         )
                     for out in mapper.feed(parse(data)):
@@ -140,8 +140,8 @@ class AnthropicAdapter:
     def _errors(self, credential: Credential) -> AbstractContextManager[None]:
         return map_errors(credential, self._host, self.provider)
 
-    def _on_wire(self, credential: Credential, token: Bearer | None) -> bool:
-        """An API key, no credential at all, or a bearer token the wire path can send."""
+    def _direct(self, credential: Credential, token: Bearer | None) -> bool:
+        """An API key, no credential at all, or a bearer token the direct path can send."""
         return credential.mode is not AuthMode.TOKEN_SESSION or token is not None
 
     def _key_header_for(self, credential: Credential) -> str | None:
@@ -151,10 +151,10 @@ class AnthropicAdapter:
     async def _open(
         self, params: dict[str, Any], credential: Credential
     ) -> AsyncIterator[tuple[Mapping[str, str], AsyncIterator[str]]]:
-        """The streamed answer's headers and lines, by the wire path or through the SDK."""
+        """The streamed answer's headers and lines, by the direct path or through the SDK."""
         token = self._bearer(credential)
-        if self._on_wire(credential, token):
-            request = wire.messages(
+        if self._direct(credential, token):
+            request = api.messages(
                 params,
                 credential.api_key or "",
                 self._extra_headers,
@@ -162,11 +162,11 @@ class AnthropicAdapter:
                 self._key_header_for(credential),
             )
             try:
-                async with self._wire.open(request, self._on_error(credential)) as response:
+                async with self._pool.open(request, self._on_error(credential)) as response:
                     yield response.headers, lines(response)
             except ProviderError as error:
                 if token is not None:
-                    self._refused_on_wire(token, error.upstream_status)
+                    self._refused_direct(token, error.upstream_status)
                 raise
         else:
             client = self._client(credential)
@@ -178,18 +178,18 @@ class AnthropicAdapter:
     async def relay(
         self, request: RelayRequest, credential: Credential
     ) -> AsyncIterator[RelayAnswer]:
-        """A client's own request, passed upstream with `credential` (see `adapters.relay`)."""
+        """A client's own request, passed upstream with `credential` (`adapters.passthrough`)."""
         with self._errors(credential):
             token = self._bearer(credential)
-            if self._on_wire(credential, token):
+            if self._direct(credential, token):
                 key = key_headers(credential.api_key or "", self._key_header_for(credential))
                 auth = {**self._extra_headers, **key}
                 if token is not None:
                     sent = {**token.headers, **self._extra_headers, **request.headers}
                     auth = {**token.headers, **self._extra_headers, **auth_headers(token, sent)}
-                async with self._wire.relay(request, auth) as answer:
+                async with self._pool.relay(request, auth) as answer:
                     if token is not None:
-                        self._refused_on_wire(token, answer.status)
+                        self._refused_direct(token, answer.status)
                     answer.body = mapped(
                         answer.body,
                         functools.partial(map_errors, credential, self._host, self.provider),
@@ -206,9 +206,9 @@ class AnthropicAdapter:
         """An upstream error answer in the taxonomy."""
         return answer_error(self._status_error, status, error_body(raw), headers, mode)
 
-    def stream_error(self, error: ProviderError) -> bytes:
+    def error_event(self, error: ProviderError) -> bytes:
         """The API's own mid-stream error event."""
-        return anthropic_relay.stream_error(error, compat_status(error.code, error.status))
+        return anthropic_passthrough.error_event(error, compat_status(error.code, error.status))
 
     def relay_request(self, request: RelayRequest, body: Mapping[str, Any]) -> RelayRequest:
         """Unchanged: every Messages answer carries its usage."""
@@ -216,7 +216,7 @@ class AnthropicAdapter:
 
     def usage_scan(self, streamed: bool, hide_usage_only: bool = False) -> UsageScan:
         """Usage and model of a passing Messages answer."""
-        return UsageScan(anthropic_relay.read_event, streamed)
+        return UsageScan(anthropic_passthrough.read_event, streamed)
 
     def _on_error(self, credential: Credential) -> OnError:
         return functools.partial(self._status_error, mode=credential.mode)
@@ -226,24 +226,24 @@ class AnthropicAdapter:
         models: list[ModelInfo] = []
         with self._errors(credential):
             token = self._bearer(credential)
-            if not self._on_wire(credential, token):
+            if not self._direct(credential, token):
                 client = self._client(credential)
                 # The SDK's models read as the wire's entries: one reading of a model.
-                async for model in client.models.list(limit=wire.PAGE):
-                    models.append(wire.model_info(model.model_dump(mode="json")))
+                async for model in client.models.list(limit=api.PAGE):
+                    models.append(api.model_info(model.model_dump(mode="json")))
                 return models
             after: str | None = None
             while True:
-                request = wire.models_page(
+                request = api.models_page(
                     credential.api_key or "",
                     self._extra_headers,
                     after,
                     token,
                     self._key_header_for(credential),
                 )
-                page = await self._wire.json(request, self._on_error(credential))
+                page = await self._pool.json(request, self._on_error(credential))
                 entries = page.get("data", []) if isinstance(page, dict) else []
-                models.extend(wire.model_info(entry, self.provider) for entry in entries)
+                models.extend(api.model_info(entry, self.provider) for entry in entries)
                 after = page.get("last_id")
                 if not page.get("has_more") or not after:
                     return models
@@ -252,8 +252,8 @@ class AnthropicAdapter:
         """Have what `credential` needs loaded: the pooled client for an API key, else the SDK
         client (importing the SDK off the event loop the first time)."""
         with self._errors(credential):
-            if self._on_wire(credential, self._bearer(credential)):
-                self._wire.session()
+            if self._direct(credential, self._bearer(credential)):
+                self._pool.session()
             else:
                 await self._clients.warm(credential)
 
@@ -264,4 +264,4 @@ class AnthropicAdapter:
     async def aclose(self) -> None:
         """Close every client (and its connection pool)."""
         await self._clients.aclose()
-        await self._wire.aclose()
+        await self._pool.aclose()

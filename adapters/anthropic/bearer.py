@@ -1,9 +1,9 @@
-"""A token session's bearer token, read as the installed SDK reads it, for the wire path.
+"""A token session's bearer token, read as the installed SDK reads it, for the direct path.
 
 Importing the Anthropic SDK costs about 1.3 s of CPU and 45 MB here: a token session's (and demo
 mode's) first request waited on it. Most sessions need nothing of the SDK but the token: an
 `ANTHROPIC_AUTH_TOKEN`, or a `user_oauth` profile's access token read from its credentials file
-(the SDK re-reads that file on every request, as daemons rotate it). Those go on the wire path
+(the SDK re-reads that file on every request, as daemons rotate it). Those go on the direct path
 with `Authorization: Bearer` and the profile's `anthropic-workspace-id`, exactly as the SDK
 would send them (tests/test_wire_differential.py checks it). The SDK still serves what needs
 it: a token it must refresh (a profile with a `client_id` whose token is within the SDK's

@@ -36,7 +36,7 @@ def error_detail(body: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
-def stream_error(
+def stream_failure(
     body: Any, request_id: str | None, mode: AuthMode | None, provider: ProviderId = PROVIDER
 ) -> ProviderError:
     """An `event: error` inside a 200 stream: its type says what it would have been."""
@@ -65,7 +65,7 @@ def map_errors(
     mode = credential.mode
 
     def map_sdk(exc: Exception) -> ProviderError | None:
-        if "anthropic" not in sys.modules:  # the wire path: the SDK was never loaded
+        if "anthropic" not in sys.modules:  # the direct path: the SDK was never loaded
             return None
         import anthropic
         from anthropic.lib.credentials import WorkloadIdentityError

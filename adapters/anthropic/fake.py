@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.anthropic.fake_wire import event_stream, message_body, plan_of
+from adapters.anthropic.fake_replies import event_stream, message_body, plan_of
 from adapters.catalogue import catalogue
 from adapters.fakes.server import FakeRequest, FakeServer, Reply, Step, scripted, split_events
 from adapters.fakes.sse import SSE_HEADERS, event, new_id

@@ -1,4 +1,4 @@
-"""The OpenAI adapter. Every execution and model list takes the wire path (`adapters.wire`:
+"""The OpenAI adapter. Every execution and model list takes the direct path (`adapters.pool`:
 requests built here, one pooled client per base URL), API keys and Codex sign-ins alike (the
 Codex file is read on every request, as the CLI rotates it), so this adapter never loads the
 SDK; the differential tests hold it to what the SDK would send."""
@@ -13,14 +13,13 @@ from typing import Any
 from adapters.base import AdapterEvent, Credential, Finished
 from adapters.capabilities import OPENAI_CHAT, OPENAI_RESPONSES
 from adapters.clients import host_of
-from adapters.openai import relay as openai_relay
-from adapters.openai import wire
+from adapters.openai import api
+from adapters.openai import passthrough as openai_passthrough
 from adapters.openai.chat import ChatMapper, chat_params
 from adapters.openai.codex import CODEX_BASE_URL, read_codex_account, read_codex_secret
-from adapters.openai.errors import map_errors
+from adapters.openai.errors import map_errors, stream_failure
 from adapters.openai.responses import ResponsesMapper, responses_params
-from adapters.openai.translate import stream_error
-from adapters.relay import (
+from adapters.passthrough import (
     RelayAnswer,
     RelayRequest,
     UsageScan,
@@ -28,9 +27,9 @@ from adapters.relay import (
     compat_status,
     mapped,
 )
+from adapters.pool import OnError, Pool, UpstreamRequest, error_body, key_headers, lines
 from adapters.specs import name_of
 from adapters.sse_reader import events, parse
-from adapters.wire import OnError, Wire, WireRequest, error_body, key_headers, lines
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import MissingAuth, ProviderError, ProviderUnavailable
 from contracts.executions import ExecutionRequest
@@ -40,7 +39,7 @@ DEFAULT_HOST = "api.openai.com"
 
 
 class OpenAIAdapter:
-    """OpenAI on the wire path, or an endpoint a user added that speaks its wire (`provider`
+    """OpenAI on the direct path, or an endpoint a user added that speaks its wire (`provider`
     its id, `headers` its extra headers, `key_header` how its key travels, None for an
     endpoint without auth). Nothing here retries: the runtime does."""
 
@@ -63,11 +62,11 @@ class OpenAIAdapter:
         self._wire_api = wire_api
         table = OPENAI_CHAT if wire_api == "chat" else OPENAI_RESPONSES
         self.capabilities = table if provider == ProviderId.OPENAI else table.without_sessions()
-        self._wire = Wire(base_url or wire.DEFAULT_BASE_URL, timeout_s, verify_tls=verify_tls)
-        self._codex_wire = Wire(codex_base_url, timeout_s)
-        self._extra_headers = wire.account_headers() if headers is None else dict(headers)
+        self._pool = Pool(base_url or api.DEFAULT_BASE_URL, timeout_s, verify_tls=verify_tls)
+        self._codex_pool = Pool(codex_base_url, timeout_s)
+        self._extra_headers = api.account_headers() if headers is None else dict(headers)
         self._key_header = key_header
-        self._status_error = wire.status_error_of(provider)
+        self._status_error = api.status_error_of(provider)
 
     async def stream(
         self, request: ExecutionRequest, model: str, credential: Credential
@@ -82,11 +81,11 @@ class OpenAIAdapter:
             secret, extra = self._auth(credential)
             key_header = self._key_header_for(credential)
             if chat:
-                request_out = wire.chat(chat_params(request, model), secret, extra, key_header)
+                request_out = api.chat(chat_params(request, model), secret, extra, key_header)
             else:
                 params = responses_params(request, model, codex=credential.chatgpt)
-                request_out = wire.responses(params, secret, extra, key_header)
-            async with self._wire_for(credential).open(
+                request_out = api.responses(params, secret, extra, key_header)
+            async with self._pool_for(credential).open(
                 request_out, self._on_error(credential)
             ) as response:
                 mapper.request_id = response.headers.get("x-request-id")
@@ -96,7 +95,7 @@ class OpenAIAdapter:
                     event = parse(data)
                     failure = getattr(event, "error", None)
                     if chat and failure is not None:
-                        raise stream_error(
+                        raise stream_failure(
                             getattr(failure, "code", None),
                             getattr(failure, "message", None),
                             self.provider,
@@ -137,7 +136,7 @@ class OpenAIAdapter:
     async def relay(
         self, request: RelayRequest, credential: Credential
     ) -> AsyncIterator[RelayAnswer]:
-        """A client's own request, passed upstream with `credential` (see `adapters.relay`). A
+        """A client's own request, passed upstream with `credential` (see `adapters.passthrough`). A
         ChatGPT-plan sign-in reaches only the Codex backend, which speaks no public API."""
         if credential.chatgpt:
             raise MissingAuth(
@@ -149,7 +148,7 @@ class OpenAIAdapter:
         with self._errors(credential):
             secret, extra = self._auth(credential)
             auth = {**extra, **key_headers(secret, self._key_header_for(credential))}
-            async with self._wire.relay(request, auth) as answer:
+            async with self._pool.relay(request, auth) as answer:
                 answer.body = mapped(
                     answer.body,
                     functools.partial(map_errors, credential, self._host, self.provider),
@@ -162,44 +161,44 @@ class OpenAIAdapter:
         """An upstream error answer in the taxonomy."""
         return answer_error(self._status_error, status, error_body(raw), headers, mode)
 
-    def stream_error(self, error: ProviderError) -> bytes:
+    def error_event(self, error: ProviderError) -> bytes:
         """The API's own mid-stream error event."""
-        return openai_relay.stream_error(error, compat_status(error.code, error.status))
+        return openai_passthrough.error_event(error, compat_status(error.code, error.status))
 
     def relay_request(self, request: RelayRequest, body: Mapping[str, Any]) -> RelayRequest:
         """A streamed Chat Completions request that does not ask for usage asks for it."""
-        return openai_relay.asking_for_usage(request, body)
+        return openai_passthrough.asking_for_usage(request, body)
 
     def usage_scan(self, streamed: bool, hide_usage_only: bool = False) -> UsageScan:
         """Usage and model of a passing Responses or Chat Completions answer."""
-        hidden = openai_relay.usage_only if hide_usage_only else None
-        return UsageScan(openai_relay.read_event, streamed, hidden)
+        hidden = openai_passthrough.usage_only if hide_usage_only else None
+        return UsageScan(openai_passthrough.read_event, streamed, hidden)
 
     def _on_error(self, credential: Credential) -> OnError:
         return functools.partial(self._status_error, mode=credential.mode)
 
-    def _wire_for(self, credential: Credential) -> Wire:
+    def _pool_for(self, credential: Credential) -> Pool:
         """The ChatGPT-plan sign-in goes to the Codex backend; everything else to the API."""
-        return self._codex_wire if credential.chatgpt else self._wire
+        return self._codex_pool if credential.chatgpt else self._pool
 
     async def list_models(self, credential: Credential) -> list[ModelInfo]:
         """Every model the credential reaches."""
         with self._errors(credential):
             secret, extra = self._auth(credential)
-            request: WireRequest = wire.models(secret, extra, self._key_header_for(credential))
-            page = await self._wire_for(credential).json(request, self._on_error(credential))
+            request: UpstreamRequest = api.models(secret, extra, self._key_header_for(credential))
+            page = await self._pool_for(credential).json(request, self._on_error(credential))
         entries = page.get("data", []) if isinstance(page, dict) else []
-        return [wire.model_info(entry, self.provider) for entry in entries]
+        return [api.model_info(entry, self.provider) for entry in entries]
 
     async def warm(self, credential: Credential) -> None:
         """Have the pooled client built (the SDK is not needed on this path)."""
         with self._errors(credential):
-            self._wire_for(credential).session()
+            self._pool_for(credential).session()
 
     def forget(self, credential: Credential) -> None:
         """Nothing to drop: every request reads its credential afresh."""
 
     async def aclose(self) -> None:
         """Close every client (and its connection pool)."""
-        await self._wire.aclose()
-        await self._codex_wire.aclose()
+        await self._pool.aclose()
+        await self._codex_pool.aclose()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from adapters.base import AdapterEvent, Finished, parse_arguments
-from adapters.openai.translate import BlockIndex, result_text, tool_choice, usage_of
+from adapters.openai.shared import BlockIndex, result_text, tool_choice, usage_of
 from adapters.specs import name_of
 from contracts.base import ProviderId
 from contracts.errors import (

@@ -8,9 +8,16 @@ from typing import Any
 
 from adapters.base import Credential
 from adapters.errors import boundary, from_status
+from adapters.specs import name_of
 from adapters.transport_errors import from_transport
 from contracts.base import ProviderId
-from contracts.errors import ProviderError
+from contracts.errors import (
+    InvalidRequest,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    UnexpectedError,
+)
 
 PROVIDER = ProviderId.OPENAI
 
@@ -32,7 +39,7 @@ def map_errors(
     mode = credential.mode
 
     def map_sdk(exc: Exception) -> ProviderError | None:
-        if "openai" not in sys.modules:  # the wire path: the SDK was never loaded
+        if "openai" not in sys.modules:  # the direct path: the SDK was never loaded
             return None
         import openai
 
@@ -52,3 +59,35 @@ def map_errors(
         return None
 
     return boundary(provider, map_sdk, secrets=(credential.api_key,), host=host)
+
+
+def stream_failure(
+    code: str | None, message: str | None, provider: ProviderId = ProviderId.OPENAI
+) -> ProviderError:
+    """A failure reported inside a 200 stream (`error` event or `response.failed`)."""
+    code = code or ""
+    text = message or "the provider reported an error mid-stream"
+    name = name_of(provider)
+    if "rate_limit" in code or code in ("insufficient_quota", "usage_limit_reached"):
+        return RateLimited(
+            f"{name} is rate limiting: {text}",
+            "Wait and retry.",
+            provider=provider,
+        )
+    if code in ("server_error", "overloaded", "service_unavailable", ""):
+        return ProviderUnavailable(
+            f"{name} failed mid-stream: {text}",
+            "Retry shortly.",
+            provider=provider,
+        )
+    if "context" in code or "context" in text.lower():
+        return InvalidRequest(
+            f"The request exceeds the model's context window: {text}",
+            "Shorten the conversation.",
+            provider=provider,
+        )
+    return UnexpectedError(
+        f"{name} failed mid-stream ({code}): {text}",
+        "Retry; report it if it persists.",
+        provider=provider,
+    )

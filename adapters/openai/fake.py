@@ -10,7 +10,7 @@ from adapters.catalogue import catalogue
 from adapters.fakes.behaviour import Plan
 from adapters.fakes.server import FakeRequest, FakeServer, Reply, Step, scripted, split_events
 from adapters.fakes.sse import SSE_HEADERS, event, new_id
-from adapters.openai.fake_wire import (
+from adapters.openai.fake_replies import (
     chat_completion,
     chat_stream,
     plan_chat,

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from adapters.base import AdapterEvent, Finished, UsageSeen, parse_arguments
-from adapters.openai.translate import (
+from adapters.openai.errors import stream_failure
+from adapters.openai.shared import (
     CODEX_INSTRUCTIONS,
     BlockIndex,
     input_items,
-    stream_error,
     tool_choice,
     usage_of,
 )
@@ -118,11 +118,11 @@ class ResponsesMapper:
             if usage is not None:
                 yield UsageSeen(usage_of(usage))
             error = getattr(event.response, "error", None)
-            raise stream_error(
+            raise stream_failure(
                 getattr(error, "code", None), getattr(error, "message", None), self.provider
             )
         elif kind == "error":
-            raise stream_error(
+            raise stream_failure(
                 getattr(event, "code", None), getattr(event, "message", None), self.provider
             )
 

@@ -21,7 +21,7 @@ from contracts.errors import ProviderError, ProviderUnavailable
 from contracts.executions import ExecutionRequest, Usage
 from service.executions.accumulator import Accumulator, Delta
 from service.executions.failures import breaker_open, timed_out
-from service.executions.ports import Deadlines, Router
+from service.executions.ports import Deadlines, Ports
 
 
 class Attempt:
@@ -31,7 +31,7 @@ class Attempt:
     def __init__(
         self,
         adapter: ProviderAdapter,
-        router: Router,
+        ports: Ports,
         provider: ProviderId,
         request: ExecutionRequest,
         model: str,
@@ -41,7 +41,7 @@ class Attempt:
         clock: Callable[[], float],
     ) -> None:
         self._adapter = adapter
-        self._router = router
+        self._ports = ports
         self._provider = provider
         self._request = request
         self._model = model
@@ -58,7 +58,7 @@ class Attempt:
         """The attempt's deltas, then its `Finished`; raises ProviderError on any failure."""
         started = self._clock()
         try:
-            await ready_to_send(self._router, self._provider, self._adapter, self._credential)
+            await ready_to_send(self._ports, self._provider, self._adapter, self._credential)
         finally:
             # Warming up is the daemon's time, not the provider's: it moves the deadline.
             self.deadline += self._clock() - started
@@ -86,10 +86,10 @@ class Attempt:
                     yield event
         except DeadlinePassed as passed:
             error = timed_out(self._provider, self._deadlines, passed.which)
-            upstream_failed(self._router, self._provider, error, self._clock() - started)
+            upstream_failed(self._ports, self._provider, error, self._clock() - started)
             raise error from None
         except ProviderError as error:
-            upstream_failed(self._router, self._provider, error, self._clock() - started)
+            upstream_failed(self._ports, self._provider, error, self._clock() - started)
             raise
         finally:
             await iterator.aclose()
@@ -104,9 +104,9 @@ class Attempt:
                 "Retry the request.",
                 provider=self._provider,
             )
-            upstream_failed(self._router, self._provider, ended, None)
+            upstream_failed(self._ports, self._provider, ended, None)
             raise ended
-        upstream_answered(self._router, self._provider, self._clock() - started)
+        upstream_answered(self._ports, self._provider, self._clock() - started)
         yield finished
 
     async def _bounded(self, iterator: AsyncIterator[AdapterEvent]) -> AsyncIterator[AdapterEvent]:
@@ -140,16 +140,16 @@ class Attempt:
 
 
 async def ready_to_send(
-    router: Router, provider: ProviderId, adapter: ProviderAdapter, credential: Credential
+    ports: Ports, provider: ProviderId, adapter: ProviderAdapter, credential: Credential
 ) -> None:
     """Before any upstream request: the breaker must allow it, and the adapter must have what
     `credential` needs (which may import the SDK and read a session). A warm-up failure is
     the daemon's, never counted against the provider."""
-    health = router.health(provider)
+    health = ports.health(provider)
     wait = health.allow()
     if wait is not None:
         raise breaker_open(provider, wait, health.open_reason)
-    router.traffic(provider)
+    ports.traffic(provider)
     try:
         await adapter.warm(credential)
     except ProviderError:
@@ -158,20 +158,20 @@ async def ready_to_send(
 
 
 def upstream_failed(
-    router: Router, provider: ProviderId, error: ProviderError, latency_s: float | None
+    ports: Ports, provider: ProviderId, error: ProviderError, latency_s: float | None
 ) -> None:
     """What a failed upstream request tells health (and, for a 429, the governor)."""
-    router.health(provider).failure(error, latency_s)
+    ports.health(provider).failure(error, latency_s)
     if error.upstream_status == 429:
-        router.gate(provider).rate_limited(error.retry_after_s)
-    router.traffic(provider)
+        ports.gate(provider).rate_limited(error.retry_after_s)
+    ports.traffic(provider)
 
 
-def upstream_answered(router: Router, provider: ProviderId, latency_s: float) -> None:
+def upstream_answered(ports: Ports, provider: ProviderId, latency_s: float) -> None:
     """What a successful upstream request tells the governor and health."""
-    router.gate(provider).succeeded()
-    router.health(provider).success(latency_s, explicit=False)
-    router.traffic(provider)
+    ports.gate(provider).succeeded()
+    ports.health(provider).success(latency_s, explicit=False)
+    ports.traffic(provider)
 
 
 class DeadlinePassed(Exception):

@@ -10,23 +10,23 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from adapters.base import Credential, ProviderAdapter
+from adapters.base import ProviderAdapter
 from adapters.capabilities import check_request
-from adapters.relay import RelayRequest, tags
+from adapters.passthrough import RelayRequest, tags
 from contracts.base import MAX_MODEL_ID, ProviderId
 from contracts.error_body import ErrorDetail
-from contracts.errors import Cancelled, InvalidRequest, MissingAuth, ProviderError
+from contracts.errors import Cancelled, InvalidRequest, MissingAuth
 from contracts.events import ExecutionFinishedEvent, ProviderErrorEvent, UsageEvent
-from contracts.executions import CancelResult, ExecutionRequest, ExecutionState, Usage
+from contracts.executions import CancelResult, ExecutionRequest, ExecutionState
 from contracts.models import ModelInfo
 from service.events import EventBus
+from service.executions.daemon_ports import DaemonPorts
 from service.executions.execution import Execution
+from service.executions.lifecycle import Lifecycle
+from service.executions.passthrough import PassThrough
 from service.executions.ports import Deadlines
-from service.executions.relay import Relay
 from service.executions.retry import RetryPolicy
-from service.providers.health import HealthTracker
 from service.providers.provider_book import ProviderBook
-from service.usage.governor import Gate
 from service.usage.meter import Meter
 
 log = logging.getLogger("kata.dispatch")
@@ -45,10 +45,12 @@ class Dispatcher:
         meter: Meter,
         bus: EventBus,
         now: Callable[[], datetime],
+        ports: DaemonPorts,
         listed: Callable[[ProviderId, str], ModelInfo | None] = lambda _p, _m: None,
     ) -> None:
         self._listed = listed  # what the last model list said of a model
         self.book = book
+        self.ports = ports
         self._bus = bus
         self._now = now
         self.meter = meter
@@ -59,7 +61,6 @@ class Dispatcher:
         # The outcomes of the last RECENTLY_FINISHED executions, so cancelling one that has
         # just ended answers 409 (bounded: older ids answer 404).
         self._finished: OrderedDict[str, ExecutionState] = OrderedDict()
-        self._health_keys: dict[ProviderId, tuple[object, ...]] = {}
 
     def prepare(self, request: ExecutionRequest, started: float | None = None) -> Execution:
         """Bind a request to provider, model and credential; raises what blocks it."""
@@ -101,7 +102,7 @@ class Dispatcher:
             credential,
             resolution.fallback_applied,
             self.adapters[provider],
-            self,
+            self.ports,
             self.policy,
             self.deadlines,
             started=started,
@@ -109,7 +110,7 @@ class Dispatcher:
         self._running[execution.id] = execution
         return execution
 
-    def prepare_relay(
+    def prepare_passthrough(
         self,
         provider: ProviderId,
         route: str,
@@ -117,7 +118,7 @@ class Dispatcher:
         body: dict[str, Any],
         billable: bool,
         started: float | None,
-    ) -> Relay:
+    ) -> PassThrough:
         """Bind a pass-through request to its provider's credential (and, when it is billable,
         check the budget); raises what blocks it."""
         if billable:
@@ -130,7 +131,7 @@ class Dispatcher:
                 "Name a model the provider serves (GET /v1/models lists them).",
             )
         adapter = self.adapters[provider]
-        return Relay(
+        return PassThrough(
             route,
             adapter.relay_request(upstream, body) if billable else upstream,
             body.get("stream") is True,
@@ -140,19 +141,19 @@ class Dispatcher:
             credential,
             resolution.fallback_applied,
             adapter,
-            self,
+            self.ports,
             self.policy,
             self.deadlines,
             started=started,
             billable=billable,
         )
 
-    def relay_finished(self, relay: Relay) -> None:
+    def passthrough_finished(self, passthrough: PassThrough) -> None:
         """A pass-through request ended: billable ones are recorded like executions."""
-        if relay.billable:
-            self.finished(relay)
+        if passthrough.billable:
+            self.finished(passthrough)
 
-    def finished(self, execution: Execution | Relay) -> None:
+    def finished(self, execution: Lifecycle) -> None:
         """Forget a finished execution (it can no longer be cancelled), record it in the ledger
         and tell activity views it ended, with what it used."""
         if self._running.pop(execution.id, None) is not None:
@@ -232,39 +233,4 @@ class Dispatcher:
         for execution in list(self._running.values()):
             if execution.provider == provider:
                 execution.cancel(reason)
-        self._health_keys.pop(provider, None)
-
-    # The Router protocol, for executions.
-
-    def health(self, provider: ProviderId) -> HealthTracker:
-        return self.book.tracker(provider)
-
-    def gate(self, provider: ProviderId) -> Gate:
-        return self.meter.gate(provider)
-
-    def priced(self, model: str, usage: Usage) -> Usage:
-        return self.meter.priced(model, usage)
-
-    def admit(self, provider: ProviderId) -> None:
-        self.meter.admit(provider)
-
-    def traffic(self, provider: ProviderId) -> None:
-        # Recompute (and publish) status only when the health it shows has changed.
-        key = self.book.tracker(provider).key()
-        if self._health_keys.get(provider) != key:
-            self._health_keys[provider] = key
-            self.book.refresh()
-
-    def forget_client(self, provider: ProviderId, credential: Credential) -> None:
-        self.adapters[provider].forget(credential)
-
-    def session_failed(
-        self, provider: ProviderId, error: ProviderError
-    ) -> tuple[Credential, bool] | ProviderError:
-        return self.book.session_failed(provider, error)
-
-    def key_evidence(
-        self, provider: ProviderId, credential: Credential, error: ProviderError | None
-    ) -> None:
-        if self.book.verdicts.evidence(provider, credential, error):
-            self.book.refresh()
+        self.ports.forget(provider)

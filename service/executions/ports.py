@@ -1,4 +1,4 @@
-"""What an execution needs from the runtime (the Router), its deadlines, its bookkeeping across
+"""What an execution needs from the runtime (its `Ports`), its deadlines, its bookkeeping across
 attempts, and its id."""
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ class Deadlines:
     queue_s: float = 30.0
 
 
-class Router(Protocol):
-    """What an execution asks of the runtime: health, and what evidence about credentials means."""
+class Ports(Protocol):
+    """What an execution asks of the runtime: health, the gate, the budget, prices, and what
+    evidence about credentials means (`service.executions.daemon_ports` answers it)."""
 
     def health(self, provider: ProviderId) -> HealthTracker: ...
 

@@ -10,7 +10,7 @@ from adapters.base import Credential
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import BreakerOpen, Cancelled, ProviderError, SessionFailed
 from contracts.stream import RetryEvent
-from service.executions.ports import Attempts, Router
+from service.executions.ports import Attempts, Ports
 from service.executions.retry import RetryPolicy
 
 log = logging.getLogger("kata.execution")
@@ -23,14 +23,14 @@ class Recovery:
 
     def __init__(
         self,
-        router: Router,
+        ports: Ports,
         provider: ProviderId,
         policy: RetryPolicy,
         attempts: Attempts,
         execution_id: str,
         clock: Callable[[], float],
     ) -> None:
-        self._router = router
+        self._ports = ports
         self._provider = provider
         self._policy = policy
         self._attempts = attempts
@@ -46,7 +46,7 @@ class Recovery:
         if credential.mode is AuthMode.TOKEN_SESSION and _session_refused(error):
             return self._session_failed(error, credential)
         if error.upstream_status == 401:
-            self._router.key_evidence(self._provider, credential, error)
+            self._ports.key_evidence(self._provider, credential, error)
             return error, credential
         if not error.retryable or isinstance(error, BreakerOpen):
             return error, credential
@@ -75,10 +75,10 @@ class Recovery:
         if not self._attempts.reread_session and not isinstance(error, SessionFailed):
             # A 401: re-read the session once (or let the SDK refresh it), it may be renewed.
             self._attempts.reread_session = True
-            self._router.forget_client(self._provider, credential)
+            self._ports.forget_client(self._provider, credential)
             retry = RetryEvent(attempt=self._attempts.count, delay_s=0.0, error=error.body())
             return retry, credential
-        outcome = self._router.session_failed(self._provider, error)
+        outcome = self._ports.session_failed(self._provider, error)
         if isinstance(outcome, ProviderError):
             return outcome, credential
         credential, fallback = outcome

@@ -19,6 +19,7 @@ from adapters.specs import SPECS
 from contracts.base import ProviderId
 from service import __version__
 from service.events import EventBus, Problems
+from service.executions.daemon_ports import DaemonPorts
 from service.executions.dispatch import Dispatcher
 from service.executions.ports import Deadlines
 from service.executions.retry import RetryPolicy
@@ -51,10 +52,10 @@ from service.providers.added import AddedProviders
 from service.providers.control import ProviderControl, models_fetcher
 from service.providers.credentials.keyring_access import KeyringAccess
 from service.providers.credentials.keystore import KeyStore
+from service.providers.endpoint_list import key_entry
 from service.providers.model_list import ModelCache
 from service.providers.provider_book import ProviderBook
-from service.providers.settings_store import PersistedSettings, SettingsStore
-from service.providers.user_providers import key_entry
+from service.providers.settings_store import LiveSettings, SettingsStore
 from service.runtime import Runtime, utcnow
 from service.usage.meter import Meter
 
@@ -103,23 +104,16 @@ def build_runtime(
     built = {**default_adapters(env), **(adapters or {})}
     bus = EventBus(config.event_buffer, config.subscriber_queue)
     problems = Problems(bus, now)
-    book: ProviderBook  # the meter reads settings through the book, built right after it
-    meter = Meter(
-        config.data_dir,
-        lambda provider: book.settings.provider(provider),
-        lambda: book.settings.daemon.prices,
-        lambda: book.settings.daemon.ledger_retention_days,
-        lambda: book.refresh(),
-        ledger=config.ledger,
-    )
+    settings = LiveSettings()
+    meter = Meter(config.data_dir, settings, ledger=config.ledger)
     book = ProviderBook(
         KeyStore(
             config.data_dir,
             keyring,
             env,
-            entry=lambda provider: key_entry(provider, book.endpoint(provider)),
+            entry=lambda provider: key_entry(provider, settings.value.endpoints.get(provider)),
         ),
-        PersistedSettings(),
+        settings,
         bus.publish,
         env,
         home or Path(env.get("HOME") or Path.home()),
@@ -128,6 +122,7 @@ def build_runtime(
         meter.state,
         demo=config.demo,
     )
+    meter.watch(book.refresh)  # a gate's state is part of the status the book publishes
     settings_store = SettingsStore(config.data_dir)
     models = ModelCache(config.data_dir, models_fetcher(book, built), now, report=problems.report)
     control = ProviderControl(
@@ -147,6 +142,7 @@ def build_runtime(
         meter,
         bus,
         now,
+        DaemonPorts(book, meter, built),
         models.model,
     )
     added = AddedProviders(
@@ -166,6 +162,7 @@ def build_runtime(
         bus=bus,
         problems=problems,
         keyring=keyring,
+        settings=settings,
         settings_store=settings_store,
         control=control,
         dispatcher=dispatcher,

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from adapters.anthropic import relay as anthropic_relay
-from adapters.openai import relay as openai_relay
-from adapters.relay import compat_status
+from adapters.anthropic import passthrough as anthropic_passthrough
+from adapters.openai import passthrough as openai_passthrough
+from adapters.passthrough import compat_status
 from contracts.base import ProviderId
 from contracts.endpoints import EndpointSpec, ProviderWire
 from contracts.errors import ProviderError
@@ -26,8 +26,8 @@ SHAPED = {
     BY_ID: ProviderId.OPENAI,
 }
 ERROR_BODY: dict[ProviderId, Callable[[ProviderError, int, str | None], dict[str, Any]]] = {
-    ProviderId.ANTHROPIC: anthropic_relay.error_body,
-    ProviderId.OPENAI: openai_relay.error_body,
+    ProviderId.ANTHROPIC: anthropic_passthrough.error_body,
+    ProviderId.OPENAI: openai_passthrough.error_body,
 }
 # The daemon's id for a request on these routes, beside the provider's own `x-request-id`.
 KATA_REQUEST_ID = b"x-kata-request-id"

@@ -2,7 +2,7 @@
 being and goes away, so everything the daemon keeps for a provider (its adapter, key, settings,
 health, gate, model list, running executions) is made and dropped together.
 
-Adding: the spec is judged (`UserProviders`), its key (if any) shape-checked, the adapter built,
+Adding: the spec is judged (`EndpointList`), its key (if any) shape-checked, the adapter built,
 the settings saved, then the key stored; a failure on the way undoes what was done, so a provider
 is either added whole or not at all. Removing: its key first (while its entry name is still
 known), then the rest; its executions end as cancelled.
@@ -24,9 +24,9 @@ from contracts.errors import InvalidRequest
 from contracts.events import ProviderAddedEvent, ProviderRemovedEvent, StateEvent
 from contracts.providers import ProviderStatus
 from service.providers.credentials.keystore import check_key_shape
+from service.providers.endpoint_list import EndpointList
 from service.providers.model_list import ModelCache
 from service.providers.provider_book import ProviderBook
-from service.providers.user_providers import UserProviders
 from service.usage.meter import Meter
 
 log = logging.getLogger("kata.providers")
@@ -78,7 +78,7 @@ class AddedProviders:
             return await self._add(spec, key)
 
     async def _add(self, spec: EndpointSpec, key: str | None) -> ProviderStatus:
-        users = UserProviders(self._book.settings)
+        users = EndpointList(self._book.settings)
         stored = users.add(spec).spec
         self._adapters[spec.id] = adapter_for(stored, self._timeout_s)
         try:
@@ -101,7 +101,7 @@ class AddedProviders:
             await self._remove(provider)
 
     async def _remove(self, provider: ProviderId) -> None:
-        users = UserProviders(self._book.settings)
+        users = EndpointList(self._book.settings)
         if users.get(provider) is None:
             users.remove(provider)  # raises: built in (409) or never added (404)
         await self._book.keys.delete(provider)
@@ -112,7 +112,7 @@ class AddedProviders:
         log.info("provider removed", extra={"provider": provider.value})
         self._publish(ProviderRemovedEvent(at=self._now(), provider=provider))
 
-    async def _drop(self, provider: ProviderId, users: UserProviders) -> None:
+    async def _drop(self, provider: ProviderId, users: EndpointList) -> None:
         """Everything held for `provider`, but its key and model list."""
         if users.get(provider) is not None:
             users.remove(provider)

@@ -28,10 +28,10 @@ from contracts.settings import MAX_PRICES, DaemonSettings, DaemonSettingsUpdate
 from service.events import EventBus, Problems
 from service.providers.credentials.keyring_access import KeyringAccess, KeyringUnavailable
 from service.providers.credentials.keystore import check_key_shape
+from service.providers.endpoint_list import no_session_here
 from service.providers.model_list import Fetch, ModelCache
 from service.providers.provider_book import ProviderBook
 from service.providers.settings_store import SettingsStore
-from service.providers.user_providers import no_session_here
 from service.usage.meter import Meter
 
 log = logging.getLogger("kata.providers")
@@ -126,9 +126,8 @@ class ProviderControl:
             raise no_session_here(provider)
         current = self.book.settings.provider(provider)
         changes = _changes(update, clearable={"default_model", "daily_budget_usd"})
-        self.book.replace_settings(
-            provider, ProviderSettings.model_validate({**current.model_dump(), **changes})
-        )
+        updated = ProviderSettings.model_validate({**current.model_dump(), **changes})
+        self.book.settings.providers[provider] = updated
         self._meter.settings_changed(provider)
         await self.save()
         self.book.refresh()

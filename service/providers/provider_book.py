@@ -22,23 +22,22 @@ from contracts.errors import ProviderError, SessionFailed
 from contracts.events import ProviderErrorEvent, ProviderStatusEvent, StateEvent
 from contracts.providers import (
     ProviderCapabilities,
-    ProviderSettings,
     ProviderStatus,
     TokenSessionStateName,
 )
 from contracts.usage import BudgetState, GovernorState
 from service.providers.credentials.keystore import KeyStore
-from service.providers.health import HealthTracker
-from service.providers.key_verdicts import KeyVerdicts
-from service.providers.resolver import Resolution, resolve
-from service.providers.settings_store import PersistedSettings
-from service.providers.user_providers import (
+from service.providers.endpoint_list import (
     NO_SESSION,
     model_default,
     requested_mode,
     unknown_provider,
     view,
 )
+from service.providers.health import HealthTracker
+from service.providers.key_verdicts import KeyVerdicts
+from service.providers.resolver import Resolution, resolve
+from service.providers.settings_store import LiveSettings, PersistedSettings
 
 log = logging.getLogger("kata.providers")
 
@@ -51,7 +50,7 @@ class ProviderBook:
     def __init__(
         self,
         keys: KeyStore,
-        settings: PersistedSettings,
+        settings: LiveSettings,
         publish: Publish,
         env: Mapping[str, str],
         home: Path,
@@ -63,7 +62,7 @@ class ProviderBook:
         self._spend = spend
         self.keys = keys
         self.verdicts = KeyVerdicts(keys)
-        self.settings = settings
+        self._live = settings
         self._publish = publish
         self._env = env
         self._home = home
@@ -76,6 +75,11 @@ class ProviderBook:
         self._status: dict[ProviderId, ProviderStatus] = {}
         self._warned: dict[ProviderId, str | None] = {}
         self._check_errors: dict[ProviderId, ProviderError] = {}
+
+    @property
+    def settings(self) -> PersistedSettings:
+        """The settings in force (loading the file swaps them in `LiveSettings`)."""
+        return self._live.value
 
     @property
     def providers(self) -> tuple[ProviderId, ...]:
@@ -290,10 +294,6 @@ class ProviderBook:
             return
         self._check_errors[provider] = error
         tracker.failure(error, latency_s)
-
-    def replace_settings(self, provider: ProviderId, settings: ProviderSettings) -> None:
-        """Swap one provider's settings (the caller persists)."""
-        self.settings.providers[provider] = settings
 
 
 def _same(a: ProviderStatus, b: ProviderStatus) -> bool:

@@ -19,7 +19,7 @@ from contracts.endpoints import EndpointSpec
 from contracts.errors import InvalidRequest, ProviderError
 from contracts.providers import ProviderSettings
 from contracts.settings import DaemonSettings
-from service.providers.endpoints import check_base_url
+from service.providers.base_urls import check_base_url
 
 log = logging.getLogger("kata.settings")
 
@@ -37,7 +37,7 @@ class PersistedSettings(BaseModel):
     providers: dict[ProviderId, ProviderSettings] = Field(
         default_factory=lambda: {provider: ProviderSettings() for provider in BUILT_IN}
     )
-    # The providers a user added (`service.providers.user_providers`), by id.
+    # The providers a user added (`service.providers.endpoint_list`), by id.
     endpoints: dict[ProviderId, EndpointSpec] = Field(default_factory=dict, max_length=64)
 
     @model_validator(mode="after")
@@ -58,6 +58,14 @@ class PersistedSettings(BaseModel):
     def provider(self, provider: ProviderId) -> ProviderSettings:
         """One provider's settings (defaults when the file had none)."""
         return self.providers.get(provider) or ProviderSettings()
+
+
+class LiveSettings:
+    """The settings in force: the one object the provider book, the meter and the key store
+    read, so none needs another to reach them. Loading the file swaps its contents in whole."""
+
+    def __init__(self) -> None:
+        self.value = PersistedSettings()
 
 
 class SettingsStore:

@@ -19,10 +19,10 @@ from contracts.usage import (
     ExecutionPage,
     ExecutionRecord,
     GovernorState,
-    Price,
     UsageGroupBy,
     UsageReport,
 )
+from service.providers.settings_store import LiveSettings
 from service.usage.budgets import Budgets, local_now
 from service.usage.governor import Gate
 from service.usage.ledger import Ledger
@@ -32,7 +32,7 @@ from service.usage.window import usage_window
 log = logging.getLogger("kata.usage")
 
 
-class Finished(Protocol):
+class Ended(Protocol):
     """What the meter reads of an execution that ended."""
 
     id: str
@@ -68,20 +68,30 @@ class Meter:
     def __init__(
         self,
         data_dir: Path,
-        settings: Callable[[ProviderId], ProviderSettings],
-        prices: Callable[[], dict[str, Price]],
-        retention_days: Callable[[], int],
-        on_change: Callable[[], object],
+        settings: LiveSettings,
         now: Callable[[], datetime] = local_now,
         ledger: bool = True,
     ) -> None:
-        self._prices = prices
-        self._now = now
-        self.ledger = Ledger(data_dir, retention_days, enabled=ledger)
-        self.budgets = Budgets(lambda p: settings(p).daily_budget_usd, now)
         self._settings = settings
-        self._on_change = on_change
+        self._now = now
+        self.ledger = Ledger(
+            data_dir, lambda: settings.value.daemon.ledger_retention_days, enabled=ledger
+        )
+        self.budgets = Budgets(lambda p: self._provider(p).daily_budget_usd, now)
+        self._watchers: list[Callable[[], object]] = []
         self.gates: dict[ProviderId, Gate] = {}
+
+    def watch(self, on_change: Callable[[], object]) -> None:
+        """Call `on_change` whenever a gate's state changes (the provider book republishes
+        the status it shows)."""
+        self._watchers.append(on_change)
+
+    def _changed(self) -> None:
+        for on_change in self._watchers:
+            on_change()
+
+    def _provider(self, provider: ProviderId) -> ProviderSettings:
+        return self._settings.value.provider(provider)
 
     async def open(self) -> None:
         """Open the ledger and load today's spend into the budgets."""
@@ -100,7 +110,9 @@ class Meter:
         """The governor's gate of `provider` (made on first use)."""
         gate = self.gates.get(provider)
         if gate is None:
-            gate = self.gates[provider] = Gate(_limit(self._settings, provider), self._on_change)
+            gate = self.gates[provider] = Gate(
+                lambda: self._provider(provider).max_concurrent, self._changed
+            )
         return gate
 
     def forget(self, provider: ProviderId) -> None:
@@ -115,7 +127,7 @@ class Meter:
 
     def priced(self, model: str, usage: Usage) -> Usage:
         """`usage` with its cost."""
-        return priced(usage, model, self._prices())
+        return priced(usage, model, self._settings.value.daemon.prices)
 
     def settings_changed(self, provider: ProviderId) -> None:
         """A provider's settings changed: the gate admits whoever fits the new limit, the
@@ -123,7 +135,7 @@ class Meter:
         self.gate(provider).wake()
         self.budgets.forget_warning(provider)
 
-    def finished(self, execution: Finished) -> tuple[ExecutionRecord, ProviderError | None]:
+    def finished(self, execution: Ended) -> tuple[ExecutionRecord, ProviderError | None]:
         """Record an ended execution: its ledger row, and a budget warning when this one
         crossed 80 %."""
         metadata = execution.metadata
@@ -175,9 +187,3 @@ class Meter:
         return UsageReport(
             since=since, until=until, group_by=group_by, totals=totals, groups=groups
         )
-
-
-def _limit(
-    settings: Callable[[ProviderId], ProviderSettings], provider: ProviderId
-) -> Callable[[], int]:
-    return lambda: settings(provider).max_concurrent

@@ -23,13 +23,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.relay import RelayRequest, answered, forwarded
+from adapters.passthrough import RelayRequest, answered, forwarded
 from contracts.base import ProviderId
 from contracts.errors import InvalidRequest, ProviderError
 from service.http import strict_json
 from service.http.compat_errors import BY_ID, PREFIX, compat_error, shaped_for
 from service.http.sse_stream import EventStream
-from service.providers.user_providers import unknown_provider
+from service.providers.endpoint_list import unknown_provider
 from service.runtime import Runtime
 
 # A model id in a path: one segment (no `/`; `.` and `..` are not ids), at most 256 characters.
@@ -142,7 +142,7 @@ async def relay(request: Request, served: Served) -> Response:
         )
         _keep_the_token_here(request, upstream)
         await runtime.ready()
-        prepared = runtime.dispatcher.prepare_relay(
+        prepared = runtime.dispatcher.prepare_passthrough(
             provider,
             request.url.path,
             upstream,
@@ -164,18 +164,18 @@ async def relay(request: Request, served: Served) -> Response:
         answer = await prepared.open()
     except BaseException:  # the server is stopping: give the slot back, record the end
         await prepared.close()
-        runtime.dispatcher.relay_finished(prepared)
+        runtime.dispatcher.passthrough_finished(prepared)
         raise
     finally:
         watcher.cancel()
     if isinstance(answer, ProviderError):
         await prepared.close()
-        runtime.dispatcher.relay_finished(prepared)
+        runtime.dispatcher.passthrough_finished(prepared)
         return provider_error(wire, answer, request)
 
     async def ended() -> None:
         await prepared.close()
-        runtime.dispatcher.relay_finished(prepared)
+        runtime.dispatcher.passthrough_finished(prepared)
 
     headers = [
         (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in answered(answer.headers)

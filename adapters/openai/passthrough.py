@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from adapters.openai.translate import usage_of
-from adapters.relay import RelayRequest, UsageScan
+from adapters.openai.shared import usage_of
+from adapters.passthrough import RelayRequest, UsageScan
 from contracts.errors import ProviderError
 
 ERROR_TYPES = {
@@ -71,7 +71,7 @@ def error_body(error: ProviderError, status: int, request_id: str | None = None)
     }
 
 
-def stream_error(error: ProviderError, status: int) -> bytes:
+def error_event(error: ProviderError, status: int) -> bytes:
     """A stream's last event when it breaks after bytes have passed: a data chunk holding an
     `error` object, which the SDK raises as `APIError` (Chat Completions and Responses alike)."""
     return b"data: " + json.dumps(error_body(error, status)).encode() + b"\n\n"

@@ -13,7 +13,7 @@ from typing import Any
 from adapters.anthropic.bearer import Bearer, auth_headers
 from adapters.anthropic.errors import PROVIDER, error_detail
 from adapters.errors import from_answer
-from adapters.wire import WireRequest, key_headers
+from adapters.pool import UpstreamRequest, key_headers
 from contracts.base import ProviderId
 from contracts.errors import ProviderError
 from contracts.models import ModelInfo
@@ -62,10 +62,10 @@ def messages(
     extra: Mapping[str, str],
     bearer: Bearer | None = None,
     key_header: str | None = "x-api-key",
-) -> WireRequest:
+) -> UpstreamRequest:
     """`POST /v1/messages` with the parameters `translate.build_params` made."""
     sent = headers(api_key, extra, bearer, key_header)
-    return WireRequest("POST", "/v1/messages", sent, json_body=params)
+    return UpstreamRequest("POST", "/v1/messages", sent, json_body=params)
 
 
 def models_page(
@@ -74,12 +74,12 @@ def models_page(
     after_id: str | None,
     bearer: Bearer | None = None,
     key_header: str | None = "x-api-key",
-) -> WireRequest:
+) -> UpstreamRequest:
     """One page of `GET /v1/models`."""
     params = {"limit": str(PAGE)}
     if after_id:
         params["after_id"] = after_id
-    return WireRequest(
+    return UpstreamRequest(
         "GET", "/v1/models", headers(api_key, extra, bearer, key_header), params=params
     )
 
@@ -87,7 +87,7 @@ def models_page(
 # An error answer (status, parsed body, headers, auth mode), mapped as the SDK path maps the
 # SDK's status errors.
 def status_error_of(provider: ProviderId) -> functools.partial[ProviderError]:
-    """An error answer of `provider`'s endpoint (see `adapters.openai.wire.status_error_of`)."""
+    """An error answer of `provider`'s endpoint (see `adapters.openai.api.status_error_of`)."""
     return functools.partial(
         from_answer, provider, detail=error_detail, request_id_header="request-id"
     )

@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from adapters.relay import RelayAnswer, RelayRequest
+from adapters.passthrough import RelayAnswer, RelayRequest
 from adapters.upstream_time import answered, mark_sent, timed
 from contracts.errors import ProviderError
 
@@ -34,7 +34,7 @@ OnError = Callable[[int, Any, Mapping[str, str]], ProviderError]
 
 
 @dataclass(frozen=True)
-class WireRequest:
+class UpstreamRequest:
     """One request as it goes on the wire (the body is JSON-encoded once, here)."""
 
     method: str
@@ -110,7 +110,7 @@ def env_proxy(url: str) -> str | None:
     return proxy
 
 
-class Wire:
+class Pool:
     """One long-lived HTTP client for one provider's base URL (built on first use, inside the
     event loop; rebuilt if used from another loop, as tests do).
 
@@ -152,7 +152,7 @@ class Wire:
 
     @asynccontextmanager
     async def open(
-        self, request: WireRequest, on_error: OnError
+        self, request: UpstreamRequest, on_error: OnError
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """Send `request` and yield the streaming response; an error answer is read whole and
         raised as `on_error` says. The response is released on the way out."""
@@ -201,7 +201,7 @@ class Wire:
         both = "&".join(part for part in (self.query, query) if part)
         return self.base_url + path + (f"?{both}" if both else "")
 
-    async def json(self, request: WireRequest, on_error: OnError) -> Any:
+    async def json(self, request: UpstreamRequest, on_error: OnError) -> Any:
         """Send `request` and return its JSON answer (an error answer raised as for `open`)."""
         async with self.open(request, on_error) as response:
             return json.loads(await response.read())

@@ -228,6 +228,6 @@ def answer_error(
     mode: AuthMode,
 ) -> ProviderError:
     """An upstream error answer (its parsed body) in the taxonomy, read as the provider's
-    `status_error` reads the wire path's error answers."""
+    `status_error` reads the direct path's error answers."""
     lowered = {name.lower(): value for name, value in headers}
     return status_error(status, body, lowered, mode=mode)

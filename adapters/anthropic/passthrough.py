@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from adapters.anthropic.translate import merged_usage
-from adapters.relay import RelayAnswer, RelayRequest, UsageScan, once
+from adapters.passthrough import RelayAnswer, RelayRequest, UsageScan, once
 from contracts.errors import ProviderError
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def error_body(error: ProviderError, status: int, request_id: str | None = None)
     }
 
 
-def stream_error(error: ProviderError, status: int) -> bytes:
+def error_event(error: ProviderError, status: int) -> bytes:
     """A stream's last event when it breaks after bytes have passed: the `error` event the
     Messages API itself sends mid-stream, so the SDK raises instead of ending quietly."""
     return b"event: error\ndata: " + json.dumps(error_body(error, status)).encode() + b"\n\n"

@@ -1,5 +1,5 @@
-"""What OpenAI's two wire APIs share in translation: input items, tool choice, usage, block
-indexes and stream errors. The request bodies and stream mappers are in `responses.py` (the
+"""What the translations of OpenAI's two request APIs share: input items, tool choice, usage
+and block indexes. The request bodies and stream mappers are in `responses.py` (the
 Responses API) and `chat.py` (Chat Completions)."""
 
 from __future__ import annotations
@@ -7,15 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from adapters.specs import name_of
-from contracts.base import ProviderId
-from contracts.errors import (
-    InvalidRequest,
-    ProviderError,
-    ProviderUnavailable,
-    RateLimited,
-    UnexpectedError,
-)
 from contracts.executions import (
     ExecutionRequest,
     Message,
@@ -118,35 +109,3 @@ class BlockIndex:
         if key not in self._indexes:
             self._indexes[key] = len(self._indexes)
         return self._indexes[key]
-
-
-def stream_error(
-    code: str | None, message: str | None, provider: ProviderId = ProviderId.OPENAI
-) -> ProviderError:
-    """A failure reported inside a 200 stream (`error` event or `response.failed`)."""
-    code = code or ""
-    text = message or "the provider reported an error mid-stream"
-    name = name_of(provider)
-    if "rate_limit" in code or code in ("insufficient_quota", "usage_limit_reached"):
-        return RateLimited(
-            f"{name} is rate limiting: {text}",
-            "Wait and retry.",
-            provider=provider,
-        )
-    if code in ("server_error", "overloaded", "service_unavailable", ""):
-        return ProviderUnavailable(
-            f"{name} failed mid-stream: {text}",
-            "Retry shortly.",
-            provider=provider,
-        )
-    if "context" in code or "context" in text.lower():
-        return InvalidRequest(
-            f"The request exceeds the model's context window: {text}",
-            "Shorten the conversation.",
-            provider=provider,
-        )
-    return UnexpectedError(
-        f"{name} failed mid-stream ({code}): {text}",
-        "Retry; report it if it persists.",
-        provider=provider,
-    )

@@ -2,7 +2,7 @@
 settings file so they survive a restart, bounded in number.
 
 An id may not be a built-in one's nor one already added (409: remove it first); its base URL
-goes through `service.providers.endpoints` (the one place a URL is judged) and is stored as
+goes through `service.providers.base_urls` (the one place a URL is judged) and is stored as
 normalised there. Serving them (adapters, status, health, the routes) builds on this list."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from contracts.endpoints import EndpointAuth, EndpointSpec, EndpointView
 from contracts.error_body import ErrorDetail
 from contracts.errors import InvalidRequest, bound_reached
 from contracts.providers import ProviderSettings, TokenSessionStateName
-from service.providers.endpoints import check_base_url, origin_of
+from service.providers.base_urls import check_base_url, origin_of
 from service.providers.settings_store import PersistedSettings
 
 MAX_USER_PROVIDERS = 32
@@ -87,7 +87,7 @@ def view(spec: EndpointSpec) -> EndpointView:
     return EndpointView(spec=spec, scope=endpoint.scope, insecure=endpoint.insecure)
 
 
-class UserProviders:
+class EndpointList:
     """Reads and changes `settings.endpoints`; the caller saves the settings after a change."""
 
     def __init__(self, settings: PersistedSettings) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from adapters.errors import from_answer
 from adapters.openai.errors import PROVIDER, error_detail
-from adapters.wire import WireRequest, key_headers
+from adapters.pool import UpstreamRequest, key_headers
 from contracts.base import ProviderId
 from contracts.errors import ProviderError
 from contracts.models import ModelInfo
@@ -41,9 +41,11 @@ def responses(
     secret: str,
     extra: Mapping[str, str],
     key_header: str | None = "authorization",
-) -> WireRequest:
-    """`POST /responses` with the parameters `translate.responses_params` made."""
-    return WireRequest("POST", "/responses", headers(secret, extra, key_header), json_body=params)
+) -> UpstreamRequest:
+    """`POST /responses` with the parameters `responses.responses_params` made."""
+    return UpstreamRequest(
+        "POST", "/responses", headers(secret, extra, key_header), json_body=params
+    )
 
 
 def chat(
@@ -51,18 +53,18 @@ def chat(
     secret: str,
     extra: Mapping[str, str],
     key_header: str | None = "authorization",
-) -> WireRequest:
-    """`POST /chat/completions` with the parameters `translate.chat_params` made."""
-    return WireRequest(
+) -> UpstreamRequest:
+    """`POST /chat/completions` with the parameters `chat.chat_params` made."""
+    return UpstreamRequest(
         "POST", "/chat/completions", headers(secret, extra, key_header), json_body=params
     )
 
 
 def models(
     secret: str, extra: Mapping[str, str], key_header: str | None = "authorization"
-) -> WireRequest:
+) -> UpstreamRequest:
     """`GET /models` (one page: the API does not paginate it)."""
-    return WireRequest("GET", "/models", headers(secret, extra, key_header))
+    return UpstreamRequest("GET", "/models", headers(secret, extra, key_header))
 
 
 def status_error_of(provider: ProviderId) -> functools.partial[ProviderError]:
