@@ -1,8 +1,9 @@
-"""Each provider's capabilities: one declared table per provider, mapping every neutral request
-parameter to the SDK parameter that carries it (None where the provider's current API has none).
+"""Capability tables: what each of a wire's formats takes, mapping every neutral request
+parameter to the SDK parameter that carries it (None where the API has none). Each wire declares
+its tables in its own `wire.py`; this module holds their type and the check a request passes.
 
-`tests/test_capabilities.py` checks each table against the installed SDK's signatures, so an SDK
-upgrade that drops a parameter fails a test instead of a user's request.
+`tests/test_capabilities.py` checks every wire's tables against the installed SDK's signatures,
+so an SDK upgrade that drops a parameter fails a test instead of a user's request.
 """
 
 from __future__ import annotations
@@ -42,42 +43,6 @@ class CapabilityTable:
             model_listing=self.model_listing,
             token_sessions=self.token_sessions,
         )
-
-
-ANTHROPIC_MESSAGES = CapabilityTable(
-    sdk_method="messages.create",
-    parameters={
-        # The installed SDK dropped `temperature` and `top_p` from Messages.
-        "temperature": None,
-        "top_p": None,
-        "stop": "stop_sequences",
-        "thinking": "thinking",
-        "tools": "tools",
-        "tool_choice": "tool_choice",
-    },
-)
-OPENAI_RESPONSES = CapabilityTable(
-    sdk_method="responses.create",
-    parameters={
-        "temperature": "temperature",
-        "top_p": "top_p",
-        "stop": None,  # the Responses API has no stop sequences
-        "thinking": "reasoning",
-        "tools": "tools",
-        "tool_choice": "tool_choice",
-    },
-)
-OPENAI_CHAT = CapabilityTable(
-    sdk_method="chat.completions.create",
-    parameters={
-        "temperature": "temperature",
-        "top_p": "top_p",
-        "stop": "stop",
-        "thinking": "reasoning_effort",
-        "tools": "tools",
-        "tool_choice": "tool_choice",
-    },
-)
 
 
 def used_parameters(request: ExecutionRequest) -> list[str]:

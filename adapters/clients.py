@@ -1,8 +1,7 @@
 """SDK clients kept per credential: built once (off the event loop the first time, since that
 imports the SDK), reused for connection pooling, dropped to force a fresh credential read, and
-closed on shutdown. Only the SDK path uses the
-clients (Anthropic token sessions, whose credential providers live in the SDK); everything else
-takes the direct path (`adapters.pool`)."""
+closed on shutdown. Only the SDK path uses the clients (Anthropic token sessions whose
+credential providers live in the SDK); everything else takes the direct path (`adapters.pool`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Provider failures to the taxonomy: the rules both adapters share.
+"""Provider failures to the taxonomy: the rules every adapter shares.
 
 Each adapter runs every SDK call inside `boundary()` with its own small `map_sdk` (SDK exception
 types to `from_status`, `from_transport` or `session_failed`), so the two providers can never

@@ -40,11 +40,13 @@ ANSWER_DROP = HOP_BY_HOP | frozenset(
 )
 
 
-def forwarded(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+def forwarded(
+    headers: Iterable[tuple[str, str]], credentials: Iterable[str | None] = ()
+) -> dict[str, str]:
     """The client's headers that go upstream: provider headers (`anthropic-version`,
     `anthropic-beta`, `OpenAI-Beta`, ...), content type, user agent; never hop-by-hop or
-    credential headers."""
-    drop = HOP_BY_HOP | CREDENTIALS | PER_HOP
+    credential headers (the usual ones, and `credentials`: the wire's own key headers)."""
+    drop = HOP_BY_HOP | CREDENTIALS | PER_HOP | {name.lower() for name in credentials if name}
     return {name: value for name, value in headers if name.lower() not in drop}
 
 

@@ -1,5 +1,6 @@
-"""The hot path's HTTP: the daemon builds each wire request itself and sends it on one pooled
-client per adapter, instead of through the SDK's per-request machinery.
+"""The hot path's HTTP: the daemon builds each upstream request itself (each wire's `api.py`)
+and sends it on one pooled client per base URL, instead of through the SDK's per-request
+machinery.
 
 Why: the SDKs' request building (parameter transforms, option merging, header assembly) and
 their per-request client work cost 2-4 ms of CPU on this path, more than everything else the

@@ -6,16 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 
-def preload(sdks: Iterable[str] = ()) -> None:
+def preload(modules: Iterable[str] = ()) -> None:
     """Import what the first request needs (run in a thread right after the ready line): the
-    HTTP client the direct path sends on, and an SDK only when a credential in use needs one
-    (importing both costs about 1.5 s and 55 MB, so an API-key user never pays it)."""
+    HTTP client the direct path sends on, each wire's adapter, and an SDK only when a credential
+    in use needs one (importing both costs about 1.5 s and 55 MB, so an API-key user never pays
+    it)."""
     import importlib
 
     import aiohttp  # noqa: F401
 
-    import adapters.anthropic.adapter
-    import adapters.openai.adapter  # noqa: F401
-
-    for name in sdks:
+    for name in modules:
         importlib.import_module(name)

@@ -133,3 +133,28 @@ class SessionSource(Protocol):
     def credential(self, session: Session) -> Credential:
         """How an adapter authenticates with `session` (read lazily, never copied)."""
         ...
+
+
+class NoSessions:
+    """The session source of a provider whose own tooling holds no session: none is ever found,
+    nothing is watched (a provider a user adds has this one)."""
+
+    def __init__(self, remediation: str) -> None:
+        self.session = Session(TokenSessionStateName.UNSUPPORTED, remediation=remediation)
+
+    def watched_paths(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        return []
+
+    async def detect(self, context: DetectContext) -> Session:
+        return self.session
+
+    def credential(self, session: Session) -> Credential:
+        from adapters.base import Credential
+        from contracts.base import AuthMode
+
+        return Credential(AuthMode.API_KEY)
+
+
+NO_SESSIONS = NoSessions(
+    "An endpoint you added is reached with its API key, or with no credential."
+)

@@ -1,6 +1,7 @@
-"""One `ProviderSpec` per provider: the facts about it that the rest of the code reads, declared
-once. Adding a provider is a folder in adapters/ (its wire format, adapter, fake and session
-source) and one entry here."""
+"""One `ProviderSpec` per built-in provider: the facts about it that the rest of the code reads,
+declared once. A provider is an authenticated endpoint; how it is spoken is its wire
+(`adapters.wire`), named here by id. Adding a built-in provider is one entry here (and its
+session source, or `NO_SESSIONS`); adding a protocol is a wire folder."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ class ProviderSpec:
 
     id: ProviderId
     display_name: str
+    wire: str  # the id of the wire it speaks (`adapters.wires`)
+    format: str  # which of that wire's formats it speaks
+    compat_prefix: str  # where its compatible routes are served (`/anthropic`)
     key_env: str  # the API key variable its SDK reads
     base_url_env: str  # the base-URL variable its SDK reads
     default_model: str
@@ -43,6 +47,9 @@ class ProviderSpec:
 ANTHROPIC = ProviderSpec(
     id=ProviderId.ANTHROPIC,
     display_name="Anthropic",
+    wire="anthropic",
+    format="anthropic-messages",
+    compat_prefix="/anthropic",
     key_env="ANTHROPIC_API_KEY",
     base_url_env="ANTHROPIC_BASE_URL",
     default_model="claude-sonnet-5-5",
@@ -70,6 +77,9 @@ ANTHROPIC = ProviderSpec(
 OPENAI = ProviderSpec(
     id=ProviderId.OPENAI,
     display_name="OpenAI",
+    wire="openai",
+    format="openai-responses",
+    compat_prefix="/openai/v1",
     key_env="OPENAI_API_KEY",
     base_url_env="OPENAI_BASE_URL",
     default_model="gpt-5.5",

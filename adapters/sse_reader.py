@@ -1,9 +1,10 @@
-"""Reading a provider's server-sent events straight off the SDK's raw response.
+"""Reading a provider's server-sent events off the raw response (the direct path's, or the SDK's
+for the token sessions only the SDK can serve).
 
-The SDK still builds, authenticates and sends the request and maps HTTP errors; the event stream
-is parsed here into light attribute objects instead of the SDK's typed models, which cost far
-more per event than everything else on the daemon's hot path. An event left unterminated at the
-end of the stream is still delivered (some servers omit the final blank line).
+The event stream is parsed here into light attribute objects instead of the SDK's typed models,
+which cost far more per event than everything else on the daemon's hot path. An event left
+unterminated at the end of the stream is still delivered (some servers omit the final blank
+line).
 """
 
 from __future__ import annotations

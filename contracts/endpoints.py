@@ -5,20 +5,69 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, WithJsonSchema, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    SecretStr,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError, core_schema
 
 from contracts.base import PRINTABLE, JsonBool, ModelId, ProviderId, Request, Response
 
+WIRE_FORMAT_PATTERN = r"^[a-z][a-z0-9-]{0,62}[a-z0-9]$"
+_WIRE_FORMAT = re.compile(WIRE_FORMAT_PATTERN)
 
-class ProviderWire(StrEnum):
-    """The wire format an endpoint speaks."""
 
-    OPENAI_CHAT = "openai-chat"  # POST {base_url}/chat/completions (Ollama, vLLM, OpenRouter…)
-    OPENAI_RESPONSES = "openai-responses"  # POST {base_url}/responses
-    ANTHROPIC_MESSAGES = "anthropic-messages"  # POST {base_url}/v1/messages
+class ProviderWire(str):
+    """The wire format an endpoint speaks: one of the formats of a wire the daemon registers
+    (`openai-chat`: POST {base_url}/chat/completions, as Ollama, vLLM and OpenRouter take;
+    `openai-responses`: POST {base_url}/responses; `anthropic-messages`: POST
+    {base_url}/v1/messages; or one a wire added at build time offers). An open set of strings:
+    whether a wire speaks it is the registry's question (`adapters.wires.Wires.speaking`), and
+    the OpenAPI document lists the formats of the wires the daemon was built with."""
+
+    __slots__ = ()
+
+    def __new__(cls, value: str) -> ProviderWire:
+        if isinstance(value, ProviderWire):
+            return value
+        if not isinstance(value, str) or not _WIRE_FORMAT.fullmatch(value):
+            raise ValueError(f"{str(value)[:40]!r} is not a wire format")
+        return super().__new__(cls, value)
+
+    @property
+    def value(self) -> str:
+        """The format as a plain string."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"ProviderWire({self.value!r})"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        return core_schema.no_info_after_validator_function(
+            cls,
+            core_schema.str_schema(pattern=WIRE_FORMAT_PATTERN, max_length=64),
+            serialization=core_schema.plain_serializer_function_ser_schema(str.__str__),
+            ref="ProviderWire",
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: GetJsonSchemaHandler) -> Any:
+        # The formats themselves are the registry's: `service.http.openapi` lists them.
+        json_schema = handler(schema)
+        target = handler.resolve_ref_schema(json_schema)
+        target.clear()
+        target.update({"type": "string", "title": "ProviderWire", "description": WIRE_DESCRIPTION})
+        return json_schema
+
+
+WIRE_DESCRIPTION = "The wire format an endpoint speaks."
 
 
 class EndpointAuth(StrEnum):

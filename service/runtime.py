@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from adapters.base import ProviderAdapter
 from adapters.preload import preload
+from adapters.wires import Wires
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderError, UnexpectedError
 from contracts.events import SnapshotEvent, StateEvent
@@ -58,6 +59,7 @@ class Runtime:
         self,
         config: DaemonConfig,
         *,
+        wires: Wires,
         bus: EventBus,
         problems: Problems,
         keyring: KeyringAccess,
@@ -74,6 +76,7 @@ class Runtime:
         demo: Demo | None,
     ) -> None:
         self.config = config
+        self.wires = wires
         self.bus = bus
         self.problems = problems
         self.control = control
@@ -127,7 +130,8 @@ class Runtime:
                 )
             )
         # Load what the first request needs now, off the event loop, so it never waits on it.
-        await asyncio.to_thread(preload, self._sdks_in_use())
+        modules = [name for wire in self.wires.all for name in wire.preload]
+        await asyncio.to_thread(preload, [*modules, *self._sdks_in_use()])
         self.warmed.set()
 
     def _sdks_in_use(self) -> list[str]:

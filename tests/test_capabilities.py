@@ -9,16 +9,11 @@ from typing import Any
 
 import pytest
 
-from adapters.anthropic.translate import build_params
-from adapters.capabilities import (
-    ANTHROPIC_MESSAGES,
-    OPENAI_CHAT,
-    OPENAI_RESPONSES,
-    CapabilityTable,
-    used_parameters,
-)
-from adapters.openai.chat import chat_params
-from adapters.openai.responses import responses_params
+from adapters.anthropic.translate import MESSAGES, build_params
+from adapters.capabilities import CapabilityTable, used_parameters
+from adapters.openai.chat import CHAT, chat_params
+from adapters.openai.responses import RESPONSES, responses_params
+from adapters.wires import Wires
 from contracts.executions import ExecutionRequest
 
 
@@ -35,7 +30,12 @@ def _sdk_parameters(table: CapabilityTable) -> set[str]:
     return set(inspect.signature(method).parameters) - {"self"}
 
 
-TABLES = [ANTHROPIC_MESSAGES, OPENAI_RESPONSES, OPENAI_CHAT]
+# Every format of every built-in wire: a wire that adds a format has its table checked too.
+TABLES = [spoken.capabilities for spoken in Wires().formats()]
+
+
+def test_the_tables_are_the_wires_own() -> None:
+    assert {id(table) for table in TABLES} == {id(MESSAGES), id(RESPONSES), id(CHAT)}
 
 
 @pytest.mark.parametrize("table", TABLES, ids=lambda t: t.sdk_method)
@@ -80,10 +80,10 @@ def _richest_request(table: CapabilityTable) -> ExecutionRequest:
 
 
 BUILDERS: list[tuple[CapabilityTable, Callable[[ExecutionRequest], dict[str, Any]]]] = [
-    (ANTHROPIC_MESSAGES, lambda r: build_params(r, "claude-x")),
-    (OPENAI_RESPONSES, lambda r: responses_params(r, "gpt-x")),
-    (OPENAI_RESPONSES, lambda r: responses_params(r, "gpt-x", codex=True)),
-    (OPENAI_CHAT, lambda r: chat_params(r, "gpt-x")),
+    (MESSAGES, lambda r: build_params(r, "claude-x")),
+    (RESPONSES, lambda r: responses_params(r, "gpt-x")),
+    (RESPONSES, lambda r: responses_params(r, "gpt-x", codex=True)),
+    (CHAT, lambda r: chat_params(r, "gpt-x")),
 ]
 
 

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.anthropic.translate import MESSAGES
 from adapters.base import AdapterEvent, Credential, Finished, Signature
-from adapters.capabilities import ANTHROPIC_MESSAGES
 from adapters.errors import boundary
 from contracts.base import ProviderId
 from contracts.error_body import ErrorBody
@@ -60,7 +60,7 @@ class FaultyAdapter:
     SDK-side faults go through the real adapter boundary, as the real adapters' do."""
 
     provider = ProviderId.ANTHROPIC
-    capabilities = ANTHROPIC_MESSAGES
+    capabilities = MESSAGES
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan

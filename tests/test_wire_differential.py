@@ -22,19 +22,13 @@ import yaml
 from adapters.anthropic import api as anthropic_api
 from adapters.anthropic.adapter import AnthropicAdapter
 from adapters.anthropic.errors import map_errors as anthropic_errors
-from adapters.anthropic.translate import EventMapper, build_params
+from adapters.anthropic.translate import MESSAGES, EventMapper, build_params
 from adapters.base import AdapterEvent, Credential, Finished
-from adapters.capabilities import (
-    ANTHROPIC_MESSAGES,
-    OPENAI_CHAT,
-    OPENAI_RESPONSES,
-    CapabilityTable,
-    used_parameters,
-)
+from adapters.capabilities import CapabilityTable, used_parameters
 from adapters.openai.adapter import OpenAIAdapter
-from adapters.openai.chat import ChatMapper, chat_params
+from adapters.openai.chat import CHAT, ChatMapper, chat_params
 from adapters.openai.errors import map_errors as openai_errors
-from adapters.openai.responses import ResponsesMapper, responses_params
+from adapters.openai.responses import RESPONSES, ResponsesMapper, responses_params
 from contracts.base import AuthMode
 from contracts.errors import ProviderError
 from contracts.executions import ExecutionRequest
@@ -279,9 +273,9 @@ def test_the_api_version_is_the_installed_sdks() -> None:
 
 
 def test_every_shape_is_sent_somewhere() -> None:
-    covered = set(_accepted(ANTHROPIC_MESSAGES)) | set(_accepted(OPENAI_RESPONSES))
+    covered = set(_accepted(MESSAGES)) | set(_accepted(RESPONSES))
     assert covered == set(SHAPES)
-    assert "temperature" not in _accepted(ANTHROPIC_MESSAGES)  # the installed SDK refuses it
+    assert "temperature" not in _accepted(MESSAGES)  # the installed SDK refuses it
 
 
 async def _requests_both_ways(
@@ -321,9 +315,9 @@ async def _requests_both_ways(
 CASES = [
     (api, shape)
     for api, table in (
-        ("anthropic", ANTHROPIC_MESSAGES),
-        ("responses", OPENAI_RESPONSES),
-        ("chat", OPENAI_CHAT),
+        ("anthropic", MESSAGES),
+        ("responses", RESPONSES),
+        ("chat", CHAT),
     )
     for shape in _accepted(table)
 ]

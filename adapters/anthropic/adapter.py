@@ -15,9 +15,8 @@ from adapters.anthropic import passthrough as anthropic_passthrough
 from adapters.anthropic.bearer import Bearer, auth_headers, bearer
 from adapters.anthropic.errors import map_errors, stream_failure
 from adapters.anthropic.passthrough import sdk_relay
-from adapters.anthropic.translate import EventMapper, build_params
+from adapters.anthropic.translate import MESSAGES, EventMapper, build_params
 from adapters.base import AdapterEvent, Credential, Finished
-from adapters.capabilities import ANTHROPIC_MESSAGES
 from adapters.clients import SdkClients, host_of, sdk_options
 from adapters.passthrough import (
     RelayAnswer,
@@ -62,7 +61,7 @@ class AnthropicAdapter:
     ) -> None:
         self.provider = provider
         added = provider != ProviderId.ANTHROPIC
-        self.capabilities = ANTHROPIC_MESSAGES.without_sessions() if added else ANTHROPIC_MESSAGES
+        self.capabilities = MESSAGES.without_sessions() if added else MESSAGES
         self._key_header = key_header
         self._status_error = api.status_error_of(provider)
         self._base_url = base_url

@@ -1,6 +1,6 @@
-"""The Messages API on the wire: what the installed SDK would send, built without it (checked
-against the SDK in tests/test_wire_differential.py, so an SDK upgrade that changes any of it
-fails a test)."""
+"""The Messages and Models API requests as they are sent: what the installed SDK would send,
+built without it (checked against the SDK in tests/test_wire_differential.py, so an SDK upgrade
+that changes any of it fails a test)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Anthropic fake's wire: the plan a request asks for, and the Messages bodies and event
+"""The Anthropic fake's replies: the plan a request asks for, and the Messages bodies and event
 streams it answers with, shaped as the real API's (see tests/wire)."""
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from adapters.base import AdapterEvent, Finished, Signature, UsageSeen, parse_arguments
+from adapters.capabilities import CapabilityTable
 from contracts.executions import (
     ExecutionRequest,
     Message,
@@ -33,6 +34,21 @@ STOP_REASONS = {
     "refusal": StopReason.REFUSAL,
     "model_context_window_exceeded": StopReason.MAX_TOKENS,
 }
+
+
+# What `build_params` carries of the neutral request, by SDK parameter (the wire's table).
+MESSAGES = CapabilityTable(
+    sdk_method="messages.create",
+    parameters={
+        # The installed SDK dropped `temperature` and `top_p` from Messages.
+        "temperature": None,
+        "top_p": None,
+        "stop": "stop_sequences",
+        "thinking": "thinking",
+        "tools": "tools",
+        "tool_choice": "tool_choice",
+    },
+)
 
 
 def _content(message: Message) -> str | list[dict[str, Any]]:

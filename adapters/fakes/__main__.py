@@ -1,5 +1,6 @@
-"""`python -m adapters.fakes`: both fake upstreams in one process, for benchmarks and manual
-testing. Prints one JSON line with their URLs and the keys they accept, then serves until killed.
+"""`python -m adapters.fakes`: the built-in providers' fake upstreams (each its wire's fake) in
+one process, for benchmarks and manual testing. Prints one JSON line with their URLs, then
+serves until killed.
 With `--report`, one more JSON line as each request ends (`"complete": false` when the client
 closed the connection before the reply was whole, with its status, the caller's marker and the
 usage its bytes declared); `--drip-s` paces every stream's events; `--chaos SEED` injects a
@@ -13,12 +14,14 @@ import asyncio
 import json
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from adapters.anthropic.fake import AnthropicAuth, FakeAnthropic
 from adapters.fakes.chaos import SESSION_TOKEN_PREFIX, FaultMix, Faults, served
-from adapters.fakes.server import FakeRequest, Reply
-from adapters.openai.fake import FakeOpenAI, OpenAIAuth
+from adapters.fakes.server import FakeRequest, FakeServer, Reply
+from adapters.specs import SPECS
+from adapters.wire import FakeCredentials
+from adapters.wires import Wires
+from contracts.base import ProviderId
 
 
 def _write(line: dict[str, object]) -> None:
@@ -31,29 +34,34 @@ def _reporter(provider: str) -> Callable[[FakeRequest, bool, Reply | None], None
 
 
 async def main(
-    anthropic_key: str,
-    openai_key: str,
+    keys: Mapping[ProviderId, str],
     drip_s: float,
     report: bool,
     chaos: int | None = None,
     idle_s: float = 1.0,
 ) -> None:
-    auth = AnthropicAuth(api_keys={anthropic_key})
+    tokens: frozenset[str] = frozenset()
+    expired: frozenset[str] = frozenset()
     if chaos is not None:
         # Session tokens a chaos run's profiles hold: even ones are live, odd ones revoked.
-        tokens = [f"{SESSION_TOKEN_PREFIX}{n}" for n in range(200)]
-        auth.oauth_tokens, auth.expired_tokens = set(tokens[::2]), set(tokens[1::2])
-    anthropic = FakeAnthropic(auth)
-    openai = FakeOpenAI(OpenAIAuth(api_keys={openai_key}))
+        made = [f"{SESSION_TOKEN_PREFIX}{n}" for n in range(200)]
+        tokens, expired = frozenset(made[::2]), frozenset(made[1::2])
+    wires = Wires()
+    fakes: dict[ProviderId, FakeServer] = {}
+    ready: dict[str, str] = {}
     schedules: list[Faults] = []
-    for name, fake in (("anthropic", anthropic), ("openai", openai)):
+    for spec in SPECS.values():
+        wire = wires.get(spec.wire)
+        fake = fakes[spec.id] = wire.fake(
+            FakeCredentials(frozenset({keys[spec.id]}), tokens, expired)
+        )
         fake.drip_s = drip_s
-        fake.on_request_end = _reporter(name) if report else None
+        fake.on_request_end = _reporter(spec.id.value) if report else None
         if chaos is not None:
             faults = Faults(chaos + len(schedules), FaultMix(idle_s=idle_s))
             fake.faults = faults
             schedules.append(faults)
-    ready = {"anthropic": await anthropic.start(), "openai": await openai.start() + "/v1"}
+        ready[spec.id.value] = await fake.start() + wire.sdk_path
     sys.stdout.write(json.dumps({"event": "ready", **ready}) + "\n")
     sys.stdout.flush()
     stop = asyncio.Event()
@@ -61,8 +69,8 @@ async def main(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    await anthropic.stop()
-    await openai.stop()
+    for fake in fakes.values():
+        await fake.stop()
     if schedules:
         drawn: dict[str, int] = {}
         for faults in schedules:
@@ -80,6 +88,5 @@ if __name__ == "__main__":
     parser.add_argument("--chaos", type=int, default=None, metavar="SEED", help="inject faults")
     parser.add_argument("--idle-s", type=float, default=1.0, help="the daemon's idle deadline")
     args = parser.parse_args()
-    asyncio.run(
-        main(args.anthropic_key, args.openai_key, args.drip_s, args.report, args.chaos, args.idle_s)
-    )
+    keys = {ProviderId.ANTHROPIC: args.anthropic_key, ProviderId.OPENAI: args.openai_key}
+    asyncio.run(main(keys, args.drip_s, args.report, args.chaos, args.idle_s))

@@ -11,14 +11,13 @@ from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Any
 
 from adapters.base import AdapterEvent, Credential, Finished
-from adapters.capabilities import OPENAI_CHAT, OPENAI_RESPONSES
 from adapters.clients import host_of
 from adapters.openai import api
 from adapters.openai import passthrough as openai_passthrough
-from adapters.openai.chat import ChatMapper, chat_params
+from adapters.openai.chat import CHAT, ChatMapper, chat_params
 from adapters.openai.codex import CODEX_BASE_URL, read_codex_account, read_codex_secret
 from adapters.openai.errors import map_errors, stream_failure
-from adapters.openai.responses import ResponsesMapper, responses_params
+from adapters.openai.responses import RESPONSES, ResponsesMapper, responses_params
 from adapters.passthrough import (
     RelayAnswer,
     RelayRequest,
@@ -60,7 +59,7 @@ class OpenAIAdapter:
         self.provider = provider
         self._host = host_of(base_url, DEFAULT_HOST)
         self._wire_api = wire_api
-        table = OPENAI_CHAT if wire_api == "chat" else OPENAI_RESPONSES
+        table = CHAT if wire_api == "chat" else RESPONSES
         self.capabilities = table if provider == ProviderId.OPENAI else table.without_sessions()
         self._pool = Pool(base_url or api.DEFAULT_BASE_URL, timeout_s, verify_tls=verify_tls)
         self._codex_pool = Pool(codex_base_url, timeout_s)

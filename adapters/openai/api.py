@@ -1,5 +1,5 @@
-"""The Responses, Chat Completions and Models APIs on the wire: what the installed SDK would
-send, built without it (checked against the SDK in tests/test_wire_differential.py)."""
+"""The Responses, Chat Completions and Models API requests as they are sent: what the installed
+SDK would send, built without it (checked against the SDK in tests/test_wire_differential.py)."""
 
 from __future__ import annotations
 

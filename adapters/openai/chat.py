@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from adapters.base import AdapterEvent, Finished, parse_arguments
+from adapters.capabilities import CapabilityTable
 from adapters.openai.shared import BlockIndex, result_text, tool_choice, usage_of
 from adapters.specs import name_of
 from contracts.base import ProviderId
@@ -26,6 +27,19 @@ from contracts.stream import (
     ToolCallDeltaEvent,
     ToolCallEndEvent,
     ToolCallStartEvent,
+)
+
+# What `chat_params` carries of the neutral request, by SDK parameter (the wire's table).
+CHAT = CapabilityTable(
+    sdk_method="chat.completions.create",
+    parameters={
+        "temperature": "temperature",
+        "top_p": "top_p",
+        "stop": "stop",
+        "thinking": "reasoning_effort",
+        "tools": "tools",
+        "tool_choice": "tool_choice",
+    },
 )
 
 

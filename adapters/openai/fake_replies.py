@@ -1,4 +1,4 @@
-"""The OpenAI fake's wire: the plan a request asks for, and the Responses and Chat Completions
+"""The OpenAI fake's replies: the plan a request asks for, and the Responses and Chat Completions
 bodies and event streams it answers with, shaped as the real API's (see tests/wire)."""
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from adapters.base import AdapterEvent, Finished, UsageSeen, parse_arguments
+from adapters.capabilities import CapabilityTable
 from adapters.openai.errors import stream_failure
 from adapters.openai.shared import (
     CODEX_INSTRUCTIONS,
@@ -22,6 +23,19 @@ from contracts.stream import (
     ToolCallDeltaEvent,
     ToolCallEndEvent,
     ToolCallStartEvent,
+)
+
+# What `responses_params` carries of the neutral request, by SDK parameter (the wire's table).
+RESPONSES = CapabilityTable(
+    sdk_method="responses.create",
+    parameters={
+        "temperature": "temperature",
+        "top_p": "top_p",
+        "stop": None,  # the Responses API has no stop sequences
+        "thinking": "reasoning",
+        "tools": "tools",
+        "tool_choice": "tool_choice",
+    },
 )
 
 

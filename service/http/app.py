@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +16,8 @@ from starlette.middleware import Middleware
 
 from adapters.base import ProviderAdapter
 from adapters.specs import SPECS
+from adapters.wire import Wire
+from adapters.wires import Wires
 from contracts.base import ProviderId
 from service import __version__
 from service.events import EventBus, Problems
@@ -68,22 +70,6 @@ DESCRIPTION = (
 )
 
 
-def default_adapters(env: Mapping[str, str]) -> dict[ProviderId, ProviderAdapter]:
-    """The real adapters, pointed at the SDKs' own base-URL variables."""
-    from adapters.anthropic.adapter import AnthropicAdapter
-    from adapters.openai.adapter import OpenAIAdapter
-    from adapters.openai.codex import CODEX_BASE_URL
-
-    return {
-        ProviderId.ANTHROPIC: AnthropicAdapter(env.get(SPECS[ProviderId.ANTHROPIC].base_url_env)),
-        ProviderId.OPENAI: OpenAIAdapter(
-            env.get(SPECS[ProviderId.OPENAI].base_url_env),
-            wire_api=env.get("KATA_PROVIDERS_OPENAI_WIRE_API", "responses"),
-            codex_base_url=env.get("KATA_PROVIDERS_CODEX_BASE_URL", CODEX_BASE_URL),
-        ),
-    }
-
-
 def build_runtime(
     config: DaemonConfig,
     *,
@@ -96,16 +82,24 @@ def build_runtime(
     watch: bool = True,
     policy: RetryPolicy | None = None,
     demo: Demo | None = None,
+    wires: Iterable[Wire] = (),
 ) -> Runtime:
     """Build the daemon's state for `config`. Tests pass a keyring, an environment, a home
-    folder, fake clocks, or adapters for one provider or both (the rest get the real ones)."""
+    folder, fake clocks, adapters for one provider or both (the rest get the real ones), or
+    wires to speak besides the built-in ones."""
     env = dict(os.environ if env is None else env)
     keyring = keyring or KeyringAccess()
-    built = {**default_adapters(env), **(adapters or {})}
+    registry = Wires(wires)
+    built = {
+        spec.id: registry.built_in_adapter(spec, env)
+        for spec in SPECS.values()
+        if spec.id not in (adapters or {})
+    }
+    built.update(adapters or {})
     bus = EventBus(config.event_buffer, config.subscriber_queue)
     problems = Problems(bus, now)
     settings = LiveSettings()
-    meter = Meter(config.data_dir, settings, ledger=config.ledger)
+    meter = Meter(config.data_dir, settings, registry.price_files, ledger=config.ledger)
     book = ProviderBook(
         KeyStore(
             config.data_dir,
@@ -114,6 +108,7 @@ def build_runtime(
             entry=lambda provider: key_entry(provider, settings.value.endpoints.get(provider)),
         ),
         settings,
+        registry,
         bus.publish,
         env,
         home or Path(env.get("HOME") or Path.home()),
@@ -123,7 +118,7 @@ def build_runtime(
         demo=config.demo,
     )
     meter.watch(book.refresh)  # a gate's state is part of the status the book publishes
-    settings_store = SettingsStore(config.data_dir)
+    settings_store = SettingsStore(config.data_dir, registry.format_ids)
     models = ModelCache(config.data_dir, models_fetcher(book, built), now, report=problems.report)
     control = ProviderControl(
         book, built, meter, models, settings_store, keyring, bus, problems, clock, now
@@ -158,6 +153,7 @@ def build_runtime(
     )
     return Runtime(
         config,
+        wires=registry,
         added=added,
         bus=bus,
         problems=problems,
@@ -236,5 +232,5 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
         app.include_router(router, dependencies=strict_query)
     app.include_router(page.router)
     app.router.routes[:0] = executions.DIRECT_ROUTES
-    app.router.routes.extend(compat.ROUTES)
+    app.router.routes.extend(compat.routes())
     return app

@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from adapters.specs import name_of
-from contracts.base import ProviderId
-from service.http.compat_errors import BY_ID, PREFIX
+from adapters.specs import SPECS
+from adapters.wire import MODEL_ID, Wire
+from adapters.wires import Wires
+from service.http.compat_errors import BY_ID
 from service.http.http_errors import ERROR_DESCRIPTIONS
-from service.http.routes.compat import MODEL_SEGMENT, SERVED
 
 # The same set of ids as MODEL_SEGMENT, written without a lookahead (which not every
 # generator reads): one path segment that is not all dots.
@@ -21,96 +21,34 @@ MODEL_ID_PARAMETER = {
     "maxLength": 256,
     "pattern": r"^[A-Za-z0-9._:@-]*[A-Za-z0-9_:@-][A-Za-z0-9._:@-]*$",
 }
-_MESSAGES = {"type": "array", "minItems": 1, "items": {"type": "object"}}
-_MODEL = {"type": "string", "minLength": 1, "maxLength": 256}
-# What each provider requires of a body (from its API reference); everything else passes as sent.
-BODIES: dict[tuple[ProviderId, str], dict[str, Any]] = {
-    (ProviderId.ANTHROPIC, "/v1/messages"): {
-        "required": ["model", "max_tokens", "messages"],
-        "properties": {
-            "model": _MODEL,
-            "max_tokens": {"type": "integer", "minimum": 1},
-            "messages": _MESSAGES,
-            "stream": {"type": "boolean"},
-        },
-    },
-    (ProviderId.ANTHROPIC, "/v1/messages/count_tokens"): {
-        "required": ["model", "messages"],
-        "properties": {"model": _MODEL, "messages": _MESSAGES},
-    },
-    (ProviderId.OPENAI, "/chat/completions"): {
-        "required": ["model", "messages"],
-        "properties": {"model": _MODEL, "messages": _MESSAGES, "stream": {"type": "boolean"}},
-    },
-    (ProviderId.OPENAI, "/responses"): {
-        "required": ["model"],
-        "properties": {
-            "model": _MODEL,
-            "input": {"oneOf": [{"type": "string"}, {"type": "array"}]},
-            "stream": {"type": "boolean"},
-        },
-    },
-}
 # One event of a provider's stream (its `data` is the provider's own JSON, or `[DONE]`).
 PROVIDER_EVENT = {
     "type": "object",
     "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
     "required": ["data"],
 }
-ERROR_SCHEMAS = {ProviderId.ANTHROPIC: "AnthropicError", ProviderId.OPENAI: "OpenAIError"}
 # The daemon's own answers on these routes (the security edge's, the route's, the rules').
 DAEMON_STATUSES = (400, 401, 403, 404, 405, 413, 415, 421, 429, 500, 502, 503, 504)
 BILLABLE_ONLY = (429, 502, 503, 504)
 
 
-def error_schemas() -> dict[str, Any]:
-    """The providers' error shapes, with the daemon's taxonomy body in `kata`."""
-    kata = {"$ref": "#/components/schemas/ErrorBody"}
-    return {
-        "AnthropicError": {
-            "type": "object",
-            "description": "The Anthropic API's error shape.",
-            "required": ["type", "error"],
-            "properties": {
-                "type": {"const": "error"},
-                "error": {
-                    "type": "object",
-                    "required": ["type", "message"],
-                    "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
-                },
-                "kata": kata,
-            },
-        },
-        "OpenAIError": {
-            "type": "object",
-            "description": "The OpenAI API's error shape.",
-            "required": ["error"],
-            "properties": {
-                "error": {
-                    "type": "object",
-                    "required": ["message", "type"],
-                    "properties": {
-                        "message": {"type": "string"},
-                        "type": {"type": "string"},
-                        "param": {"type": ["string", "null"]},
-                        "code": {"type": ["string", "null"]},
-                        "kata": kata,
-                    },
-                }
-            },
-        },
-    }
+def documented(wires: Wires) -> list[Wire]:
+    """The wires in the order the document lists them: the built-in providers' first (as the
+    providers are listed), then the rest as registered."""
+    first = [wires.get(spec.wire) for spec in SPECS.values()]
+    return [*dict.fromkeys([*first, *wires.all])]
 
 
-# Under `/providers/{provider}`, the shape of the wire that provider speaks (an id no provider has,
-# or a route its wire does not have, is answered in OpenAI's).
-EITHER_ERROR = {
-    "anyOf": [{"$ref": f"#/components/schemas/{name}"} for name in ERROR_SCHEMAS.values()]
-}
+def error_schemas(wires: Wires) -> dict[str, Any]:
+    """Each wire's error shape, with the daemon's taxonomy body in `kata`."""
+    return {wire.errors.schema_name: dict(wire.errors.schema) for wire in documented(wires)}
 
 
-def _responses(provider: ProviderId, billable: bool, method: str, by_id: bool) -> dict[str, Any]:
-    error = EITHER_ERROR if by_id else {"$ref": f"#/components/schemas/{ERROR_SCHEMAS[provider]}"}
+def _ref(wire: Wire) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{wire.errors.schema_name}"}
+
+
+def _responses(error: dict[str, Any], billable: bool, method: str) -> dict[str, Any]:
     content: dict[str, Any] = {"application/json": {"schema": {"type": "object"}}}
     if method == "POST":
         content["text/event-stream"] = {"schema": PROVIDER_EVENT}
@@ -146,31 +84,38 @@ PROVIDER_PARAMETER = {
 }
 
 
-def openapi_paths() -> dict[str, Any]:
+def openapi_paths(wires: Wires) -> dict[str, Any]:
     """The compatible routes' path items: each built-in provider's prefix, and every provider's
     routes by id (`/providers/{provider}`, the routes of the wire it speaks)."""
     paths: dict[str, Any] = {}
-    for by_id in (False, True):
-        for provider, routes in SERVED.items():
-            _wire_paths(paths, provider, routes, by_id)
+    for spec in SPECS.values():
+        wire = wires.get(spec.wire)
+        _wire_paths(paths, wire, spec.id.value, spec.compat_prefix, spec.display_name, _ref(wire))
+    listed = documented(wires)
+    # Under `/providers/{provider}`, the shape of the wire that provider speaks (an id no
+    # provider has, or a route its wire does not have, is answered in OpenAI's).
+    either = {"anyOf": [_ref(wire) for wire in listed]}
+    for wire in listed:
+        _wire_paths(paths, wire, wire.id, f"{BY_ID}{{provider}}", wire.display_name, either)
     return paths
 
 
 def _wire_paths(
     paths: dict[str, Any],
-    provider: ProviderId,
-    routes: list[tuple[str, re.Pattern[str], bool]],
-    by_id: bool,
+    wire: Wire,
+    named: str,
+    prefix: str,
+    name: str,
+    error: dict[str, Any],
 ) -> None:
-    name = name_of(provider)
-    prefix = f"{BY_ID}{{provider}}" if by_id else PREFIX[provider]
+    by_id = prefix.startswith(BY_ID)
     speaks = f"any provider that speaks the {name} wire" if by_id else name
-    for method, pattern, billable in routes:
-        upstream = pattern.pattern.replace(MODEL_SEGMENT, "{model_id}")
+    for route in wire.routes:
+        method, upstream, billable = route.method, route.path, route.billable
         operation: dict[str, Any] = {
             "tags": ["compatible"],
             "operationId": ("byId" if by_id else "")
-            + f"{provider.value}Compat{method.title()}"
+            + f"{named}Compat{method.title()}"
             + re.sub(r"[^A-Za-z]", "", upstream.title()),
             "summary": f"{name} API pass-through ({speaks}): {method} {upstream}",
             "description": (
@@ -184,11 +129,10 @@ def _wire_paths(
                 )
             ),
             "security": [{"bearerAuth": []}]
-            + ([{"anthropicApiKey": []}] if provider is ProviderId.ANTHROPIC else []),
-            "responses": _responses(provider, billable, method, by_id),
+            + ([{f"{wire.id}ApiKey": []}] if wire.token_header else []),
+            "responses": _responses(error, billable, method),
         }
         if method == "POST":
-            body = BODIES[(provider, upstream)]
             operation["requestBody"] = {
                 "required": True,
                 "content": {
@@ -197,13 +141,13 @@ def _wire_paths(
                             "type": "object",
                             "description": f"The {name} API's own request body.",
                             "additionalProperties": True,
-                            **body,
+                            **(route.body or {}),
                         }
                     }
                 },
             }
         parameters = [PROVIDER_PARAMETER] if by_id else []
-        if "{model_id}" in upstream:
+        if MODEL_ID in upstream:
             parameters.append(
                 {
                     "name": "model_id",

@@ -92,17 +92,24 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             "description": "The token from the daemon's ready line (or KATA_PROVIDERS_TOKEN).",
         }
     }
-    components["securitySchemes"]["anthropicApiKey"] = {
-        "type": "apiKey",
-        "in": "header",
-        "name": "x-api-key",
-        "description": "The daemon token, as the Anthropic SDK sends its key (on /anthropic only).",
-    }
-    document["security"] = [{"bearerAuth": []}]
-    from service.http.compat_doc import error_schemas, openapi_paths
+    from service.http.compat_doc import documented, error_schemas, openapi_paths
 
-    schemas.update(error_schemas())
-    document["paths"].update(openapi_paths())
+    wires = app.state.runtime.wires
+    for wire in documented(wires):
+        if wire.token_header:
+            components["securitySchemes"][f"{wire.id}ApiKey"] = {
+                "type": "apiKey",
+                "in": "header",
+                "name": wire.token_header,
+                "description": f"The daemon token, as the {wire.display_name} SDK sends its "
+                f"key (on the compatible routes of the {wire.display_name} wire only).",
+            }
+    document["security"] = [{"bearerAuth": []}]
+    # The wire formats an added provider may name: those of the wires this daemon speaks.
+    described = schemas["ProviderWire"]
+    schemas["ProviderWire"] = {"type": "string", "enum": list(wires.format_ids), **described}
+    schemas.update(error_schemas(wires))
+    document["paths"].update(openapi_paths(wires))
     standard_bounds(document)
     app.openapi_schema = document
     return document

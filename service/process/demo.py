@@ -1,5 +1,6 @@
-"""Demo mode: both fake upstreams in-process on loopback, demo credentials in both auth modes,
-and nothing read from or written to the user's real keyring, home or provider tooling.
+"""Demo mode: the built-in providers' fakes (each its wire's) in-process on loopback, demo
+credentials in both auth modes, and nothing read from or written to the user's real keyring,
+home or provider tooling.
 
 What a newcomer sees: Anthropic on a token session (an `ant` profile made for the demo),
 OpenAI on its API key with the fallback applied (its Codex sign-in is a ChatGPT plan, off by
@@ -16,8 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from adapters.anthropic.fake import AnthropicAuth, FakeAnthropic
-from adapters.openai.fake import FakeOpenAI, OpenAIAuth
+from adapters.openai.wire import CODEX_BASE_URL_ENV
+from adapters.specs import SPECS
+from adapters.wire import FakeCredentials
+from adapters.wires import Wires
 from contracts.base import BUILT_IN, AuthMode, ProviderId
 from contracts.providers import ProviderSettings
 
@@ -47,21 +50,37 @@ def _jwt(claims: dict[str, Any]) -> str:
     return f"{part({'alg': 'none'})}.{part(claims)}.ZGVtbw"
 
 
+# What each built-in provider's fake accepts in the demo: its API key, and the session token
+# its tooling holds there.
+DEMO_CREDENTIALS = {
+    ProviderId.ANTHROPIC: (ANTHROPIC_KEY, ANTHROPIC_SESSION),
+    ProviderId.OPENAI: (OPENAI_KEY, CHATGPT_SESSION),
+}
+
+
 class Demo:
-    """The demo's upstreams and files; its sockets are bound at once, so URLs are known early."""
+    """The demo's upstreams (each built-in provider's wire's fake) and files; its sockets are
+    bound at once, so URLs are known early."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._sockets = (_bind(), _bind())
-        ports = [s.getsockname()[1] for s in self._sockets]
-        self.anthropic_url = f"http://127.0.0.1:{ports[0]}"
-        self.openai_url = f"http://127.0.0.1:{ports[1]}"
-        self.anthropic = FakeAnthropic(
-            AnthropicAuth(api_keys={ANTHROPIC_KEY}, oauth_tokens={ANTHROPIC_SESSION}), thinking=True
-        )
-        self.openai = FakeOpenAI(
-            OpenAIAuth(api_keys={OPENAI_KEY}, chatgpt_tokens={CHATGPT_SESSION})
-        )
+        wires = Wires()
+        self._sockets = {spec.id: _bind() for spec in SPECS.values()}
+        self.urls = {
+            provider: f"http://127.0.0.1:{sock.getsockname()[1]}"
+            for provider, sock in self._sockets.items()
+        }
+        self._sdk_paths = {spec.id: wires.get(spec.wire).sdk_path for spec in SPECS.values()}
+        self.fakes = {
+            spec.id: wires.get(spec.wire).fake(
+                FakeCredentials(
+                    frozenset({DEMO_CREDENTIALS[spec.id][0]}),
+                    frozenset({DEMO_CREDENTIALS[spec.id][1]}),
+                    demo=True,
+                )
+            )
+            for spec in SPECS.values()
+        }
 
     @property
     def home(self) -> Path:
@@ -71,9 +90,11 @@ class Demo:
         """The environment the demo daemon runs with (the SDKs read some of it themselves)."""
         return {
             "HOME": str(self.home),
-            "ANTHROPIC_BASE_URL": self.anthropic_url,
-            "OPENAI_BASE_URL": f"{self.openai_url}/v1",
-            "KATA_PROVIDERS_CODEX_BASE_URL": f"{self.openai_url}/backend-api/codex",
+            **{
+                SPECS[provider].base_url_env: url + self._sdk_paths[provider]
+                for provider, url in self.urls.items()
+            },
+            CODEX_BASE_URL_ENV: f"{self.urls[ProviderId.OPENAI]}/backend-api/codex",
             "ANTHROPIC_CONFIG_DIR": str(self.home / ".config" / "anthropic"),
             "CODEX_HOME": str(self.home / ".codex"),
             "CLAUDE_CONFIG_DIR": str(self.home / ".claude"),
@@ -120,15 +141,15 @@ class Demo:
 
     @staticmethod
     def keys() -> dict[ProviderId, str]:
-        return {ProviderId.ANTHROPIC: ANTHROPIC_KEY, ProviderId.OPENAI: OPENAI_KEY}
+        return {provider: key for provider, (key, _) in DEMO_CREDENTIALS.items()}
 
     async def start(self) -> None:
-        await self.anthropic.start(sock=self._sockets[0])
-        await self.openai.start(sock=self._sockets[1])
+        for provider, fake in self.fakes.items():
+            await fake.start(sock=self._sockets[provider])
 
     async def stop(self) -> None:
-        await self.anthropic.stop()
-        await self.openai.stop()
+        for fake in self.fakes.values():
+            await fake.stop()
 
 
 USER_CREDENTIALS = (

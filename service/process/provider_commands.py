@@ -15,14 +15,17 @@ from service.process.client_commands import check
 if TYPE_CHECKING:
     import httpx
 
-WIRES = ("openai-chat", "openai-responses", "anthropic-messages")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`providers` and its actions."""
     parser.add_argument("action", choices=["list", "add", "remove"])
     parser.add_argument("id", nargs="?", help="the provider's id (add, remove)")
-    parser.add_argument("--wire", choices=WIRES, default="openai-chat")
+    parser.add_argument(
+        "--wire",
+        default="openai-chat",
+        help="the wire format it speaks: openai-chat (default), openai-responses, "
+        "anthropic-messages, or another a wire of the daemon's offers (the daemon judges it)",
+    )
     parser.add_argument("--base-url", help="e.g. http://127.0.0.1:11434/v1 for Ollama")
     parser.add_argument("--name", help="display name (default: the id)")
     parser.add_argument(

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from adapters.base import ProviderAdapter
-from adapters.endpoint import adapter_for
 from contracts.base import ProviderId
 from contracts.endpoints import EndpointAdd, EndpointAuth, EndpointSpec
 from contracts.error_body import ErrorDetail
@@ -64,11 +63,12 @@ class AddedProviders:
         provider's own mid-stream error: its adapter, and so its connections, are closed."""
         for spec in self._book.settings.endpoints.values():
             if spec.id not in self._adapters:
-                self._adapters[spec.id] = adapter_for(spec, self._timeout_s)
+                self._adapters[spec.id] = self._book.wires.added_adapter(spec, self._timeout_s)
 
     async def add(self, body: EndpointAdd) -> ProviderStatus:
         """Add a provider (and store its key); publishes `provider_added`."""
         spec = EndpointSpec.model_validate(body.model_dump(exclude={"api_key"}))
+        self._book.wires.speaking(spec.wire)  # a format no wire speaks: 422 naming `wire`
         key = body.api_key.get_secret_value() if body.api_key is not None else None
         if key is not None:
             if spec.auth is EndpointAuth.NONE:
@@ -80,7 +80,7 @@ class AddedProviders:
     async def _add(self, spec: EndpointSpec, key: str | None) -> ProviderStatus:
         users = EndpointList(self._book.settings)
         stored = users.add(spec).spec
-        self._adapters[spec.id] = adapter_for(stored, self._timeout_s)
+        self._adapters[spec.id] = self._book.wires.added_adapter(stored, self._timeout_s)
         try:
             await self._save()
             if key is not None:

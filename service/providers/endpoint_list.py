@@ -8,21 +8,15 @@ normalised there. Serving them (adapters, status, health, the routes) builds on 
 from __future__ import annotations
 
 from adapters.catalogue import default_model
-from adapters.sessions import Session
 from contracts.base import BUILT_IN, AuthMode, ProviderId
 from contracts.endpoints import EndpointAuth, EndpointSpec, EndpointView
 from contracts.error_body import ErrorDetail
 from contracts.errors import InvalidRequest, bound_reached
-from contracts.providers import ProviderSettings, TokenSessionStateName
+from contracts.providers import ProviderSettings
 from service.providers.base_urls import check_base_url, origin_of
 from service.providers.settings_store import PersistedSettings
 
 MAX_USER_PROVIDERS = 32
-# The session of a provider a user added: it has no local tooling that holds one.
-NO_SESSION = Session(
-    TokenSessionStateName.UNSUPPORTED,
-    remediation="An endpoint you added is reached with its API key, or with no credential.",
-)
 
 
 def key_entry(provider: ProviderId, spec: EndpointSpec | None) -> str:

@@ -9,26 +9,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from adapters.base import Credential
 from adapters.sessions import DetectContext, KeyringReader, Session
-from adapters.specs import SPECS, name_of
+from adapters.specs import name_of
+from adapters.wire import Wire
+from adapters.wires import Wires
 from contracts.base import BUILT_IN, AuthMode, ProviderId
 from contracts.endpoints import EndpointAuth, EndpointSpec
-from contracts.errors import ProviderError, SessionFailed
+from contracts.errors import ProviderError
 from contracts.events import ProviderErrorEvent, ProviderStatusEvent, StateEvent
 from contracts.providers import (
     ProviderCapabilities,
     ProviderStatus,
-    TokenSessionStateName,
 )
 from contracts.usage import BudgetState, GovernorState
 from service.providers.credentials.keystore import KeyStore
 from service.providers.endpoint_list import (
-    NO_SESSION,
     model_default,
     requested_mode,
     unknown_provider,
@@ -37,6 +36,7 @@ from service.providers.endpoint_list import (
 from service.providers.health import HealthTracker
 from service.providers.key_verdicts import KeyVerdicts
 from service.providers.resolver import Resolution, resolve
+from service.providers.sessions_held import SessionsHeld
 from service.providers.settings_store import LiveSettings, PersistedSettings
 
 log = logging.getLogger("kata.providers")
@@ -51,6 +51,7 @@ class ProviderBook:
         self,
         keys: KeyStore,
         settings: LiveSettings,
+        wires: Wires,
         publish: Publish,
         env: Mapping[str, str],
         home: Path,
@@ -63,15 +64,15 @@ class ProviderBook:
         self.keys = keys
         self.verdicts = KeyVerdicts(keys)
         self._live = settings
+        self.wires = wires
         self._publish = publish
         self._env = env
         self._home = home
         self._now = now
         self._demo = demo
         self._capabilities = capabilities
-        self._sessions: dict[ProviderId, Session] = {}
+        self.sessions = SessionsHeld(env, home)
         self._health: dict[ProviderId, HealthTracker] = {}
-        self._rejected: dict[ProviderId, tuple[Session, ProviderError]] = {}
         self._status: dict[ProviderId, ProviderStatus] = {}
         self._warned: dict[ProviderId, str | None] = {}
         self._check_errors: dict[ProviderId, ProviderError] = {}
@@ -90,6 +91,10 @@ class ProviderBook:
         """The endpoint of a provider a user added; None for a built-in one."""
         return self.settings.endpoints.get(provider)
 
+    def wire_of(self, provider: ProviderId) -> Wire:
+        """The wire `provider` speaks (its routes, error shape, key header)."""
+        return self.wires.of_provider(provider, self.endpoint(provider))
+
     def default_model(self, provider: ProviderId) -> str | None:
         """The model a request to `provider` that names none gets, if any."""
         return model_default(self.settings, provider)
@@ -107,8 +112,7 @@ class ProviderBook:
         self.verdicts.forget(provider)
 
     def known(self, provider: ProviderId, loc: tuple[str, ...] | None = None) -> ProviderId:
-        """`provider` if the daemon knows it; else `invalid_request`: 404 for a provider named
-        in the path, 422 naming `loc` for one named in a query or a body."""
+        """`provider` if known; else 404 (named in a path) or 422 naming `loc` (query, body)."""
         if provider in self.providers:
             return provider
         raise unknown_provider(provider.value, self.providers, loc)
@@ -122,26 +126,11 @@ class ProviderBook:
             read_keyring,
             chatgpt_backend=self.settings.daemon.openai_chatgpt_backend,
         )
-        for provider, spec in SPECS.items():
-            self._sessions[provider] = await spec.sessions.detect(context)
+        await self.sessions.detect(context)
 
     def session(self, provider: ProviderId) -> Session:
-        """The session of `provider` as last detected, shown expired if the provider rejected it
-        (until its files change and detection finds a different session)."""
-        session = self._sessions.get(provider, NO_SESSION)
-        rejected = self._rejected.get(provider)
-        if rejected is not None and rejected[0] == session:
-            error = rejected[1]
-            return replace(
-                session,
-                state=TokenSessionStateName.ERROR
-                if isinstance(error, SessionFailed)
-                else TokenSessionStateName.EXPIRED,
-                refreshable=False,
-                remediation=SPECS[provider].renew.get(session.kind) if session.kind else None,
-                detail=error.message,
-            )
-        return session
+        """The session of `provider` as last detected (see `SessionsHeld.get`)."""
+        return self.sessions.get(provider)
 
     def session_failed(
         self, provider: ProviderId, error: ProviderError
@@ -149,7 +138,7 @@ class ProviderBook:
         """The provider rejected the session, or the SDK could not refresh it: mark it so, then
         let the resolver decide again (the one recovery rule). Publishes exactly one
         `provider_error`: the fallback's warning, or the error that ends the execution."""
-        self._rejected[provider] = (self._sessions[provider], error)
+        self.sessions.reject(provider, error)
         log.warning("token session failed", extra={"provider": provider.value})
         self.refresh()  # publishes the status, and the warning when it falls back
         outcome = self.resolution(provider)
@@ -163,11 +152,7 @@ class ProviderBook:
 
     def watched_paths(self) -> list[Path]:
         """Folders whose changes can change a session."""
-        return [
-            path
-            for spec in SPECS.values()
-            for path in spec.sessions.watched_paths(self._env, self._home)
-        ]
+        return self.sessions.watched_paths()
 
     def probe_credential(self, provider: ProviderId) -> Credential | None:
         """What an explicit check probes with: the credential in force, or the stored key when
@@ -206,7 +191,7 @@ class ProviderBook:
 
     def session_credential(self, provider: ProviderId) -> Credential:
         """How an adapter authenticates with the detected session."""
-        return SPECS[provider].sessions.credential(self._sessions[provider])
+        return self.sessions.credential(provider)
 
     def status(self, provider: ProviderId) -> ProviderStatus:
         """The last computed status of `provider`."""

@@ -71,8 +71,9 @@ class LiveSettings:
 class SettingsStore:
     """Loads once, saves on every change."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, formats: tuple[str, ...] = ()) -> None:
         self.path = data_dir / FILE_NAME
+        self._formats = formats  # the wire formats an added provider may speak (all, if none)
 
     def load(self) -> tuple[PersistedSettings, ProviderError | None]:
         """The saved settings, or defaults and the reason the file could not be used (the file
@@ -88,7 +89,11 @@ class SettingsStore:
             version = data.get("schema_version", SCHEMA_VERSION) if isinstance(data, dict) else 0
             if version != SCHEMA_VERSION or isinstance(version, bool):
                 raise ValueError(f"has schema_version {version!r}, which this daemon does not know")
-            return PersistedSettings.model_validate(data), None
+            settings = PersistedSettings.model_validate(data)
+            for provider, spec in settings.endpoints.items():
+                if self._formats and spec.wire not in self._formats:
+                    raise ValueError(f"names a wire no wire speaks for {provider!r}: {spec.wire}")
+            return settings, None
         except (ValueError, ValidationError, TypeError) as exc:
             reason = "does not match the schema" if isinstance(exc, ValidationError) else str(exc)
             if isinstance(exc, json.JSONDecodeError):

@@ -26,7 +26,7 @@ from service.providers.settings_store import LiveSettings
 from service.usage.budgets import Budgets, local_now
 from service.usage.governor import Gate
 from service.usage.ledger import Ledger
-from service.usage.prices import priced
+from service.usage.prices import PriceFiles, priced
 from service.usage.window import usage_window
 
 log = logging.getLogger("kata.usage")
@@ -69,10 +69,12 @@ class Meter:
         self,
         data_dir: Path,
         settings: LiveSettings,
+        price_files: PriceFiles | None = None,
         now: Callable[[], datetime] = local_now,
         ledger: bool = True,
     ) -> None:
         self._settings = settings
+        self._price_files = price_files
         self._now = now
         self.ledger = Ledger(
             data_dir, lambda: settings.value.daemon.ledger_retention_days, enabled=ledger
@@ -127,7 +129,7 @@ class Meter:
 
     def priced(self, model: str, usage: Usage) -> Usage:
         """`usage` with its cost."""
-        return priced(usage, model, self._settings.value.daemon.prices)
+        return priced(usage, model, self._settings.value.daemon.prices, self._price_files)
 
     def settings_changed(self, provider: ProviderId) -> None:
         """A provider's settings changed: the gate admits whoever fits the new limit, the

@@ -1,6 +1,6 @@
-"""What tokens cost: the shipped price table (`prices.json`, each price with its source and
-date) under the user's own prices from settings. Cost is computed from the provider's own
-counts and the model the provider says it ran."""
+"""What tokens cost: the shipped price table (each wire's `prices.json` in its folder, each price
+with its source and date) under the user's own prices from settings. Cost is computed from the
+provider's own counts and the model the provider says it ran."""
 
 from __future__ import annotations
 
@@ -27,26 +27,44 @@ class TablePrice:
     source: str
 
 
+# Where the price rows are: (package, file) of each wire's table.
+PriceFiles = tuple[tuple[str, str], ...]
+
+
+def built_in_files() -> PriceFiles:
+    """The built-in wires' tables."""
+    from adapters.wires import built_in
+
+    return tuple(wire.prices for wire in built_in() if wire.prices is not None)
+
+
 @functools.cache
-def table() -> dict[str, TablePrice]:
-    """The shipped table, read once."""
-    raw = json.loads(resources.files("service.usage").joinpath("prices.json").read_text("utf-8"))
-    return {
-        model: TablePrice(
-            Price(
-                input_usd_per_mtok=row["input"],
-                output_usd_per_mtok=row["output"],
-                cache_read_usd_per_mtok=row["cache_read"],
-                cache_write_usd_per_mtok=row["cache_write"],
-            ),
-            row["as_of"],
-            row["source"],
+def table(files: PriceFiles | None = None) -> dict[str, TablePrice]:
+    """The shipped table (the built-in wires' rows unless `files` says), read once."""
+    rows: dict[str, TablePrice] = {}
+    for package, name in built_in_files() if files is None else files:
+        raw = json.loads(resources.files(package).joinpath(name).read_text("utf-8"))
+        rows.update(
+            {
+                model: TablePrice(
+                    Price(
+                        input_usd_per_mtok=row["input"],
+                        output_usd_per_mtok=row["output"],
+                        cache_read_usd_per_mtok=row["cache_read"],
+                        cache_write_usd_per_mtok=row["cache_write"],
+                    ),
+                    row["as_of"],
+                    row["source"],
+                )
+                for model, row in raw["prices"].items()
+            }
         )
-        for model, row in raw["prices"].items()
-    }
+    return rows
 
 
-def price_for(model: str, overrides: Mapping[str, Price]) -> tuple[Price, CostSource] | None:
+def price_for(
+    model: str, overrides: Mapping[str, Price], files: PriceFiles | None = None
+) -> tuple[Price, CostSource] | None:
     """The price of `model`: the user's (exact id or its alias), else the table's."""
     names = [model]
     snapshot = _SNAPSHOT.match(model)
@@ -55,16 +73,18 @@ def price_for(model: str, overrides: Mapping[str, Price]) -> tuple[Price, CostSo
     for name in names:
         if name in overrides:
             return overrides[name], CostSource.SETTINGS
-    rows = table()
+    rows = table(files)
     for name in names:
         if name in rows:
             return rows[name].price, CostSource.TABLE
     return None
 
 
-def priced(usage: Usage, model: str, overrides: Mapping[str, Price]) -> Usage:
+def priced(
+    usage: Usage, model: str, overrides: Mapping[str, Price], files: PriceFiles | None = None
+) -> Usage:
     """`usage` with its cost (null, with no source, when the model has no price)."""
-    found = price_for(model, overrides)
+    found = price_for(model, overrides, files)
     if found is None:
         return usage.model_copy(update={"cost_usd": None, "cost_source": None})
     price, source = found

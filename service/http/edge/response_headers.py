@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.http.access import AccessPolicy
-from service.http.compat_errors import KATA_REQUEST_ID, shaped_for
+from service.http.compat_errors import KATA_REQUEST_ID, is_compat
 from service.http.edge.origin import cors_headers
 from service.http.edge.scope import headers_of
 
@@ -31,7 +31,7 @@ class ResponseHeaders:
             await self.app(scope, receive, send)
             return
         origin = headers_of(scope).get(b"origin", b"").decode("latin-1").lower()
-        id_header = KATA_REQUEST_ID if shaped_for(scope["path"]) else b"x-request-id"
+        id_header = KATA_REQUEST_ID if is_compat(scope["path"]) else b"x-request-id"
         extra = [(id_header, scope["state"]["request_id"].encode()), *SECURITY_HEADERS]
         if origin and origin in self.policy.origins:
             extra += cors_headers(origin)

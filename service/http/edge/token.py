@@ -1,8 +1,8 @@
 """The daemon's token: every route but the page's static code and its sign-in needs it, as a
-bearer token (the daemon's own or a page token; on the Anthropic-compatible routes also as
-`x-api-key`, the way the Anthropic SDK sends a key). A token in the URL is refused: URLs end
-up in logs and histories. Never a cookie: the daemon reads no credential a browser would send
-by itself."""
+bearer token (the daemon's own or a page token; on the compatible routes of a wire whose SDK
+sends its key in another header, such as Anthropic's `x-api-key`, also that way). A token in
+the URL is refused: URLs end up in logs and histories. Never a cookie: the daemon reads no
+credential a browser would send by itself."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from contracts.error_body import ErrorCode
 from contracts.errors import ProviderError
 from service.http.access import AccessPolicy
+from service.http.compat_errors import shaped_for
 from service.http.edge.scope import denied, headers_of
 from service.http.http_errors import send_error
 from service.http.page_sessions import PageSessions
@@ -52,7 +53,7 @@ class TokenCheck:
                 "A token in the URL is not accepted.",
                 "Send the token in the Authorization header as 'Bearer <token>'.",
             )
-        if not self._authenticated(headers_of(scope), scope["path"]):
+        if not self._authenticated(headers_of(scope), scope):
             return denied(
                 ErrorCode.UNAUTHORIZED,
                 401,
@@ -61,16 +62,17 @@ class TokenCheck:
             )
         return None
 
-    def _authenticated(self, headers: dict[bytes, bytes], path: str) -> bool:
+    def _authenticated(self, headers: dict[bytes, bytes], scope: Scope) -> bool:
         authorization = headers.get(b"authorization", b"")
         scheme, _, presented = authorization.partition(b" ")
         if scheme.lower() != b"bearer" or not presented:
-            # The Anthropic SDK sends its API key as `x-api-key`: on the Anthropic-compatible
-            # routes, the daemon token may come that way (and is never forwarded).
-            api_key = headers.get(b"x-api-key", b"")
-            return (
-                bool(api_key) and path.startswith("/anthropic/") and self.policy.token_ok(api_key)
-            )
+            # The Anthropic SDK sends its API key as `x-api-key`: on the compatible routes of a
+            # wire whose SDK sends it so, the daemon token may come that way (never forwarded).
+            wire = shaped_for(scope["path"], scope.get("app"))
+            if wire is None or wire.token_header is None:
+                return False
+            api_key = headers.get(wire.token_header.encode("latin-1"), b"")
+            return bool(api_key) and self.policy.token_ok(api_key)
         presented = presented.strip()
         return self.policy.token_ok(presented) or self.sessions.valid(presented)
 

@@ -1,7 +1,7 @@
-"""Provider-compatible routes: an official SDK or agent framework points its base URL at
-`<daemon>/anthropic` or `<daemon>/openai/v1` (or, for any provider, a user-added one included,
-`<daemon>/providers/<id>`, which speaks that provider's wire) and sends the daemon token as its
-API key.
+"""Provider-compatible routes: an official SDK or agent framework points its base URL at a
+built-in provider's prefix (`<daemon>/anthropic`, `<daemon>/openai/v1`) or, for any provider (a
+user-added one included), at `<daemon>/providers/<id>`, which speaks that provider's wire; and
+it sends the daemon token as its API key. What each wire serves is its own (`Wire.routes`).
 
 Pass-through, not translation: the body goes upstream as sent (once it is known to be JSON within
 the size limit), with the resolved credential (key or session) in place of the daemon token, and
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,58 +23,42 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.passthrough import RelayRequest, answered, forwarded
+from adapters.specs import SPECS, ProviderSpec
+from adapters.wire import Wire
 from contracts.base import ProviderId
 from contracts.errors import InvalidRequest, ProviderError
 from service.http import strict_json
-from service.http.compat_errors import BY_ID, PREFIX, compat_error, shaped_for
+from service.http.compat_errors import BY_ID, FALLBACK, compat_error, shaped_for
 from service.http.sse_stream import EventStream
 from service.providers.endpoint_list import unknown_provider
 from service.runtime import Runtime
 
-# A model id in a path: one segment (no `/`; `.` and `..` are not ids), at most 256 characters.
-MODEL_SEGMENT = r"(?!\.+$)[A-Za-z0-9._:@-]{1,256}"
 MAX_PATH = 512
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-# What each prefix serves: (method, upstream path pattern, billable). Billable requests go
-# through the budget, the governor and the ledger; listings and token counts do not.
-SERVED: dict[ProviderId, list[tuple[str, re.Pattern[str], bool]]] = {
-    ProviderId.ANTHROPIC: [
-        ("POST", re.compile(r"/v1/messages"), True),
-        ("POST", re.compile(r"/v1/messages/count_tokens"), False),
-        ("GET", re.compile(r"/v1/models"), False),
-        ("GET", re.compile(r"/v1/models/" + MODEL_SEGMENT), False),
-    ],
-    ProviderId.OPENAI: [
-        ("POST", re.compile(r"/responses"), True),
-        ("POST", re.compile(r"/chat/completions"), True),
-        ("GET", re.compile(r"/models"), False),
-        ("GET", re.compile(r"/models/" + MODEL_SEGMENT), False),
-    ],
-}
 
 
 @dataclass(frozen=True)
 class Served:
-    """Whose request this is, the wire it speaks (a built-in provider's: its routes and error
-    shape), and the prefix the client's base URL ends with."""
+    """Whose request this is, the wire it speaks (its routes and error shape), and the prefix
+    the client's base URL ends with."""
 
     provider: ProviderId
-    wire: ProviderId
+    wire: Wire
     prefix: str
 
 
-def provider_error(wire: ProviderId, error: ProviderError, request: Request) -> Response:
+def provider_error(wire: Wire, error: ProviderError, request: Request) -> Response:
     """A daemon error in the wire's own shape and status (service.http.compat_errors)."""
     status, body, headers = compat_error(wire, error, request.scope["state"].get("request_id"))
     return JSONResponse(body, status, headers=headers)
 
 
-def _allowed(wire: ProviderId, path: str) -> dict[str, bool]:
+def _allowed(wire: Wire, path: str) -> dict[str, bool]:
     """The methods served at `path`, each with whether it is billable."""
     return {
-        method: billable
-        for method, pattern, billable in SERVED[wire]
-        if len(path) <= MAX_PATH and pattern.fullmatch(path)
+        route.method: route.billable
+        for route in wire.routes
+        if len(path) <= MAX_PATH and route.pattern.fullmatch(path)
     }
 
 
@@ -97,7 +80,7 @@ async def _body(raw: bytes) -> dict[str, Any]:
     return value
 
 
-def _keep_the_token_here(request: Request, upstream: RelayRequest) -> None:
+def _keep_the_token_here(request: Request, upstream: RelayRequest, wire: Wire) -> None:
     """The daemon token (and whatever credential authenticated this request) never leaves the
     machine: it goes in the API-key header, which is never forwarded; found anywhere else that
     would go upstream (the query under any name, a header, the body), the request is refused."""
@@ -105,8 +88,9 @@ def _keep_the_token_here(request: Request, upstream: RelayRequest) -> None:
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and presented.strip():
         secrets.add(presented.strip().encode())
-    elif api_key := request.headers.get("x-api-key", "").strip():
-        secrets.add(api_key.encode())  # how the Anthropic SDK sends it
+    for header in {"x-api-key", wire.token_header or "x-api-key"}:
+        if api_key := request.headers.get(header, "").strip():
+            secrets.add(api_key.encode())  # how the Anthropic SDK sends it, or the wire's
     query = upstream.query
     places = {
         "the query string": f"{query}\n{unquote_plus(query)}".encode(),
@@ -137,10 +121,10 @@ async def relay(request: Request, served: Served) -> Response:
             request.method,
             path,
             request.url.query,
-            forwarded(request.headers.items()),
+            forwarded(request.headers.items(), (wire.key_header, wire.token_header)),
             raw if request.method == "POST" else None,
         )
-        _keep_the_token_here(request, upstream)
+        _keep_the_token_here(request, upstream, wire)
         await runtime.ready()
         prepared = runtime.dispatcher.prepare_passthrough(
             provider,
@@ -206,11 +190,10 @@ def _not_served(served: Served, request: Request, allowed: dict[str, bool]) -> R
     return response
 
 
-def _endpoint(provider: ProviderId) -> Callable[[Request], Awaitable[Response]]:
-    served = Served(provider, provider, PREFIX[provider])
-
+def _endpoint(spec: ProviderSpec) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        return await relay(request, served)
+        wire = request.app.state.runtime.book.wire_of(spec.id)
+        return await relay(request, Served(spec.id, wire, spec.compat_prefix))
 
     return endpoint
 
@@ -219,17 +202,19 @@ async def by_id(request: Request) -> Response:
     """`/providers/<id>/…`: the provider's own routes, for any provider the daemon knows."""
     book = request.app.state.runtime.book
     raw: str = request.path_params["provider"]
-    wire = shaped_for(request.url.path, request.app) or ProviderId.OPENAI
+    wire = shaped_for(request.url.path, request.app) or book.wire_of(FALLBACK)
     if raw not in book.providers:  # an id of no provider, or no id at all
         return provider_error(wire, unknown_provider(raw, book.providers, None), request)
     return await relay(request, Served(ProviderId(raw), wire, f"{BY_ID}{raw}"))
 
 
-ROUTES = [
-    # Every method: the route itself answers 404 or 405 for what it does not serve.
-    *(
-        Route(f"{prefix}/{{rest:path}}", _endpoint(provider), methods=list(ALL_METHODS))
-        for provider, prefix in PREFIX.items()
-    ),
-    Route(f"{BY_ID}{{provider}}/{{rest:path}}", by_id, methods=list(ALL_METHODS)),
-]
+def routes() -> list[Route]:
+    """Every built-in provider's prefix, then every provider's routes by id. Every method: the
+    route itself answers 404 or 405 for what it does not serve."""
+    return [
+        *(
+            Route(f"{spec.compat_prefix}/{{rest:path}}", _endpoint(spec), methods=[*ALL_METHODS])
+            for spec in SPECS.values()
+        ),
+        Route(f"{BY_ID}{{provider}}/{{rest:path}}", by_id, methods=[*ALL_METHODS]),
+    ]

@@ -1,4 +1,4 @@
-"""`GET /v1/models`: both providers' models with provenance."""
+"""`GET /v1/models`: every provider's models, with provenance."""
 
 from __future__ import annotations
 

@@ -5,8 +5,10 @@ link's `#token=` fragment traded for a short-lived page token (see `service.http
 from __future__ import annotations
 
 from functools import cache
+from html import escape
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -63,9 +65,23 @@ def _sessions(request: Request) -> PageSessions:
     return sessions
 
 
+def _page(app: Any) -> bytes:
+    """The page, with the wire formats of the wires this daemon speaks in its Add form (made
+    once per app)."""
+    made: bytes | None = getattr(app.state, "page_html", None)
+    if made is None:
+        options = "\n".join(
+            f'            <option value="{escape(spoken.id)}">{escape(spoken.label)}</option>'
+            for spoken in app.state.runtime.wires.formats()
+        )
+        made = _asset("index.html").replace(b"            <!-- wire formats -->", options.encode())
+        app.state.page_html = made
+    return made
+
+
 @router.get("/", name="page", include_in_schema=False)
-async def page() -> Response:
-    return HTMLResponse(_asset("index.html"), headers={"content-security-policy": CSP})
+async def page(request: Request) -> Response:
+    return HTMLResponse(_page(request.app), headers={"content-security-policy": CSP})
 
 
 @router.get("/static/{name}", name="asset", include_in_schema=False)
