@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from adapters.base import ProviderAdapter
+from adapters.base import Credential, ProviderAdapter
 from adapters.capabilities import check_request
 from adapters.passthrough import RelayRequest, tags
 from contracts.base import MAX_MODEL_ID, ProviderId
@@ -22,7 +22,7 @@ from contracts.models import ModelInfo
 from service.events import EventBus
 from service.executions.daemon_ports import DaemonPorts
 from service.executions.execution import Execution
-from service.executions.lifecycle import Lifecycle
+from service.executions.lifecycle import Binding, Lifecycle
 from service.executions.passthrough import PassThrough
 from service.executions.ports import Deadlines
 from service.executions.retry import RetryPolicy
@@ -95,18 +95,8 @@ class Dispatcher:
                 status=422,
                 details=[ErrorDetail(loc=["body", "tools"], msg="not taken", type="unsupported")],
             )
-        execution = Execution(
-            request,
-            provider,
-            model,
-            credential,
-            resolution.fallback_applied,
-            self.adapters[provider],
-            self.ports,
-            self.policy,
-            self.deadlines,
-            started=started,
-        )
+        bound = self._bind(provider, model, credential, resolution.fallback_applied, started)
+        execution = Execution(request, bound)
         self._running[execution.id] = execution
         return execution
 
@@ -130,22 +120,36 @@ class Dispatcher:
                 f"The model id is {len(model)} characters long; at most {MAX_MODEL_ID} are.",
                 "Name a model the provider serves (GET /v1/models lists them).",
             )
-        adapter = self.adapters[provider]
+        model = model or self.book.default_model(provider) or ""
+        bound = self._bind(provider, model, credential, resolution.fallback_applied, started)
         return PassThrough(
+            bound,
             route,
-            adapter.relay_request(upstream, body) if billable else upstream,
-            body.get("stream") is True,
-            tags(body),
+            bound.adapter.relay_request(upstream, body) if billable else upstream,
+            streamed=body.get("stream") is True,
+            metadata=tags(body),
+            billable=billable,
+        )
+
+    def _bind(
+        self,
+        provider: ProviderId,
+        model: str,
+        credential: Credential,
+        fallback_applied: bool,
+        started: float | None,
+    ) -> Binding:
+        adapter = self.adapters[provider]
+        return Binding(
             provider,
-            model or self.book.default_model(provider) or "",
+            model,
             credential,
-            resolution.fallback_applied,
+            fallback_applied,
             adapter,
             self.ports,
             self.policy,
             self.deadlines,
-            started=started,
-            billable=billable,
+            started,
         )
 
     def passthrough_finished(self, passthrough: PassThrough) -> None:

@@ -7,20 +7,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 
-from adapters.base import Credential, Finished, ProviderAdapter
-from contracts.base import ProviderId
+from adapters.base import Finished
 from contracts.errors import ProviderError
 from contracts.executions import ExecutionRequest, ExecutionResult, ExecutionState, Timings
 from contracts.stream import DoneEvent, ErrorEvent, ExecutionStreamEvent, QueuedEvent, StartEvent
 from service.executions.accumulator import Accumulator, Delta
 from service.executions.attempt import Attempt
 from service.executions.failures import cancelled, daemon_bug
-from service.executions.lifecycle import Lifecycle
-from service.executions.ports import Deadlines, Ports
-from service.executions.retry import RetryPolicy
+from service.executions.lifecycle import Binding, Lifecycle
 from service.usage.prices import plus
 
 log = logging.getLogger("kata.execution")
@@ -31,34 +27,8 @@ class Execution(Lifecycle):
     `events()` once. It adds to the lifecycle the request, its stream of events (exactly one
     terminal), and its timings."""
 
-    def __init__(
-        self,
-        request: ExecutionRequest,
-        provider: ProviderId,
-        model: str,
-        credential: Credential,
-        fallback_applied: bool,
-        adapter: ProviderAdapter,
-        ports: Ports,
-        policy: RetryPolicy,
-        deadlines: Deadlines,
-        clock: Callable[[], float] = time.perf_counter,
-        started: float | None = None,
-    ) -> None:
-        super().__init__(
-            provider,
-            model,
-            credential,
-            fallback_applied,
-            adapter,
-            ports,
-            policy,
-            deadlines,
-            metadata=request.metadata,
-            timeout_s=request.timeout_s,
-            clock=clock,
-            started=started,
-        )
+    def __init__(self, request: ExecutionRequest, bound: Binding) -> None:
+        super().__init__(bound, metadata=request.metadata, timeout_s=request.timeout_s)
         self.request = request
         self._stop_reason: ProviderError | None = None
         self._upstream = 0.0

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from adapters.base import Credential, ProviderAdapter
@@ -22,34 +23,40 @@ from service.executions.retry import RetryPolicy
 from service.executions.slot import take_slot
 
 
+@dataclass(frozen=True)
+class Binding:
+    """What the dispatcher bound a request to: its provider, model and credential (and whether
+    that credential is already the fallback), the adapter that speaks the provider's wire, and
+    the rules it runs under."""
+
+    provider: ProviderId
+    model: str
+    credential: Credential
+    fallback_applied: bool
+    adapter: ProviderAdapter
+    ports: Ports
+    policy: RetryPolicy
+    deadlines: Deadlines
+    started: float | None = None  # a perf_counter reading: when the request reached the daemon
+    clock: Callable[[], float] = time.perf_counter
+
+
 class Lifecycle:
     """One execution from its slot to its recorded end; the meter reads what it settled."""
 
     route: str | None = None  # the compatible route it came by; None for /v1/executions
 
     def __init__(
-        self,
-        provider: ProviderId,
-        model: str,
-        credential: Credential,
-        fallback_applied: bool,
-        adapter: ProviderAdapter,
-        ports: Ports,
-        policy: RetryPolicy,
-        deadlines: Deadlines,
-        *,
-        metadata: dict[str, str],
-        timeout_s: float | None = None,
-        clock: Callable[[], float] = time.perf_counter,
-        started: float | None = None,
+        self, bound: Binding, *, metadata: dict[str, str], timeout_s: float | None = None
     ) -> None:
+        provider, clock, deadlines = bound.provider, bound.clock, bound.deadlines
         self.id = new_execution_id()
         self.provider = provider
-        self.model = model
-        self.credential = credential
-        self.adapter = adapter
-        self.ports = ports
-        self.policy = policy
+        self.model = bound.model
+        self.credential = bound.credential
+        self.adapter = bound.adapter
+        self.ports = bound.ports
+        self.policy = bound.policy
         self.deadlines = deadlines
         self.metadata = metadata
         self.state = ExecutionState.RUNNING
@@ -60,13 +67,15 @@ class Lifecycle:
         self.ended_at: datetime | None = None
         self._clock = clock
         # Counted from the request's arrival at the daemon when the route passed it.
-        self._started = started if started is not None else clock()
+        self._started = bound.started if bound.started is not None else clock()
         self.started_at = datetime.now(UTC) - timedelta(seconds=clock() - self._started)
         self._deadline = self._started + (timeout_s or deadlines.total_s)  # a clock reading
         self._own_deadline = timeout_s is not None
         self._first_output: float | None = None  # a clock reading
-        self._attempts = Attempts(fallback_applied=fallback_applied)
-        self._recovery = Recovery(ports, provider, policy, self._attempts, self.id, clock)
+        self._attempts = Attempts(fallback_applied=bound.fallback_applied)
+        self._recovery = Recovery(
+            bound.ports, provider, bound.policy, self._attempts, self.id, clock
+        )
         self._admitted = False
         self._task: asyncio.Task[object] | None = None
 

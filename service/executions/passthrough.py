@@ -7,19 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
-from adapters.base import Credential, ProviderAdapter
 from adapters.passthrough import RelayAnswer, RelayRequest, once
 from contracts.base import ProviderId
 from contracts.errors import Cancelled, ProviderError
 from contracts.executions import ExecutionState
 from service.executions.attempt import ready_to_send, upstream_answered, upstream_failed
 from service.executions.failures import daemon_bug, timed_out
-from service.executions.lifecycle import Lifecycle
-from service.executions.ports import Deadlines, Ports
-from service.executions.retry import RetryPolicy
+from service.executions.lifecycle import Binding, Lifecycle
 
 log = logging.getLogger("kata.passthrough")
 
@@ -32,35 +28,15 @@ class PassThrough(Lifecycle):
 
     def __init__(
         self,
+        bound: Binding,
         route: str,
         upstream: RelayRequest,
+        *,
         streamed: bool,
         metadata: dict[str, str],
-        provider: ProviderId,
-        model: str,
-        credential: Credential,
-        fallback_applied: bool,
-        adapter: ProviderAdapter,
-        ports: Ports,
-        policy: RetryPolicy,
-        deadlines: Deadlines,
-        clock: Callable[[], float] = time.perf_counter,
-        started: float | None = None,
         billable: bool = True,
     ) -> None:
-        super().__init__(
-            provider,
-            model,
-            credential,
-            fallback_applied,
-            adapter,
-            ports,
-            policy,
-            deadlines,
-            metadata=metadata,
-            clock=clock,
-            started=started,
-        )
+        super().__init__(bound, metadata=metadata)
         self.route = route
         self.billable = billable
         self._upstream = upstream
