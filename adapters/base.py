@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from contracts.base import AuthMode, ProviderId
 from contracts.executions import ExecutionRequest, StopReason, Usage
-from contracts.models import ModelInfo
+from contracts.models import ModelCapabilities, ModelInfo
 from contracts.stream import (
     TextDeltaEvent,
     ThinkingDeltaEvent,
@@ -66,6 +66,25 @@ class Signature:
 
 
 @dataclass(frozen=True)
+class Redacted:
+    """A thinking block at `index` that the provider returned encrypted (Anthropic's
+    `redacted_thinking`): kept whole and sent back as it came."""
+
+    index: int
+    data: str
+
+
+@dataclass(frozen=True)
+class EncryptedReasoning:
+    """The proof of the reasoning at `index` (OpenAI's reasoning item: its id and encrypted
+    content), which it needs back to continue after a tool call when nothing is stored."""
+
+    index: int
+    item_id: str
+    encrypted_content: str | None
+
+
+@dataclass(frozen=True)
 class UsageSeen:
     """The provider's token counts so far (not sent to the client as an event): what a failed
     or cancelled execution records as used."""
@@ -80,6 +99,8 @@ AdapterEvent = (
     | ToolCallDeltaEvent
     | ToolCallEndEvent
     | Signature
+    | Redacted
+    | EncryptedReasoning
     | UsageSeen
     | Finished
 )
@@ -112,6 +133,14 @@ class ProviderAdapter(Protocol):
 
     async def list_models(self, credential: Credential) -> list[ModelInfo]:
         """Every model the credential reaches (all pages)."""
+        ...
+
+    def fit(
+        self, request: ExecutionRequest, model: str, info: ModelCapabilities | None
+    ) -> ExecutionRequest:
+        """`request` as this wire's API takes it for `model` (what `info` says it takes), or
+        `invalid_request` (422, naming the field) for what the API would refuse; called before
+        anything is sent."""
         ...
 
     def stream(

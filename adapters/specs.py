@@ -12,6 +12,8 @@ from adapters.anthropic.sessions import AnthropicSessions
 from adapters.openai.sessions import CodexSessions
 from adapters.sessions import SessionKind, SessionSource
 from contracts.base import ProviderId
+from contracts.models import ModelCapabilities
+from contracts.options import ReasoningEffort
 
 
 @dataclass(frozen=True)
@@ -35,14 +37,34 @@ class ProviderSpec:
     key_env: str  # the API key variable its SDK reads
     base_url_env: str  # the base-URL variable its SDK reads
     default_model: str
-    # The built-in model list (id, display name), newest first as the provider lists them:
-    # the fallback when no live list can be fetched.
-    catalogue: tuple[tuple[str, str | None], ...]
+    # The built-in model list (id, display name, what it takes), newest first as the provider
+    # lists them: the fallback when no live list can be fetched or says nothing.
+    catalogue: tuple[tuple[str, str | None, ModelCapabilities], ...]
     console: str  # where a person creates an API key
     sessions: SessionSource  # the token session its own tooling holds
     renew: Mapping[SessionKind, str]  # how a person renews each kind of session it rejects
     refused_keys: tuple[RefusedKey, ...] = ()
 
+
+_EFFORTS = [ReasoningEffort(level) for level in ("low", "medium", "high", "xhigh", "max")]
+# What the catalogue's models take (the providers' model pages, read 2026-12).
+CLAUDE = ModelCapabilities(
+    reasoning=True,
+    efforts=_EFFORTS,
+    thinking=["adaptive", "disabled"],
+    images=True,
+    documents=True,
+    structured_output=True,
+    caching=True,
+)
+GPT = ModelCapabilities(
+    reasoning=True,
+    efforts=[ReasoningEffort(level) for level in ("none", "low", "medium", "high", "xhigh")],
+    images=True,
+    documents=True,
+    structured_output=True,
+    caching=True,
+)
 
 ANTHROPIC = ProviderSpec(
     id=ProviderId.ANTHROPIC,
@@ -54,9 +76,9 @@ ANTHROPIC = ProviderSpec(
     base_url_env="ANTHROPIC_BASE_URL",
     default_model="claude-sonnet-5-5",
     catalogue=(
-        ("claude-opus-5-5", "Claude Opus 5.5"),
-        ("claude-sonnet-5-5", "Claude Sonnet 5.5"),
-        ("claude-haiku-5-5", "Claude Haiku 5.5"),
+        ("claude-opus-5-5", "Claude Opus 5.5", CLAUDE),
+        ("claude-sonnet-5-5", "Claude Sonnet 5.5", CLAUDE),
+        ("claude-haiku-5-5", "Claude Haiku 5.5", CLAUDE),
     ),
     console="console.anthropic.com",
     sessions=AnthropicSessions(),
@@ -83,7 +105,7 @@ OPENAI = ProviderSpec(
     key_env="OPENAI_API_KEY",
     base_url_env="OPENAI_BASE_URL",
     default_model="gpt-5.5",
-    catalogue=(("gpt-5.5", None), ("gpt-5.4", None), ("gpt-5.4-mini", None)),
+    catalogue=(("gpt-5.5", None, GPT), ("gpt-5.4", None, GPT), ("gpt-5.4-mini", None, GPT)),
     console="platform.openai.com",
     sessions=CodexSessions(),
     renew={

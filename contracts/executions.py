@@ -1,15 +1,15 @@
-"""Execution requests, results and the stream events of one execution."""
+"""Execution requests and results. Content blocks are `contracts.content`'s, the request's
+options (reasoning, structured output, caching) `contracts.options`'."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, JsonValue, model_validator
+from pydantic import Field, JsonValue, PrivateAttr, model_validator
 
 from contracts.base import (
     AuthMode,
-    Block,
     JsonBool,
     JsonFloat,
     JsonInt,
@@ -19,59 +19,39 @@ from contracts.base import (
     Request,
     Response,
 )
+from contracts.content import (
+    MAX_DOCUMENTS,
+    MAX_IMAGES,
+    TOOL_NAME,
+    ContentBlock,
+    DocumentBlock,
+    ImageBlock,
+    Message,
+    RedactedThinkingBlock,
+    TextBlock,
+    ThinkingBlock,
+    ToolCallBlock,
+    ToolResultBlock,
+)
+from contracts.options import Cache, JsonSchemaFormat, Reasoning, ResponseFormat
 
-TOOL_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
+# Re-exported: the blocks are part of this module's vocabulary.
+__all__ = [
+    "ContentBlock",
+    "DocumentBlock",
+    "ImageBlock",
+    "Message",
+    "RedactedThinkingBlock",
+    "TextBlock",
+    "ThinkingBlock",
+    "ToolCallBlock",
+    "ToolResultBlock",
+]
+
 # Documented per-request limits (README): past them a request is refused with 422.
 MAX_MESSAGES = 10_000
 MAX_BLOCKS = 20_000  # content blocks over all messages
 MAX_TOOLS = 128
-
-
-class TextBlock(Block):
-    """Plain text."""
-
-    type: Literal["text"] = "text"
-    text: str
-
-
-class ThinkingBlock(Block):
-    """Model reasoning, with the provider's signature when it gives one."""
-
-    type: Literal["thinking"] = "thinking"
-    thinking: str
-    signature: str | None = None
-
-
-class ToolCallBlock(Block):
-    """The model asks for a tool to be run."""
-
-    type: Literal["tool_call"] = "tool_call"
-    id: str = Field(min_length=1, max_length=256)
-    name: str = Field(pattern=TOOL_NAME)
-    arguments: dict[str, JsonValue] = Field(default_factory=dict)
-
-
-class ToolResultBlock(Block):
-    """The result of a tool call, sent back to the model."""
-
-    type: Literal["tool_result"] = "tool_result"
-    tool_call_id: str = Field(min_length=1, max_length=256)
-    content: str | list[TextBlock]
-    is_error: JsonBool = False
-
-
-ContentBlock = Annotated[
-    TextBlock | ThinkingBlock | ToolCallBlock | ToolResultBlock, Field(discriminator="type")
-]
-
-
-class Message(Request):
-    """One turn of the conversation."""
-
-    role: Literal["user", "assistant"]
-    content: (
-        Annotated[str, Field(min_length=1)] | Annotated[list[ContentBlock], Field(min_length=1)]
-    )
 
 
 class ToolSpec(Request):
@@ -111,7 +91,23 @@ class ExecutionRequest(Request):
     tool_choice: ToolChoiceMode | ToolChoiceTool | None = None
     max_tokens: JsonInt = Field(default=1024, ge=1, le=200_000)
     temperature: JsonFloat | None = Field(default=None, ge=0, le=2)
+    top_p: JsonFloat | None = Field(default=None, gt=0, le=1)
     stop: list[str] = Field(default_factory=list, max_length=8)
+    reasoning: Reasoning | None = Field(
+        default=None,
+        description="How hard the model thinks: Anthropic `thinking` and `output_config.effort`, "
+        "OpenAI `reasoning` (Responses) or `reasoning_effort` (Chat), as the model takes them.",
+    )
+    response_format: ResponseFormat | None = Field(
+        default=None,
+        description="`json_schema`: the answer is JSON matching `schema`, parsed into the "
+        "result's `parsed` (an answer that does not match is an error, never a silent string).",
+    )
+    cache: Cache = Field(
+        default=None,
+        description='Prompt caching: on by default (5 minutes); `{ttl: "1h"}` for longer, '
+        '`"off"` for none. Anthropic: `cache_control`; OpenAI: `prompt_cache_key`.',
+    )
     stream: JsonBool = False
     timeout_s: JsonFloat | None = Field(default=None, ge=0.001, le=3600)
     metadata: Metadata = Field(
@@ -124,10 +120,55 @@ class ExecutionRequest(Request):
 
     @model_validator(mode="after")
     def _bounded(self) -> ExecutionRequest:
-        blocks = sum(1 if isinstance(m.content, str) else len(m.content) for m in self.messages)
+        blocks = images = documents = thinking = 0
+        for message in self.messages:
+            if isinstance(message.content, str):
+                blocks += 1
+                continue
+            blocks += len(message.content)
+            for block in message.content:
+                images += isinstance(block, ImageBlock)
+                documents += isinstance(block, DocumentBlock)
+                thinking += isinstance(block, ThinkingBlock | RedactedThinkingBlock)
         if blocks > MAX_BLOCKS:
             raise ValueError(f"at most {MAX_BLOCKS} content blocks in all, not {blocks}")
+        if images > MAX_IMAGES:
+            raise ValueError(f"at most {MAX_IMAGES} image blocks in all, not {images}")
+        if documents > MAX_DOCUMENTS:
+            raise ValueError(f"at most {MAX_DOCUMENTS} document blocks in all, not {documents}")
+        self._media = bool(images or documents)
+        self._thinking = bool(thinking)
         return self
+
+    _media: bool = PrivateAttr(default=False)
+    _thinking: bool = PrivateAttr(default=False)
+
+    @property
+    def uses_media(self) -> bool:
+        """Whether a message holds an image or a document."""
+        return self._media
+
+    @property
+    def uses_features(self) -> bool:
+        """Whether the request asks for what a model may not take (tools, reasoning, structured
+        output, media) or carries thinking (which the hand-off rule may drop): only then is what
+        the model takes looked up and the wire's `fit` consulted."""
+        return bool(
+            self.tools
+            or self.reasoning is not None
+            or isinstance(self.response_format, JsonSchemaFormat)
+            or self._media
+            or self._thinking
+        )
+
+    def blocks(self) -> list[tuple[int, int, ContentBlock]]:
+        """Every content block with its message's and its own index (for errors that name one)."""
+        return [
+            (m, b, block)
+            for m, message in enumerate(self.messages)
+            if not isinstance(message.content, str)
+            for b, block in enumerate(message.content)
+        ]
 
 
 class StopReason(StrEnum):
@@ -210,6 +251,11 @@ class ExecutionResult(Response):
     )
     attempts: int
     upstream_request_id: str | None = None
+    parsed: JsonValue | None = Field(
+        default=None,
+        description="With a `json_schema` response_format: the answer, parsed and checked "
+        "against the schema.",
+    )
     timings: Timings
 
 

@@ -113,9 +113,13 @@ class ProviderCapabilities(Response):
     temperature: bool
     top_p: bool
     stop: bool
-    thinking: bool
+    thinking: bool = Field(description="Whether `reasoning` is taken.")
     tools: bool
     tool_choice: bool
+    response_format: bool = False
+    cache: bool = Field(default=False, description="Whether prompt caching can be asked for.")
+    images: bool = False
+    documents: bool = False
     model_listing: bool
     token_sessions: bool
 

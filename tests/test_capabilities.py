@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from adapters.anthropic.translate import MESSAGES, build_params
+from adapters.anthropic.body import MESSAGES, build_params
 from adapters.capabilities import CapabilityTable, used_parameters
 from adapters.openai.chat import CHAT, chat_params
 from adapters.openai.responses import RESPONSES, responses_params

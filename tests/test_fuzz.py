@@ -139,7 +139,21 @@ def valid_data_accepted(ctx: Any, response: Any, case: Any) -> bool | None:
         # "base_url": a URL of the right shape the URL rules refuse (plain http to another
         # machine, a user name in it: service/providers/base_urls.py); "reserved_header": a
         # header name the daemon sets itself, or one given twice in different cases.
-        allowed = FLOAT_BOUNDS | {"unsupported", "unknown_provider", "base_url", "reserved_header"}
+        # "media_mismatch": an image's or a PDF's bytes that are not what its media_type says
+        # (the document states the base64 and its length; JSON Schema cannot read bytes);
+        # "media_in_assistant_turn": an image or a PDF in an assistant message (the message
+        # schema is one for both roles).
+        allowed = FLOAT_BOUNDS | {
+            "unsupported",
+            "unknown_provider",
+            "base_url",
+            "reserved_header",
+            "media_mismatch",
+            "media_in_assistant_turn",
+            # "handoff": every message is another provider's thinking only, so nothing is
+            # left to send (adapters/handoff.py).
+            "handoff",
+        }
         for detail in details:
             assert (
                 detail["type"] in allowed
@@ -147,8 +161,28 @@ def valid_data_accepted(ctx: Any, response: Any, case: Any) -> bool | None:
                 or detail["msg"] in UNENCODABLE
             ), response.text[:500]
     if meta is not None and meta.generation.mode.is_positive and response.status_code == 400:
-        assert not _is_daemon(case) or _unencodable(case.body), response.text[:300]
+        # Only the provider can judge a proof of thinking it gave (a signature, redacted data,
+        # encrypted content): one made up is its own 400, passed on.
+        judged = _is_daemon(case) and _carries_proof(case.body) and _proof_refused(response)
+        assert not _is_daemon(case) or _unencodable(case.body) or judged, response.text[:300]
     return None
+
+
+def _carries_proof(body: Any) -> bool:
+    return any(
+        isinstance(block, dict) and block.get("type") in ("thinking", "redacted_thinking")
+        for message in (body.get("messages") or [] if isinstance(body, dict) else [])
+        if isinstance(message, dict) and isinstance(message.get("content"), list)
+        for block in message["content"]
+    )
+
+
+def _proof_refused(response: Any) -> bool:
+    body = response.json()
+    message = str(body.get("message", ""))
+    return body.get("upstream_status") == 400 and any(
+        proof in message for proof in ("`signature`", "`data`", "encrypted content")
+    )
 
 
 def _is_daemon(case: Any) -> bool:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.anthropic.translate import MESSAGES
+from adapters.anthropic.body import MESSAGES
 from adapters.base import AdapterEvent, Credential, Finished, Signature
 from adapters.errors import boundary
 from contracts.base import ProviderId

@@ -21,8 +21,9 @@ import yaml
 
 from adapters.anthropic import api as anthropic_api
 from adapters.anthropic.adapter import AnthropicAdapter
+from adapters.anthropic.body import MESSAGES, build_params
 from adapters.anthropic.errors import map_errors as anthropic_errors
-from adapters.anthropic.translate import MESSAGES, EventMapper, build_params
+from adapters.anthropic.translate import EventMapper
 from adapters.base import AdapterEvent, Credential, Finished
 from adapters.capabilities import CapabilityTable, used_parameters
 from adapters.openai.adapter import OpenAIAdapter
@@ -301,7 +302,7 @@ async def _requests_both_ways(
             sdk = _openai_sdk(f"{url}/v1", sdk_seen, body)
             if api == "chat":
                 calls = sdk.chat.completions.with_streaming_response
-                raw = calls.create(**chat_params(execution, model))
+                raw = calls.create(**chat_params(execution, model, cache_by_default=True))
             else:
                 raw = sdk.responses.with_streaming_response.create(
                     **responses_params(execution, model)

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from adapters.anthropic import api
 from adapters.anthropic import passthrough as anthropic_passthrough
 from adapters.anthropic.bearer import Bearer, auth_headers, bearer
+from adapters.anthropic.body import MESSAGES, build_params, fit
 from adapters.anthropic.errors import map_errors, stream_failure
 from adapters.anthropic.passthrough import sdk_relay
-from adapters.anthropic.translate import MESSAGES, EventMapper, build_params
+from adapters.anthropic.translate import EventMapper
 from adapters.base import AdapterEvent, Credential, Finished
 from adapters.clients import SdkClients, host_of, sdk_options
 from adapters.passthrough import (
@@ -33,7 +34,7 @@ from adapters.upstream_time import answered, timed
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderError, ProviderUnavailable
 from contracts.executions import ExecutionRequest
-from contracts.models import ModelInfo
+from contracts.models import ModelCapabilities, ModelInfo
 
 if TYPE_CHECKING:
     import httpx2
@@ -62,6 +63,7 @@ class AnthropicAdapter:
         self.provider = provider
         added = provider != ProviderId.ANTHROPIC
         self.capabilities = MESSAGES.without_sessions() if added else MESSAGES
+        self._built_in = not added
         self._key_header = key_header
         self._status_error = api.status_error_of(provider)
         self._base_url = base_url
@@ -113,7 +115,8 @@ class AnthropicAdapter:
         mapper = EventMapper(model)
         finished = False
         with self._errors(credential):
-            async with self._open(build_params(request, model), credential) as (headers, lines):
+            params = build_params(request, model, self.provider, self._built_in)
+            async with self._open(params, credential) as (headers, lines):
                 mapper.request_id = headers.get("request-id")
                 async for name, data in events(lines):
                     if name == "ping":
@@ -135,6 +138,12 @@ class AnthropicAdapter:
                 provider=self.provider,
                 upstream_request_id=mapper.request_id,
             )
+
+    def fit(
+        self, request: ExecutionRequest, model: str, info: ModelCapabilities | None
+    ) -> ExecutionRequest:
+        """The request as the Messages API takes it for `model` (see `body.fit`)."""
+        return fit(request, model, info, self.provider)
 
     def _errors(self, credential: Credential) -> AbstractContextManager[None]:
         return map_errors(credential, self._host, self.provider)

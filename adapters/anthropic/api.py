@@ -16,7 +16,8 @@ from adapters.errors import from_answer
 from adapters.pool import UpstreamRequest, key_headers
 from contracts.base import ProviderId
 from contracts.errors import ProviderError
-from contracts.models import ModelInfo
+from contracts.models import ModelCapabilities, ModelInfo
+from contracts.options import ReasoningEffort
 
 # The API version the installed SDK sends (anthropic._constants.ANTHROPIC_API_VERSION).
 API_VERSION = "2026-10-21"
@@ -112,4 +113,35 @@ def model_info(entry: dict[str, Any], provider: ProviderId = PROVIDER) -> ModelI
         created_at=when,
         context_window=entry.get("max_input_tokens"),
         max_output_tokens=entry.get("max_tokens"),
+        capabilities=capabilities(entry.get("capabilities")),
+    )
+
+
+def _object(node: Any) -> dict[str, Any]:
+    return node if isinstance(node, dict) else {}
+
+
+def _supported(node: Any) -> bool | None:
+    value = node.get("supported") if isinstance(node, dict) else None
+    return value if isinstance(value, bool) else None
+
+
+def capabilities(listed: Any) -> ModelCapabilities | None:
+    """What a models page's `capabilities` says the model takes (thinking types, effort levels,
+    images, PDFs, structured outputs); None when the entry has none."""
+    if not isinstance(listed, dict):
+        return None
+    thinking = _object(listed.get("thinking"))
+    types = _object(thinking.get("types"))
+    effort = _object(listed.get("effort"))
+    levels = [level for level in ReasoningEffort if _supported(effort.get(level.value))]
+    return ModelCapabilities(
+        reasoning=_supported(thinking),
+        efforts=levels if _supported(effort) else [],
+        thinking=[name for name, node in types.items() if _supported(node)],
+        images=_supported(listed.get("image_input")),
+        documents=_supported(listed.get("pdf_input")),
+        structured_output=_supported(listed.get("structured_outputs")),
+        caching=True,  # every Messages model caches prompts
+        source="live",
     )

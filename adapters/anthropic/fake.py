@@ -4,14 +4,19 @@ scripted faults."""
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.anthropic.fake_replies import event_stream, message_body, plan_of
+from adapters.anthropic.fake_replies import THOUGHT, Extras, event_stream, message_body, plan_of
+from adapters.anthropic.fake_rules import redacted, refused
 from adapters.catalogue import catalogue
+from adapters.fakes.behaviour import Plan
+from adapters.fakes.prompt_cache import PromptCache
 from adapters.fakes.server import FakeRequest, FakeServer, Reply, Step, scripted, split_events
 from adapters.fakes.sse import SSE_HEADERS, event, new_id
+from adapters.json_schema import example
 from contracts.base import ProviderId
 
 VERSIONS = frozenset({"2023-01-01", "2023-06-01", "2026-10-21"})
@@ -27,6 +32,36 @@ ERROR_TYPES = {
     500: "api_error",
     504: "timeout_error",
     529: "overloaded_error",
+}
+
+
+def _yes(supported: bool = True) -> dict[str, bool]:
+    return {"supported": supported}
+
+
+# A model's `capabilities` as the real models list gives them (anthropic.types.ModelCapabilities).
+CAPABILITIES: dict[str, Any] = {
+    "batch": _yes(),
+    "citations": _yes(),
+    "code_execution": _yes(),
+    "context_management": {"supported": True},
+    "effort": {
+        "supported": True,
+        **{level: _yes() for level in ("low", "medium", "high", "xhigh", "max")},
+    },
+    "image_input": _yes(),
+    "pdf_input": _yes(),
+    "server_tools": {"supported": True},
+    "structured_outputs": _yes(),
+    "thinking": {
+        "supported": True,
+        "types": {
+            "adaptive": _yes(),
+            "between_tools": _yes(),
+            "disabled": _yes(),
+            "enabled": _yes(False),
+        },
+    },
 }
 
 
@@ -63,6 +98,7 @@ class FakeAnthropic(FakeServer):
         super().__init__(self._handle)
         self.auth = auth or AnthropicAuth()
         self.thinking = thinking
+        self.cache = PromptCache()
         self.limit_reply = lambda: error_reply(
             429,
             "Number of concurrent connections has exceeded your rate limit.",
@@ -79,6 +115,7 @@ class FakeAnthropic(FakeServer):
                     "created_at": f"2026-0{9 - n}-01T00:00:00Z",
                     "max_input_tokens": 1_000_000,
                     "max_tokens": 128_000,
+                    "capabilities": copy.deepcopy(CAPABILITIES),
                 }
                 for n, m in enumerate(catalogue(ProviderId.ANTHROPIC))
             ]
@@ -174,18 +211,48 @@ class FakeAnthropic(FakeServer):
             return error_reply(404, f"model: {model}")
         if step is not None and step.replay is not None:
             return scripted(Reply(200, list(SSE_HEADERS), chunks=split_events(step.replay)), step)
+        entry = next(m for m in self.models if m["id"] == model)
+        problem = refused(body, entry)
+        if problem is not None:
+            return error_reply(400, problem)
         plan = plan_of(body)
         if plan.fail_status is not None:
             return error_reply(plan.fail_status, f"Demo failure {plan.fail_status}.")
+        extras = self._extras(body, plan)
         if not body.get("stream"):
-            whole = message_body(model, plan, self.thinking)
+            whole = message_body(model, plan, extras)
             return scripted(Reply.json(200, whole, [("request-id", new_id("req_"))]), step)
-        chunks = event_stream(model, plan, self.thinking)
+        chunks = event_stream(model, plan, extras)
         if step is not None:
             chunks = _inject(chunks, step)
         return scripted(
             Reply(200, [*SSE_HEADERS, ("request-id", new_id("req_"))], chunks=chunks), step
         )
+
+    def _extras(self, body: dict[str, Any], plan: Plan) -> Extras:
+        """Thinking when asked for (or always, in demo mode), a redacted block for a prompt
+        with `!redacted`, a structured answer matching `output_config.format` (one that does not
+        for `!badjson`), and the cache's share of the input."""
+        config: dict[str, Any] = body["thinking"] if isinstance(body.get("thinking"), dict) else {}
+        thinks = self.thinking or config.get("type") in ("enabled", "adaptive")
+        extras = Extras(
+            thinking=("" if config.get("display") == "omitted" else THOUGHT) if thinks else None
+        )
+        asked = json.dumps(body.get("messages", [])[-1:])
+        if "!redacted" in asked:
+            extras.redacted = redacted("the reasoning the API keeps to itself")
+        form = (body.get("output_config") or {}).get("format")
+        if isinstance(form, dict) and not plan.tool:
+            answer = example(form.get("schema"), plan.text.strip() or "answer")
+            plan.text = json.dumps({"unexpected": True} if "!badjson" in asked else answer)
+        marker = body.get("cache_control")
+        system, tools = body.get("system"), body.get("tools")
+        segments = [[system, tools], *body.get("messages", [])]
+        ttl = 3600.0 if isinstance(marker, dict) and marker.get("ttl") == "1h" else 300.0
+        uncached, read, written = self.cache.use(segments, write=bool(marker), ttl_s=ttl)
+        if read or written:
+            extras.uncached, extras.cache_read, extras.cache_write = uncached, read, written
+        return extras
 
 
 def _auth_error(message: str) -> Reply:

@@ -4,12 +4,26 @@ streams it answers with, shaped as the real API's (see tests/wire)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
+from adapters.anthropic.fake_rules import sign
 from adapters.fakes.behaviour import Plan, plan_reply
 from adapters.fakes.sse import event, new_id, split_json, words
 
-SIGNATURE = "EqQBCkYIBxgCKkDfakeSignatureForTheFakeThinkingBlock"
+THOUGHT = "Let me think about this."
+
+
+@dataclass
+class Extras:
+    """What a reply carries beyond the plan: thinking (its text, `""` when omitted), a redacted
+    thinking block, and the input tokens as the cache split them."""
+
+    thinking: str | None = None
+    redacted: str | None = None
+    uncached: int | None = None
+    cache_read: int = 0
+    cache_write: int = 0
 
 
 def _text_of(content: Any) -> str:
@@ -47,20 +61,23 @@ def plan_of(body: dict[str, Any]) -> Plan:
     )
 
 
-def _usage(plan: Plan, output: int) -> dict[str, Any]:
+def _usage(plan: Plan, output: int, extras: Extras) -> dict[str, Any]:
     return {
-        "input_tokens": plan.input_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "input_tokens": plan.input_tokens if extras.uncached is None else extras.uncached,
+        "cache_creation_input_tokens": extras.cache_write,
+        "cache_read_input_tokens": extras.cache_read,
         "output_tokens": output,
         "service_tier": "standard",
     }
 
 
-def message_body(model: str, plan: Plan, thinking: bool) -> dict[str, Any]:
+def message_body(model: str, plan: Plan, extras: Extras) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
-    if thinking:
-        content.append({"type": "thinking", "thinking": "Let me think.", "signature": SIGNATURE})
+    if extras.thinking is not None:
+        thought = extras.thinking
+        content.append({"type": "thinking", "thinking": thought, "signature": sign(thought)})
+    if extras.redacted is not None:
+        content.append({"type": "redacted_thinking", "data": extras.redacted})
     if plan.tool:
         content.append(
             {"type": "tool_use", "id": new_id("toolu_"), "name": plan.tool, "input": plan.arguments}
@@ -75,11 +92,11 @@ def message_body(model: str, plan: Plan, thinking: bool) -> dict[str, Any]:
         "content": content,
         "stop_reason": plan.stop,
         "stop_sequence": None,
-        "usage": _usage(plan, max(1, len(plan.text.split()))),
+        "usage": _usage(plan, max(1, len(plan.text.split())), extras),
     }
 
 
-def event_stream(model: str, plan: Plan, thinking: bool) -> list[bytes]:
+def event_stream(model: str, plan: Plan, extras: Extras) -> list[bytes]:
     start: dict[str, Any] = {
         "id": new_id("msg_"),
         "type": "message",
@@ -88,16 +105,22 @@ def event_stream(model: str, plan: Plan, thinking: bool) -> list[bytes]:
         "model": model,
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": _usage(plan, 1),
+        "usage": _usage(plan, 1, extras),
     }
     out = [event("message_start", {"type": "message_start", "message": start})]
     index = 0
-    if thinking:
+    thinking = extras.thinking is not None
+    if extras.thinking is not None:
         out.append(_block_start(index, {"type": "thinking", "thinking": "", "signature": ""}))
         out.append(event("ping", {"type": "ping"}))
-        for piece in words("Let me think about this."):
+        for piece in words(extras.thinking):
             out.append(_delta(index, {"type": "thinking_delta", "thinking": piece}))
-        out.append(_delta(index, {"type": "signature_delta", "signature": SIGNATURE}))
+        signature = sign(extras.thinking)
+        out.append(_delta(index, {"type": "signature_delta", "signature": signature}))
+        out.append(event("content_block_stop", {"type": "content_block_stop", "index": index}))
+        index += 1
+    if extras.redacted is not None:
+        out.append(_block_start(index, {"type": "redacted_thinking", "data": extras.redacted}))
         out.append(event("content_block_stop", {"type": "content_block_stop", "index": index}))
         index += 1
     if plan.tool:

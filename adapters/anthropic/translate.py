@@ -1,21 +1,13 @@
-"""Neutral contracts to the Messages API, and its stream events back to neutral events."""
+"""The Messages API's stream events to neutral events (the request body is `body.py`'s)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from adapters.base import AdapterEvent, Finished, Signature, UsageSeen, parse_arguments
-from adapters.capabilities import CapabilityTable
+from adapters.base import AdapterEvent, Finished, Redacted, Signature, UsageSeen, parse_arguments
 from contracts.executions import (
-    ExecutionRequest,
-    Message,
     StopReason,
-    TextBlock,
-    ThinkingBlock,
-    ToolCallBlock,
-    ToolChoiceMode,
-    ToolResultBlock,
     Usage,
 )
 from contracts.stream import (
@@ -34,80 +26,6 @@ STOP_REASONS = {
     "refusal": StopReason.REFUSAL,
     "model_context_window_exceeded": StopReason.MAX_TOKENS,
 }
-
-
-# What `build_params` carries of the neutral request, by SDK parameter (the wire's table).
-MESSAGES = CapabilityTable(
-    sdk_method="messages.create",
-    parameters={
-        # The installed SDK dropped `temperature` and `top_p` from Messages.
-        "temperature": None,
-        "top_p": None,
-        "stop": "stop_sequences",
-        "thinking": "thinking",
-        "tools": "tools",
-        "tool_choice": "tool_choice",
-    },
-)
-
-
-def _content(message: Message) -> str | list[dict[str, Any]]:
-    if isinstance(message.content, str):
-        return message.content
-    blocks: list[dict[str, Any]] = []
-    for block in message.content:
-        if isinstance(block, TextBlock):
-            blocks.append({"type": "text", "text": block.text})
-        elif isinstance(block, ToolCallBlock):
-            blocks.append(
-                {"type": "tool_use", "id": block.id, "name": block.name, "input": block.arguments}
-            )
-        elif isinstance(block, ToolResultBlock):
-            content = (
-                block.content
-                if isinstance(block.content, str)
-                else [{"type": "text", "text": part.text} for part in block.content]
-            )
-            blocks.append(
-                {
-                    "type": "tool_result",
-                    "tool_use_id": block.tool_call_id,
-                    "content": content,
-                    "is_error": block.is_error,
-                }
-            )
-        elif isinstance(block, ThinkingBlock) and block.signature:
-            # Thinking can only be sent back with the signature Anthropic gave it.
-            blocks.append(
-                {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
-            )
-    return blocks
-
-
-def build_params(request: ExecutionRequest, model: str) -> dict[str, Any]:
-    """The keyword arguments of `messages.create` for `request`."""
-    params: dict[str, Any] = {
-        "model": model,
-        "max_tokens": request.max_tokens,
-        "messages": [{"role": m.role, "content": _content(m)} for m in request.messages],
-        "stream": True,
-    }
-    if request.system:
-        params["system"] = request.system
-    if request.stop:
-        params["stop_sequences"] = request.stop
-    if request.tools:
-        params["tools"] = [
-            {"name": t.name, "description": t.description, "input_schema": t.input_schema}
-            for t in request.tools
-        ]
-    choice = request.tool_choice
-    if choice is not None:
-        if isinstance(choice, ToolChoiceMode):
-            params["tool_choice"] = {"type": {"required": "any"}.get(choice.value, choice.value)}
-        else:
-            params["tool_choice"] = {"type": "tool", "name": choice.name}
-    return params
 
 
 class EventMapper:
@@ -158,6 +76,8 @@ class EventMapper:
             yield ToolCallStartEvent(index=index, id=block.id, name=block.name)
         elif kind == "text" and getattr(block, "text", ""):
             yield TextDeltaEvent(index=index, text=block.text)
+        elif kind == "redacted_thinking":
+            yield Redacted(index=index, data=block.data or "")
 
     def _delta(self, index: int, delta: Any) -> Iterator[AdapterEvent]:
         kind = getattr(delta, "type", "")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from adapters.anthropic.body import MESSAGES
 from adapters.anthropic.passthrough import error_body
-from adapters.anthropic.translate import MESSAGES
 from adapters.wire import (
     AdapterOptions,
     CompatRoute,

@@ -21,7 +21,7 @@ from typing import Any
 
 from adapters.fakes.server import FakeRequest, FakeServer, Reply, Step, scripted
 from adapters.fakes.sse import SSE_HEADERS, event, new_id
-from adapters.openai.fake_replies import chat_completion, chat_stream, plan_chat
+from adapters.openai.fake_chat import chat_completion, chat_stream, plan_chat
 
 PREFIX = "/openai/deployments/"
 DENIED = (

@@ -21,7 +21,7 @@ from typing import Any
 from adapters.fakes.behaviour import Plan
 from adapters.fakes.server import FakeRequest, FakeServer, Reply, Step, scripted
 from adapters.fakes.sse import SSE_HEADERS, event, new_id, words
-from adapters.openai.fake_replies import plan_chat
+from adapters.openai.fake_chat import plan_chat
 
 ERROR_TYPES = {400: "invalid_request_error", 404: "not_found_error"}
 

@@ -18,6 +18,7 @@ from adapters.openai.chat import CHAT, ChatMapper, chat_params
 from adapters.openai.codex import CODEX_BASE_URL, read_codex_account, read_codex_secret
 from adapters.openai.errors import map_errors, stream_failure
 from adapters.openai.responses import RESPONSES, ResponsesMapper, responses_params
+from adapters.openai.rules import fit
 from adapters.passthrough import (
     RelayAnswer,
     RelayRequest,
@@ -32,7 +33,7 @@ from adapters.sse_reader import events, parse
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import MissingAuth, ProviderError, ProviderUnavailable
 from contracts.executions import ExecutionRequest
-from contracts.models import ModelInfo
+from contracts.models import ModelCapabilities, ModelInfo
 
 DEFAULT_HOST = "api.openai.com"
 
@@ -60,7 +61,8 @@ class OpenAIAdapter:
         self._host = host_of(base_url, DEFAULT_HOST)
         self._wire_api = wire_api
         table = CHAT if wire_api == "chat" else RESPONSES
-        self.capabilities = table if provider == ProviderId.OPENAI else table.without_sessions()
+        self._built_in = provider == ProviderId.OPENAI
+        self.capabilities = table if self._built_in else table.without_sessions()
         self._pool = Pool(base_url or api.DEFAULT_BASE_URL, timeout_s, verify_tls=verify_tls)
         self._codex_pool = Pool(codex_base_url, timeout_s)
         self._extra_headers = api.account_headers() if headers is None else dict(headers)
@@ -80,9 +82,16 @@ class OpenAIAdapter:
             secret, extra = self._auth(credential)
             key_header = self._key_header_for(credential)
             if chat:
-                request_out = api.chat(chat_params(request, model), secret, extra, key_header)
+                params = chat_params(request, model, cache_by_default=self._built_in)
+                request_out = api.chat(params, secret, extra, key_header)
             else:
-                params = responses_params(request, model, codex=credential.chatgpt)
+                params = responses_params(
+                    request,
+                    model,
+                    codex=credential.chatgpt,
+                    to=self.provider,
+                    cache_by_default=self._built_in,
+                )
                 request_out = api.responses(params, secret, extra, key_header)
             async with self._pool_for(credential).open(
                 request_out, self._on_error(credential)
@@ -111,6 +120,12 @@ class OpenAIAdapter:
                 provider=self.provider,
                 upstream_request_id=mapper.request_id,
             )
+
+    def fit(
+        self, request: ExecutionRequest, model: str, info: ModelCapabilities | None
+    ) -> ExecutionRequest:
+        """The request as OpenAI's API takes it for `model` (see `rules.fit`)."""
+        return fit(request, model, info, self.provider, chat=self._wire_api == "chat")
 
     def _errors(self, credential: Credential) -> AbstractContextManager[None]:
         return map_errors(credential, self._host, self.provider)

@@ -8,9 +8,19 @@ from typing import Any
 
 from adapters.base import AdapterEvent, Finished, parse_arguments
 from adapters.capabilities import CapabilityTable
-from adapters.openai.shared import BlockIndex, result_text, tool_choice, usage_of
+from adapters.handoff import call_id
+from adapters.openai.shared import (
+    CALL_ID,
+    BlockIndex,
+    cache_key,
+    media_part,
+    result_text,
+    tool_choice,
+    usage_of,
+)
 from adapters.specs import name_of
 from contracts.base import ProviderId
+from contracts.content import DocumentBlock, ImageBlock
 from contracts.errors import (
     ProviderUnavailable,
 )
@@ -22,6 +32,7 @@ from contracts.executions import (
     ToolResultBlock,
     Usage,
 )
+from contracts.options import JsonSchemaFormat
 from contracts.stream import (
     TextDeltaEvent,
     ToolCallDeltaEvent,
@@ -39,12 +50,18 @@ CHAT = CapabilityTable(
         "thinking": "reasoning_effort",
         "tools": "tools",
         "tool_choice": "tool_choice",
+        "response_format": "response_format",
+        "cache": "prompt_cache_key",
     },
+    content={"image": "image_url", "document": "file"},
 )
 
 
-def chat_params(request: ExecutionRequest, model: str) -> dict[str, Any]:
-    """Keyword arguments of `chat.completions.create`, for OpenAI-compatible endpoints."""
+def chat_params(
+    request: ExecutionRequest, model: str, cache_by_default: bool = False
+) -> dict[str, Any]:
+    """Keyword arguments of `chat.completions.create`, for OpenAI-compatible endpoints. Chat
+    takes no reasoning back: thinking blocks are not sent (the hand-off rule drops them)."""
     messages: list[dict[str, Any]] = []
     if request.system:
         messages.append({"role": "system", "content": request.system})
@@ -53,22 +70,27 @@ def chat_params(request: ExecutionRequest, model: str) -> dict[str, Any]:
             messages.append({"role": message.role, "content": message.content})
             continue
         text = "".join(b.text for b in message.content if isinstance(b, TextBlock))
+        media = [b for b in message.content if isinstance(b, ImageBlock | DocumentBlock)]
         calls = [b for b in message.content if isinstance(b, ToolCallBlock)]
         results = [b for b in message.content if isinstance(b, ToolResultBlock)]
         for result in results:
             messages.append(
                 {
                     "role": "tool",
-                    "tool_call_id": result.tool_call_id,
+                    "tool_call_id": call_id(result.tool_call_id, CALL_ID, "call_"),
                     "content": result_text(result),
                 }
             )
-        if text or calls:
+        if media:
+            parts = [{"type": "text", "text": text}] if text else []
+            parts += [media_part(block, chat=True) for block in media]
+            messages.append({"role": message.role, "content": parts})
+        elif text or calls:
             entry: dict[str, Any] = {"role": message.role, "content": text or None}
             if calls:
                 entry["tool_calls"] = [
                     {
-                        "id": c.id,
+                        "id": call_id(c.id, CALL_ID, "call_"),
                         "type": "function",
                         "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
                     }
@@ -84,6 +106,8 @@ def chat_params(request: ExecutionRequest, model: str) -> dict[str, Any]:
     }
     if request.temperature is not None:
         params["temperature"] = request.temperature
+    if request.top_p is not None:
+        params["top_p"] = request.top_p
     if request.stop:
         params["stop"] = request.stop
     if request.tools:
@@ -101,6 +125,19 @@ def chat_params(request: ExecutionRequest, model: str) -> dict[str, Any]:
     choice = tool_choice(request, chat=True)
     if choice is not None:
         params["tool_choice"] = choice
+    if request.reasoning is not None and request.reasoning.effort is not None:
+        params["reasoning_effort"] = request.reasoning.effort.value
+    form = request.response_format
+    if isinstance(form, JsonSchemaFormat):
+        schema: dict[str, Any] = {"name": form.name, "schema": form.schema_, "strict": form.strict}
+        if form.description:
+            schema["description"] = form.description
+        params["response_format"] = {"type": "json_schema", "json_schema": schema}
+    key, longer = cache_key(request, cache_by_default)
+    if key is not None:
+        params["prompt_cache_key"] = key
+        if longer:
+            params["prompt_cache_retention"] = "24h"
     return params
 
 
@@ -159,9 +196,9 @@ class ChatMapper:
             yield ToolCallDeltaEvent(index=entry[0], arguments_delta=arguments)
 
     def _end_calls(self) -> Iterator[AdapterEvent]:
-        for index, call_id, name, parts in self._calls.values():
+        for index, made_id, name, parts in self._calls.values():
             yield ToolCallEndEvent(
-                index=index, id=call_id, name=name, arguments=parse_arguments("".join(parts), name)
+                index=index, id=made_id, name=name, arguments=parse_arguments("".join(parts), name)
             )
         self._calls.clear()
 

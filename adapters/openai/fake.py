@@ -3,21 +3,24 @@ the Codex backend's rules for ChatGPT-plan sessions, every error shape, and scri
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.catalogue import catalogue
 from adapters.fakes.behaviour import Plan
+from adapters.fakes.prompt_cache import PromptCache
 from adapters.fakes.server import FakeRequest, FakeServer, Reply, Step, scripted, split_events
 from adapters.fakes.sse import SSE_HEADERS, event, new_id
+from adapters.json_schema import example
+from adapters.openai.fake_chat import chat_completion, chat_stream, plan_chat
 from adapters.openai.fake_replies import (
-    chat_completion,
-    chat_stream,
-    plan_chat,
+    Extras,
     plan_responses,
     response_body,
     responses_stream,
 )
+from adapters.openai.fake_rules import encrypted, refused
 from contracts.base import ProviderId
 
 ERROR_TYPES = {
@@ -68,9 +71,16 @@ def _mask(key: str) -> str:
 class FakeOpenAI(FakeServer):
     """`FakeOpenAI(auth).start()`; then point OPENAI_BASE_URL at `.url + "/v1"`."""
 
-    def __init__(self, auth: OpenAIAuth | None = None, models: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        auth: OpenAIAuth | None = None,
+        models: list[str] | None = None,
+        plain_models: frozenset[str] = frozenset(),
+    ) -> None:
         super().__init__(self._handle)
         self.auth = auth or OpenAIAuth()
+        self.plain_models = plain_models  # models that do not reason
+        self.cache = PromptCache()
         self.limit_reply = lambda: error_reply(
             429,
             "Rate limit reached for requests. Please try again shortly.",
@@ -78,6 +88,7 @@ class FakeOpenAI(FakeServer):
             headers=[("retry-after-ms", "50")],
         )
         self.models = models if models is not None else [m.id for m in catalogue(ProviderId.OPENAI)]
+        self.models += [m for m in plain_models if m not in self.models]
 
     async def _handle(self, request: FakeRequest, step: Step | None) -> Reply:
         codex = request.path.startswith("/backend-api/codex/")
@@ -119,6 +130,9 @@ class FakeOpenAI(FakeServer):
                     Reply(200, list(SSE_HEADERS), chunks=split_events(step.replay)), step
                 )
             chat = path == "/chat/completions"
+            refusal = refused(body, chat, body["model"] not in self.plain_models)
+            if refusal is not None:
+                return error_reply(400, refusal[0], "invalid_value", refusal[1])
             plan = plan_chat(body) if chat else plan_responses(body)
             if plan.fail_status is not None:
                 return error_reply(plan.fail_status, f"Demo failure {plan.fail_status}.")
@@ -161,17 +175,53 @@ class FakeOpenAI(FakeServer):
             return Reply.json(400, {"detail": "ChatGPT-Account-ID header is required"})
         return None
 
+    def _extras(self, body: dict[str, Any], plan: Plan, chat: bool) -> Extras:
+        """Reasoning when asked for (a summary when asked for, encrypted content when
+        included), a structured answer matching the json_schema format (one that does not for
+        `!badjson`), and what the cache read of the prompt (cached automatically, grouped by
+        `prompt_cache_key`)."""
+        extras = Extras()
+        reasoning: dict[str, Any] = (
+            body["reasoning"] if isinstance(body.get("reasoning"), dict) else {}
+        )
+        if (chat and "reasoning_effort" in body) or (not chat and "reasoning" in body):
+            extras.reasoning = True
+            if not chat and reasoning.get("summary"):
+                extras.summary = "Thinking it over."
+            if "reasoning.encrypted_content" in (body.get("include") or []):
+                extras.encrypted = encrypted(f"reasoning for {plan.text[:40]}")
+        form = (
+            (body.get("response_format") or {}).get("json_schema")
+            if chat
+            else ((body.get("text") or {}).get("format"))
+        )
+        asked = json.dumps((body.get("messages") if chat else body.get("input")) or [])[-400:]
+        if isinstance(form, dict) and form.get("schema") is not None and not plan.tool:
+            answer = example(form["schema"], plan.text.strip() or "answer")
+            plan.text = json.dumps({"unexpected": True} if "!badjson" in asked else answer)
+        prompt = body.get("messages") if chat else body.get("input")
+        items = prompt if isinstance(prompt, list) else [prompt]
+        segments = [[body.get("instructions"), body.get("tools")], *items]
+        key = str(body.get("prompt_cache_key") or "")
+        _, extras.cached, _ = self.cache.use(segments, write=True, ttl_s=300.0, key=key)
+        return extras
+
     def _reply(self, body: dict[str, Any], plan: Plan, chat: bool, step: Step | None) -> Reply:
         model = body["model"]
         headers = [("x-request-id", new_id("req_")), ("openai-processing-ms", "12")]
+        extras = self._extras(body, plan, chat)
         if not body.get("stream"):
-            data = chat_completion(model, plan) if chat else response_body(model, plan, "completed")
+            data = (
+                chat_completion(model, plan, extras)
+                if chat
+                else response_body(model, plan, "completed", extras=extras)
+            )
             return Reply.json(200, data, headers)
         if chat:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            chunks = chat_stream(model, plan, include_usage)
+            chunks = chat_stream(model, plan, include_usage, extras)
         else:
-            chunks = responses_stream(model, plan)
+            chunks = responses_stream(model, plan, extras)
         if step is not None:
             chunks = _inject(chunks, step, chat)
         return scripted(Reply(200, [*SSE_HEADERS, *headers], chunks=chunks), step)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.fakes.behaviour import Plan, plan_reply
 from adapters.fakes.sse import event, new_id, split_json, words
 
 
-def _text(content: Any) -> str:
+def text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -25,7 +26,7 @@ def plan_responses(body: dict[str, Any]) -> Plan:
         items = [{"role": "user", "content": items}]
     last = items[-1] if items else {}
     result = last.get("output") if last.get("type") == "function_call_output" else None
-    users = [_text(i.get("content")) for i in items if i.get("role") == "user"]
+    users = [text_of(i.get("content")) for i in items if i.get("role") == "user"]
     choice = body.get("tool_choice")
     tools = [
         (t["name"], t.get("parameters", {}))
@@ -44,29 +45,34 @@ def plan_responses(body: dict[str, Any]) -> Plan:
     )
 
 
-def plan_chat(body: dict[str, Any]) -> Plan:
-    messages = body.get("messages") or []
-    last = messages[-1] if messages else {}
-    result = _text(last.get("content")) if last.get("role") == "tool" else None
-    users = [_text(m.get("content")) for m in messages if m.get("role") == "user"]
-    choice = body.get("tool_choice")
-    tools = [
-        (t["function"]["name"], t["function"].get("parameters", {})) for t in body.get("tools", [])
-    ]
-    stops = body.get("stop") or []
-    return plan_reply(
-        last_user_text=next((t for t in reversed(users) if t), ""),
-        tool_result=result,
-        tools=tools,
-        forced_tool=choice["function"]["name"] if isinstance(choice, dict) else None,
-        tool_choice_none=choice == "none",
-        max_tokens=int(body.get("max_completion_tokens") or body.get("max_tokens") or 4096),
-        stops=[stops] if isinstance(stops, str) else list(stops),
-        input_text=json.dumps(messages),
-    )
+@dataclass
+class Extras:
+    """What a reply carries beyond the plan: a reasoning item (its summary text, `None` when
+    not asked for, and its encrypted content when included), and the input the cache read."""
+
+    reasoning: bool = False
+    summary: str | None = None
+    encrypted: str | None = None
+    cached: int = 0
+    reasoning_id: str = field(default_factory=lambda: new_id("rs_"))
 
 
-def _output_items(plan: Plan, ids: dict[str, str]) -> list[dict[str, Any]]:
+def _reasoning_item(extras: Extras, done: bool) -> dict[str, Any]:
+    summary = [{"type": "summary_text", "text": extras.summary}] if extras.summary and done else []
+    item: dict[str, Any] = {"id": extras.reasoning_id, "type": "reasoning", "summary": summary}
+    if extras.encrypted is not None and done:
+        item["encrypted_content"] = extras.encrypted
+    return item
+
+
+def _output_items(
+    plan: Plan, ids: dict[str, str], extras: Extras | None = None
+) -> list[dict[str, Any]]:
+    first = [_reasoning_item(extras, True)] if extras is not None and extras.reasoning else []
+    return first + _answer_items(plan, ids)
+
+
+def _answer_items(plan: Plan, ids: dict[str, str]) -> list[dict[str, Any]]:
     if plan.tool:
         return [
             {
@@ -92,9 +98,16 @@ def _output_items(plan: Plan, ids: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def response_body(
-    model: str, plan: Plan, status: str, ids: dict[str, str] | None = None, rid: str | None = None
+    model: str,
+    plan: Plan,
+    status: str,
+    ids: dict[str, str] | None = None,
+    rid: str | None = None,
+    extras: Extras | None = None,
 ) -> dict[str, Any]:
     ids = ids or {"fc": new_id("fc_"), "call": new_id("call_"), "msg": new_id("msg_")}
+    extras = extras or Extras()
+    reasoning_tokens = 12 if extras.reasoning else 0
     output_tokens = max(1, len(plan.text.split()) if plan.text else 8)
     done = status == "completed"
     incomplete = {"reason": "max_output_tokens"} if plan.stop == "max_tokens" else None
@@ -106,34 +119,40 @@ def response_body(
         "error": None,
         "incomplete_details": incomplete if done else None,
         "model": model,
-        "output": _output_items(plan, ids) if done else [],
+        "output": _output_items(plan, ids, extras) if done else [],
         "parallel_tool_calls": True,
         "tool_choice": "auto",
         "tools": [],
         "store": False,
         "usage": {
             "input_tokens": plan.input_tokens,
-            "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens": output_tokens,
-            "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": plan.input_tokens + output_tokens,
+            "input_tokens_details": {"cached_tokens": extras.cached},
+            "output_tokens": output_tokens + reasoning_tokens,
+            "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
+            "total_tokens": plan.input_tokens + output_tokens + reasoning_tokens,
         }
         if done
         else None,
     }
 
 
-def responses_stream(model: str, plan: Plan) -> list[bytes]:
+def responses_stream(model: str, plan: Plan, extras: Extras | None = None) -> list[bytes]:
     ids = {"fc": new_id("fc_"), "call": new_id("call_"), "msg": new_id("msg_")}
     rid = new_id("resp_")
+    extras = extras or Extras()
     seq = iter(range(10_000))
     out: list[bytes] = []
+    at = 1 if extras.reasoning else 0  # the answer's output_index
 
     def emit(kind: str, **data: Any) -> None:
+        if "output_index" in data:
+            data["output_index"] += at
         out.append(event(kind, {"type": kind, "sequence_number": next(seq), **data}))
 
     emit("response.created", response=response_body(model, plan, "in_progress", ids, rid))
     emit("response.in_progress", response=response_body(model, plan, "in_progress", ids, rid))
+    if extras.reasoning:
+        _stream_reasoning(extras, emit)
     item: dict[str, Any]
     if plan.tool:
         item = {
@@ -159,7 +178,7 @@ def responses_stream(model: str, plan: Plan) -> list[bytes]:
             output_index=0,
             arguments=arguments,
         )
-        emit("response.output_item.done", output_index=0, item=_output_items(plan, ids)[0])
+        emit("response.output_item.done", output_index=0, item=_answer_items(plan, ids)[0])
     else:
         item = {
             "id": ids["msg"],
@@ -201,8 +220,8 @@ def responses_stream(model: str, plan: Plan) -> list[bytes]:
             content_index=0,
             part={**part, "text": plan.text},
         )
-        emit("response.output_item.done", output_index=0, item=_output_items(plan, ids)[0])
-    final = response_body(model, plan, "completed", ids, rid)
+        emit("response.output_item.done", output_index=0, item=_answer_items(plan, ids)[0])
+    final = response_body(model, plan, "completed", ids, rid, extras)
     emit(
         "response.incomplete" if final["status"] == "incomplete" else "response.completed",
         response=final,
@@ -210,80 +229,17 @@ def responses_stream(model: str, plan: Plan) -> list[bytes]:
     return out
 
 
-def chat_completion(model: str, plan: Plan) -> dict[str, Any]:
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": plan.text or None,
-        "refusal": None,
-        "annotations": [],
-    }
-    if plan.tool:
-        message["tool_calls"] = [
-            {
-                "id": new_id("call_"),
-                "type": "function",
-                "function": {"name": plan.tool, "arguments": json.dumps(plan.arguments)},
-            }
-        ]
-    output = max(1, len(plan.text.split()))
-    return {
-        "id": new_id("chatcmpl-"),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": _chat_finish(plan)}
-        ],
-        "usage": {
-            "prompt_tokens": plan.input_tokens,
-            "completion_tokens": output,
-            "total_tokens": plan.input_tokens + output,
-        },
-    }
-
-
-def _chat_finish(plan: Plan) -> str:
-    return {"tool_use": "tool_calls", "max_tokens": "length"}.get(plan.stop, "stop")
-
-
-def chat_stream(model: str, plan: Plan, include_usage: bool) -> list[bytes]:
-    base = {
-        "id": new_id("chatcmpl-"),
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
-        "service_tier": "default",
-        "system_fingerprint": None,
-    }
-
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        return event(None, {**base, "choices": [choice], "usage": None})
-
-    out: list[bytes] = []
-    if plan.tool:
-        call = {
-            "index": 0,
-            "id": new_id("call_"),
-            "type": "function",
-            "function": {"name": plan.tool, "arguments": ""},
-        }
-        out.append(
-            chunk({"role": "assistant", "content": None, "tool_calls": [call], "refusal": None})
+def _stream_reasoning(extras: Extras, emit: Any) -> None:
+    """The reasoning item at output_index 0 (the emitter shifts the rest), summary streamed."""
+    emit("response.output_item.added", output_index=-1, item=_reasoning_item(extras, False))
+    if extras.summary:
+        part = {"type": "summary_text", "text": ""}
+        common = {"item_id": extras.reasoning_id, "output_index": -1, "summary_index": 0}
+        emit("response.reasoning_summary_part.added", **common, part=part)
+        for piece in words(extras.summary):
+            emit("response.reasoning_summary_text.delta", **common, delta=piece)
+        emit("response.reasoning_summary_text.done", **common, text=extras.summary)
+        emit(
+            "response.reasoning_summary_part.done", **common, part={**part, "text": extras.summary}
         )
-        for piece in split_json(json.dumps(plan.arguments)):
-            out.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
-    else:
-        out.append(chunk({"role": "assistant", "content": "", "refusal": None}))
-        out += [chunk({"content": piece}) for piece in words(plan.text)]
-    out.append(chunk({}, _chat_finish(plan)))
-    if include_usage:
-        output = max(1, len(plan.text.split()))
-        usage = {
-            "prompt_tokens": plan.input_tokens,
-            "completion_tokens": output,
-            "total_tokens": plan.input_tokens + output,
-        }
-        out.append(event(None, {**base, "choices": [], "usage": usage}))
-    out.append(b"data: [DONE]\n\n")
-    return out
+    emit("response.output_item.done", output_index=-1, item=_reasoning_item(extras, True))

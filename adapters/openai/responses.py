@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from adapters.base import AdapterEvent, Finished, UsageSeen, parse_arguments
+from adapters.base import AdapterEvent, EncryptedReasoning, Finished, UsageSeen, parse_arguments
 from adapters.capabilities import CapabilityTable
 from adapters.openai.errors import stream_failure
 from adapters.openai.shared import (
     CODEX_INSTRUCTIONS,
     BlockIndex,
+    cache_key,
     input_items,
     tool_choice,
     usage_of,
 )
 from contracts.base import ProviderId
 from contracts.executions import ExecutionRequest, StopReason
+from contracts.options import JsonSchemaFormat
 from contracts.stream import (
     TextDeltaEvent,
     ThinkingDeltaEvent,
@@ -35,18 +37,27 @@ RESPONSES = CapabilityTable(
         "thinking": "reasoning",
         "tools": "tools",
         "tool_choice": "tool_choice",
+        "response_format": "text",
+        "cache": "prompt_cache_key",
     },
+    content={"image": "input_image", "document": "input_file"},
 )
 
 
 def responses_params(
-    request: ExecutionRequest, model: str, *, codex: bool = False
+    request: ExecutionRequest,
+    model: str,
+    *,
+    codex: bool = False,
+    to: ProviderId = ProviderId.OPENAI,
+    cache_by_default: bool = True,
 ) -> dict[str, Any]:
-    """Keyword arguments of `responses.create`. The Codex backend wants it streamed, unstored,
-    with instructions, and without temperature or an output cap."""
+    """Keyword arguments of `responses.create` for `request` sent to `to`. The Codex backend
+    wants it streamed, unstored, with instructions, and without temperature or an output cap.
+    Nothing is stored, so reasoning comes back with its encrypted content, to be sent back."""
     params: dict[str, Any] = {
         "model": model,
-        "input": [item for m in request.messages for item in input_items(m)],
+        "input": [item for m in request.messages for item in input_items(m, to)],
         "stream": True,
         "store": False,
     }
@@ -56,6 +67,8 @@ def responses_params(
         params["max_output_tokens"] = request.max_tokens
         if request.temperature is not None:
             params["temperature"] = request.temperature
+        if request.top_p is not None:
+            params["top_p"] = request.top_p
         if request.metadata:
             params["metadata"] = request.metadata
     if request.tools:
@@ -72,6 +85,32 @@ def responses_params(
     choice = tool_choice(request, chat=False)
     if choice is not None:
         params["tool_choice"] = choice
+    reasoning = request.reasoning
+    if reasoning is not None:
+        asked: dict[str, Any] = {}
+        if reasoning.effort is not None:
+            asked["effort"] = reasoning.effort.value
+        if reasoning.summary != "none":
+            asked["summary"] = reasoning.summary
+        params["reasoning"] = asked
+        params["include"] = ["reasoning.encrypted_content"]
+    form = request.response_format
+    if isinstance(form, JsonSchemaFormat):
+        described = {"description": form.description} if form.description else {}
+        params["text"] = {
+            "format": {
+                "type": "json_schema",
+                "name": form.name,
+                "schema": form.schema_,
+                "strict": form.strict,
+                **described,
+            }
+        }
+    key, longer = cache_key(request, cache_by_default)
+    if key is not None:
+        params["prompt_cache_key"] = key
+        if longer:  # OpenAI's extended retention (24 h): the nearest it has to an hour or more
+            params["prompt_cache_retention"] = "24h"
     return params
 
 
@@ -121,6 +160,13 @@ class ResponsesMapper:
             index = self._index(("text", event.output_index, event.content_index))
             if event.delta:
                 yield TextDeltaEvent(index=index, text=event.delta)
+        elif kind == "response.output_item.done" and getattr(event.item, "type", "") == "reasoning":
+            item = event.item
+            yield EncryptedReasoning(
+                index=self._index(("reasoning", event.output_index)),
+                item_id=item.id or "",
+                encrypted_content=item.encrypted_content,
+            )
         elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
             index = self._index(("reasoning", event.output_index))
             if event.delta:

@@ -4,9 +4,14 @@ Responses API) and `chat.py` (Chat Completions)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from typing import Any
 
+from adapters.handoff import call_id, goes_back
+from contracts.base import ProviderId
+from contracts.content import DocumentBlock, ImageBlock, ThinkingBlock, UrlSource
 from contracts.executions import (
     ExecutionRequest,
     Message,
@@ -16,6 +21,7 @@ from contracts.executions import (
     ToolResultBlock,
     Usage,
 )
+from contracts.options import CacheSettings
 
 CODEX_INSTRUCTIONS = "You are a helpful assistant."
 
@@ -27,26 +33,81 @@ def result_text(block: ToolResultBlock) -> str:
     return f"Error: {text}" if block.is_error else text
 
 
-def input_items(message: Message) -> list[dict[str, Any]]:
+# The call ids OpenAI's APIs take as they stand (others are mapped: `adapters.handoff.call_id`).
+CALL_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def data_url(media_type: str, data: str) -> str:
+    return f"data:{media_type};base64,{data}"
+
+
+def media_part(block: ImageBlock | DocumentBlock, chat: bool) -> dict[str, Any]:
+    """An image or a PDF as Responses (`input_image`, `input_file`) or Chat (`image_url`,
+    `file`) takes it; a document by URL reaches Chat only as refused up front (`rules.fit`)."""
+    source = block.source
+    if isinstance(block, ImageBlock):
+        url = (
+            source.url
+            if isinstance(source, UrlSource)
+            else data_url(source.media_type, source.data)
+        )
+        if chat:
+            return {"type": "image_url", "image_url": {"url": url}}
+        return {"type": "input_image", "image_url": url, "detail": "auto"}
+    filename = block.title or "document.pdf"
+    if isinstance(source, UrlSource):
+        return {"type": "input_file", "file_url": source.url}
+    file_data = data_url("application/pdf", source.data)
+    if chat:
+        return {"type": "file", "file": {"file_data": file_data, "filename": filename}}
+    return {"type": "input_file", "file_data": file_data, "filename": filename}
+
+
+def input_items(message: Message, to: ProviderId = ProviderId.OPENAI) -> list[dict[str, Any]]:
+    """One message as Responses input items: its text and media as one message item, tool
+    calls and results as their own items, and reasoning (OpenAI's own, by the hand-off rule)
+    as reasoning items with their encrypted content."""
     if isinstance(message.content, str):
         return [{"type": "message", "role": message.role, "content": message.content}]
     items: list[dict[str, Any]] = []
-    text: list[str] = []
+    parts: list[dict[str, Any]] = []
+    kind = "input_text" if message.role == "user" else "output_text"
 
     def flush() -> None:
-        if text:
-            items.append({"type": "message", "role": message.role, "content": "".join(text)})
-            text.clear()
+        if not parts:
+            return
+        if all(part["type"] == kind for part in parts):  # text only: as it always went
+            content: Any = "".join(part["text"] for part in parts)
+        else:
+            content = list(parts)
+        items.append({"type": "message", "role": message.role, "content": content})
+        parts.clear()
 
     for block in message.content:
         if isinstance(block, TextBlock):
-            text.append(block.text)
+            parts.append({"type": kind, "text": block.text})
+        elif isinstance(block, ImageBlock | DocumentBlock):
+            parts.append(media_part(block, chat=False))
+        elif isinstance(block, ThinkingBlock):
+            if block.item_id and block.encrypted_content and goes_back(block, to):
+                flush()
+                summary = (
+                    [{"type": "summary_text", "text": block.thinking}] if block.thinking else []
+                )
+                items.append(
+                    {
+                        "type": "reasoning",
+                        "id": block.item_id,
+                        "summary": summary,
+                        "encrypted_content": block.encrypted_content,
+                    }
+                )
         elif isinstance(block, ToolCallBlock):
             flush()
             items.append(
                 {
                     "type": "function_call",
-                    "call_id": block.id,
+                    "call_id": call_id(block.id, CALL_ID, "call_"),
                     "name": block.name,
                     "arguments": json.dumps(block.arguments),
                 }
@@ -56,12 +117,26 @@ def input_items(message: Message) -> list[dict[str, Any]]:
             items.append(
                 {
                     "type": "function_call_output",
-                    "call_id": block.tool_call_id,
+                    "call_id": call_id(block.tool_call_id, CALL_ID, "call_"),
                     "output": result_text(block),
                 }
             )
     flush()
     return items
+
+
+def cache_key(request: ExecutionRequest, by_default: bool) -> tuple[str | None, bool]:
+    """`prompt_cache_key` (the request's own, else a digest of its system prompt and tools:
+    what every specialist of one spec shares), and whether to ask for the longer retention;
+    none when caching is off, or is not asked for of an endpoint that may not take it."""
+    cache = request.cache
+    if cache == "off" or (cache is None and not by_default):
+        return None, False
+    if isinstance(cache, CacheSettings) and cache.key:
+        return cache.key, cache.ttl == "1h"
+    shared = json.dumps([request.system, [t.model_dump() for t in request.tools]], sort_keys=True)
+    key = "kata-" + hashlib.sha256(shared.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return key, isinstance(cache, CacheSettings) and cache.ttl == "1h"
 
 
 def tool_choice(request: ExecutionRequest, chat: bool) -> Any:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from adapters.base import Signature
-from contracts.executions import ContentBlock, TextBlock, ThinkingBlock, ToolCallBlock
+from adapters.base import EncryptedReasoning, Redacted, Signature
+from contracts.base import ProviderId
+from contracts.executions import (
+    ContentBlock,
+    RedactedThinkingBlock,
+    TextBlock,
+    ThinkingBlock,
+    ToolCallBlock,
+)
 from contracts.stream import (
     TextDeltaEvent,
     ThinkingDeltaEvent,
@@ -15,13 +22,18 @@ from contracts.stream import (
 Delta = (
     TextDeltaEvent | ThinkingDeltaEvent | ToolCallStartEvent | ToolCallDeltaEvent | ToolCallEndEvent
 )
-Part = Delta | Signature
+Part = Delta | Signature | Redacted | EncryptedReasoning
 
 
 class Accumulator:
-    """Content blocks by index, exactly as streamed: nothing duplicated, nothing invented."""
+    """Content blocks by index, exactly as streamed: nothing duplicated, nothing invented.
+    Thinking is stamped with the provider (and model) that made it: the hand-off rule reads it."""
 
-    def __init__(self) -> None:
+    def __init__(self, provider: ProviderId | None = None) -> None:
+        self.provider = provider
+        self.model: str | None = None
+        self._redacted: dict[int, str] = {}
+        self._encrypted: dict[int, EncryptedReasoning] = {}
         self._text: dict[int, list[str]] = {}
         self._thinking: dict[int, list[str]] = {}
         self._calls: dict[int, ToolCallBlock] = {}
@@ -33,6 +45,13 @@ class Accumulator:
         """Fold one event in."""
         if isinstance(event, Signature):
             self._signatures.setdefault(event.index, []).append(event.signature)
+            return
+        if isinstance(event, EncryptedReasoning):
+            self._encrypted[event.index] = event
+            self._thinking.setdefault(event.index, [])
+            return
+        if isinstance(event, Redacted):  # not streamed to the caller: like a signature
+            self._redacted[event.index] = event.data
             return
         self.output_seen = True
         if isinstance(event, TextDeltaEvent):
@@ -57,8 +76,19 @@ class Accumulator:
         found: dict[int, ContentBlock] = {}
         for index, parts in self._thinking.items():
             signature = "".join(self._signatures.get(index, ())) or None
+            encrypted = self._encrypted.get(index)
             found[index] = ThinkingBlock(
-                type="thinking", thinking="".join(parts), signature=signature
+                type="thinking",
+                thinking="".join(parts),
+                signature=signature,
+                encrypted_content=encrypted.encrypted_content if encrypted else None,
+                item_id=encrypted.item_id if encrypted else None,
+                provider=self.provider,
+                model=self.model,
+            )
+        for index, data in self._redacted.items():
+            found[index] = RedactedThinkingBlock(
+                type="redacted_thinking", data=data, provider=self.provider, model=self.model
             )
         for index, parts in self._text.items():
             found[index] = TextBlock(type="text", text="".join(parts))

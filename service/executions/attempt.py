@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator, Callable
 from adapters.base import (
     AdapterEvent,
     Credential,
+    EncryptedReasoning,
     Finished,
     ProviderAdapter,
+    Redacted,
     Signature,
     UsageSeen,
 )
@@ -73,7 +75,7 @@ class Attempt:
                     # Counts so far, not output: the wait for the first token goes on.
                     self.usage = event.usage
                     self.reported = True
-                elif isinstance(event, Signature):
+                elif isinstance(event, Signature | Redacted | EncryptedReasoning):
                     accumulator.add(event)
                 elif isinstance(event, Finished):
                     # Read on to the end of the response (its last bytes follow the final

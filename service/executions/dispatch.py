@@ -12,13 +12,14 @@ from typing import Any
 
 from adapters.base import Credential, ProviderAdapter
 from adapters.capabilities import check_request
+from adapters.catalogue import capabilities_of
 from adapters.passthrough import RelayRequest, tags
 from contracts.base import MAX_MODEL_ID, ProviderId
 from contracts.error_body import ErrorDetail
 from contracts.errors import Cancelled, InvalidRequest, MissingAuth
 from contracts.events import ExecutionFinishedEvent, ProviderErrorEvent, UsageEvent
 from contracts.executions import CancelResult, ExecutionRequest, ExecutionState
-from contracts.models import ModelInfo
+from contracts.models import ModelCapabilities, ModelInfo
 from service.events import EventBus
 from service.executions.daemon_ports import DaemonPorts
 from service.executions.execution import Execution
@@ -73,9 +74,6 @@ class Dispatcher:
                 "Add an API key for Anthropic or OpenAI on the status page, or sign in with "
                 "the provider's CLI.",
             )
-        check_request(provider, self.adapters[provider].capabilities, request)
-        self.meter.admit(provider)
-        credential, resolution = self.book.credential(provider)
         model = request.model or self.book.default_model(provider)
         if model is None:
             raise InvalidRequest(
@@ -86,19 +84,28 @@ class Dispatcher:
                 status=422,
                 details=[ErrorDetail(loc=["body", "model"], msg="required here", type="missing")],
             )
-        listed = self._listed(provider, model) if request.tools else None
-        if listed is not None and listed.tools is False:
-            raise InvalidRequest(
-                f"{model} does not take tools, as {provider.value}'s model list says.",
-                "Leave out `tools`, or choose a model that takes them.",
-                provider=provider,
-                status=422,
-                details=[ErrorDetail(loc=["body", "tools"], msg="not taken", type="unsupported")],
-            )
+        adapter = self.adapters[provider]
+        # What the model takes matters only to a request that asks for more than text.
+        info = self._info(provider, model) if request.uses_features else None
+        check_request(provider, adapter.capabilities, request, model, info)
+        if info is not None:
+            request = adapter.fit(request, model, info)
+        self.meter.admit(provider)
+        credential, resolution = self.book.credential(provider)
         bound = self._bind(provider, model, credential, resolution.fallback_applied, started)
         execution = Execution(request, bound)
         self._running[execution.id] = execution
         return execution
+
+    def _info(self, provider: ProviderId, model: str) -> ModelCapabilities:
+        """What `model` takes: its provider's model list where it said (tools too), else the
+        catalogue; nothing said is nothing refused."""
+        listed = self._listed(provider, model)
+        said = listed.capabilities if listed is not None else None
+        said = said or capabilities_of(provider, model) or ModelCapabilities()
+        if listed is not None and listed.tools is not None:
+            said = said.model_copy(update={"tools": listed.tools})
+        return said
 
     def prepare_passthrough(
         self,

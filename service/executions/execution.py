@@ -9,14 +9,18 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 
+from pydantic import JsonValue
+
 from adapters.base import Finished
 from contracts.errors import ProviderError
 from contracts.executions import ExecutionRequest, ExecutionResult, ExecutionState, Timings
+from contracts.options import JsonSchemaFormat
 from contracts.stream import DoneEvent, ErrorEvent, ExecutionStreamEvent, QueuedEvent, StartEvent
 from service.executions.accumulator import Accumulator, Delta
 from service.executions.attempt import Attempt
 from service.executions.failures import cancelled, daemon_bug
 from service.executions.lifecycle import Binding, Lifecycle
+from service.executions.structured import parsed
 from service.usage.prices import plus
 
 log = logging.getLogger("kata.execution")
@@ -50,7 +54,7 @@ class Execution(Lifecycle):
         (SDK, credential provider, translation, our own bugs, cancellation, shutdown) ends as
         one `error` event carrying the partial content; nothing follows a terminal event."""
         self._task = asyncio.current_task()
-        accumulator = Accumulator()
+        accumulator = Accumulator(self.provider)
         if self._stop_reason is not None:  # cancelled before it started (shutdown, cancel)
             yield self._error(self._stop_reason, accumulator)
             return
@@ -86,7 +90,7 @@ class Execution(Lifecycle):
                         id=self.id, provider=self.provider, position=position, limit=gate.limit
                     )
         except ProviderError as refused:
-            yield self._error(refused, Accumulator())
+            yield self._error(refused, Accumulator(self.provider))
             return
         yield StartEvent(
             id=self.id,
@@ -143,8 +147,16 @@ class Execution(Lifecycle):
     def _bug(self, what: str) -> ProviderError:
         return daemon_bug(self.provider, self.id, what)
 
-    def _done(self, finished: Finished, accumulator: Accumulator) -> DoneEvent:
+    def _done(self, finished: Finished, accumulator: Accumulator) -> DoneEvent | ErrorEvent:
         self.model = finished.model or self.model
+        accumulator.model = self.model
+        content = accumulator.blocks()
+        answer: JsonValue | None = None
+        if isinstance(self.request.response_format, JsonSchemaFormat):
+            outcome = parsed(self.request, content, finished.stop_reason, self.provider)
+            if isinstance(outcome, ProviderError):
+                return self._error(outcome, accumulator)
+            answer = outcome
         self._end(ExecutionState.SUCCEEDED)
         total_ms = self.duration_ms
         first = self._first_output
@@ -155,11 +167,12 @@ class Execution(Lifecycle):
                 model=self.model,
                 auth_mode=self.auth_mode,
                 fallback_applied=self._attempts.fallback_applied,
-                content=accumulator.blocks(),
+                content=content,
                 stop_reason=finished.stop_reason,
                 usage=self.usage if self.usage_reported else None,
                 attempts=self._attempts.count,
                 upstream_request_id=finished.upstream_request_id,
+                parsed=answer,
                 timings=Timings(
                     total_ms=total_ms,
                     first_token_ms=None
@@ -174,6 +187,7 @@ class Execution(Lifecycle):
     def _error(self, error: ProviderError, accumulator: Accumulator) -> ErrorEvent:
         """End with `error`: the terminal event, with what was streamed before it."""
         self._fail(error)
+        accumulator.model = self.model
         log.info(
             "execution failed",
             extra={

@@ -51,11 +51,11 @@ from service.http.routes import (
 from service.http.routes.deps import no_unknown_query
 from service.process.config import DaemonConfig
 from service.providers.added import AddedProviders
-from service.providers.control import ProviderControl, models_fetcher
+from service.providers.control import ProviderControl
 from service.providers.credentials.keyring_access import KeyringAccess
 from service.providers.credentials.keystore import KeyStore
 from service.providers.endpoint_list import key_entry
-from service.providers.model_list import ModelCache
+from service.providers.model_list import ModelCache, models_fetcher
 from service.providers.provider_book import ProviderBook
 from service.providers.settings_store import LiveSettings, SettingsStore
 from service.runtime import Runtime, utcnow

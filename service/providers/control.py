@@ -16,7 +16,7 @@ from adapters.base import Credential, ProviderAdapter
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderError, bound_reached
 from contracts.events import ModelsUpdatedEvent, SettingsEvent
-from contracts.models import ModelInfo, ModelList
+from contracts.models import ModelList
 from contracts.providers import (
     ApiKeyPut,
     ProviderList,
@@ -29,7 +29,7 @@ from service.events import EventBus, Problems
 from service.providers.credentials.keyring_access import KeyringAccess, KeyringUnavailable
 from service.providers.credentials.keystore import check_key_shape
 from service.providers.endpoint_list import no_session_here
-from service.providers.model_list import Fetch, ModelCache
+from service.providers.model_list import ModelCache
 from service.providers.provider_book import ProviderBook
 from service.providers.settings_store import SettingsStore
 from service.usage.meter import Meter
@@ -37,16 +37,6 @@ from service.usage.meter import Meter
 log = logging.getLogger("kata.providers")
 
 EXPIRING_LEAD_S = 120.0
-
-
-def models_fetcher(book: ProviderBook, adapters: Mapping[ProviderId, ProviderAdapter]) -> Fetch:
-    """The live models call the model cache makes: the credential in force, and its mode."""
-
-    async def fetch(provider: ProviderId) -> tuple[list[ModelInfo], AuthMode]:
-        credential, _ = book.credential(provider)
-        return await adapters[provider].list_models(credential), credential.mode
-
-    return fetch
 
 
 class ProviderControl:

@@ -9,17 +9,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
-from adapters.catalogue import catalogue
+from adapters.base import ProviderAdapter
+from adapters.catalogue import capabilities_of, catalogue
 from adapters.private_files import damaged, set_aside, write_private_json
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderError
 from contracts.models import ModelInfo, Provenance, ProviderModels
+
+if TYPE_CHECKING:
+    from service.providers.provider_book import ProviderBook
 
 log = logging.getLogger("kata.models")
 
@@ -160,3 +165,20 @@ def unfetched(provider: ProviderId, error: ProviderError) -> ProviderModels:
         error=None if none else error.body(),
         models=offered,
     )
+
+
+def models_fetcher(book: ProviderBook, adapters: Mapping[ProviderId, ProviderAdapter]) -> Fetch:
+    """The live models call the model cache makes: the credential in force, and its mode."""
+
+    async def fetch(provider: ProviderId) -> tuple[list[ModelInfo], AuthMode]:
+        credential, _ = book.credential(provider)
+        listed = await adapters[provider].list_models(credential)
+        # What a model takes: the list's word where it says, else the catalogue's.
+        return [
+            model
+            if model.capabilities is not None
+            else model.model_copy(update={"capabilities": capabilities_of(provider, model.id)})
+            for model in listed
+        ], credential.mode
+
+    return fetch

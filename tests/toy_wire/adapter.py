@@ -16,7 +16,7 @@ from adapters.wire import AdapterOptions
 from contracts.base import AuthMode
 from contracts.errors import ProviderError
 from contracts.executions import ExecutionRequest, StopReason, TextBlock, Usage
-from contracts.models import ModelInfo
+from contracts.models import ModelCapabilities, ModelInfo
 from contracts.stream import TextDeltaEvent
 from tests.toy_wire.wire import ECHO, error_event
 
@@ -87,6 +87,11 @@ class ToyAdapter:
                         usage = _usage(event.usage)
                         yield UsageSeen(usage)
                         yield Finished(StopReason.END_TURN, usage, event.model or model)
+
+    def fit(
+        self, request: ExecutionRequest, model: str, info: ModelCapabilities | None
+    ) -> ExecutionRequest:
+        return request  # the toy API takes whatever its table lets through
 
     async def list_models(self, credential: Credential) -> list[ModelInfo]:
         sent = UpstreamRequest("GET", "/models", self._auth(credential))

@@ -747,6 +747,42 @@ export interface components {
             ledger_retention_days?: number | null;
         };
         /**
+         * DocumentBlock
+         * @description A PDF in a user message (inline or by URL).
+         */
+        DocumentBlock: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "document";
+            /** Source */
+            source: components["schemas"]["DocumentData"] | components["schemas"]["UrlSource"];
+            /** Title */
+            title?: string | null;
+        };
+        /**
+         * DocumentData
+         * @description A PDF, base64-encoded.
+         */
+        DocumentData: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "base64";
+            /**
+             * Media Type
+             * @constant
+             */
+            media_type: "application/pdf";
+            /**
+             * Data
+             * @description Base64; at most 32 MiB decoded, and a PDF.
+             */
+            data: string;
+        };
+        /**
          * EndpointAdd
          * @description `POST /v1/providers`: the provider, and optionally its key (stored like any other key:
          *     in the OS keyring or the 0600 file, and never shown again).
@@ -1018,7 +1054,7 @@ export interface components {
             /** Fallback Applied */
             fallback_applied: boolean;
             /** Content */
-            content: (components["schemas"]["TextBlock"] | components["schemas"]["ThinkingBlock"] | components["schemas"]["ToolCallBlock"] | components["schemas"]["ToolResultBlock"])[];
+            content: (components["schemas"]["TextBlock"] | components["schemas"]["ImageBlock"] | components["schemas"]["DocumentBlock"] | components["schemas"]["ThinkingBlock"] | components["schemas"]["RedactedThinkingBlock"] | components["schemas"]["ToolCallBlock"] | components["schemas"]["ToolResultBlock"])[];
             stop_reason: components["schemas"]["StopReason"];
             /** @description null: the provider reported no token counts (some compatible endpoints never do), so none are claimed and nothing is priced. */
             usage: components["schemas"]["Usage"] | null;
@@ -1026,6 +1062,8 @@ export interface components {
             attempts: number;
             /** Upstream Request Id */
             upstream_request_id?: string | null;
+            /** @description With a `json_schema` response_format: the answer, parsed and checked against the schema. */
+            parsed?: components["schemas"]["JsonValue"] | null;
             timings: components["schemas"]["Timings"];
         };
         /**
@@ -1104,6 +1142,40 @@ export interface components {
          * @enum {string}
          */
         HealthStateName: "healthy" | "degraded" | "unavailable" | "unknown";
+        /**
+         * ImageBlock
+         * @description An image in a user message (PNG, JPEG, GIF or WebP; inline or by URL).
+         */
+        ImageBlock: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "image";
+            /** Source */
+            source: components["schemas"]["ImageData"] | components["schemas"]["UrlSource"];
+        };
+        /**
+         * ImageData
+         * @description An image, base64-encoded.
+         */
+        ImageData: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "base64";
+            /**
+             * Media Type
+             * @enum {string}
+             */
+            media_type: "image/jpeg" | "image/png" | "image/gif" | "image/webp";
+            /**
+             * Data
+             * @description Base64; at most 5 MiB decoded, and what media_type says.
+             */
+            data: string;
+        };
         JsonValue: unknown;
         /**
          * KeyHeader
@@ -1112,6 +1184,45 @@ export interface components {
          * @enum {string}
          */
         KeyHeader: "authorization" | "api-key" | "x-api-key";
+        /**
+         * ModelCapabilities
+         * @description What a model takes, as its provider's model list says (Anthropic's does) or the built-in
+         *     catalogue otherwise; null where neither says, and then nothing is refused for it.
+         */
+        ModelCapabilities: {
+            /** Reasoning */
+            reasoning?: boolean | null;
+            /** Tools */
+            tools?: boolean | null;
+            /**
+             * Efforts
+             * @description The reasoning effort levels it takes.
+             */
+            efforts?: components["schemas"]["ReasoningEffort"][] | null;
+            /**
+             * Thinking
+             * @description Anthropic's `thinking` types it takes (adaptive, enabled, disabled, …).
+             */
+            thinking?: string[] | null;
+            /** Images */
+            images?: boolean | null;
+            /**
+             * Documents
+             * @description Whether it takes PDFs.
+             */
+            documents?: boolean | null;
+            /** Structured Output */
+            structured_output?: boolean | null;
+            /** Caching */
+            caching?: boolean | null;
+            /**
+             * Source
+             * @description Who said it: the provider's model list, or ours.
+             * @default catalogue
+             * @enum {string}
+             */
+            source?: "live" | "catalogue";
+        };
         /**
          * ModelInfo
          * @description One model a provider serves.
@@ -1133,6 +1244,7 @@ export interface components {
              * @description Whether the model takes tools, when the listing says (null: not said).
              */
             tools?: boolean | null;
+            capabilities?: components["schemas"]["ModelCapabilities"] | null;
         };
         /**
          * ModelList
@@ -1208,12 +1320,36 @@ export interface components {
             top_p: boolean;
             /** Stop */
             stop: boolean;
-            /** Thinking */
+            /**
+             * Thinking
+             * @description Whether `reasoning` is taken.
+             */
             thinking: boolean;
             /** Tools */
             tools: boolean;
             /** Tool Choice */
             tool_choice: boolean;
+            /**
+             * Response Format
+             * @default false
+             */
+            response_format?: boolean;
+            /**
+             * Cache
+             * @description Whether prompt caching can be asked for.
+             * @default false
+             */
+            cache?: boolean;
+            /**
+             * Images
+             * @default false
+             */
+            images?: boolean;
+            /**
+             * Documents
+             * @default false
+             */
+            documents?: boolean;
             /** Model Listing */
             model_listing: boolean;
             /** Token Sessions */
@@ -1373,6 +1509,29 @@ export interface components {
          */
         ProviderWire: "openai-chat" | "openai-responses" | "anthropic-messages";
         /**
+         * ReasoningEffort
+         * @description How much the model reasons: OpenAI's levels, and Anthropic's (`none` turns thinking off;
+         *     `minimal` is Anthropic's `low`).
+         * @enum {string}
+         */
+        ReasoningEffort: "none" | "minimal" | "low" | "medium" | "high" | "xhigh" | "max";
+        /**
+         * RedactedThinkingBlock
+         * @description Reasoning Anthropic returned encrypted: kept and sent back as it came, to its provider.
+         */
+        RedactedThinkingBlock: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "redacted_thinking";
+            /** Data */
+            data: string;
+            provider?: components["schemas"]["ProviderId"] | null;
+            /** Model */
+            model?: string | null;
+        };
+        /**
          * StopReason
          * @description Why the model stopped, in neutral terms.
          * @enum {string}
@@ -1393,7 +1552,9 @@ export interface components {
         };
         /**
          * ThinkingBlock
-         * @description Model reasoning, with the provider's signature when it gives one.
+         * @description Model reasoning, with where it came from and that provider's opaque proof: Anthropic's
+         *     `signature`, or OpenAI's `encrypted_content` (with its reasoning item's id). It goes back
+         *     verbatim only to the provider that made it (`adapters/handoff.py`).
          */
         ThinkingBlock: {
             /**
@@ -1405,6 +1566,13 @@ export interface components {
             thinking: string;
             /** Signature */
             signature?: string | null;
+            /** Encrypted Content */
+            encrypted_content?: string | null;
+            /** Item Id */
+            item_id?: string | null;
+            provider?: components["schemas"]["ProviderId"] | null;
+            /** Model */
+            model?: string | null;
         };
         /**
          * Timings
@@ -1502,6 +1670,19 @@ export interface components {
              * @default false
              */
             is_error?: boolean;
+        };
+        /**
+         * UrlSource
+         * @description Media the provider fetches itself.
+         */
+        UrlSource: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "url";
+            /** Url */
+            url: string;
         };
         /**
          * Usage
@@ -1942,7 +2123,7 @@ export interface components {
             type: "error";
             error: components["schemas"]["ErrorBody"];
             /** Partial Content */
-            partial_content?: (components["schemas"]["TextBlock"] | components["schemas"]["ThinkingBlock"] | components["schemas"]["ToolCallBlock"] | components["schemas"]["ToolResultBlock"])[];
+            partial_content?: (components["schemas"]["TextBlock"] | components["schemas"]["ImageBlock"] | components["schemas"]["DocumentBlock"] | components["schemas"]["ThinkingBlock"] | components["schemas"]["RedactedThinkingBlock"] | components["schemas"]["ToolCallBlock"] | components["schemas"]["ToolResultBlock"])[];
             /**
              * @description What the provider reported using before the failure (it may bill it).
              * @default null
@@ -2109,8 +2290,58 @@ export interface components {
         };
         ExecutionStreamEvent: components["schemas"]["QueuedEvent"] | components["schemas"]["StartEvent"] | components["schemas"]["TextDeltaEvent"] | components["schemas"]["ThinkingDeltaEvent"] | components["schemas"]["ToolCallStartEvent"] | components["schemas"]["ToolCallDeltaEvent"] | components["schemas"]["ToolCallEndEvent"] | components["schemas"]["RetryEvent"] | components["schemas"]["DoneEvent"] | components["schemas"]["ErrorEvent"];
         /**
+         * CacheSettings
+         * @description How long a cached prompt prefix lives, and (OpenAI) the key that groups requests that
+         *     share it.
+         */
+        CacheSettings: {
+            /**
+             * Ttl
+             * @default 5m
+             * @enum {string}
+             */
+            ttl?: "5m" | "1h";
+            /**
+             * Key
+             * @default null
+             */
+            key?: string | null;
+        };
+        /**
+         * JsonSchemaFormat
+         * @description The answer is JSON matching `schema`.
+         */
+        JsonSchemaFormat: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "json_schema";
+            /** Name */
+            name: string;
+            /**
+             * Schema
+             * @description A JSON Schema object.
+             */
+            schema: {
+                [key: string]: components["schemas"]["JsonValue"];
+            };
+            /**
+             * Strict
+             * @description The providers' strict mode: every property required and no others (`additionalProperties: false`) at every level; checked up front.
+             * @default true
+             */
+            strict?: boolean;
+            /**
+             * Description
+             * @default null
+             */
+            description?: string | null;
+        };
+        /**
          * Message
-         * @description One turn of the conversation.
+         * @description One turn of the conversation. Images and documents come in user turns (an assistant's
+         *     are refused up front).
          */
         Message: {
             /**
@@ -2119,7 +2350,42 @@ export interface components {
              */
             role: "user" | "assistant";
             /** Content */
-            content: string | (components["schemas"]["TextBlock"] | components["schemas"]["ThinkingBlock"] | components["schemas"]["ToolCallBlock"] | components["schemas"]["ToolResultBlock"])[];
+            content: string | (components["schemas"]["TextBlock"] | components["schemas"]["ImageBlock"] | components["schemas"]["DocumentBlock"] | components["schemas"]["ThinkingBlock"] | components["schemas"]["RedactedThinkingBlock"] | components["schemas"]["ToolCallBlock"] | components["schemas"]["ToolResultBlock"])[];
+        };
+        /**
+         * Reasoning
+         * @description Reasoning: an effort level, or (Anthropic) a token budget for its thinking.
+         */
+        Reasoning: {
+            /**
+             * @description null: the model's own default level.
+             * @default null
+             */
+            effort?: components["schemas"]["ReasoningEffort"] | null;
+            /**
+             * Budget Tokens
+             * @description Anthropic's manual extended thinking: at least 1024 and below max_tokens.
+             * @default null
+             */
+            budget_tokens?: number | null;
+            /**
+             * Summary
+             * @description Whether the reasoning comes back (streamed as `thinking_delta`): OpenAI's summary, Anthropic's summarized thinking; `none` omits it.
+             * @default auto
+             * @enum {string}
+             */
+            summary?: "auto" | "concise" | "detailed" | "none";
+        };
+        /**
+         * TextFormat
+         * @description Plain text (the default).
+         */
+        TextFormat: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "text";
         };
         /**
          * ToolChoiceMode
@@ -2200,8 +2466,30 @@ export interface components {
              * @default null
              */
             temperature?: number | null;
+            /**
+             * Top P
+             * @default null
+             */
+            top_p?: number | null;
             /** Stop */
             stop?: string[];
+            /**
+             * @description How hard the model thinks: Anthropic `thinking` and `output_config.effort`, OpenAI `reasoning` (Responses) or `reasoning_effort` (Chat), as the model takes them.
+             * @default null
+             */
+            reasoning?: components["schemas"]["Reasoning"] | null;
+            /**
+             * Response Format
+             * @description `json_schema`: the answer is JSON matching `schema`, parsed into the result's `parsed` (an answer that does not match is an error, never a silent string).
+             * @default null
+             */
+            response_format?: (components["schemas"]["JsonSchemaFormat"] | components["schemas"]["TextFormat"]) | null;
+            /**
+             * Cache
+             * @description Prompt caching: on by default (5 minutes); `{ttl: "1h"}` for longer, `"off"` for none. Anthropic: `cache_control`; OpenAI: `prompt_cache_key`.
+             * @default null
+             */
+            cache?: components["schemas"]["CacheSettings"] | "off" | null;
             /**
              * Stream
              * @default false
