@@ -88,9 +88,10 @@ dist: $(EXECUTABLE)  ## dist/: a wheel and the self-contained executable folder
 	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
 	@du -sh dist/kata-providers dist/*.whl
 
-bench: $(VENV)/.installed-dev $(EXECUTABLE)  ## the benchmark: daemon vs raw HTTP, the SDK and a naive wrapper, then start-up and memory from source and as built
+bench: $(VENV)/.installed-dev $(EXECUTABLE)  ## the benchmark: daemon vs raw HTTP, the SDK and a naive wrapper, start-up and memory from source and as built, and what prompt caching saves an agent loop
 	$(BIN)/python -m tests.bench.run --dist
 	$(BIN)/python -m tests.bench.startup --soak 10000 --json artifacts/startup.json
+	$(BIN)/python -m tests.bench.cache_loop --json artifacts/cache_loop.json
 
 bench-peers: $(VENV)/.installed-dev $(EXECUTABLE)  ## the same, plus the Portkey gateway (npm) and LiteLLM proxy (pip) in artifacts/peers
 	$(BIN)/python -m tests.bench.run --peers --dist

@@ -53,3 +53,17 @@ def test_quick_benchmark_produces_a_complete_report(
     assert "| requests/s at 16 concurrent, openai |" in table
     assert "| RSS idle, warm (MB) |" in table
     assert "**Kata Providers**" in table
+
+
+def test_the_cache_loop_reads_the_spec_from_the_cache_only_when_cached() -> None:
+    # Token counts, not timings: the fakes count and cache deterministically.
+    from tests.bench.cache_loop import run
+
+    results = run(turns=3, spec_tokens=2000)
+    on, off = results["anthropic executions, cache on"], results["anthropic executions, cache off"]
+    assert on["cache_read"] > 4000  # turns 2 and 3 read the spec (and more) from the cache
+    assert (off["cache_read"], off["cache_write"]) == (0, 0)
+    assert on["cost_usd"] < off["cost_usd"]
+    marked = results["anthropic compatible route, marked"]
+    assert marked["cache_read"] == on["cache_read"]  # the same cache, marked by the caller
+    assert results["anthropic compatible route, unmarked"]["cache_read"] == 0

@@ -60,6 +60,8 @@ def test_the_walkthrough_works_when_pasted(tmp_path: Path) -> None:
     assert "ready at http://127.0.0.1:8765" in out, result.stderr
     assert '"status":"ok"' in out
     assert '"stop_reason":"end_turn"' in out  # the execution ran
+    assert '"type":"thinking"' in out  # reasoning came back as thinking
+    assert '"parsed":{"verdict":"Echo: Review the spec"}' in out  # the structured answer
     assert "event: snapshot" in out
     assert "the API description is at" in out
     assert "Anthropic: usable" in out  # `kata-providers status`

@@ -4,6 +4,7 @@ Responses API) and `chat.py` (Chat Completions)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -134,9 +135,20 @@ def cache_key(request: ExecutionRequest, by_default: bool) -> tuple[str | None, 
         return None, False
     if isinstance(cache, CacheSettings) and cache.key:
         return cache.key, cache.ttl == "1h"
-    shared = json.dumps([request.system, [t.model_dump() for t in request.tools]], sort_keys=True)
-    key = "kata-" + hashlib.sha256(shared.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return key, isinstance(cache, CacheSettings) and cache.ttl == "1h"
+    tools = (
+        json.dumps([t.model_dump() for t in request.tools], sort_keys=True) if request.tools else ""
+    )
+    return _digest(request.system or "", tools), isinstance(
+        cache, CacheSettings
+    ) and cache.ttl == "1h"
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(system: str, tools: str) -> str:
+    """The default cache key of a system prompt and tools (a wave sends the same spec again and
+    again: it is hashed once)."""
+    shared = json.dumps([system, tools]).encode("utf-8", "surrogatepass")
+    return "kata-" + hashlib.sha256(shared).hexdigest()[:32]
 
 
 def tool_choice(request: ExecutionRequest, chat: bool) -> Any:

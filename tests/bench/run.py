@@ -407,7 +407,7 @@ async def latency(
         times: dict[str, list[float]] = {arm.name: [] for arm in arms}
         overheads: list[float] = []
         totals: list[float] = []
-        cpu_before = {arm.name: cpu_s(arm.pid) for arm in arms if arm.pid}
+        before = {pid: cpu_s(pid) for pid in {arm.pid for arm in arms if arm.pid}}
         for _ in range(sizes.requests):
             for arm in arms:
                 started = time.perf_counter()
@@ -423,12 +423,14 @@ async def latency(
         # Arms served by one process (the daemon's two route families) share its CPU: each is
         # given the mean over the requests that process served.
         served = collections.Counter(arm.pid for arm in arms if arm.pid)
+        # One reading a process: two would split its background work between its arms.
+        after = {pid: cpu_s(pid) for pid in served}
         cpu = {
             name: round(
-                (cpu_s(arm.pid) - cpu_before[name]) * 1000 / (sizes.requests * served[arm.pid]), 3
+                (after[arm.pid] - before[arm.pid]) * 1000 / (sizes.requests * served[arm.pid]), 3
             )
             for arm in arms
-            if arm.pid and (name := arm.name) in cpu_before
+            if arm.pid and (name := arm.name)
         }
     raw = times["raw"]
     out: dict[str, Any] = {

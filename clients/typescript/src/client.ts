@@ -24,6 +24,17 @@ export type StateEvent = Schemas["StateEvent"];
 export type CancelResult = Schemas["CancelResult"];
 export type UsageReport = Schemas["UsageReport"];
 export type ExecutionPage = Schemas["ExecutionPage"];
+/** What a message holds and a model returns (thinking carries its provider and proof). */
+export type ContentBlock = ExecutionResult["content"][number];
+export type ImageBlock = Schemas["ImageBlock"];
+export type DocumentBlock = Schemas["DocumentBlock"];
+export type ThinkingBlock = Schemas["ThinkingBlock"];
+export type RedactedThinkingBlock = Schemas["RedactedThinkingBlock"];
+/** How hard the model reasons, the shape of its answer, and prompt caching. */
+export type Reasoning = Schemas["Reasoning"];
+export type JsonSchemaFormat = Schemas["JsonSchemaFormat"];
+export type CacheSettings = Schemas["CacheSettings"];
+export type ModelCapabilities = Schemas["ModelCapabilities"];
 
 /** Where the daemon listens and the token it wants. */
 export interface Endpoint {

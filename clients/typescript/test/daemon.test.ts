@@ -8,7 +8,10 @@ import {
   spawnDaemon,
   type DaemonHandle,
   type ExecutionStreamEvent,
+  type ImageBlock,
+  type JsonSchemaFormat,
   type RestartInfo,
+  type ThinkingBlock,
   type StateEvent,
 } from "../src/index.js";
 import { Collected, FROM_SOURCE, dataDir, first } from "./helpers.js";
@@ -100,6 +103,39 @@ describe("a supervised demo daemon", () => {
     assert.deepEqual(call.arguments, { city: "Lisbon" });
     assert.equal(done.result.stop_reason, "tool_call");
     assert.ok(stream.executionId);
+  });
+
+  test("an agent-grade request: reasoning, an image and a structured answer", async () => {
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(32)]);
+    const image: ImageBlock = {
+      type: "image",
+      source: { type: "base64", media_type: "image/png", data: png.toString("base64") },
+    };
+    const format: JsonSchemaFormat = {
+      type: "json_schema",
+      name: "caption",
+      schema: {
+        type: "object",
+        properties: { caption: { type: "string" } },
+        required: ["caption"],
+        additionalProperties: false,
+      },
+    };
+    for (const provider of ["anthropic", "openai"]) {
+      const result = await daemon.client.execute({
+        provider,
+        messages: [{ role: "user", content: [{ type: "text", text: "Caption this" }, image] }],
+        reasoning: { effort: "high" },
+        response_format: format,
+      });
+      assert.deepEqual(result.parsed, { caption: "Echo: Caption this" });
+      const thinking = result.content.find((block): block is ThinkingBlock => block.type === "thinking");
+      assert.equal(thinking?.provider, provider);
+    }
+    await assert.rejects(
+      daemon.client.execute({ provider: "anthropic", messages: [{ role: "user", content: "hi" }], top_p: 0.5 }),
+      (error: unknown) => error instanceof KataError && error.status === 422,
+    );
   });
 
   test("errors are KataErrors carrying the taxonomy body", async () => {

@@ -492,6 +492,15 @@ async function act(id, method, path, body, working = "Working…", done = () => 
   }
 }
 
+/** An attached file as the block the daemon takes: an image, or a PDF as a document. */
+async function mediaBlock(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let binary = "";
+  for (let at = 0; at < bytes.length; at += 0x8000) binary += String.fromCharCode(...bytes.subarray(at, at + 0x8000));
+  const source = { type: "base64", media_type: file.type, data: btoa(binary) };
+  return file.type === "application/pdf" ? { type: "document", title: file.name, source } : { type: "image", source };
+}
+
 async function runPrompt(event) {
   event.preventDefault();
   const form = event.target;
@@ -499,8 +508,20 @@ async function runPrompt(event) {
   output.textContent = "";
   meta.textContent = "running…";
   failure.hidden = true;
-  const body = { stream: true, messages: [{ role: "user", content: form.elements.prompt.value }] };
+  const thinking = $("#prompt-thinking"), parsed = $("#prompt-parsed");
+  thinking.textContent = "";
+  $("#prompt-thinking-box").hidden = true;
+  parsed.hidden = true;
+  const content = [{ type: "text", text: form.elements.prompt.value }];
+  const file = form.elements.file.files[0];
+  if (file) content.push(await mediaBlock(file));
+  const body = { stream: true, messages: [{ role: "user", content }] };
   if (form.elements.provider.value) body.provider = form.elements.provider.value;
+  if (form.elements.reasoning.value) body.reasoning = { effort: form.elements.reasoning.value };
+  if (form.elements.json.checked) {
+    body.response_format = { type: "json_schema", name: "answer", schema: {
+      type: "object", properties: { answer: { type: "string" } }, required: ["answer"], additionalProperties: false } };
+  }
   if (form.elements.tool.checked) {
     body.tools = [{ name: "get_weather", description: "Weather for a city",
       input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } }];
@@ -518,11 +539,19 @@ async function runPrompt(event) {
     for await (const { data } of sse(response)) {
       if (data.type === "start") meta.textContent = `${data.provider} · ${data.model} · ${data.auth_mode}`;
       else if (data.type === "text_delta") output.textContent += data.text;
-      else if (data.type === "thinking_delta") meta.dataset.thinking = "1";
+      else if (data.type === "thinking_delta") {
+        meta.dataset.thinking = "1";
+        $("#prompt-thinking-box").hidden = false;
+        thinking.textContent += data.thinking;
+      }
       else if (data.type === "tool_call_end") output.textContent += `[tool call ${data.name} ${JSON.stringify(data.arguments)}]`;
       else if (data.type === "retry") meta.textContent += ` · retrying`;
       else if (data.type === "done") {
         const r = data.result;
+        if (r.parsed !== null && r.parsed !== undefined) {
+          parsed.hidden = false;
+          parsed.textContent = `parsed: ${JSON.stringify(r.parsed)}`;
+        }
         meta.textContent = `${r.provider} · ${r.model} · ${r.auth_mode}${r.fallback_applied ? " (fallback applied)" : ""}`
           + ` · ${r.usage ? `${r.usage.output_tokens} tokens` : "no token counts reported"}`
           + ` · ${Math.round(r.timings.total_ms)} ms`;
