@@ -53,6 +53,15 @@ class ErrorDetail(Response):
     type: str
 
 
+class PassedOver(Response):
+    """A route's target that failed or could not serve (its error's code and message)."""
+
+    provider: ProviderId
+    model: str | None = None
+    code: ErrorCode
+    message: str
+
+
 class ErrorBody(Response):
     """The body of every error response, stream `error` event and provider `last_error`."""
 
@@ -71,3 +80,7 @@ class ErrorBody(Response):
     upstream_status: int | None = Field(default=None, description="The provider's HTTP status.")
     upstream_request_id: str | None = Field(default=None, description="The provider's request id.")
     details: list[ErrorDetail] | None = Field(default=None, description="Per-field problems.")
+    passed_over: list[PassedOver] | None = Field(
+        default=None,
+        description="On a route, every target that failed or could not serve, and why.",
+    )

@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from contracts.base import ProviderId
-from contracts.error_body import ErrorAction, ErrorBody, ErrorCode, ErrorDetail
+from contracts.error_body import ErrorAction, ErrorBody, ErrorCode, ErrorDetail, PassedOver
 
 
 class ProviderError(Exception):
@@ -84,6 +84,9 @@ class ProviderError(Exception):
         """An error of the class that carries `code`."""
         return ERROR_CLASSES[code](message, remediation, **kwargs)
 
+    # On a route: every target that failed or could not serve before this error ended it.
+    passed_over: list[PassedOver] | None = None
+
     def body(self, request_id: str | None = None) -> ErrorBody:
         """The wire form of this error."""
         return ErrorBody(
@@ -98,6 +101,7 @@ class ProviderError(Exception):
             upstream_status=self.upstream_status,
             upstream_request_id=self.upstream_request_id,
             details=self.details,
+            passed_over=self.passed_over,
         )
 
     def __repr__(self) -> str:

@@ -13,6 +13,7 @@ from contracts.executions import ExecutionState
 from contracts.health import HealthResponse
 from contracts.models import Provenance
 from contracts.providers import ProviderStatus
+from contracts.routes import PassedOver, Route
 from contracts.settings import DaemonSettings
 from contracts.usage import BudgetState, ExecutionRecord
 
@@ -103,6 +104,18 @@ class ExecutionFinishedEvent(Response):
     state: ExecutionState
     error_code: ErrorCode | None = None
     duration_ms: float
+    route: str | None = Field(default=None, description="The route it took, if any.")
+    passed_over: list[PassedOver] = Field(
+        default_factory=list, description="The route's targets passed over, and why."
+    )
+
+
+class RoutesEvent(Response):
+    """The routes changed (one was stored, replaced or removed): all of them, as they are now."""
+
+    type: Literal["routes"] = "routes"
+    at: datetime
+    routes: list[Route]
 
 
 class UsageEvent(Response):
@@ -125,6 +138,7 @@ StateEvent = Annotated[
     | SettingsEvent
     | ModelsUpdatedEvent
     | ExecutionFinishedEvent
+    | RoutesEvent
     | UsageEvent,
     Field(discriminator="type"),
 ]

@@ -4,12 +4,12 @@ options (reasoning, structured output, caching) `contracts.options`'."""
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, JsonValue, PrivateAttr, model_validator
+from pydantic import ConfigDict, Field, JsonValue, PrivateAttr, model_validator
+from pydantic_core import PydanticCustomError
 
 from contracts.base import (
-    AuthMode,
     JsonBool,
     JsonFloat,
     JsonInt,
@@ -17,7 +17,6 @@ from contracts.base import (
     ModelId,
     ProviderId,
     Request,
-    Response,
 )
 from contracts.content import (
     MAX_DOCUMENTS,
@@ -34,18 +33,35 @@ from contracts.content import (
     ToolResultBlock,
 )
 from contracts.options import Cache, JsonSchemaFormat, Reasoning, ResponseFormat
+from contracts.results import (
+    CancelResult,
+    CostSource,
+    ExecutionResult,
+    ExecutionState,
+    StopReason,
+    Timings,
+    Usage,
+)
+from contracts.routes import RouteName
 
-# Re-exported: the blocks are part of this module's vocabulary.
+# Re-exported: the blocks and the results are part of this module's vocabulary.
 __all__ = [
+    "CancelResult",
     "ContentBlock",
+    "CostSource",
     "DocumentBlock",
+    "ExecutionResult",
+    "ExecutionState",
     "ImageBlock",
     "Message",
     "RedactedThinkingBlock",
+    "StopReason",
     "TextBlock",
     "ThinkingBlock",
+    "Timings",
     "ToolCallBlock",
     "ToolResultBlock",
+    "Usage",
 ]
 
 # Documented per-request limits (README): past them a request is refused with 422.
@@ -80,11 +96,27 @@ class ToolChoiceTool(Request):
     name: str = Field(pattern=TOOL_NAME)
 
 
+def _route_or_provider(schema: dict[str, Any]) -> None:
+    # A route is instead of a provider and a model: not both (null is not given).
+    given = {"type": "string"}
+    schema["allOf"] = [
+        {"not": {"properties": {"route": given, name: given}, "required": ["route", name]}}
+        for name in ("provider", "model")
+    ]
+
+
 class ExecutionRequest(Request):
     """One provider-neutral model request."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_route_or_provider)
+
     provider: ProviderId | None = Field(default=None, description="Default: the default provider.")
     model: ModelId | None = None
+    route: RouteName | None = Field(
+        default=None,
+        description="A route instead of a provider and model: its targets are tried in order, "
+        "falling through before any output (`PUT /v1/routes/{name}`).",
+    )
     system: str | None = None
     messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
     tools: list[ToolSpec] = Field(default_factory=list, max_length=MAX_TOOLS)
@@ -117,6 +149,17 @@ class ExecutionRequest(Request):
             "at most 32, keys up to 64 characters, values up to 128."
         ),
     )
+
+    @model_validator(mode="after")
+    def _not_both(self) -> ExecutionRequest:
+        if self.route is not None:
+            given = [name for name in ("provider", "model") if getattr(self, name) is not None]
+            if given:
+                raise PydanticCustomError(
+                    "route_and_target",
+                    f"a route is instead of {' and '.join(given)}: give one or the other",
+                )
+        return self
 
     @model_validator(mode="after")
     def _bounded(self) -> ExecutionRequest:
@@ -169,108 +212,3 @@ class ExecutionRequest(Request):
             if not isinstance(message.content, str)
             for b, block in enumerate(message.content)
         ]
-
-
-class StopReason(StrEnum):
-    """Why the model stopped, in neutral terms."""
-
-    END_TURN = "end_turn"
-    MAX_TOKENS = "max_tokens"
-    STOP_SEQUENCE = "stop_sequence"
-    TOOL_CALL = "tool_call"
-    REFUSAL = "refusal"
-    OTHER = "other"
-
-
-class CostSource(StrEnum):
-    """Where the price behind `cost_usd` came from."""
-
-    TABLE = "table"
-    SETTINGS = "settings"
-
-
-class Usage(Response):
-    """Token counts as the provider reported them, in one shape for both providers, and what
-    they cost. Input counts never overlap: `input_tokens` is the uncached part."""
-
-    input_tokens: int = Field(default=0, description="Input tokens read fresh (uncached).")
-    output_tokens: int = Field(default=0, description="Output tokens, reasoning included.")
-    cache_read_tokens: int = Field(default=0, description="Input tokens read from the cache.")
-    cache_write_tokens: int = Field(default=0, description="Input tokens written to the cache.")
-    reasoning_tokens: int = Field(
-        default=0, description="The part of `output_tokens` the model spent reasoning."
-    )
-    total_tokens: int = Field(
-        default=0,
-        description="input + cache_read + cache_write + output (always recomputed from them).",
-    )
-    cost_usd: float | None = Field(
-        default=None, description="What the tokens cost; null when the model has no price."
-    )
-    cost_source: CostSource | None = Field(
-        default=None, description="`table` (the shipped price list) or `settings` (yours)."
-    )
-
-    @model_validator(mode="after")
-    def _total(self) -> Usage:
-        self.total_tokens = (
-            self.input_tokens
-            + self.cache_read_tokens
-            + self.cache_write_tokens
-            + self.output_tokens
-        )
-        return self
-
-
-class Timings(Response):
-    """Where the time went, in milliseconds."""
-
-    total_ms: float
-    first_token_ms: float | None = None
-    upstream_ms: float = Field(
-        description="From each request going on the wire to its response's last byte, summed."
-    )
-    overhead_ms: float = Field(
-        description="Everything else: the daemon's own time, the SDK's request building included."
-    )
-
-
-class ExecutionResult(Response):
-    """The whole result of one execution."""
-
-    id: str
-    provider: ProviderId
-    model: str
-    auth_mode: AuthMode
-    fallback_applied: bool
-    content: list[ContentBlock]
-    stop_reason: StopReason
-    usage: Usage | None = Field(
-        description="null: the provider reported no token counts (some compatible endpoints "
-        "never do), so none are claimed and nothing is priced."
-    )
-    attempts: int
-    upstream_request_id: str | None = None
-    parsed: JsonValue | None = Field(
-        default=None,
-        description="With a `json_schema` response_format: the answer, parsed and checked "
-        "against the schema.",
-    )
-    timings: Timings
-
-
-class ExecutionState(StrEnum):
-    """Where an execution is in its life."""
-
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class CancelResult(Response):
-    """The outcome of a cancel request."""
-
-    id: str
-    state: ExecutionState
-    cancelled: bool = Field(description="True when this call stopped a running execution.")

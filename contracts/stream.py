@@ -14,6 +14,7 @@ from contracts.base import (
 )
 from contracts.error_body import ErrorBody
 from contracts.executions import ContentBlock, ExecutionResult, Usage
+from contracts.routes import PassedOver
 
 
 class StartEvent(Response):
@@ -86,6 +87,17 @@ class RetryEvent(Response):
     )
 
 
+class FallbackEvent(Response):
+    """The route's target failed (or could not serve) before any output: the request goes on to
+    the next target, named here."""
+
+    type: Literal["fallback"] = "fallback"
+    id: str
+    passed_over: PassedOver
+    provider: ProviderId = Field(description="The target it goes on to.")
+    model: str
+
+
 class DoneEvent(Response):
     """The terminal success event, with the full result."""
 
@@ -125,6 +137,7 @@ ExecutionStreamEvent = Annotated[
     | ToolCallDeltaEvent
     | ToolCallEndEvent
     | RetryEvent
+    | FallbackEvent
     | DoneEvent
     | ErrorEvent,
     Field(discriminator="type"),

@@ -44,9 +44,10 @@ class ExecutionRecord(Response):
     agent: str | None = Field(default=None, description="From the request's metadata.agent.")
     run: str | None = Field(default=None, description="From the request's metadata.run.")
     space: str | None = Field(default=None, description="From the request's metadata.space.")
-    route: str | None = Field(
+    route: str | None = Field(default=None, description="The route it took, if any.")
+    path: str | None = Field(
         default=None,
-        description="The provider-compatible route it came by (e.g. `/anthropic/v1/messages`); "
+        description="The compatible path it came by (e.g. `/anthropic/v1/messages`); "
         "null for `/v1/executions`.",
     )
 
@@ -65,6 +66,7 @@ class UsageGroupBy(StrEnum):
     MODEL = "model"
     AGENT = "agent"
     DAY = "day"
+    ROUTE = "route"
 
 
 class UsageTotals(Response):

@@ -237,7 +237,7 @@ def test_budgets_and_the_ledger_apply(
     ) as stream:
         stream.get_final_response()
     rows = http.get("/v1/executions").json()["executions"]
-    by_route = {row["route"]: row for row in rows}
+    by_route = {row["path"]: row for row in rows}
     messages, responses = by_route["/anthropic/v1/messages"], by_route["/openai/v1/responses"]
     assert messages["agent"] == "reviewer"
     assert messages["usage"]["input_tokens"] > 0
@@ -327,7 +327,7 @@ def test_a_client_that_leaves_ends_the_upstream_request(
     rows = recorded_rows(http)
     assert rows, "the row was recorded within 2 s, well before the fake's 5 s"
     assert rows[0]["outcome"] == "cancelled"
-    assert rows[0]["route"] == "/anthropic/v1/messages"
+    assert rows[0]["path"] == "/anthropic/v1/messages"
 
 
 def test_the_governor_holds_a_wave_of_sdk_clients_to_the_limit(

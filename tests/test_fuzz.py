@@ -153,6 +153,9 @@ def valid_data_accepted(ctx: Any, response: Any, case: Any) -> bool | None:
             # "handoff": every message is another provider's thinking only, so nothing is
             # left to send (adapters/handoff.py).
             "handoff",
+            # "unknown_route": a name of the right shape naming no route the daemon has (as
+            # "unknown_provider", for a request's route or an agent's).
+            "unknown_route",
         }
         for detail in details:
             assert (

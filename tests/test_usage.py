@@ -177,7 +177,7 @@ async def test_the_ledger_migrates_pages_and_keeps_tags_bounded(tmp_path: Path) 
     assert len(first.executions[0].agent or "") == TAG_LIMIT
     await ledger.close()
     db = sqlite3.connect(tmp_path / FILE_NAME)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert (tmp_path / FILE_NAME).stat().st_mode & 0o777 == 0o600
 

@@ -30,6 +30,10 @@ class Accumulator:
     Thinking is stamped with the provider (and model) that made it: the hand-off rule reads it."""
 
     def __init__(self, provider: ProviderId | None = None) -> None:
+        self.reset(provider)
+
+    def reset(self, provider: ProviderId | None) -> None:
+        """Start over for `provider` (a route's next target: nothing reached the caller)."""
         self.provider = provider
         self.model: str | None = None
         self._redacted: dict[int, str] = {}

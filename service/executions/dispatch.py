@@ -15,18 +15,22 @@ from adapters.capabilities import check_request
 from adapters.catalogue import capabilities_of
 from adapters.passthrough import RelayRequest, tags
 from contracts.base import MAX_MODEL_ID, ProviderId
-from contracts.error_body import ErrorDetail
+from contracts.error_body import ErrorDetail, PassedOver
 from contracts.errors import Cancelled, InvalidRequest, MissingAuth
 from contracts.events import ExecutionFinishedEvent, ProviderErrorEvent, UsageEvent
 from contracts.executions import CancelResult, ExecutionRequest, ExecutionState
 from contracts.models import ModelCapabilities, ModelInfo
+from contracts.routes import Route, RouteTarget
 from service.events import EventBus
 from service.executions.daemon_ports import DaemonPorts
 from service.executions.execution import Execution
+from service.executions.fall_through import cannot_serve_now, none_served
 from service.executions.lifecycle import Binding, Lifecycle
 from service.executions.passthrough import PassThrough
 from service.executions.ports import Deadlines
 from service.executions.retry import RetryPolicy
+from service.executions.route_book import RouteBook
+from service.executions.targets import RouteTargets
 from service.providers.provider_book import ProviderBook
 from service.usage.meter import Meter
 
@@ -47,8 +51,10 @@ class Dispatcher:
         bus: EventBus,
         now: Callable[[], datetime],
         ports: DaemonPorts,
+        routes: RouteBook,
         listed: Callable[[ProviderId, str], ModelInfo | None] = lambda _p, _m: None,
     ) -> None:
+        self.routes = routes
         self._listed = listed  # what the last model list said of a model
         self.book = book
         self.ports = ports
@@ -64,7 +70,11 @@ class Dispatcher:
         self._finished: OrderedDict[str, ExecutionState] = OrderedDict()
 
     def prepare(self, request: ExecutionRequest, started: float | None = None) -> Execution:
-        """Bind a request to provider, model and credential; raises what blocks it."""
+        """Bind a request to provider, model and credential (or to the first target of its
+        route that can serve); raises what blocks it."""
+        route = self.routes.chosen(request)
+        if route is not None:
+            return self._prepare_route(route, request, started)
         if request.provider is not None:
             self.book.known(request.provider, ("body", "provider"))
         provider = request.provider or self.book.default_provider()
@@ -74,7 +84,41 @@ class Dispatcher:
                 "Add an API key for Anthropic or OpenAI on the status page, or sign in with "
                 "the provider's CLI.",
             )
-        model = request.model or self.book.default_model(provider)
+        bound, request = self._target(provider, request.model, request, started)
+        execution = Execution(request, bound)
+        self._running[execution.id] = execution
+        return execution
+
+    def _prepare_route(
+        self, route: Route, request: ExecutionRequest, started: float | None
+    ) -> Execution:
+        def bind(target: RouteTarget, asked: ExecutionRequest) -> tuple[Binding, ExecutionRequest]:
+            provider = self.book.known(target.provider, ("body", "route"))
+            return self._target(provider, target.model, asked, started, routed=True)
+
+        targets = RouteTargets(route, request, bind)
+        passed: list[PassedOver] = []
+        first = targets.next(passed)
+        if first is None:
+            raise none_served(route, passed, targets.last_error)
+        bound, fitted = first
+        execution = Execution(fitted, bound, targets)
+        execution.route, execution.passed_over = route.name, passed
+        self._running[execution.id] = execution
+        return execution
+
+    def _target(
+        self,
+        provider: ProviderId,
+        named: str | None,
+        request: ExecutionRequest,
+        started: float | None,
+        routed: bool = False,
+    ) -> tuple[Binding, ExecutionRequest]:
+        """`request` bound to `provider` (and the model named, else its default), as its wire
+        takes it; raises what blocks it. On a route, a target that cannot serve now (its breaker
+        open, its gate paused past the bound) is refused too, so the route moves on at once."""
+        model = named or self.book.default_model(provider)
         if model is None:
             raise InvalidRequest(
                 f"{provider.value} has no default model and the request names none.",
@@ -90,12 +134,17 @@ class Dispatcher:
         check_request(provider, adapter.capabilities, request, model, info)
         if info is not None:
             request = adapter.fit(request, model, info)
+        if routed:
+            unable = cannot_serve_now(
+                provider, self.ports.health(provider), self.ports.gate(provider)
+            )
+            if unable is not None:
+                raise unable
         self.meter.admit(provider)
         credential, resolution = self.book.credential(provider)
-        bound = self._bind(provider, model, credential, resolution.fallback_applied, started)
-        execution = Execution(request, bound)
-        self._running[execution.id] = execution
-        return execution
+        return self._bind(
+            provider, model, credential, resolution.fallback_applied, started
+        ), request
 
     def _info(self, provider: ProviderId, model: str) -> ModelCapabilities:
         """What `model` takes: its provider's model list where it said (tools too), else the
@@ -192,6 +241,8 @@ class Dispatcher:
                 state=execution.state,
                 error_code=execution.error.code if execution.error is not None else None,
                 duration_ms=execution.duration_ms,
+                route=execution.route,
+                passed_over=execution.passed_over,
             )
         )
 

@@ -12,15 +12,26 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from pydantic import JsonValue
 
 from adapters.base import Finished
+from contracts.error_body import PassedOver
 from contracts.errors import ProviderError
 from contracts.executions import ExecutionRequest, ExecutionResult, ExecutionState, Timings
 from contracts.options import JsonSchemaFormat
-from contracts.stream import DoneEvent, ErrorEvent, ExecutionStreamEvent, QueuedEvent, StartEvent
+from contracts.routes import RouteTarget
+from contracts.stream import (
+    DoneEvent,
+    ErrorEvent,
+    ExecutionStreamEvent,
+    FallbackEvent,
+    QueuedEvent,
+    StartEvent,
+)
 from service.executions.accumulator import Accumulator, Delta
 from service.executions.attempt import Attempt
 from service.executions.failures import cancelled, daemon_bug
+from service.executions.fall_through import moves_on
 from service.executions.lifecycle import Binding, Lifecycle
 from service.executions.structured import parsed
+from service.executions.targets import RouteTargets, passed_over
 from service.usage.prices import plus
 
 log = logging.getLogger("kata.execution")
@@ -31,9 +42,13 @@ class Execution(Lifecycle):
     `events()` once. It adds to the lifecycle the request, its stream of events (exactly one
     terminal), and its timings."""
 
-    def __init__(self, request: ExecutionRequest, bound: Binding) -> None:
+    def __init__(
+        self, request: ExecutionRequest, bound: Binding, targets: RouteTargets | None = None
+    ) -> None:
         super().__init__(bound, metadata=request.metadata, timeout_s=request.timeout_s)
         self.request = request
+        self.targets = targets  # a route's targets not yet tried; None without a route
+        self._failure: ProviderError | None = None
         self._stop_reason: ProviderError | None = None
         self._upstream = 0.0
 
@@ -82,6 +97,29 @@ class Execution(Lifecycle):
             self._release()
 
     async def _run(self, accumulator: Accumulator) -> AsyncGenerator[ExecutionStreamEvent, None]:
+        for passed in self.passed_over:  # targets the route passed over before this one
+            yield self._fallback(passed)
+        announced = False
+        while True:
+            self._failure = None
+            async for event in self._serve(accumulator, announce=not announced):
+                yield event
+                if isinstance(event, DoneEvent | ErrorEvent):
+                    return
+            announced = True
+            failure = self._failure
+            assert failure is not None
+            onward = self._onward(failure, accumulator)
+            if onward is None:
+                yield self._error(failure, accumulator)
+                return
+            yield onward
+
+    async def _serve(
+        self, accumulator: Accumulator, announce: bool
+    ) -> AsyncGenerator[ExecutionStreamEvent, None]:
+        """The current target: its slot, attempts and recovery. Ends with `done`, or with the
+        failure left in `_failure` (the route may go on)."""
         gate = self.ports.gate(self.provider)
         try:
             async with contextlib.aclosing(self._slot()) as places:
@@ -90,15 +128,16 @@ class Execution(Lifecycle):
                         id=self.id, provider=self.provider, position=position, limit=gate.limit
                     )
         except ProviderError as refused:
-            yield self._error(refused, Accumulator(self.provider))
+            self._failure = refused
             return
-        yield StartEvent(
-            id=self.id,
-            provider=self.provider,
-            model=self.model,
-            auth_mode=self.auth_mode,
-            fallback_applied=self._attempts.fallback_applied,
-        )
+        if announce:
+            yield StartEvent(
+                id=self.id,
+                provider=self.provider,
+                model=self.model,
+                auth_mode=self.auth_mode,
+                fallback_applied=self._attempts.fallback_applied,
+            )
         while True:
             self._attempts.count += 1
             try:
@@ -115,10 +154,36 @@ class Execution(Lifecycle):
             except ProviderError as error:
                 retry = self._recover(error, accumulator.output_seen)
                 if isinstance(retry, ProviderError):
-                    yield self._error(retry, accumulator)
+                    self._failure = retry
                     return
                 yield retry
                 await self._backoff(retry)
+
+    def _onward(self, failure: ProviderError, accumulator: Accumulator) -> FallbackEvent | None:
+        """The route's next target after `failure`, as the event that says so; None when the
+        request ends with `failure` (no route, the rule says it does not move on, or no target
+        is left: then the failure lists every target passed over)."""
+        if self.targets is None:
+            return None
+        # A whole request's caller has seen nothing yet, whatever the target streamed to us.
+        if not moves_on(failure, accumulator.output_seen and self.request.stream):
+            return None
+        self.passed_over.append(
+            passed_over(RouteTarget(provider=self.provider, model=self.model), failure)
+        )
+        nxt = self.targets.next(self.passed_over)
+        if nxt is None:
+            failure.passed_over = list(self.passed_over)
+            return None
+        bound, self.request = nxt
+        self._rebind(bound)
+        accumulator.reset(self.provider)
+        return self._fallback(self.passed_over[-1])
+
+    def _fallback(self, passed: PassedOver) -> FallbackEvent:
+        return FallbackEvent(
+            id=self.id, passed_over=passed, provider=self.provider, model=self.model
+        )
 
     async def _attempt(self, accumulator: Accumulator) -> AsyncIterator[Delta | Finished]:
         """One upstream request (see `Attempt`); what it took is added to the execution's."""
@@ -173,6 +238,8 @@ class Execution(Lifecycle):
                 attempts=self._attempts.count,
                 upstream_request_id=finished.upstream_request_id,
                 parsed=answer,
+                route=self.route,
+                fallbacks=list(self.passed_over),
                 timings=Timings(
                     total_ms=total_ms,
                     first_token_ms=None

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.base import Credential, ProviderAdapter
 from contracts.base import AuthMode, ProviderId
+from contracts.error_body import PassedOver
 from contracts.errors import Cancelled, ProviderError
 from contracts.executions import ExecutionState, Usage
 from contracts.stream import RetryEvent
@@ -21,6 +22,7 @@ from service.executions.ports import Attempts, Deadlines, Ports, new_execution_i
 from service.executions.recovery import Recovery
 from service.executions.retry import RetryPolicy
 from service.executions.slot import take_slot
+from service.usage.prices import with_earlier
 
 
 @dataclass(frozen=True)
@@ -44,13 +46,15 @@ class Binding:
 class Lifecycle:
     """One execution from its slot to its recorded end; the meter reads what it settled."""
 
-    route: str | None = None  # the compatible route it came by; None for /v1/executions
+    path: str | None = None  # the compatible path it came by; None for /v1/executions
 
     def __init__(
         self, bound: Binding, *, metadata: dict[str, str], timeout_s: float | None = None
     ) -> None:
         provider, clock, deadlines = bound.provider, bound.clock, bound.deadlines
         self.id = new_execution_id()
+        self.route: str | None = None  # the route it takes, if any
+        self.passed_over: list[PassedOver] = []  # the route's targets passed over, and why
         self.provider = provider
         self.model = bound.model
         self.credential = bound.credential
@@ -63,6 +67,9 @@ class Lifecycle:
         self.error: ProviderError | None = None
         self.usage = Usage()  # what every attempt used, priced when it ends
         self.usage_reported = False  # absent, not zero: some endpoints never report counts
+        # What the targets a route passed over used, each priced at its own model. The whole
+        # execution (one ledger row, one budget) is the serving provider's.
+        self.earlier: list[Usage] = []
         self.duration_ms = 0.0  # set when it ends
         self.ended_at: datetime | None = None
         self._clock = clock
@@ -95,6 +102,23 @@ class Lifecycle:
         if self._first_output is None:
             return None
         return self.started_at + timedelta(seconds=self._first_output - self._started)
+
+    def _rebind(self, bound: Binding) -> None:
+        """Go on with another target (a route's next): its provider, model, credential and
+        adapter, its own retries and recovery; the deadline and the count of attempts go on."""
+        self._release()
+        if self.usage_reported and self.usage.total_tokens:
+            self.earlier.append(self.ports.priced(self.model, self.usage))
+        self.usage = Usage()
+        self.provider = bound.provider
+        self.model = bound.model
+        self.credential = bound.credential
+        self.adapter = bound.adapter
+        count = self._attempts.count
+        self._attempts = Attempts(count=count, fallback_applied=bound.fallback_applied)
+        self._recovery = Recovery(
+            bound.ports, bound.provider, bound.policy, self._attempts, self.id, self._clock
+        )
 
     def _time_left(self) -> float:
         return self._deadline - self._clock()
@@ -152,4 +176,4 @@ class Lifecycle:
         self.ended_at = datetime.now(UTC)
         self.duration_ms = round((self._clock() - self._started) * 1000, 3)
         if self.usage_reported:
-            self.usage = self.ports.priced(self.model, self.usage)
+            self.usage = with_earlier(self.ports.priced(self.model, self.usage), self.earlier)

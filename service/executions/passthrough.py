@@ -37,7 +37,7 @@ class PassThrough(Lifecycle):
         billable: bool = True,
     ) -> None:
         super().__init__(bound, metadata=metadata)
-        self.route = route
+        self.path = route
         self.billable = billable
         self._upstream = upstream
         self._streamed = streamed

@@ -25,6 +25,7 @@ from service.executions.daemon_ports import DaemonPorts
 from service.executions.dispatch import Dispatcher
 from service.executions.ports import Deadlines
 from service.executions.retry import RetryPolicy
+from service.executions.route_book import RouteBook
 from service.http.access import AccessPolicy
 from service.http.edge.body_limits import BodyLimits
 from service.http.edge.host import HostCheck
@@ -43,6 +44,7 @@ from service.http.routes import (
     executions,
     health,
     models,
+    named_routes,
     page,
     providers,
     settings,
@@ -138,6 +140,7 @@ def build_runtime(
         bus,
         now,
         DaemonPorts(book, meter, built),
+        RouteBook(settings, lambda: book.providers, control.save, bus.publish, now),
         models.model,
     )
     added = AddedProviders(
@@ -226,6 +229,7 @@ def create_app(config: DaemonConfig, runtime: Runtime | None = None) -> FastAPI:
         settings.router,
         models.router,
         executions.router,
+        named_routes.router,
         usage.router,
         events.router,
     ):

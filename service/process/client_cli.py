@@ -1,5 +1,5 @@
-"""The human CLI client: `status`, `models`, `run`, `usage`, `keys set|remove`, against a running
-daemon.
+"""The human CLI client: `status`, `models`, `run`, `usage`, `keys set|remove`, `providers`,
+`routes`, against a running daemon.
 
 The daemon is found by `--url` / `KATA_PROVIDERS_URL` (or `KATA_PROVIDERS_HOST` and `_PORT`) and
 `--token` / `KATA_PROVIDERS_TOKEN`, else by the discovery file the running daemon keeps in its
@@ -17,7 +17,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from service.process import provider_commands
+from service.process import provider_commands, route_commands
 from service.process.client_commands import ClientError, keys, models, open_page, run, status, usage
 from service.usage import table as usage_table
 
@@ -45,6 +45,7 @@ def add_commands(commands: Any) -> None:
     run.add_argument("prompt")
     run.add_argument("--provider", help="a provider id (default: the default provider)")
     run.add_argument("--model")
+    run.add_argument("--route", help="a route instead of a provider and model")
     run.add_argument("--system")
     run.add_argument("--max-tokens", type=int, default=1024)
     usage = commands.add_parser(
@@ -58,6 +59,11 @@ def add_commands(commands: Any) -> None:
     provider_commands.add_arguments(
         commands.add_parser(
             "providers", parents=[common], help="list, add or remove the providers you add"
+        )
+    )
+    route_commands.add_arguments(
+        commands.add_parser(
+            "routes", parents=[common], help="list, set or remove routes (targets in order)"
         )
     )
     wait = commands.add_parser(
@@ -123,6 +129,7 @@ def run_command(
                 "usage": usage,
                 "keys": keys,
                 "providers": provider_commands.providers,
+                "routes": route_commands.routes,
                 "open": open_page,
             }[args.command]
             handler(client, args, out, err)

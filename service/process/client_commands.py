@@ -96,7 +96,7 @@ def run(client: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO
         "stream": True,
         "max_tokens": args.max_tokens,
     }
-    for name in ("provider", "model", "system"):
+    for name in ("provider", "model", "system", "route"):
         if getattr(args, name):
             body[name] = getattr(args, name)
     with client.stream("POST", "/v1/executions", json=body) as response:
@@ -118,14 +118,21 @@ def run(client: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO
                 out.write(f"\n[tool call {event['name']} {json.dumps(event['arguments'])}]\n")
             elif kind == "retry":
                 err.write(f"[retrying: {event['error']['message']}]\n")
+            elif kind == "fallback":
+                passed = event["passed_over"]
+                err.write(
+                    f"[{passed['provider']} passed over ({passed['code']}): going on to "
+                    f"{event['provider']} {event['model']}]\n"
+                )
             elif kind == "done":
                 result = event["result"]
                 out.write("\n")
                 err.write(
                     f"[{result['provider']} {result['model']} via {result['auth_mode']}"
                     f"{' (fallback)' if result['fallback_applied'] else ''}, "
-                    f"{result['usage']['input_tokens']} in / "
-                    f"{result['usage']['output_tokens']} out]\n"
+                    f"{(result['usage'] or {}).get('input_tokens', '?')} in / "
+                    f"{(result['usage'] or {}).get('output_tokens', '?')} out"
+                    f"{' on route ' + result['route'] if result.get('route') else ''}]\n"
                 )
             elif kind == "error":
                 out.write("\n")

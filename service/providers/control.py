@@ -10,11 +10,9 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from pydantic import BaseModel
-
 from adapters.base import Credential, ProviderAdapter
 from contracts.base import AuthMode, ProviderId
-from contracts.errors import ProviderError, bound_reached
+from contracts.errors import ProviderError
 from contracts.events import ModelsUpdatedEvent, SettingsEvent
 from contracts.models import ModelList
 from contracts.providers import (
@@ -24,7 +22,7 @@ from contracts.providers import (
     ProviderSettingsUpdate,
     ProviderStatus,
 )
-from contracts.settings import MAX_PRICES, DaemonSettings, DaemonSettingsUpdate
+from contracts.settings import DaemonSettings, DaemonSettingsUpdate
 from service.events import EventBus, Problems
 from service.providers.credentials.keyring_access import KeyringAccess, KeyringUnavailable
 from service.providers.credentials.keystore import check_key_shape
@@ -32,6 +30,7 @@ from service.providers.endpoint_list import no_session_here
 from service.providers.model_list import ModelCache
 from service.providers.provider_book import ProviderBook
 from service.providers.settings_store import SettingsStore
+from service.providers.settings_update import changes_of, routes_known, within_price_bound
 from service.usage.meter import Meter
 
 log = logging.getLogger("kata.providers")
@@ -115,7 +114,7 @@ class ProviderControl:
         if update.preferred_auth_mode is AuthMode.TOKEN_SESSION and self.book.endpoint(provider):
             raise no_session_here(provider)
         current = self.book.settings.provider(provider)
-        changes = _changes(update, clearable={"default_model", "daily_budget_usd"})
+        changes = changes_of(update, clearable={"default_model", "daily_budget_usd"})
         updated = ProviderSettings.model_validate({**current.model_dump(), **changes})
         self.book.settings.providers[provider] = updated
         self._meter.settings_changed(provider)
@@ -130,7 +129,7 @@ class ProviderControl:
     async def update_daemon_settings(self, update: DaemonSettingsUpdate) -> DaemonSettings:
         """Change the daemon-wide settings, persist them, and re-detect what they affect."""
         await self.loaded.wait()
-        changes = _changes(update, clearable={"default_provider"})
+        changes = changes_of(update, clearable={"default_provider"})
         if changes.get("default_provider") is not None:
             chosen = ProviderId(str(changes["default_provider"]))
             self.book.known(chosen, ("body", "default_provider"))
@@ -138,8 +137,11 @@ class ProviderControl:
             # Merged model by model; a model set to null loses the user's price.
             prices = {**self.book.settings.daemon.prices, **(update.prices or {})}
             kept = {model: p for model, p in prices.items() if p is not None}
-            _within_price_bound(len(kept))
+            within_price_bound(len(kept))
             changes["prices"] = kept
+        if "agent_routes" in changes:
+            mapped = {**self.book.settings.daemon.agent_routes, **(update.agent_routes or {})}
+            changes["agent_routes"] = routes_known(mapped, self.book.settings.routes)
         self.book.settings.daemon = DaemonSettings.model_validate(
             {**self.book.settings.daemon.model_dump(), **changes}
         )
@@ -263,23 +265,3 @@ class ProviderControl:
         snapshot = self.book.settings.model_copy(deep=True)
         async with self._save_lock:
             await asyncio.to_thread(self._settings_store.save, snapshot)
-
-
-def _changes(update: BaseModel, clearable: set[str]) -> dict[str, object]:
-    """The fields a partial update sets. `null` clears a clearable field and leaves any other
-    unchanged (a mode or a flag has no 'unset')."""
-    return {
-        name: value
-        for name, value in update.model_dump(include=update.model_fields_set).items()
-        if value is not None or name in clearable
-    }
-
-
-def _within_price_bound(count: int) -> None:
-    """The bound is on what is stored, not on one request: merges add up."""
-    if count > MAX_PRICES:
-        raise bound_reached(
-            f"At most {MAX_PRICES} prices are kept; this change would keep {count}.",
-            "Remove prices you no longer need (set them to null), then add the new ones.",
-            "prices",
-        )

@@ -66,6 +66,15 @@ class HealthTracker:
             self._probing = True
         return None
 
+    def blocked_for(self) -> float | None:
+        """Seconds until the breaker lets a request through, without taking the half-open
+        probe (`allow` takes it); None when one may go now."""
+        if self.state is BreakerState.OPEN and self._open_until > self._clock():
+            return self._open_until - self._clock()
+        if self.state is BreakerState.HALF_OPEN and self._probing:
+            return max(1.0, self._open_until - self._clock())
+        return None
+
     def release(self) -> None:
         """A request that was let through ended with no verdict (e.g. cancelled)."""
         self._probing = False

@@ -18,6 +18,7 @@ from contracts.base import BUILT_IN, ProviderId
 from contracts.endpoints import EndpointSpec
 from contracts.errors import InvalidRequest, ProviderError
 from contracts.providers import ProviderSettings
+from contracts.routes import MAX_ROUTES, Route
 from contracts.settings import DaemonSettings
 from service.providers.base_urls import check_base_url
 
@@ -39,6 +40,8 @@ class PersistedSettings(BaseModel):
     )
     # The providers a user added (`service.providers.endpoint_list`), by id.
     endpoints: dict[ProviderId, EndpointSpec] = Field(default_factory=dict, max_length=64)
+    # The routes (`service.executions.route_book`), by name, in the order they were made.
+    routes: dict[str, Route] = Field(default_factory=dict, max_length=MAX_ROUTES)
 
     @model_validator(mode="after")
     def _endpoints_as_added(self) -> PersistedSettings:

@@ -55,6 +55,8 @@ MIGRATIONS: Sequence[str] = (
     "ALTER TABLE executions ADD COLUMN route TEXT",
     # 3: 0 when the provider reported no token counts (the zeros are not counts).
     "ALTER TABLE executions ADD COLUMN usage_reported INTEGER NOT NULL DEFAULT 1",
+    # 4: the named route a row took (issue 37); `route` stays the compatible path it came by.
+    "ALTER TABLE executions ADD COLUMN named_route TEXT",
 )
 
 
@@ -62,7 +64,7 @@ COLUMNS = (
     "id, started_at, first_token_at, ended_at, local_day, provider, model, auth_mode, "
     "fallback_applied, outcome, error_code, input_tokens, cache_read_tokens, "
     "cache_write_tokens, output_tokens, reasoning_tokens, cost_usd, cost_source, agent, run, "
-    "space, route, usage_reported"
+    "space, route, usage_reported, named_route"
 )
 
 
@@ -86,6 +88,7 @@ GROUP_COLUMN = {
     UsageGroupBy.MODEL: "model",
     UsageGroupBy.AGENT: "agent",
     UsageGroupBy.DAY: "local_day",
+    UsageGroupBy.ROUTE: "named_route",
 }
 
 
@@ -132,8 +135,9 @@ def row_of(record: ExecutionRecord) -> tuple[Any, ...]:
         tag(record.agent),
         tag(record.run),
         tag(record.space),
-        record.route,
+        record.path,
         int(record.usage is not None),
+        record.route,
     )
 
 
@@ -163,7 +167,8 @@ def record_of(row: sqlite3.Row) -> ExecutionRecord:
         agent=row["agent"],
         run=row["run"],
         space=row["space"],
-        route=row["route"],
+        path=row["route"],
+        route=row["named_route"],
     )
 
 

@@ -46,8 +46,12 @@ class Ended(Protocol):
     ended_at: datetime | None
 
     @property
+    def path(self) -> str | None:
+        """The compatible path it came by; None for /v1/executions."""
+
+    @property
     def route(self) -> str | None:
-        """The compatible route it came by; None for /v1/executions."""
+        """The route it took, if any."""
 
     @property
     def metadata(self) -> dict[str, str]: ...
@@ -161,6 +165,7 @@ class Meter:
             run=metadata.get("run"),
             space=metadata.get("space"),
             route=execution.route,
+            path=execution.path,
         )
         self.ledger.record(record)
         return record, self.budgets.add(execution.provider, execution.usage.cost_usd)

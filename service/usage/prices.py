@@ -104,6 +104,21 @@ def cost(usage: Usage, price: Price) -> float:
     return round(micro / 1_000_000, 8)
 
 
+def with_earlier(current: Usage, earlier: list[Usage]) -> Usage:
+    """An execution's whole usage: the serving target's, priced, with what the targets a route
+    passed over used, each priced at its own model. The cost is null when any part that used
+    tokens has no price; the source is the serving target's."""
+    total = current
+    cost_usd = current.cost_usd
+    for part in earlier:
+        total = plus(total, part)
+        if part.total_tokens and part.cost_usd is None:
+            cost_usd = None
+        elif cost_usd is not None and part.cost_usd is not None:
+            cost_usd = round(cost_usd + part.cost_usd, 8)
+    return total.model_copy(update={"cost_usd": cost_usd, "cost_source": current.cost_source})
+
+
 def plus(a: Usage, b: Usage) -> Usage:
     """Two attempts' token counts together (cost is priced once, at the end)."""
     return Usage(

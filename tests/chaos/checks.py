@@ -49,6 +49,39 @@ def outcomes(report: Report, records: list[Outcome]) -> None:
         report.fail(f"{len(doubled)} streams sent more than one terminal event", doubled)
 
 
+# Failures after which a route must have gone on (or listed every target passed over).
+MOVES_ON = {
+    "error:provider_unavailable",
+    "error:rate_limited",
+    "error:missing_auth",
+    "error:invalid_auth",
+    "error:session_expired",
+    "error:model_not_found",
+    "error:budget_exceeded",
+}
+
+
+def routes(report: Report, records: list[Outcome]) -> None:
+    """A routed request never ends in a failure a route falls through on while a target of its
+    route was left untried; never falls through after output; never repeats output."""
+    routed = [r for r in records if r.route]
+    moved = [r for r in routed if r.fell_through or r.passed_over]
+    report.notes.append(f"routes: {len(routed)} routed requests, {len(moved)} fell through")
+    gave_up = [
+        f"{r.marker}:{r.outcome} passed {r.passed_over} of {r.route}"
+        for r in routed
+        if r.outcome in MOVES_ON and not r.output_seen and len(r.passed_over) < len(r.route)
+    ]
+    if gave_up:
+        report.fail(f"{len(gave_up)} routed requests failed with a target left untried", gave_up)
+    late = [r.marker for r in routed if r.fallback_after_output]
+    if late:
+        report.fail(f"{len(late)} routed streams fell through after output", late)
+    repeated = [r.marker for r in records if r.text_differs]
+    if repeated:
+        report.fail(f"{len(repeated)} streams' answers differ from what they streamed", repeated)
+
+
 def events(report: Report, ids: list[tuple[int, int, int, bool]]) -> None:
     """Each /v1/events subscriber sees increasing ids, across every resume (a resume's first
     event is a replayed one after the last it saw, or a snapshot at the newest id)."""

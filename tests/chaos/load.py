@@ -51,6 +51,14 @@ class Outcome:
     after_terminal: int = 0
     generation: int = 0
     detail: str = ""  # for a broken outcome: the exception and where it was raised
+    # On a route: its targets, the targets its error passed over, whether a fallback followed
+    # output, and whether the whole answer's text differed from what was streamed.
+    route: list[str] = field(default_factory=list)
+    passed_over: list[str] = field(default_factory=list)
+    output_seen: bool = False
+    fell_through: int = 0  # targets a routed request passed over (and still went on)
+    fallback_after_output: bool = False
+    text_differs: bool = False
 
 
 def new_marker() -> str:
@@ -68,6 +76,8 @@ class Load:
         self.outcomes: list[Outcome] = []
         # Providers a user added that executions may name now (the actors add and remove them).
         self.added: list[str] = []
+        # Routes that executions may name, by name: their targets' providers.
+        self.routes: dict[str, list[str]] = {}
         # (subscriber, daemon generation, event id, whether it is the first after a resume)
         self.event_ids: list[tuple[int, int, int, bool]] = []
         self.stop = asyncio.Event()
@@ -117,6 +127,11 @@ class Load:
 
     async def _execution(self) -> None:
         provider = self.rng.choice(("anthropic", "openai", *self.added))
+        route = (
+            self.rng.choice(sorted(self.routes))
+            if self.routes and self.rng.random() < 0.3
+            else None
+        )
         streamed = self.rng.random() < 0.5
         timeout_s = self.rng.choice((None, None, 5.0, 10.0, 20.0))
         abort_after = self.rng.randint(0, 6) if streamed and self.rng.random() < 0.1 else None
@@ -127,6 +142,11 @@ class Load:
             "messages": [{"role": "user", "content": f"{record.marker} say a few words"}],
             "metadata": {"run": record.marker},
         }
+        if route is not None:
+            del body["provider"]
+            body["route"] = route
+            record.provider = f"route:{route}"
+            record.route = list(self.routes[route])
         if timeout_s is not None:
             body["timeout_s"] = timeout_s
         limit = (timeout_s or self.queue_wait_s + self.total_s) + GRACE_S
@@ -139,14 +159,19 @@ class Load:
             record.terminals = 1
             data = answer.json()
             record.outcome = "done" if answer.status_code == 200 else f"error:{data.get('code')}"
+            record.passed_over = [p["provider"] for p in data.get("passed_over") or []]
+            record.fell_through = len(data.get("fallbacks") or [])
             return
         async with self._http.stream("POST", url, json=body, headers=self._auth()) as answer:
             if answer.status_code != 200:
                 await answer.aread()
                 record.terminals = 1
-                record.outcome = f"error:{answer.json().get('code')}"
+                data = answer.json()
+                record.outcome = f"error:{data.get('code')}"
+                record.passed_over = [p["provider"] for p in data.get("passed_over") or []]
                 return
             seen = 0
+            streamed_text: list[str] = []
             async for line in answer.aiter_lines():
                 if not line.startswith("data: "):
                     continue
@@ -154,10 +179,26 @@ class Load:
                 seen += 1
                 if record.terminals:
                     record.after_terminal += 1
-                if event["type"] in ("done", "error"):
+                kind = event["type"]
+                if kind in ("text_delta", "thinking_delta", "tool_call_start"):
+                    record.output_seen = True
+                    streamed_text.append(event.get("text", ""))
+                elif kind == "fallback":
+                    record.fell_through += 1
+                    record.fallback_after_output |= record.output_seen
+                if kind in ("done", "error"):
                     record.terminals += 1
                     code = event.get("error", {}).get("code")
-                    record.outcome = "done" if event["type"] == "done" else f"error:{code}"
+                    record.outcome = "done" if kind == "done" else f"error:{code}"
+                    passed = (event.get("error") or {}).get("passed_over") or []
+                    record.passed_over = [p["provider"] for p in passed]
+                    if kind == "done":
+                        whole = "".join(
+                            b.get("text", "")
+                            for b in event["result"]["content"]
+                            if b["type"] == "text"
+                        )
+                        record.text_differs = whole != "".join(streamed_text)
                 if abort_after is not None and seen > abort_after and not record.terminals:
                     record.outcome = "aborted"
                     return

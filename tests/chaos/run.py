@@ -100,6 +100,9 @@ def write_session(home: Path, n: int, expires_in: float) -> None:
     tmp.replace(path)
 
 
+ROUTES = {"claude-else-gpt": ("anthropic", "openai"), "gpt-else-claude": ("openai", "anthropic")}
+
+
 async def actors(load: Load, daemon: Daemon, rng: random.Random, plan: dict[str, Any]) -> None:
     """Change limits, replace and delete keys, cross budgets, and kill the daemon."""
     client = httpx.AsyncClient(timeout=10)
@@ -176,6 +179,12 @@ async def actors(load: Load, daemon: Daemon, rng: random.Random, plan: dict[str,
                         if answer.get("id") == SIDE["id"] or answer.get("status") == 409:
                             load.added.append(SIDE["id"])
                             plan["done"]["provider added"] += 1
+                            # A route that leads with it (left naming it once it is removed:
+                            # then that target is passed over as unknown).
+                            targets = [SIDE["id"], "anthropic"]
+                            spec = {"targets": [{"provider": t} for t in targets]}
+                            await call("PUT", "/v1/routes/side-first", spec)
+                            load.routes["side-first"] = targets
                 elif now >= next_at["session"]:
                     next_at["session"] = now + rng.uniform(4, 10)
                     plan["done"][session_change(plan["home"], rng, plan)] += 1
@@ -277,6 +286,12 @@ async def drive(
             f"{daemon.url}/v1/providers/anthropic/settings", json=mode, headers=headers
         )
         answer.raise_for_status()
+        # Routes across both providers (persisted: they outlive a kill -9).
+        for name, targets in ROUTES.items():
+            spec = {"targets": [{"provider": provider} for provider in targets]}
+            answer = await client.put(f"{daemon.url}/v1/routes/{name}", json=spec, headers=headers)
+            answer.raise_for_status()
+            load.routes[name] = list(targets)
     seconds = args.seconds
     window = min(60.0, seconds / 4)
     kills = (
@@ -447,6 +462,7 @@ def summarize(
     load: Load = result["load"]
     records = load.outcomes
     checks.outcomes(report, records)
+    checks.routes(report, records)
     checks.events(report, load.event_ids)
     checks.stranded(report, result["governors"], result["start"])
     requests = [line for line in served if line.get("event") == "request_end"]

@@ -179,6 +179,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/routes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every route, in the order they were made */
+        get: operations["listRoutes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/routes/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One route */
+        get: operations["getRoute"];
+        /** Store or replace a route: its targets, tried in order; persisted */
+        put: operations["putRoute"];
+        post?: never;
+        /** Forget a route; persisted */
+        delete: operations["deleteRoute"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/usage": {
         parameters: {
             query?: never;
@@ -727,6 +763,13 @@ export interface components {
              * @default 90
              */
             ledger_retention_days?: number;
+            /**
+             * Agent Routes
+             * @description An agent tag (`metadata.agent`) to the route its requests take when they name no provider or model.
+             */
+            agent_routes?: {
+                [key: string]: string;
+            };
         };
         /**
          * DaemonSettingsUpdate
@@ -745,6 +788,13 @@ export interface components {
             } | null;
             /** Ledger Retention Days */
             ledger_retention_days?: number | null;
+            /**
+             * Agent Routes
+             * @description Merged into the current map; an agent set to null loses its route.
+             */
+            agent_routes?: {
+                [key: string]: string | null;
+            } | null;
         };
         /**
          * DocumentBlock
@@ -958,6 +1008,11 @@ export interface components {
              * @description Per-field problems.
              */
             details?: components["schemas"]["ErrorDetail"][] | null;
+            /**
+             * Passed Over
+             * @description On a route, every target that failed or could not serve, and why.
+             */
+            passed_over?: components["schemas"]["PassedOver"][] | null;
         };
         /**
          * ErrorCode
@@ -1036,9 +1091,14 @@ export interface components {
             space?: string | null;
             /**
              * Route
-             * @description The provider-compatible route it came by (e.g. `/anthropic/v1/messages`); null for `/v1/executions`.
+             * @description The route it took, if any.
              */
             route?: string | null;
+            /**
+             * Path
+             * @description The compatible path it came by (e.g. `/anthropic/v1/messages`); null for `/v1/executions`.
+             */
+            path?: string | null;
         };
         /**
          * ExecutionResult
@@ -1062,6 +1122,16 @@ export interface components {
             attempts: number;
             /** Upstream Request Id */
             upstream_request_id?: string | null;
+            /**
+             * Route
+             * @description The route it took, if any.
+             */
+            route?: string | null;
+            /**
+             * Fallbacks
+             * @description The route's targets passed over before the one that served, and why.
+             */
+            fallbacks?: components["schemas"]["PassedOver"][];
             /** @description With a `json_schema` response_format: the answer, parsed and checked against the schema. */
             parsed?: components["schemas"]["JsonValue"] | null;
             timings: components["schemas"]["Timings"];
@@ -1281,6 +1351,18 @@ export interface components {
         PageSessionRequest: {
             /** Code */
             code: string;
+        };
+        /**
+         * PassedOver
+         * @description A route's target that failed or could not serve (its error's code and message).
+         */
+        PassedOver: {
+            provider: components["schemas"]["ProviderId"];
+            /** Model */
+            model?: string | null;
+            code: components["schemas"]["ErrorCode"];
+            /** Message */
+            message: string;
         };
         /**
          * Price
@@ -1528,6 +1610,46 @@ export interface components {
             /** Data */
             data: string;
             provider?: components["schemas"]["ProviderId"] | null;
+            /** Model */
+            model?: string | null;
+        };
+        /**
+         * Route
+         * @description A route as stored.
+         */
+        Route: {
+            /** Name */
+            name: string;
+            /** Targets */
+            targets: components["schemas"]["RouteTarget"][];
+            /** Description */
+            description?: string | null;
+        };
+        /**
+         * RouteList
+         * @description Every route, in the order they were made.
+         */
+        RouteList: {
+            /** Routes */
+            routes: components["schemas"]["Route"][];
+        };
+        /**
+         * RouteSpec
+         * @description `PUT /v1/routes/{name}`: the targets, tried in order.
+         */
+        RouteSpec: {
+            /** Targets */
+            targets: components["schemas"]["RouteTarget"][];
+            /** Description */
+            description?: string | null;
+        };
+        /**
+         * RouteTarget
+         * @description One place a route's request may go: a provider, and the model there (its default
+         *     model when none is named).
+         */
+        RouteTarget: {
+            provider: components["schemas"]["ProviderId"];
             /** Model */
             model?: string | null;
         };
@@ -1812,7 +1934,7 @@ export interface components {
          * @description How `GET /v1/usage` groups its totals.
          * @enum {string}
          */
-        UsageGroupBy: "provider" | "model" | "agent" | "day";
+        UsageGroupBy: "provider" | "model" | "agent" | "day" | "route";
         /**
          * UsageReport
          * @description Totals over `[since, until)` and per group.
@@ -1946,6 +2068,17 @@ export interface components {
             error_code?: components["schemas"]["ErrorCode"] | null;
             /** Duration Ms */
             duration_ms: number;
+            /**
+             * Route
+             * @description The route it took, if any.
+             * @default null
+             */
+            route?: string | null;
+            /**
+             * Passed Over
+             * @description The route's targets passed over, and why.
+             */
+            passed_over?: components["schemas"]["PassedOver"][];
         };
         /**
          * ModelsUpdatedEvent
@@ -2037,6 +2170,24 @@ export interface components {
             provider: components["schemas"]["ProviderStatus"];
         };
         /**
+         * RoutesEvent
+         * @description The routes changed (one was stored, replaced or removed): all of them, as they are now.
+         */
+        RoutesEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "routes";
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Routes */
+            routes: components["schemas"]["Route"][];
+        };
+        /**
          * SettingsEvent
          * @description The daemon-wide settings changed.
          */
@@ -2098,7 +2249,7 @@ export interface components {
             execution: components["schemas"]["ExecutionRecord"];
             budget: components["schemas"]["BudgetState"];
         };
-        StateEvent: components["schemas"]["SnapshotEvent"] | components["schemas"]["ProviderStatusEvent"] | components["schemas"]["ProviderAddedEvent"] | components["schemas"]["ProviderRemovedEvent"] | components["schemas"]["ProviderErrorEvent"] | components["schemas"]["DaemonErrorEvent"] | components["schemas"]["SettingsEvent"] | components["schemas"]["ModelsUpdatedEvent"] | components["schemas"]["ExecutionFinishedEvent"] | components["schemas"]["UsageEvent"];
+        StateEvent: components["schemas"]["SnapshotEvent"] | components["schemas"]["ProviderStatusEvent"] | components["schemas"]["ProviderAddedEvent"] | components["schemas"]["ProviderRemovedEvent"] | components["schemas"]["ProviderErrorEvent"] | components["schemas"]["DaemonErrorEvent"] | components["schemas"]["SettingsEvent"] | components["schemas"]["ModelsUpdatedEvent"] | components["schemas"]["ExecutionFinishedEvent"] | components["schemas"]["RoutesEvent"] | components["schemas"]["UsageEvent"];
         /**
          * DoneEvent
          * @description The terminal success event, with the full result.
@@ -2129,6 +2280,25 @@ export interface components {
              * @default null
              */
             usage?: components["schemas"]["Usage"] | null;
+        };
+        /**
+         * FallbackEvent
+         * @description The route's target failed (or could not serve) before any output: the request goes on to
+         *     the next target, named here.
+         */
+        FallbackEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "fallback";
+            /** Id */
+            id: string;
+            passed_over: components["schemas"]["PassedOver"];
+            /** @description The target it goes on to. */
+            provider: components["schemas"]["ProviderId"];
+            /** Model */
+            model: string;
         };
         /**
          * QueuedEvent
@@ -2288,7 +2458,7 @@ export interface components {
             /** Name */
             name: string;
         };
-        ExecutionStreamEvent: components["schemas"]["QueuedEvent"] | components["schemas"]["StartEvent"] | components["schemas"]["TextDeltaEvent"] | components["schemas"]["ThinkingDeltaEvent"] | components["schemas"]["ToolCallStartEvent"] | components["schemas"]["ToolCallDeltaEvent"] | components["schemas"]["ToolCallEndEvent"] | components["schemas"]["RetryEvent"] | components["schemas"]["DoneEvent"] | components["schemas"]["ErrorEvent"];
+        ExecutionStreamEvent: components["schemas"]["QueuedEvent"] | components["schemas"]["StartEvent"] | components["schemas"]["TextDeltaEvent"] | components["schemas"]["ThinkingDeltaEvent"] | components["schemas"]["ToolCallStartEvent"] | components["schemas"]["ToolCallDeltaEvent"] | components["schemas"]["ToolCallEndEvent"] | components["schemas"]["RetryEvent"] | components["schemas"]["FallbackEvent"] | components["schemas"]["DoneEvent"] | components["schemas"]["ErrorEvent"];
         /**
          * CacheSettings
          * @description How long a cached prompt prefix lives, and (OpenAI) the key that groups requests that
@@ -2443,6 +2613,12 @@ export interface components {
              */
             model?: string | null;
             /**
+             * Route
+             * @description A route instead of a provider and model: its targets are tried in order, falling through before any output (`PUT /v1/routes/{name}`).
+             * @default null
+             */
+            route?: string | null;
+            /**
              * System
              * @default null
              */
@@ -2507,7 +2683,7 @@ export interface components {
             metadata?: {
                 [key: string]: string;
             };
-        };
+        } & (unknown & unknown);
         /** @description The Anthropic API's error shape. */
         AnthropicError: {
             /** @constant */
@@ -4199,6 +4375,418 @@ export interface operations {
             };
             /** @description A bug in the daemon (unexpected_error). */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listRoutes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RouteList"];
+                };
+            };
+            /** @description Malformed request (invalid_request). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is too large (invalid_request). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not application/json (invalid_request). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body does not match the schema (invalid_request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getRoute: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Route"];
+                };
+            };
+            /** @description Malformed request (invalid_request). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is too large (invalid_request). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not application/json (invalid_request). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body does not match the schema (invalid_request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    putRoute: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RouteSpec"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Route"];
+                };
+            };
+            /** @description Malformed request (invalid_request). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is too large (invalid_request). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not application/json (invalid_request). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body does not match the schema (invalid_request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The data folder cannot be written; the message names the path (unexpected_error). */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteRoute: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request (invalid_request). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is too large (invalid_request). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not application/json (invalid_request). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body does not match the schema (invalid_request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The data folder cannot be written; the message names the path (unexpected_error). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };

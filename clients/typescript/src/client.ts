@@ -35,6 +35,11 @@ export type Reasoning = Schemas["Reasoning"];
 export type JsonSchemaFormat = Schemas["JsonSchemaFormat"];
 export type CacheSettings = Schemas["CacheSettings"];
 export type ModelCapabilities = Schemas["ModelCapabilities"];
+/** Routes: targets tried in order, falling through before any output. */
+export type Route = Schemas["Route"];
+export type RouteSpec = Schemas["RouteSpec"];
+export type RouteList = Schemas["RouteList"];
+export type PassedOver = Schemas["PassedOver"];
 
 /** Where the daemon listens and the token it wants. */
 export interface Endpoint {
@@ -128,6 +133,23 @@ export class KataClient {
   async removeProvider(provider: ProviderId, options?: CallOptions): Promise<void> {
     const signal = withTimeout(options?.signal, this.#timeoutMs);
     const response = await this.#open("DELETE", `/v1/providers/${provider}`, undefined, signal, true);
+    await response.body?.cancel();
+  }
+
+  /** Every route (a named list of targets a request may name instead of a provider). */
+  routes(options?: CallOptions): Promise<RouteList> {
+    return this.#json("GET", "/v1/routes", undefined, options);
+  }
+
+  /** Store or replace a route: its targets, tried in order. */
+  putRoute(name: string, route: RouteSpec, options?: CallOptions): Promise<Route> {
+    return this.#json("PUT", `/v1/routes/${encodeURIComponent(name)}`, route, options);
+  }
+
+  /** Forget a route. */
+  async deleteRoute(name: string, options?: CallOptions): Promise<void> {
+    const signal = withTimeout(options?.signal, this.#timeoutMs);
+    const response = await this.#open("DELETE", `/v1/routes/${encodeURIComponent(name)}`, undefined, signal, true);
     await response.body?.cancel();
   }
 

@@ -138,6 +138,32 @@ describe("a supervised demo daemon", () => {
     );
   });
 
+  test("routes: made, named instead of a provider, falling through before any output", async () => {
+    await daemon.client.putRoute("claude-else-gpt", {
+      // The demo's Anthropic fake has no such model: it answers 404, and the route goes on.
+      targets: [{ provider: "anthropic", model: "claude-retired-1" }, { provider: "openai" }],
+      description: "Claude, else GPT",
+    });
+    const listed = await daemon.client.routes();
+    assert.deepEqual(listed.routes.map((route) => route.name), ["claude-else-gpt"]);
+    const events: ExecutionStreamEvent[] = [];
+    for await (const event of daemon.client.stream({
+      route: "claude-else-gpt",
+      messages: [{ role: "user", content: "hello" }],
+    })) events.push(event);
+    const fallback = events.find((event) => event.type === "fallback");
+    assert.ok(fallback?.type === "fallback");
+    assert.equal(fallback.passed_over.provider, "anthropic");
+    assert.equal(fallback.passed_over.code, "model_not_found");
+    assert.equal(fallback.provider, "openai");
+    const last = events.at(-1);
+    assert.ok(last?.type === "done");
+    assert.equal(last.result.provider, "openai");
+    assert.equal(last.result.route, "claude-else-gpt");
+    await daemon.client.deleteRoute("claude-else-gpt");
+    assert.deepEqual((await daemon.client.routes()).routes, []);
+  });
+
   test("errors are KataErrors carrying the taxonomy body", async () => {
     await assert.rejects(
       daemon.client.setApiKey("anthropic", "sk-ant-oat01-not-an-api-key-000000000000"),

@@ -5,7 +5,7 @@
 
 import { onUsageEvent, showBudget, startUsage } from "./usage.js";
 
-const state = { providers: new Map(), models: new Map(), lastEventId: null, retryMs: 500 };
+const state = { providers: new Map(), models: new Map(), routes: [], lastEventId: null, retryMs: 500 };
 const $ = (selector, root = document) => root.querySelector(selector);
 const TOKEN_KEY = "kata-providers-page-token";
 
@@ -161,6 +161,7 @@ function onEvent(event) {
     for (const id of [...state.providers.keys()]) if (!listed.has(id)) forget(id);
     for (const provider of event.providers) render(provider);
     providerOptions();
+    loadRoutes();
     for (const problem of event.problems) log(`daemon: ${problem.message}`);
     log(`connected: ${event.providers.map((p) => `${p.display_name} ${verdict(p).text}`).join("; ")}`);
   } else if (event.type === "provider_status") {
@@ -189,18 +190,80 @@ function onEvent(event) {
     showSettings(event.settings);
   } else if (event.type === "daemon_error") {
     log(`daemon: ${event.error.message}`);
+  } else if (event.type === "routes") {
+    showRoutes(event.routes);
   } else if (event.type === "models_updated") {
     log(`${event.provider}: ${event.count} models (${event.provenance})`);
   }
 }
 
-// The provider list changes at run time: every list of providers is rebuilt from it.
+// The provider list changes at run time: every list of providers is rebuilt from it. The test
+// prompt may also name a route (its value `route:<name>`).
 function providerOptions() {
   for (const select of [$("#default-provider"), $("#prompt-provider")]) {
     const chosen = select.value;
     for (const option of [...select.options].slice(1)) option.remove();
     for (const p of state.providers.values()) select.add(new Option(p.display_name, p.id));
-    select.value = state.providers.has(chosen) ? chosen : "";
+    if (select.id === "prompt-provider") {
+      for (const route of state.routes || []) select.add(new Option(`route: ${route.name}`, `route:${route.name}`));
+    }
+    select.value = [...select.options].some((o) => o.value === chosen) ? chosen : "";
+  }
+}
+
+async function loadRoutes() {
+  try {
+    showRoutes((await api("GET", "/v1/routes")).routes);
+  } catch (error) {
+    $("#route-feedback").textContent = error.message;
+  }
+}
+
+function targetText(t) {
+  return t.model ? `${t.provider}:${t.model}` : t.provider;
+}
+
+function showRoutes(routes) {
+  state.routes = routes;
+  const list = $("#routes-list");
+  list.replaceChildren();
+  for (const route of routes) {
+    const item = document.createElement("li");
+    item.id = `route-${route.name}`;
+    const text = document.createElement("span");
+    text.textContent = `${route.name}: ${route.targets.map(targetText).join(", then ")}`;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.textContent = "Remove";
+    remove.setAttribute("aria-label", `Remove route ${route.name}`);
+    remove.addEventListener("click", async () => {
+      try {
+        await api("DELETE", `/v1/routes/${encodeURIComponent(route.name)}`);
+      } catch (error) {
+        $("#route-feedback").textContent = error.message;
+      }
+    });
+    item.append(text, " ", remove);
+    list.append(item);
+  }
+  if (!routes.length) list.append(Object.assign(document.createElement("li"), { className: "muted", textContent: "No routes yet." }));
+  providerOptions();
+}
+
+async function addRoute(event) {
+  event.preventDefault();
+  const form = $("#add-route");
+  const name = form.elements.name.value.trim();
+  const targets = form.elements.targets.value.split(",").map((t) => t.trim()).filter(Boolean).map((t) => {
+    const [provider, ...model] = t.split(":");
+    return model.length ? { provider, model: model.join(":") } : { provider };
+  });
+  try {
+    await api("PUT", `/v1/routes/${encodeURIComponent(name)}`, { targets });
+    form.reset();
+    $("#route-feedback").textContent = `Saved ${name}.`;
+  } catch (error) {
+    $("#route-feedback").textContent = error.message;
   }
 }
 
@@ -516,7 +579,9 @@ async function runPrompt(event) {
   const file = form.elements.file.files[0];
   if (file) content.push(await mediaBlock(file));
   const body = { stream: true, messages: [{ role: "user", content }] };
-  if (form.elements.provider.value) body.provider = form.elements.provider.value;
+  const chosen = form.elements.provider.value;
+  if (chosen.startsWith("route:")) body.route = chosen.slice(6);
+  else if (chosen) body.provider = chosen;
   if (form.elements.reasoning.value) body.reasoning = { effort: form.elements.reasoning.value };
   if (form.elements.json.checked) {
     body.response_format = { type: "json_schema", name: "answer", schema: {
@@ -546,6 +611,9 @@ async function runPrompt(event) {
       }
       else if (data.type === "tool_call_end") output.textContent += `[tool call ${data.name} ${JSON.stringify(data.arguments)}]`;
       else if (data.type === "retry") meta.textContent += ` · retrying`;
+      else if (data.type === "fallback") {
+        meta.textContent = `${data.passed_over.provider} passed over (${data.passed_over.code}) · going on to ${data.provider} · ${data.model}`;
+      }
       else if (data.type === "done") {
         const r = data.result;
         if (r.parsed !== null && r.parsed !== undefined) {
@@ -553,6 +621,7 @@ async function runPrompt(event) {
           parsed.textContent = `parsed: ${JSON.stringify(r.parsed)}`;
         }
         meta.textContent = `${r.provider} · ${r.model} · ${r.auth_mode}${r.fallback_applied ? " (fallback applied)" : ""}`
+          + (r.route ? ` · route ${r.route}${r.fallbacks.length ? ` (passed over ${r.fallbacks.map((f) => f.provider).join(", ")})` : ""}` : "")
           + ` · ${r.usage ? `${r.usage.output_tokens} tokens` : "no token counts reported"}`
           + ` · ${Math.round(r.timings.total_ms)} ms`;
       } else if (data.type === "error") {
@@ -578,6 +647,7 @@ function tick() {
 $("#prompt-form").addEventListener("submit", runPrompt);
 $("#daemon-settings").addEventListener("change", saveDaemonSettings);
 $("#add-provider").addEventListener("submit", addProvider);
+$("#add-route").addEventListener("submit", addRoute);
 setInterval(tick, 1000);
 // A link opened in a tab already showing the page changes only the fragment: no reload.
 window.addEventListener("hashchange", start);
