@@ -137,6 +137,33 @@ def test_providers_are_added_listed_and_removed_with_the_key_from_stdin(demo: Da
     assert "router" not in _cli("providers", "list", env=env).stdout
 
 
+def test_routes_are_set_listed_planned_and_removed(demo: Daemon) -> None:
+    env = {"KATA_PROVIDERS_URL": demo.url, "KATA_PROVIDERS_TOKEN": demo.token}
+    made = _cli("routes", "set", "fast", "openai:gpt-5.4", "anthropic", env=env)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout == "fast: openai (gpt-5.4), then anthropic\n"
+    assert "fast: openai (gpt-5.4), then anthropic" in _cli("routes", "list", env=env).stdout
+    _cli("keys", "set", "openai", env=env, stdin="sk-proj-typed-in-key-0043\n")
+    plan = _cli("routes", "plan", "fast", env=env)
+    assert plan.returncode == 0, plan.stderr
+    assert plan.stdout.splitlines()[:2] == [
+        "fast: next request goes to",
+        "  1. openai (gpt-5.4): serves",
+    ]
+    _cli("keys", "remove", "openai", env=env)
+    planned = json.loads(_cli("routes", "plan", "fast", "--json", env=env).stdout)
+    assert (planned["serves"], planned["targets"][0]["code"]) == (1, "missing_auth")
+    said = _cli("routes", "plan", "fast", env=env).stdout.splitlines()
+    assert said[1].startswith("  1. openai (gpt-5.4): passed over (missing_auth): ")
+    assert said[2].startswith("  2. anthropic (") and said[2].endswith("): serves")  # noqa: PT018
+    bad = _cli("routes", "set", "Bad Name", "openai", env=env)
+    assert bad.returncode != 0
+    assert _cli("routes", "remove", "fast", env=env).returncode == 0
+    gone = _cli("routes", "plan", "fast", env=env)
+    assert gone.returncode == 1
+    assert "fast" in gone.stderr
+
+
 def test_errors_carry_an_action_the_cli_turns_into_a_command(demo: Daemon) -> None:
     env = {"KATA_PROVIDERS_URL": demo.url, "KATA_PROVIDERS_TOKEN": demo.token}
     _cli("keys", "remove", "openai", env=env)

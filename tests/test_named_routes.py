@@ -15,6 +15,7 @@ import pytest
 from adapters.fakes.server import Step
 from contracts.executions import Usage
 from contracts.usage import Price
+from service.process import route_commands
 from service.process.config import DaemonConfig
 from service.usage.prices import priced
 from tests.support import LiveServer, Upstreams, read_sse
@@ -123,6 +124,31 @@ def test_a_paused_target_is_skipped_at_once_not_waited_on(
     assert _posts(fakes.anthropic) == before  # skipped: nothing was sent to it
     assert second["provider"] == "openai"
     assert "paused" in second["fallbacks"][0]["message"]
+
+
+def test_the_plan_shows_where_the_next_request_would_go_and_why(
+    http: httpx.Client, fakes: Upstreams
+) -> None:
+    _route(http)
+    fresh = http.get("/v1/routes/claude-else-gpt/plan").json()
+    assert fresh["serves"] == 0
+    assert [t["serves_now"] for t in fresh["targets"]] == [True, True]
+    assert fresh["targets"][1]["model"] == "gpt-5.4"
+    fakes.anthropic.push(Step(status=429, headers=[("retry-after", "30")], path="/v1/messages"))
+    assert _run(http, route="claude-else-gpt").json()["provider"] == "openai"
+    before = _posts(fakes.anthropic) + _posts(fakes.openai)
+    plan = http.get("/v1/routes/claude-else-gpt/plan").json()
+    assert _posts(fakes.anthropic) + _posts(fakes.openai) == before  # judged, nothing sent
+    paused, serving = plan["targets"]
+    assert (paused["serves_now"], paused["code"]) == (False, "rate_limited")
+    assert 25 < paused["retry_after_s"] <= 30
+    assert (serving["serves_now"], serving["code"], plan["serves"]) == (True, None, 1)
+    said = route_commands.plan_text(plan).splitlines()
+    assert said[1].startswith("  1. anthropic: passed over (rate_limited, for 30 s): ")
+    assert said[2] == "  2. openai (gpt-5.4): serves"
+    # The plan is what the next request does.
+    assert _run(http, route="claude-else-gpt").json()["provider"] == "openai"
+    assert http.get("/v1/routes/no-such-route/plan").status_code == 404
 
 
 def test_never_after_output_and_never_on_a_bad_request(

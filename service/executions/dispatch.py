@@ -15,12 +15,12 @@ from adapters.capabilities import check_request
 from adapters.catalogue import capabilities_of
 from adapters.passthrough import RelayRequest, tags
 from contracts.base import MAX_MODEL_ID, ProviderId
-from contracts.error_body import ErrorDetail, PassedOver
+from contracts.error_body import PassedOver
 from contracts.errors import Cancelled, InvalidRequest, MissingAuth
 from contracts.events import ExecutionFinishedEvent, ProviderErrorEvent, UsageEvent
 from contracts.executions import CancelResult, ExecutionRequest, ExecutionState
 from contracts.models import ModelCapabilities, ModelInfo
-from contracts.routes import Route, RouteTarget
+from contracts.routes import Route, RoutePlan, RouteTarget
 from service.events import EventBus
 from service.executions.daemon_ports import DaemonPorts
 from service.executions.execution import Execution
@@ -30,7 +30,7 @@ from service.executions.passthrough import PassThrough
 from service.executions.ports import Deadlines
 from service.executions.retry import RetryPolicy
 from service.executions.route_book import RouteBook
-from service.executions.targets import RouteTargets
+from service.executions.targets import Bind, RouteTargets, plan_of
 from service.providers.provider_book import ProviderBook
 from service.usage.meter import Meter
 
@@ -89,14 +89,21 @@ class Dispatcher:
         self._running[execution.id] = execution
         return execution
 
-    def _prepare_route(
-        self, route: Route, request: ExecutionRequest, started: float | None
-    ) -> Execution:
+    def plan(self, name: str) -> RoutePlan:
+        """Where the route's next text request would go now, and why not each one before it."""
+        return plan_of(self.routes.get(name), self._binder(None))
+
+    def _binder(self, started: float | None) -> Bind:
         def bind(target: RouteTarget, asked: ExecutionRequest) -> tuple[Binding, ExecutionRequest]:
             provider = self.book.known(target.provider, ("body", "route"))
             return self._target(provider, target.model, asked, started, routed=True)
 
-        targets = RouteTargets(route, request, bind)
+        return bind
+
+    def _prepare_route(
+        self, route: Route, request: ExecutionRequest, started: float | None
+    ) -> Execution:
+        targets = RouteTargets(route, request, self._binder(started))
         passed: list[PassedOver] = []
         first = targets.next(passed)
         if first is None:
@@ -118,16 +125,7 @@ class Dispatcher:
         """`request` bound to `provider` (and the model named, else its default), as its wire
         takes it; raises what blocks it. On a route, a target that cannot serve now (its breaker
         open, its gate paused past the bound) is refused too, so the route moves on at once."""
-        model = named or self.book.default_model(provider)
-        if model is None:
-            raise InvalidRequest(
-                f"{provider.value} has no default model and the request names none.",
-                f"Name a model (`kata-providers models --provider {provider.value}` lists what "
-                "it offers), or set the provider's default model on the status page.",
-                provider=provider,
-                status=422,
-                details=[ErrorDetail(loc=["body", "model"], msg="required here", type="missing")],
-            )
+        model = named or self.book.model_for(provider)
         adapter = self.adapters[provider]
         # What the model takes matters only to a request that asks for more than text.
         info = self._info(provider, model) if request.uses_features else None

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from contracts.error_body import PassedOver
 from contracts.errors import ProviderError
-from contracts.executions import ExecutionRequest
-from contracts.routes import Route, RouteTarget
+from contracts.executions import ExecutionRequest, Message
+from contracts.routes import Route, RoutePlan, RouteTarget, TargetNow
 from service.executions.lifecycle import Binding
 
 # What a target is bound with for this request (the request as its wire takes it), or the error
@@ -43,3 +43,33 @@ class RouteTargets:
                 self.last_error = error
                 passed.append(passed_over(target, error))
         return None
+
+
+# The request a plan judges targets for: text, nothing a model might not take.
+_TEXT = ExecutionRequest(messages=[Message(role="user", content="?")])
+
+
+def plan_of(route: Route, bind: Bind) -> RoutePlan:
+    """Each of `route`'s targets judged now by the same rule a request meets (`bind`), for a
+    text request; nothing is sent. The first that would serve is `serves`."""
+    judged: list[TargetNow] = []
+    serves: int | None = None
+    for n, target in enumerate(route.targets):
+        try:
+            bound, _ = bind(target, _TEXT)
+        except ProviderError as error:
+            judged.append(
+                TargetNow(
+                    provider=target.provider,
+                    model=target.model,
+                    serves_now=False,
+                    code=error.code,
+                    message=error.message,
+                    retry_after_s=error.retry_after_s,
+                )
+            )
+            continue
+        judged.append(TargetNow(provider=target.provider, model=bound.model, serves_now=True))
+        if serves is None:
+            serves = n
+    return RoutePlan(name=route.name, targets=judged, serves=serves)

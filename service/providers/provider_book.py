@@ -19,7 +19,8 @@ from adapters.wire import Wire
 from adapters.wires import Wires
 from contracts.base import BUILT_IN, AuthMode, ProviderId
 from contracts.endpoints import EndpointAuth, EndpointSpec
-from contracts.errors import ProviderError
+from contracts.error_body import ErrorDetail
+from contracts.errors import InvalidRequest, ProviderError
 from contracts.events import ProviderErrorEvent, ProviderStatusEvent, StateEvent
 from contracts.providers import (
     ProviderCapabilities,
@@ -98,6 +99,20 @@ class ProviderBook:
     def default_model(self, provider: ProviderId) -> str | None:
         """The model a request to `provider` that names none gets, if any."""
         return model_default(self.settings, provider)
+
+    def model_for(self, provider: ProviderId) -> str:
+        """`provider`'s default model, for a request that names none; raises if it has none."""
+        model = model_default(self.settings, provider)
+        if model is None:
+            raise InvalidRequest(
+                f"{provider.value} has no default model and the request names none.",
+                f"Name a model (`kata-providers models --provider {provider.value}` lists what "
+                "it offers), or set the provider's default model on the status page.",
+                provider=provider,
+                status=422,
+                details=[ErrorDetail(loc=["body", "model"], msg="required here", type="missing")],
+            )
+        return model
 
     def tracker(self, provider: ProviderId) -> HealthTracker:
         """The health tracker (and breaker) of `provider`."""

@@ -1,5 +1,6 @@
 """The page's routes: made and removed there (the list kept current by the `routes` event), and
-named by the test prompt, which shows the target passed over and the one that served."""
+named by the test prompt, which shows the target passed over and the one that served; each
+route's plan (where its next request would go now) follows the providers' state."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ def test_routes_are_made_named_and_removed_on_the_page(browser: Any, config: Dae
                 expect(page.locator("#route-claude-else-gpt")).to_contain_text(
                     "claude-else-gpt: anthropic, then openai:gpt-5.4"
                 )
+                plan = page.locator('[data-testid="plan-claude-else-gpt"]')
+                expect(plan).to_contain_text("— now anthropic:claude-")
                 fakes.anthropic.push(Step(status=529, body="Overloaded", path="/v1/messages"))
                 page.select_option("#prompt-provider", "route:claude-else-gpt")
                 page.fill("#prompt-text", "through the route")
@@ -44,6 +47,15 @@ def test_routes_are_made_named_and_removed_on_the_page(browser: Any, config: Dae
                 meta = page.locator("#prompt-meta")
                 expect(meta).to_contain_text("route claude-else-gpt (passed over anthropic)")
                 expect(meta).to_contain_text("openai · gpt-5.4")
+                # A pause after a 429 shows on the route's plan: the next request goes on at once.
+                fakes.anthropic.push(
+                    Step(status=429, headers=[("retry-after", "30")], path="/v1/messages")
+                )
+                page.click("#prompt-run")
+                expect(meta).to_contain_text("passed over anthropic")
+                expect(plan).to_contain_text(
+                    "now openai:gpt-5.4; passing over anthropic rate_limited (30 s)"
+                )
                 page.click("#route-claude-else-gpt button")
                 expect(page.locator("#routes-list")).to_contain_text("No routes yet.")
                 assert http.get("/v1/routes").json()["routes"] == []

@@ -215,6 +215,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/routes/{name}/plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where the route's next text request would go now, and why not each target before */
+        get: operations["planRoute"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/usage": {
         parameters: {
             query?: never;
@@ -1634,6 +1651,24 @@ export interface components {
             routes: components["schemas"]["Route"][];
         };
         /**
+         * RoutePlan
+         * @description `GET /v1/routes/{name}/plan`: where the route's next text request would go now, and
+         *     why each target before it would be passed over (the same state gives the same choice).
+         *     A request may still fall through after a target fails, or skip one that cannot take what
+         *     it uses (an image, a thinking budget).
+         */
+        RoutePlan: {
+            /** Name */
+            name: string;
+            /** Targets */
+            targets: components["schemas"]["TargetNow"][];
+            /**
+             * Serves
+             * @description The index of the target that would serve; null when none would.
+             */
+            serves: number | null;
+        };
+        /**
          * RouteSpec
          * @description `PUT /v1/routes/{name}`: the targets, tried in order.
          */
@@ -1659,6 +1694,30 @@ export interface components {
          * @enum {string}
          */
         StopReason: "end_turn" | "max_tokens" | "stop_sequence" | "tool_call" | "refusal" | "other";
+        /**
+         * TargetNow
+         * @description One target as the route would judge it now, for a text request: whether it would be
+         *     tried, and when not, the error that passes it over.
+         */
+        TargetNow: {
+            provider: components["schemas"]["ProviderId"];
+            /**
+             * Model
+             * @description The model it would run (its provider's default).
+             */
+            model: string | null;
+            /** Serves Now */
+            serves_now: boolean;
+            /** @description Why it would be passed over. */
+            code?: components["schemas"]["ErrorCode"] | null;
+            /** Message */
+            message?: string | null;
+            /**
+             * Retry After S
+             * @description When its pause or breaker ends, if that is why.
+             */
+            retry_after_s?: number | null;
+        };
         /**
          * TextBlock
          * @description Plain text.
@@ -4787,6 +4846,109 @@ export interface operations {
             };
             /** @description The data folder cannot be written; the message names the path (unexpected_error). */
             507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    planRoute: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoutePlan"];
+                };
+            };
+            /** @description Malformed request (invalid_request). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The daemon token is missing or wrong (unauthorized). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Origin or peer may not call this daemon (invalid_request). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource or model (invalid_request, model_not_found). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is too large (invalid_request). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not application/json (invalid_request). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Host header is not this daemon's address (invalid_request). */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body does not match the schema (invalid_request). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bug in the daemon (unexpected_error). */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

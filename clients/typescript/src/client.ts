@@ -39,6 +39,8 @@ export type ModelCapabilities = Schemas["ModelCapabilities"];
 export type Route = Schemas["Route"];
 export type RouteSpec = Schemas["RouteSpec"];
 export type RouteList = Schemas["RouteList"];
+export type RoutePlan = Schemas["RoutePlan"];
+export type TargetNow = Schemas["TargetNow"];
 export type PassedOver = Schemas["PassedOver"];
 
 /** Where the daemon listens and the token it wants. */
@@ -144,6 +146,12 @@ export class KataClient {
   /** Store or replace a route: its targets, tried in order. */
   putRoute(name: string, route: RouteSpec, options?: CallOptions): Promise<Route> {
     return this.#json("PUT", `/v1/routes/${encodeURIComponent(name)}`, route, options);
+  }
+
+  /** Where the route's next text request would go now, and why each target before it would
+   * be passed over (its breaker, a pause after a 429, a spent budget, no credential). */
+  planRoute(name: string, options?: CallOptions): Promise<RoutePlan> {
+    return this.#json("GET", `/v1/routes/${encodeURIComponent(name)}/plan`, undefined, options);
   }
 
   /** Forget a route. */

@@ -14,6 +14,8 @@ export {
   type PassedOver,
   type Route,
   type RouteList,
+  type RoutePlan,
+  type TargetNow,
   type RouteSpec,
   type Reasoning,
   type RedactedThinkingBlock,

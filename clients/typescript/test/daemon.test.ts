@@ -146,6 +146,9 @@ describe("a supervised demo daemon", () => {
     });
     const listed = await daemon.client.routes();
     assert.deepEqual(listed.routes.map((route) => route.name), ["claude-else-gpt"]);
+    const plan = await daemon.client.planRoute("claude-else-gpt");
+    assert.equal(plan.serves, 0);
+    assert.deepEqual(plan.targets.map((target) => target.serves_now), [true, true]);
     const events: ExecutionStreamEvent[] = [];
     for await (const event of daemon.client.stream({
       route: "claude-else-gpt",

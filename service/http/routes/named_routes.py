@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from contracts.routes import ROUTE_NAME, Route, RouteList, RouteSpec
+from contracts.routes import ROUTE_NAME, Route, RouteList, RoutePlan, RouteSpec
 from service.http.http_errors import error_responses
 from service.http.routes.deps import RuntimeDep
 from service.http.strict_json import StrictJsonRoute
@@ -26,6 +26,16 @@ async def list_routes(runtime: RuntimeDep) -> RouteList:
 )
 async def get_route(name: Name, runtime: RuntimeDep) -> Route:
     return runtime.dispatcher.routes.get(name)
+
+
+@router.get(
+    "/v1/routes/{name}/plan",
+    name="planRoute",
+    summary="Where the route's next text request would go now, and why not each target before",
+    responses=error_responses(404),
+)
+async def plan_route(name: Name, runtime: RuntimeDep) -> RoutePlan:
+    return runtime.dispatcher.plan(name)
 
 
 @router.put(

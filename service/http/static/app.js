@@ -169,6 +169,7 @@ function onEvent(event) {
     render(event.provider);
     const now = verdict(event.provider).text;
     if (!before || verdict(before).text !== now) log(`${event.provider.display_name}: ${now}`);
+    showPlans();
   } else if (event.type === "provider_added") {
     render(event.provider);
     providerOptions();
@@ -186,6 +187,7 @@ function onEvent(event) {
     onUsageEvent(event);
   } else if (event.type === "provider_error") {
     log(`${event.provider}: ${event.error.message}`);
+    showPlans();
   } else if (event.type === "settings") {
     showSettings(event.settings);
   } else if (event.type === "daemon_error") {
@@ -243,11 +245,36 @@ function showRoutes(routes) {
         $("#route-feedback").textContent = error.message;
       }
     });
-    item.append(text, " ", remove);
+    const plan = Object.assign(document.createElement("span"), { className: "muted plan" });
+    plan.dataset.testid = `plan-${route.name}`;
+    item.append(text, " ", remove, " ", plan);
     list.append(item);
   }
   if (!routes.length) list.append(Object.assign(document.createElement("li"), { className: "muted", textContent: "No routes yet." }));
   providerOptions();
+  showPlans();
+}
+
+// Where each route's next request would go now, and why each target before it is passed over
+// (the daemon's own judgement: GET /v1/routes/{name}/plan). Refreshed when a provider changes.
+let planTimer = null;
+function showPlans() {
+  clearTimeout(planTimer);
+  planTimer = setTimeout(async () => {
+    for (const route of state.routes || []) {
+      const slot = document.querySelector(`[data-testid="plan-${route.name}"]`);
+      if (!slot) continue;
+      try {
+        const plan = await api("GET", `/v1/routes/${encodeURIComponent(route.name)}/plan`);
+        const skipped = plan.targets.filter((t, n) => plan.serves === null || n < plan.serves);
+        const why = skipped.map((t) => `${targetText(t)} ${t.code}${t.retry_after_s ? ` (${Math.ceil(t.retry_after_s)} s)` : ""}`);
+        const serving = plan.serves === null ? "none would serve" : `now ${targetText(plan.targets[plan.serves])}`;
+        slot.textContent = `— ${serving}${why.length ? `; passing over ${why.join(", ")}` : ""}`;
+      } catch (error) {
+        slot.textContent = `— ${error.message}`;
+      }
+    }
+  }, 100);
 }
 
 async function addRoute(event) {
