@@ -7,7 +7,7 @@ TS     := clients/typescript
 EXECUTABLE := dist/kata-providers/kata-providers
 SOURCES := $(shell git ls-files service adapters contracts packaging 2>/dev/null) pyproject.toml
 
-.PHONY: run test test-ts startup-check chaos chaos-short dist demo bench bench-peers soak fuzz fmt openapi lock clean
+.PHONY: run test test-ts startup-check overhead-check chaos chaos-short dist demo bench bench-peers soak fuzz fmt openapi lock clean
 
 # Installs come from the lock files (exact versions, hashes checked); `make lock` refreshes them
 # from pyproject.toml's ranges.
@@ -41,6 +41,7 @@ test: $(VENV)/.installed-dev  ## lint, format check, types, the whole suite, the
 	$(BIN)/pytest
 	$(MAKE) test-ts
 	$(MAKE) startup-check
+	$(MAKE) overhead-check
 	$(MAKE) chaos-short
 
 # The shell's TypeScript client (clients/typescript, its own lock), built with tsc and tested with
@@ -75,6 +76,12 @@ chaos-short: $(VENV)/.installed-dev $(TS)/node_modules/.installed
 # grows by more than 50 % over the one recorded in tests/bench/startup.json.
 startup-check: $(VENV)/.installed-dev $(EXECUTABLE)  ## the start-up regression check (make test runs it)
 	$(BIN)/python -m tests.bench.startup --check --json artifacts/startup.json
+
+# The hot path's cost (tests/bench/overhead_check.py): the added p50 of /v1/executions and the
+# compatible routes, both providers, as a ratio to the naive wrapper's in the same run; fails
+# when a ratio grows by more than 15 % over the one recorded in tests/bench/overhead.json.
+overhead-check: $(VENV)/.installed-dev  ## the hot path's regression check (make test runs it)
+	$(BIN)/python -m tests.bench.overhead_check --check --json artifacts/overhead.json
 
 # A wheel, and a folder that runs the daemon with no Python installed (PyInstaller; rebuilt when
 # the code changes). Ship the folder with the desktop app and spawn dist/kata-providers/kata-providers.

@@ -112,6 +112,9 @@ class Wire:
     # Its rows of the price table: a JSON file in a package (its folder), as (package, file).
     prices: tuple[str, str] | None = None
     preload: tuple[str, ...] = ()  # modules its first request imports (loaded off the loop)
+    # Headers its API requires on every request (name -> the values it takes), stated as
+    # required header parameters of its compatible routes; its SDK always sends them.
+    required_headers: Mapping[str, tuple[str, ...]] | None = None
 
     def format(self, format_id: str) -> WireFormat:
         """One of its formats, by id."""

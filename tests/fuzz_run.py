@@ -42,6 +42,7 @@ def main() -> int:
     seed = args.seed
     while time.monotonic() < end:
         runs = [("tests/test_fuzz.py", mode) for mode in ("positive", "negative")]
+        runs.append(("tests/test_fuzz_http.py", "all"))  # the `st` command line, over HTTP
         runs.append(("tests/test_hostile_fuzz.py", "all"))
         for target, mode in runs:
             env = {

@@ -67,3 +67,15 @@ def test_the_cache_loop_reads_the_spec_from_the_cache_only_when_cached() -> None
     marked = results["anthropic compatible route, marked"]
     assert marked["cache_read"] == on["cache_read"]  # the same cache, marked by the caller
     assert results["anthropic compatible route, unmarked"]["cache_read"] == 0
+
+
+def test_the_overhead_check_fails_only_past_its_allowance() -> None:
+    from tests.bench.overhead_check import GROWTH_ALLOWED, grown
+
+    recorded = {"anthropic": {"ratio_to_naive": {"daemon": 0.5, "compat": 0.4}}}
+    within = {"anthropic": {"ratio_to_naive": {"daemon": 0.5 * GROWTH_ALLOWED, "compat": 0.1}}}
+    past = {"anthropic": {"ratio_to_naive": {"daemon": 0.5 * GROWTH_ALLOWED + 0.01, "compat": 0.4}}}
+    assert grown(within, recorded) == []
+    assert grown(past, recorded) == [
+        f"anthropic daemon: {0.5 * GROWTH_ALLOWED + 0.01} > 0.5 x 1.15"
+    ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,35 +42,10 @@ BASE_URL = f"http://127.0.0.1:{TEST_PORT}"
 PROVIDER_STATUSES = {502, 503, 504}
 FLOAT_BOUNDS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
-# Every check runs. What the document cannot express is declared here, each with its reason:
-# - 502/503/504 are the provider's answers (never a 500 from the daemon);
-# - a schema-valid request may still be refused for what only the provider or the machine knows:
-#   a parameter the chosen provider does not take (422, `unsupported`), no usable credential or
-#   a key the provider refuses (424), an id that names no execution or model (404), a finished
-#   execution (409), a spent budget or a busy provider (429), a usage window that ends before
-#   it starts or a cursor the daemon never gave out (422, naming them);
-# - on the compatible routes the provider judges its own bodies (400, 404, 422), and a missing
-#   or refused credential is the provider's 401 there (so its SDK raises AuthenticationError);
-# - a page link's code works once (401 for any other), and only a page token renews (401 for
-#   the daemon token the fuzzer sends);
-# - the event stream never ends by design: it has its own socket-level tests
-#   (tests/test_events.py), so it is left out here.
-ACCEPTED = ["2xx", "400", "404", "409", "422", "424", "429", "5xx"]
-CHECKS = {
-    "enabled": True,
-    "not_a_server_error": {"expected-statuses": ["2xx", "3xx", "4xx", "502", "503", "504"]},
-    "positive_data_acceptance": {"expected-statuses": ACCEPTED},
-}
-OPERATIONS = [
-    {
-        "include-tag": "compatible",
-        "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "401"]}},
-    },
-    {
-        "include-path-regex": "^/v1/page/session",
-        "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "401"]}},
-    },
-]
+# Every check runs. What the document cannot express is declared in the repository's
+# schemathesis.toml, each with its reason: the one place, read here and by `st run` as a user
+# runs it from the repository.
+DECLARED = tomllib.loads((SPEC.parents[1] / "schemathesis.toml").read_text())
 # Refusals of schema-valid values the daemon makes on purpose (see above), by field; and the
 # parser's rules, which JSON Schema cannot state for free-form JSON (tool arguments, schemas):
 # integers past ±(2^53 - 1), non-finite numbers, lone surrogates, repeated keys.
@@ -98,8 +74,7 @@ schema = schemathesis.openapi.from_path(
     str(SPEC),
     config=SchemathesisConfig.from_dict(
         {
-            "checks": CHECKS,
-            "operations": OPERATIONS,
+            **DECLARED,
             # Told as the document's scheme, so cases that leave the token out stay without it.
             "auth": {"openapi": {"bearerAuth": {"bearer": TEST_TOKEN}}},
             # `make fuzz` runs each mode of a seed in turn (tests/fuzz_run.py says why).

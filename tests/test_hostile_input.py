@@ -25,6 +25,9 @@ COMPAT_POSTS = [
 ]
 
 
+HELLO_ANTHROPIC = [{"role": "user", "content": "hello"}]
+
+
 def _shape(path: str, response: httpx.Response) -> dict[str, Any]:
     body = response.json()
     error_in_routes_shape(path, body)
@@ -347,3 +350,40 @@ def test_the_usage_only_chunk_is_read_then_hidden_across_any_split(size: int) ->
     assert passed == expected
     assert scan.usage.input_tokens == 14
     assert scan.usage.output_tokens == 30
+
+
+def test_a_stray_short_api_key_beside_the_token_is_no_secret(
+    http: httpx.Client, fakes: Upstreams
+) -> None:
+    # Found by Schemathesis over HTTP (seed 8483): `x-api-key: 0` beside the bearer token was
+    # taken for a credential and matched by chance in the forwarded `anthropic-version`.
+    response = http.post(
+        "/anthropic/v1/messages",
+        headers={"x-api-key": "0", "anthropic-version": "2023-06-01"},
+        json={"model": "claude-sonnet-5-5", "max_tokens": 16, "messages": HELLO_ANTHROPIC},
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_a_header_the_wire_requires_is_checked_before_any_slot_or_budget(
+    http: httpx.Client, fakes: Upstreams
+) -> None:
+    # The document states `anthropic-version` as required: the daemon says so itself, in the
+    # wire's shape, before a budget could answer 429 (found by Schemathesis, ST203).
+    spent = http.put("/v1/providers/anthropic/settings", json={"daily_budget_usd": 0})
+    assert spent.status_code == 200, spent.text
+    with_version = http.post(
+        "/anthropic/v1/messages",
+        headers={"anthropic-version": "2023-06-01"},
+        json={"model": "claude-sonnet-5-5", "max_tokens": 16, "messages": HELLO_ANTHROPIC},
+    )
+    assert with_version.status_code == 429, with_version.text  # the budget, with the header
+    before = len(fakes.anthropic.requests)
+    response = http.post(
+        "/anthropic/v1/messages",
+        json={"model": "claude-sonnet-5-5", "max_tokens": 16, "messages": HELLO_ANTHROPIC},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"] == "anthropic-version: header is required"
+    _shape("/anthropic/", response)
+    assert len(fakes.anthropic.requests) == before

@@ -138,10 +138,7 @@ class FakeAnthropic(FakeServer):
         if request.path == "/v1/messages" and request.method == "POST":
             return self._messages(request, step)
         if request.path == "/v1/messages/count_tokens" and request.method == "POST":
-            # One token a word of the messages and system text, as the fake counts input.
-            body = request.json()
-            words = len(json.dumps([body.get("system"), body.get("messages")]).split())
-            return Reply.json(200, {"input_tokens": words})
+            return self._count_tokens(request)
         return error_reply(404, f"Not found: {request.method} {request.path}")
 
     def _check(self, request: FakeRequest) -> Reply | None:
@@ -196,6 +193,26 @@ class FakeAnthropic(FakeServer):
             },
             [("request-id", new_id("req_"))],
         )
+
+    def _count_tokens(self, request: FakeRequest) -> Reply:
+        """One token a word of the messages and system text, as the fake counts input; the
+        body checked as the API checks it (each message an object with a role and content)."""
+        try:
+            body = request.json()
+        except ValueError:
+            return error_reply(400, "There was an error parsing the body of your request.")
+        messages = body.get("messages") if isinstance(body, dict) else None
+        if not isinstance(messages, list) or not messages:
+            return error_reply(400, "messages: Field required")
+        for n, message in enumerate(messages):
+            if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+                return error_reply(400, f"messages.{n}: Input should be a valid message")
+            if not isinstance(message.get("content"), str | list):
+                return error_reply(400, f"messages.{n}.content: Field required")
+        if body.get("model") not in {m["id"] for m in self.models}:
+            return error_reply(404, f"model: {body.get('model')}")
+        words = len(json.dumps([body.get("system"), messages]).split())
+        return Reply.json(200, {"input_tokens": words})
 
     def _messages(self, request: FakeRequest, step: Step | None) -> Reply:
         try:

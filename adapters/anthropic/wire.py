@@ -32,7 +32,8 @@ ROUTES = (
             "required": ["model", "max_tokens", "messages"],
             "properties": {
                 "model": _MODEL,
-                "max_tokens": {"type": "integer", "minimum": 1},
+                # At most what a double holds exactly: the daemon parses JSON as I-JSON.
+                "max_tokens": {"type": "integer", "minimum": 1, "maximum": 2**53 - 1},
                 "messages": _MESSAGES,
                 "stream": {"type": "boolean"},
             },
@@ -99,6 +100,7 @@ WIRE = Wire(
     formats=(WireFormat("anthropic-messages", "Anthropic Messages", MESSAGES),),
     key_header="x-api-key",
     token_header="x-api-key",
+    required_headers={"anthropic-version": ("2023-06-01", "2023-01-01")},
     routes=ROUTES,
     errors=ErrorShape("AnthropicError", ERROR_SCHEMA, error_body),
     adapter=adapter,

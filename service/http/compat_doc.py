@@ -156,6 +156,16 @@ def _wire_paths(
                     "schema": MODEL_ID_PARAMETER,
                 }
             )
+        for header, values in (wire.required_headers or {}).items():
+            parameters.append(
+                {
+                    "name": header,
+                    "in": "header",
+                    "required": True,
+                    "description": f"Required by the {name} API (its SDK sends it).",
+                    "schema": {"type": "string", "enum": list(values)},
+                }
+            )
         if parameters:
             operation["parameters"] = parameters
         paths.setdefault(prefix + upstream, {})[method.lower()] = operation

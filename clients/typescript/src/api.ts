@@ -5439,7 +5439,10 @@ export interface operations {
     anthropicCompatPostVMessages: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description Required by the Anthropic API (its SDK sends it). */
+                "anthropic-version": "2023-06-01" | "2023-01-01";
+            };
             path?: never;
             cookie?: never;
         };
@@ -5600,7 +5603,10 @@ export interface operations {
     anthropicCompatPostVMessagesCountTokens: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description Required by the Anthropic API (its SDK sends it). */
+                "anthropic-version": "2023-06-01" | "2023-01-01";
+            };
             path?: never;
             cookie?: never;
         };
@@ -5723,7 +5729,10 @@ export interface operations {
     anthropicCompatGetVModels: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description Required by the Anthropic API (its SDK sends it). */
+                "anthropic-version": "2023-06-01" | "2023-01-01";
+            };
             path?: never;
             cookie?: never;
         };
@@ -5815,7 +5824,10 @@ export interface operations {
     anthropicCompatGetVModelsModelId: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description Required by the Anthropic API (its SDK sends it). */
+                "anthropic-version": "2023-06-01" | "2023-01-01";
+            };
             path: {
                 model_id: string;
             };
@@ -6415,7 +6427,10 @@ export interface operations {
     byIdanthropicCompatPostVMessages: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description Required by the Anthropic API (its SDK sends it). */
+                "anthropic-version": "2023-06-01" | "2023-01-01";
+            };
             path: {
                 /** @description Any provider the daemon knows: a built-in one or one a user added. */
                 provider: components["schemas"]["ProviderId"];
@@ -6579,7 +6594,10 @@ export interface operations {
     byIdanthropicCompatPostVMessagesCountTokens: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description Required by the Anthropic API (its SDK sends it). */
+                "anthropic-version": "2023-06-01" | "2023-01-01";
+            };
             path: {
                 /** @description Any provider the daemon knows: a built-in one or one a user added. */
                 provider: components["schemas"]["ProviderId"];
@@ -6705,7 +6723,10 @@ export interface operations {
     byIdanthropicCompatGetVModels: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description Required by the Anthropic API (its SDK sends it). */
+                "anthropic-version": "2023-06-01" | "2023-01-01";
+            };
             path: {
                 /** @description Any provider the daemon knows: a built-in one or one a user added. */
                 provider: components["schemas"]["ProviderId"];
@@ -6800,7 +6821,10 @@ export interface operations {
     byIdanthropicCompatGetVModelsModelId: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description Required by the Anthropic API (its SDK sends it). */
+                "anthropic-version": "2023-06-01" | "2023-01-01";
+            };
             path: {
                 /** @description Any provider the daemon knows: a built-in one or one a user added. */
                 provider: components["schemas"]["ProviderId"];

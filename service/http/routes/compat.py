@@ -80,16 +80,21 @@ async def _body(raw: bytes) -> dict[str, Any]:
     return value
 
 
+MIN_SECRET = 16
+
+
 def _keep_the_token_here(request: Request, upstream: RelayRequest, wire: Wire) -> None:
     """The daemon token (and whatever credential authenticated this request) never leaves the
     machine: it goes in the API-key header, which is never forwarded; found anywhere else that
     would go upstream (the query under any name, a header, the body), the request is refused."""
     secrets = {request.app.state.policy.token}
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and presented.strip():
+    # A value too short to be a credential is not one of ours (the edge authenticated the
+    # request by another), and would match by chance (an `x-api-key: 0` beside the token).
+    if scheme.lower() == "bearer" and len(presented.strip()) >= MIN_SECRET:
         secrets.add(presented.strip().encode())
     for header in {"x-api-key", wire.token_header or "x-api-key"}:
-        if api_key := request.headers.get(header, "").strip():
+        if len(api_key := request.headers.get(header, "").strip()) >= MIN_SECRET:
             secrets.add(api_key.encode())  # how the Anthropic SDK sends it, or the wire's
     query = upstream.query
     places = {
@@ -102,6 +107,19 @@ def _keep_the_token_here(request: Request, upstream: RelayRequest, wire: Wire) -
             raise InvalidRequest(
                 f"The daemon's token is in {where}; it is never sent to the provider.",
                 "Send the token only as the API key (Authorization or x-api-key), nowhere else.",
+            )
+
+
+def _required_headers(request: Request, wire: Wire) -> None:
+    """A header the wire's API requires on every request (its SDK always sends it) is checked
+    here, before a slot or a budget is taken, as the document states; its value is the
+    provider's to judge."""
+    for header in wire.required_headers or {}:
+        if not request.headers.get(header):
+            raise InvalidRequest(
+                f"{header}: header is required",
+                f"Send {header} as {wire.display_name}'s SDK does (the OpenAPI document lists "
+                "the values).",
             )
 
 
@@ -125,6 +143,7 @@ async def relay(request: Request, served: Served) -> Response:
             raw if request.method == "POST" else None,
         )
         _keep_the_token_here(request, upstream, wire)
+        _required_headers(request, wire)
         await runtime.ready()
         prepared = runtime.dispatcher.prepare_passthrough(
             provider,
