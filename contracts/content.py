@@ -60,7 +60,8 @@ class UrlSource(Block):
     """Media the provider fetches itself."""
 
     type: Literal["url"] = "url"
-    url: str = Field(max_length=MAX_URL, pattern=r"^https?://[^\s]+$")
+    # U+0085 named too: Python's `\s` holds it, ECMA's (and some generators') does not.
+    url: str = Field(max_length=MAX_URL, pattern=r"^https?://[^\s\x85]+$")
 
 
 class ImageData(Block):

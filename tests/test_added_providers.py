@@ -416,3 +416,18 @@ async def test_a_self_signed_endpoint_is_reached_only_with_the_explicit_opt_in(
         assert "kata-providers providers list" in unreachable.json()["remediation"]
     finally:
         await runner.cleanup()
+
+
+async def test_a_provider_added_without_a_default_model_needs_one_named(
+    client: httpx.AsyncClient,
+) -> None:
+    # Found by `make fuzz` (seed 77, and 42 before it): the refusal is the provider's state,
+    # not the request's shape, so it says so in its own detail type.
+    body = {"id": "bare", "display_name": "Bare", "wire": "openai-chat", "auth": "none"}
+    added = await client.post("/v1/providers", json={**body, "base_url": "http://127.0.0.1:9/v1"})
+    assert added.status_code == 201, added.text
+    refused = await client.post("/v1/executions", json=_ask("x", "bare"))
+    assert refused.status_code == 422
+    detail = refused.json()["details"][0]
+    assert (detail["loc"], detail["type"]) == (["body", "model"], "no_default_model")
+    assert "bare has no default model" in refused.json()["message"]

@@ -131,6 +131,9 @@ def valid_data_accepted(ctx: Any, response: Any, case: Any) -> bool | None:
             # "unknown_route": a name of the right shape naming no route the daemon has (as
             # "unknown_provider", for a request's route or an agent's).
             "unknown_route",
+            # "no_default_model": a provider added without a default model, asked with none
+            # (the provider's state, not the request's shape).
+            "no_default_model",
         }
         for detail in details:
             assert (

@@ -102,17 +102,16 @@ class ProviderBook:
 
     def model_for(self, provider: ProviderId) -> str:
         """`provider`'s default model, for a request that names none; raises if it has none."""
-        model = model_default(self.settings, provider)
-        if model is None:
-            raise InvalidRequest(
-                f"{provider.value} has no default model and the request names none.",
-                f"Name a model (`kata-providers models --provider {provider.value}` lists what "
-                "it offers), or set the provider's default model on the status page.",
-                provider=provider,
-                status=422,
-                details=[ErrorDetail(loc=["body", "model"], msg="required here", type="missing")],
-            )
-        return model
+        if (model := model_default(self.settings, provider)) is not None:
+            return model
+        raise InvalidRequest(
+            f"{provider.value} has no default model and the request names none.",
+            f"Name a model (`kata-providers models --provider {provider.value}` lists what it "
+            "offers), or set the provider's default model on the status page.",
+            provider=provider,
+            status=422,
+            details=[ErrorDetail(loc=["body", "model"], msg="required", type="no_default_model")],
+        )
 
     def tracker(self, provider: ProviderId) -> HealthTracker:
         """The health tracker (and breaker) of `provider`."""
