@@ -143,14 +143,15 @@ def test_routes_are_set_listed_planned_and_removed(demo: Daemon) -> None:
     assert made.returncode == 0, made.stderr
     assert made.stdout == "fast: openai (gpt-5.4), then anthropic\n"
     assert "fast: openai (gpt-5.4), then anthropic" in _cli("routes", "list", env=env).stdout
-    _cli("keys", "set", "openai", env=env, stdin="sk-proj-typed-in-key-0043\n")
+    keyed = _cli("keys", "set", "openai", env=env, stdin="sk-proj-typed-in-key-0043\n")
+    assert keyed.returncode == 0, keyed.stderr
     plan = _cli("routes", "plan", "fast", env=env)
     assert plan.returncode == 0, plan.stderr
     assert plan.stdout.splitlines()[:2] == [
         "fast: next request goes to",
         "  1. openai (gpt-5.4): serves",
     ]
-    _cli("keys", "remove", "openai", env=env)
+    assert _cli("keys", "remove", "openai", env=env).returncode == 0
     planned = json.loads(_cli("routes", "plan", "fast", "--json", env=env).stdout)
     assert (planned["serves"], planned["targets"][0]["code"]) == (1, "missing_auth")
     said = _cli("routes", "plan", "fast", env=env).stdout.splitlines()

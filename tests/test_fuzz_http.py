@@ -9,6 +9,7 @@ more seeds (KATA_FUZZ_SEED, KATA_FUZZ_EXAMPLES)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,7 +22,8 @@ import pytest
 from tests.support import ANTHROPIC_KEY, OPENAI_KEY, Daemon, spawn_daemon, upstreams
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = int(os.environ.get("KATA_FUZZ_SEED", "4242")) + 4241
+# Offset from the seed tests/test_fuzz.py takes, so the two never run the same one.
+SEED = int(os.environ.get("KATA_FUZZ_SEED", "1")) + 8482
 EXAMPLES = os.environ.get("KATA_FUZZ_EXAMPLES", "8")
 
 
@@ -73,8 +75,9 @@ def test_schemathesis_cli_finds_nothing_over_http_on_the_served_document(
         text=True,
         timeout=840,
         check=False,
-        env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
     )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-20000:]
-    assert "No issues found" in output or " passed" in output, output[-3000:]
+    cases = re.search(r"(\d+) generated, (\d+) passed", output)
+    assert cases is not None, output[-3000:]
+    assert int(cases[1]) == int(cases[2]) > 500, cases[0]  # every case ran, and passed

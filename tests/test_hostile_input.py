@@ -365,6 +365,24 @@ def test_a_stray_short_api_key_beside_the_token_is_no_secret(
     assert response.status_code == 200, response.text
 
 
+def test_a_page_token_that_authenticated_never_goes_upstream_either(
+    daemon: LiveServer, http: httpx.Client, fakes: Upstreams
+) -> None:
+    # The credential the edge accepted is a secret wherever else it appears, as the daemon
+    # token is: here a page token, as the bearer and again in the query.
+    page = http.post("/v1/page/session", json={"code": daemon.config.token}).json()["token"]
+    before = len(fakes.openai.requests)
+    response = http.post(
+        "/openai/v1/responses",
+        params={"trace": page},
+        headers={"Authorization": f"Bearer {page}"},
+        json={"model": "gpt-5.5", "input": "hi"},
+    )
+    assert response.status_code == 400, response.text
+    assert "never sent to the provider" in response.json()["error"]["message"]
+    assert len(fakes.openai.requests) == before
+
+
 def test_a_header_the_wire_requires_is_checked_before_any_slot_or_budget(
     http: httpx.Client, fakes: Upstreams
 ) -> None:

@@ -270,7 +270,18 @@ def account_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_api_version_is_the_installed_sdks() -> None:
     from anthropic._constants import ANTHROPIC_API_VERSION
 
-    assert anthropic_api.API_VERSION == ANTHROPIC_API_VERSION
+    from adapters.anthropic.versions import API_VERSION, API_VERSIONS
+
+    assert API_VERSION == ANTHROPIC_API_VERSION
+    # The one the SDK sends is one the document states and the fake takes.
+    spec = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
+    document = json.loads(spec.read_text())
+    stated = {
+        parameter["name"]: parameter["schema"]["enum"]
+        for parameter in document["paths"]["/anthropic/v1/messages"]["post"]["parameters"]
+    }
+    assert stated["anthropic-version"][0] == ANTHROPIC_API_VERSION
+    assert stated["anthropic-version"] == list(API_VERSIONS)
 
 
 def test_every_shape_is_sent_somewhere() -> None:

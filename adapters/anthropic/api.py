@@ -12,6 +12,7 @@ from typing import Any
 
 from adapters.anthropic.bearer import Bearer, auth_headers
 from adapters.anthropic.errors import PROVIDER, error_detail
+from adapters.anthropic.versions import API_VERSION
 from adapters.errors import from_answer
 from adapters.pool import UpstreamRequest, key_headers
 from contracts.base import ProviderId
@@ -19,8 +20,6 @@ from contracts.errors import ProviderError
 from contracts.models import ModelCapabilities, ModelInfo
 from contracts.options import ReasoningEffort
 
-# The API version the installed SDK sends (anthropic._constants.ANTHROPIC_API_VERSION).
-API_VERSION = "2026-10-21"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 PAGE = 1000
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from adapters.anthropic.fake_replies import THOUGHT, Extras, event_stream, message_body, plan_of
 from adapters.anthropic.fake_rules import redacted, refused
+from adapters.anthropic.versions import API_VERSIONS
 from adapters.catalogue import catalogue
 from adapters.fakes.behaviour import Plan
 from adapters.fakes.prompt_cache import PromptCache
@@ -19,7 +20,7 @@ from adapters.fakes.sse import SSE_HEADERS, event, new_id
 from adapters.json_schema import example
 from contracts.base import ProviderId
 
-VERSIONS = frozenset({"2023-01-01", "2023-06-01", "2026-10-21"})
+VERSIONS = frozenset(API_VERSIONS)
 OAUTH_BETA = "oauth-2025-04-20"
 ERROR_TYPES = {
     400: "invalid_request_error",

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.anthropic.body import MESSAGES
 from adapters.anthropic.passthrough import error_body
+from adapters.anthropic.versions import API_VERSIONS
 from adapters.wire import (
     AdapterOptions,
     CompatRoute,
@@ -100,7 +101,7 @@ WIRE = Wire(
     formats=(WireFormat("anthropic-messages", "Anthropic Messages", MESSAGES),),
     key_header="x-api-key",
     token_header="x-api-key",
-    required_headers={"anthropic-version": ("2023-06-01", "2023-01-01")},
+    required_headers={"anthropic-version": API_VERSIONS},
     routes=ROUTES,
     errors=ErrorShape("AnthropicError", ERROR_SCHEMA, error_body),
     adapter=adapter,

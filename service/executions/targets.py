@@ -58,16 +58,8 @@ def plan_of(route: Route, bind: Bind) -> RoutePlan:
         try:
             bound, _ = bind(target, _TEXT)
         except ProviderError as error:
-            judged.append(
-                TargetNow(
-                    provider=target.provider,
-                    model=target.model,
-                    serves_now=False,
-                    code=error.code,
-                    message=error.message,
-                    retry_after_s=error.retry_after_s,
-                )
-            )
+            said = passed_over(target, error).model_dump()  # as a request would record it
+            judged.append(TargetNow(**said, serves_now=False, retry_after_s=error.retry_after_s))
             continue
         judged.append(TargetNow(provider=target.provider, model=bound.model, serves_now=True))
         if serves is None:

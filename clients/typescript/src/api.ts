@@ -5441,7 +5441,7 @@ export interface operations {
             query?: never;
             header: {
                 /** @description Required by the Anthropic API (its SDK sends it). */
-                "anthropic-version": "2023-06-01" | "2023-01-01";
+                "anthropic-version": "2026-10-21" | "2023-06-01" | "2023-01-01";
             };
             path?: never;
             cookie?: never;
@@ -5605,7 +5605,7 @@ export interface operations {
             query?: never;
             header: {
                 /** @description Required by the Anthropic API (its SDK sends it). */
-                "anthropic-version": "2023-06-01" | "2023-01-01";
+                "anthropic-version": "2026-10-21" | "2023-06-01" | "2023-01-01";
             };
             path?: never;
             cookie?: never;
@@ -5731,7 +5731,7 @@ export interface operations {
             query?: never;
             header: {
                 /** @description Required by the Anthropic API (its SDK sends it). */
-                "anthropic-version": "2023-06-01" | "2023-01-01";
+                "anthropic-version": "2026-10-21" | "2023-06-01" | "2023-01-01";
             };
             path?: never;
             cookie?: never;
@@ -5826,7 +5826,7 @@ export interface operations {
             query?: never;
             header: {
                 /** @description Required by the Anthropic API (its SDK sends it). */
-                "anthropic-version": "2023-06-01" | "2023-01-01";
+                "anthropic-version": "2026-10-21" | "2023-06-01" | "2023-01-01";
             };
             path: {
                 model_id: string;
@@ -6429,7 +6429,7 @@ export interface operations {
             query?: never;
             header: {
                 /** @description Required by the Anthropic API (its SDK sends it). */
-                "anthropic-version": "2023-06-01" | "2023-01-01";
+                "anthropic-version": "2026-10-21" | "2023-06-01" | "2023-01-01";
             };
             path: {
                 /** @description Any provider the daemon knows: a built-in one or one a user added. */
@@ -6596,7 +6596,7 @@ export interface operations {
             query?: never;
             header: {
                 /** @description Required by the Anthropic API (its SDK sends it). */
-                "anthropic-version": "2023-06-01" | "2023-01-01";
+                "anthropic-version": "2026-10-21" | "2023-06-01" | "2023-01-01";
             };
             path: {
                 /** @description Any provider the daemon knows: a built-in one or one a user added. */
@@ -6725,7 +6725,7 @@ export interface operations {
             query?: never;
             header: {
                 /** @description Required by the Anthropic API (its SDK sends it). */
-                "anthropic-version": "2023-06-01" | "2023-01-01";
+                "anthropic-version": "2026-10-21" | "2023-06-01" | "2023-01-01";
             };
             path: {
                 /** @description Any provider the daemon knows: a built-in one or one a user added. */
@@ -6823,7 +6823,7 @@ export interface operations {
             query?: never;
             header: {
                 /** @description Required by the Anthropic API (its SDK sends it). */
-                "anthropic-version": "2023-06-01" | "2023-01-01";
+                "anthropic-version": "2026-10-21" | "2023-06-01" | "2023-01-01";
             };
             path: {
                 /** @description Any provider the daemon knows: a built-in one or one a user added. */

@@ -80,22 +80,18 @@ async def _body(raw: bytes) -> dict[str, Any]:
     return value
 
 
-MIN_SECRET = 16
-
-
-def _keep_the_token_here(request: Request, upstream: RelayRequest, wire: Wire) -> None:
+def _keep_the_token_here(request: Request, upstream: RelayRequest) -> None:
     """The daemon token (and whatever credential authenticated this request) never leaves the
     machine: it goes in the API-key header, which is never forwarded; found anywhere else that
-    would go upstream (the query under any name, a header, the body), the request is refused."""
+    would go upstream (the query under any name, a header, the body), the request is refused.
+    What authenticates is the edge's to say (service/http/edge/token.py): the daemon token, as
+    a bearer or in the wire's key header, or a live page token as a bearer; any other value in
+    those headers is no credential of ours (an `x-api-key: 0` beside the bearer token)."""
     secrets = {request.app.state.policy.token}
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    # A value too short to be a credential is not one of ours (the edge authenticated the
-    # request by another), and would match by chance (an `x-api-key: 0` beside the token).
-    if scheme.lower() == "bearer" and len(presented.strip()) >= MIN_SECRET:
-        secrets.add(presented.strip().encode())
-    for header in {"x-api-key", wire.token_header or "x-api-key"}:
-        if len(api_key := request.headers.get(header, "").strip()) >= MIN_SECRET:
-            secrets.add(api_key.encode())  # how the Anthropic SDK sends it, or the wire's
+    page_token = presented.strip().encode()
+    if scheme.lower() == "bearer" and request.app.state.page_sessions.valid(page_token):
+        secrets.add(page_token)
     query = upstream.query
     places = {
         "the query string": f"{query}\n{unquote_plus(query)}".encode(),
@@ -142,7 +138,7 @@ async def relay(request: Request, served: Served) -> Response:
             forwarded(request.headers.items(), (wire.key_header, wire.token_header)),
             raw if request.method == "POST" else None,
         )
-        _keep_the_token_here(request, upstream, wire)
+        _keep_the_token_here(request, upstream)
         _required_headers(request, wire)
         await runtime.ready()
         prepared = runtime.dispatcher.prepare_passthrough(
