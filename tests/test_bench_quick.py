@@ -79,3 +79,20 @@ def test_the_overhead_check_fails_only_past_its_allowance() -> None:
     assert grown(past, recorded) == [
         f"anthropic daemon: {0.5 * GROWTH_ALLOWED + 0.01} > 0.5 x 1.15"
     ]
+
+
+def test_the_startup_check_fails_only_when_both_runs_are_past_the_allowance() -> None:
+    from tests.bench.startup import GROWTH_ALLOWED, check, fastest_of
+
+    recorded = {"arms": {"source": {"demo": {"best_first_ratio": 20.0}}}}
+    limit = 20.0 * GROWTH_ALLOWED
+
+    def run(ratio: float) -> dict[str, object]:
+        return {"arms": {"source": {"demo": {"best_first_ratio": ratio, "first_ms": 1.0}}}}
+
+    assert check(run(limit), recorded) == []
+    assert len(check(run(limit + 1), recorded)) == 1
+    # a slow first run that the second does not repeat passes; both slow fails
+    assert check(fastest_of(run(limit + 5), run(limit - 1)), recorded) == []
+    assert len(check(fastest_of(run(limit + 5), run(limit + 2)), recorded)) == 1
+    assert fastest_of(run(limit + 5), run(limit + 2))["arms"]["source"]["demo"]["first_ms"] == 1.0
