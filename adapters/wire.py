@@ -40,6 +40,8 @@ class CompatRoute:
     # What the provider requires of a POST body (JSON Schema `required` and `properties`);
     # the provider judges the rest.
     body: Mapping[str, Any] | None = None
+    # A body the provider takes, but for its `model` (the document adds the default model).
+    example: Mapping[str, Any] | None = None
 
     @cached_property
     def pattern(self) -> re.Pattern[str]:

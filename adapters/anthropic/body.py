@@ -47,6 +47,7 @@ MESSAGES = CapabilityTable(
 )
 # The ids Messages takes for a tool use (others are mapped: `adapters.handoff.call_id`).
 TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+ROLES = ("user", "assistant")  # the roles a message may have
 EFFORT = {"minimal": "low"}  # Anthropic has no `minimal`; `none` turns thinking off
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from adapters.anthropic.fake_replies import THOUGHT, Extras, event_stream, message_body, plan_of
 from adapters.anthropic.fake_rules import redacted, refused
+from adapters.anthropic.fake_shape import malformed
 from adapters.anthropic.versions import API_VERSIONS
 from adapters.catalogue import catalogue
 from adapters.fakes.behaviour import Plan
@@ -202,15 +203,11 @@ class FakeAnthropic(FakeServer):
             body = request.json()
         except ValueError:
             return error_reply(400, "There was an error parsing the body of your request.")
-        messages = body.get("messages") if isinstance(body, dict) else None
-        if not isinstance(messages, list) or not messages:
-            return error_reply(400, "messages: Field required")
-        for n, message in enumerate(messages):
-            if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-                return error_reply(400, f"messages.{n}: Input should be a valid message")
-            if not isinstance(message.get("content"), str | list):
-                return error_reply(400, f"messages.{n}.content: Field required")
-        if body.get("model") not in {m["id"] for m in self.models}:
+        problem = malformed(body, max_tokens=False)
+        if problem is not None:
+            return error_reply(400, problem)
+        messages = body["messages"]
+        if body["model"] not in {m["id"] for m in self.models}:
             return error_reply(404, f"model: {body.get('model')}")
         words = len(json.dumps([body.get("system"), messages]).split())
         return Reply.json(200, {"input_tokens": words})
@@ -220,11 +217,10 @@ class FakeAnthropic(FakeServer):
             body = request.json()
         except ValueError:
             return error_reply(400, "There was an error parsing the body of your request.")
-        if not isinstance(body, dict) or not body.get("messages") or "max_tokens" not in body:
-            return error_reply(
-                400, "messages: Field required" if isinstance(body, dict) else "Invalid body"
-            )
-        model = body.get("model", "")
+        problem = malformed(body, max_tokens=True)
+        if problem is not None:
+            return error_reply(400, problem)
+        model = body["model"]
         if model not in {m["id"] for m in self.models}:
             return error_reply(404, f"model: {model}")
         if step is not None and step.replay is not None:

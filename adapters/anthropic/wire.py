@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from adapters.anthropic.body import MESSAGES
+from adapters.anthropic.body import MESSAGES, ROLES
 from adapters.anthropic.passthrough import error_body
 from adapters.anthropic.versions import API_VERSIONS
 from adapters.wire import (
@@ -22,7 +22,33 @@ if TYPE_CHECKING:
 
 
 _MODEL = {"type": "string", "minLength": 1, "maxLength": 256}
-_MESSAGES = {"type": "array", "minItems": 1, "items": {"type": "object"}}
+# Each message as the API validates it (adapters/anthropic/fake_shape.py checks the same): a
+# role, and content that is text or a list of typed blocks (the block types are the API's).
+_MESSAGES = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "required": ["role", "content"],
+        "properties": {
+            "role": {"type": "string", "enum": list(ROLES)},
+            "content": {
+                "oneOf": [
+                    {"type": "string"},
+                    {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["type"],
+                            "properties": {"type": {"type": "string"}},
+                        },
+                    },
+                ]
+            },
+        },
+    },
+}
+_HELLO = {"role": "user", "content": "Hello"}
 # What the API requires of each body (from its reference); everything else passes as sent.
 ROUTES = (
     CompatRoute(
@@ -39,6 +65,7 @@ ROUTES = (
                 "stream": {"type": "boolean"},
             },
         },
+        example={"max_tokens": 1024, "messages": [_HELLO]},
     ),
     CompatRoute(
         "POST",
@@ -48,6 +75,7 @@ ROUTES = (
             "required": ["model", "messages"],
             "properties": {"model": _MODEL, "messages": _MESSAGES},
         },
+        example={"messages": [_HELLO]},
     ),
     CompatRoute("GET", "/v1/models", billable=False),
     CompatRoute("GET", "/v1/models/{model_id}", billable=False),

@@ -41,6 +41,8 @@ from contracts.stream import (
 )
 
 # What `chat_params` carries of the neutral request, by SDK parameter (the wire's table).
+# The roles a chat message may have, in the order the API's errors list them.
+CHAT_ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 CHAT = CapabilityTable(
     sdk_method="chat.completions.create",
     parameters={

@@ -21,6 +21,7 @@ from adapters.openai.fake_replies import (
     responses_stream,
 )
 from adapters.openai.fake_rules import encrypted, refused
+from adapters.openai.fake_shape import malformed
 from contracts.base import ProviderId
 
 ERROR_TYPES = {
@@ -114,6 +115,9 @@ class FakeOpenAI(FakeServer):
                 return error_reply(400, "We could not parse the JSON body of your request.")
             if not isinstance(body, dict):
                 return error_reply(400, "Invalid body.")
+            malformed_body = malformed(body, path == "/chat/completions")
+            if malformed_body is not None:
+                return error_reply(400, *malformed_body)
             if codex:
                 problem = _codex_rules(body)
                 if problem is not None:

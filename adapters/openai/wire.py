@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from adapters.openai.chat import CHAT
+from adapters.openai.chat import CHAT, CHAT_ROLES
 from adapters.openai.passthrough import error_body
 from adapters.openai.responses import RESPONSES
 from adapters.wire import (
@@ -27,7 +27,17 @@ WIRE_API_ENV = "KATA_PROVIDERS_OPENAI_WIRE_API"
 CODEX_BASE_URL_ENV = "KATA_PROVIDERS_CODEX_BASE_URL"
 
 _MODEL = {"type": "string", "minLength": 1, "maxLength": 256}
-_MESSAGES = {"type": "array", "minItems": 1, "items": {"type": "object"}}
+# Each chat message as the API validates it (adapters/openai/fake_shape.py checks the same):
+# an object with one of the API's roles; what else it holds depends on the role.
+_MESSAGES = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "required": ["role"],
+        "properties": {"role": {"type": "string", "enum": list(CHAT_ROLES)}},
+    },
+}
 # What the API requires of each body (from its reference); everything else passes as sent.
 ROUTES = (
     CompatRoute(
@@ -42,6 +52,7 @@ ROUTES = (
                 "stream": {"type": "boolean"},
             },
         },
+        example={"input": "Hello"},
     ),
     CompatRoute(
         "POST",
@@ -51,6 +62,7 @@ ROUTES = (
             "required": ["model", "messages"],
             "properties": {"model": _MODEL, "messages": _MESSAGES, "stream": {"type": "boolean"}},
         },
+        example={"messages": [{"role": "user", "content": "Hello"}]},
     ),
     CompatRoute("GET", "/models", billable=False),
     CompatRoute("GET", "/models/{model_id}", billable=False),

@@ -5,6 +5,7 @@ the statuses the daemon itself answers, in the provider's error shape."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from adapters.specs import SPECS
@@ -84,30 +85,61 @@ PROVIDER_PARAMETER = {
 }
 
 
+def _provider_parameter(example: _Example | None) -> dict[str, Any]:
+    if example is None:
+        return PROVIDER_PARAMETER
+    return {**PROVIDER_PARAMETER, "example": example.provider}
+
+
+def _body_example(body: Any, example: _Example | None) -> dict[str, Any]:
+    if body is None or example is None:
+        return {}
+    return {"example": {"model": example.model, **body}}
+
+
 def openapi_paths(wires: Wires) -> dict[str, Any]:
     """The compatible routes' path items: each built-in provider's prefix, and every provider's
     routes by id (`/providers/{provider}`, the routes of the wire it speaks)."""
     paths: dict[str, Any] = {}
     for spec in SPECS.values():
         wire = wires.get(spec.wire)
-        _wire_paths(paths, wire, spec.id.value, spec.compat_prefix, spec.display_name, _ref(wire))
+        _wire_paths(
+            paths,
+            wire,
+            (spec.id.value, spec.compat_prefix, spec.display_name),
+            _ref(wire),
+            _Example(spec.id.value, spec.default_model),
+        )
     listed = documented(wires)
     # Under `/providers/{provider}`, the shape of the wire that provider speaks (an id no
     # provider has, or a route its wire does not have, is answered in OpenAI's).
     either = {"anyOf": [_ref(wire) for wire in listed]}
+    speakers = {spec.wire: spec for spec in reversed(SPECS.values())}
     for wire in listed:
-        _wire_paths(paths, wire, wire.id, f"{BY_ID}{{provider}}", wire.display_name, either)
+        speaker = speakers.get(wire.id)
+        example = None if speaker is None else _Example(speaker.id.value, speaker.default_model)
+        named = (wire.id, f"{BY_ID}{{provider}}", wire.display_name)
+        _wire_paths(paths, wire, named, either, example)
     return paths
+
+
+@dataclass(frozen=True)
+class _Example:
+    """What the document's examples name: a built-in provider and its default model (so that
+    an example sent as it stands is answered, by the provider and by Schemathesis's runs)."""
+
+    provider: str
+    model: str
 
 
 def _wire_paths(
     paths: dict[str, Any],
     wire: Wire,
-    named: str,
-    prefix: str,
-    name: str,
+    names: tuple[str, str, str],
     error: dict[str, Any],
+    example: _Example | None,
 ) -> None:
+    named, prefix, name = names
     by_id = prefix.startswith(BY_ID)
     speaks = f"any provider that speaks the {name} wire" if by_id else name
     for route in wire.routes:
@@ -142,11 +174,12 @@ def _wire_paths(
                             "description": f"The {name} API's own request body.",
                             "additionalProperties": True,
                             **(route.body or {}),
-                        }
+                        },
+                        **_body_example(route.example, example),
                     }
                 },
             }
-        parameters = [PROVIDER_PARAMETER] if by_id else []
+        parameters = [_provider_parameter(example)] if by_id else []
         if MODEL_ID in upstream:
             parameters.append(
                 {
@@ -154,6 +187,7 @@ def _wire_paths(
                     "in": "path",
                     "required": True,
                     "schema": MODEL_ID_PARAMETER,
+                    **({} if example is None else {"example": example.model}),
                 }
             )
         for header, values in (wire.required_headers or {}).items():

@@ -5448,10 +5448,28 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "model": "claude-sonnet-5-5",
+                 *       "max_tokens": 1024,
+                 *       "messages": [
+                 *         {
+                 *           "role": "user",
+                 *           "content": "Hello"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     model: string;
                     max_tokens: number;
-                    messages: Record<string, never>[];
+                    messages: {
+                        /** @enum {string} */
+                        role: "user" | "assistant";
+                        content: string | {
+                            type: string;
+                        }[];
+                    }[];
                     stream?: boolean;
                 } & {
                     [key: string]: unknown;
@@ -5612,9 +5630,26 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "model": "claude-sonnet-5-5",
+                 *       "messages": [
+                 *         {
+                 *           "role": "user",
+                 *           "content": "Hello"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     model: string;
-                    messages: Record<string, never>[];
+                    messages: {
+                        /** @enum {string} */
+                        role: "user" | "assistant";
+                        content: string | {
+                            type: string;
+                        }[];
+                    }[];
                 } & {
                     [key: string]: unknown;
                 };
@@ -5829,6 +5864,7 @@ export interface operations {
                 "anthropic-version": "2026-10-21" | "2023-06-01" | "2023-01-01";
             };
             path: {
+                /** @example claude-sonnet-5-5 */
                 model_id: string;
             };
             cookie?: never;
@@ -5927,6 +5963,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "model": "gpt-5.5",
+                 *       "input": "Hello"
+                 *     }
+                 */
                 "application/json": {
                     model: string;
                     input?: string | unknown[];
@@ -6087,9 +6129,23 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "model": "gpt-5.5",
+                 *       "messages": [
+                 *         {
+                 *           "role": "user",
+                 *           "content": "Hello"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     model: string;
-                    messages: Record<string, never>[];
+                    messages: {
+                        /** @enum {string} */
+                        role: "system" | "assistant" | "user" | "function" | "tool" | "developer";
+                    }[];
                     stream?: boolean;
                 } & {
                     [key: string]: unknown;
@@ -6335,6 +6391,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @example gpt-5.5 */
                 model_id: string;
             };
             cookie?: never;
@@ -6432,17 +6489,38 @@ export interface operations {
                 "anthropic-version": "2026-10-21" | "2023-06-01" | "2023-01-01";
             };
             path: {
-                /** @description Any provider the daemon knows: a built-in one or one a user added. */
+                /**
+                 * @description Any provider the daemon knows: a built-in one or one a user added.
+                 * @example anthropic
+                 */
                 provider: components["schemas"]["ProviderId"];
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "model": "claude-sonnet-5-5",
+                 *       "max_tokens": 1024,
+                 *       "messages": [
+                 *         {
+                 *           "role": "user",
+                 *           "content": "Hello"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     model: string;
                     max_tokens: number;
-                    messages: Record<string, never>[];
+                    messages: {
+                        /** @enum {string} */
+                        role: "user" | "assistant";
+                        content: string | {
+                            type: string;
+                        }[];
+                    }[];
                     stream?: boolean;
                 } & {
                     [key: string]: unknown;
@@ -6599,16 +6677,36 @@ export interface operations {
                 "anthropic-version": "2026-10-21" | "2023-06-01" | "2023-01-01";
             };
             path: {
-                /** @description Any provider the daemon knows: a built-in one or one a user added. */
+                /**
+                 * @description Any provider the daemon knows: a built-in one or one a user added.
+                 * @example anthropic
+                 */
                 provider: components["schemas"]["ProviderId"];
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "model": "claude-sonnet-5-5",
+                 *       "messages": [
+                 *         {
+                 *           "role": "user",
+                 *           "content": "Hello"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     model: string;
-                    messages: Record<string, never>[];
+                    messages: {
+                        /** @enum {string} */
+                        role: "user" | "assistant";
+                        content: string | {
+                            type: string;
+                        }[];
+                    }[];
                 } & {
                     [key: string]: unknown;
                 };
@@ -6728,7 +6826,10 @@ export interface operations {
                 "anthropic-version": "2026-10-21" | "2023-06-01" | "2023-01-01";
             };
             path: {
-                /** @description Any provider the daemon knows: a built-in one or one a user added. */
+                /**
+                 * @description Any provider the daemon knows: a built-in one or one a user added.
+                 * @example anthropic
+                 */
                 provider: components["schemas"]["ProviderId"];
             };
             cookie?: never;
@@ -6826,8 +6927,12 @@ export interface operations {
                 "anthropic-version": "2026-10-21" | "2023-06-01" | "2023-01-01";
             };
             path: {
-                /** @description Any provider the daemon knows: a built-in one or one a user added. */
+                /**
+                 * @description Any provider the daemon knows: a built-in one or one a user added.
+                 * @example anthropic
+                 */
                 provider: components["schemas"]["ProviderId"];
+                /** @example claude-sonnet-5-5 */
                 model_id: string;
             };
             cookie?: never;
@@ -6922,13 +7027,22 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Any provider the daemon knows: a built-in one or one a user added. */
+                /**
+                 * @description Any provider the daemon knows: a built-in one or one a user added.
+                 * @example openai
+                 */
                 provider: components["schemas"]["ProviderId"];
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "model": "gpt-5.5",
+                 *       "input": "Hello"
+                 *     }
+                 */
                 "application/json": {
                     model: string;
                     input?: string | unknown[];
@@ -7085,16 +7199,33 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Any provider the daemon knows: a built-in one or one a user added. */
+                /**
+                 * @description Any provider the daemon knows: a built-in one or one a user added.
+                 * @example openai
+                 */
                 provider: components["schemas"]["ProviderId"];
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "model": "gpt-5.5",
+                 *       "messages": [
+                 *         {
+                 *           "role": "user",
+                 *           "content": "Hello"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     model: string;
-                    messages: Record<string, never>[];
+                    messages: {
+                        /** @enum {string} */
+                        role: "system" | "assistant" | "user" | "function" | "tool" | "developer";
+                    }[];
                     stream?: boolean;
                 } & {
                     [key: string]: unknown;
@@ -7248,7 +7379,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Any provider the daemon knows: a built-in one or one a user added. */
+                /**
+                 * @description Any provider the daemon knows: a built-in one or one a user added.
+                 * @example openai
+                 */
                 provider: components["schemas"]["ProviderId"];
             };
             cookie?: never;
@@ -7343,8 +7477,12 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Any provider the daemon knows: a built-in one or one a user added. */
+                /**
+                 * @description Any provider the daemon knows: a built-in one or one a user added.
+                 * @example openai
+                 */
                 provider: components["schemas"]["ProviderId"];
+                /** @example gpt-5.5 */
                 model_id: string;
             };
             cookie?: never;
