@@ -19,7 +19,9 @@ async def _noop() -> None:
 async def test_the_collector_is_frozen_and_tuned_once_the_hot_path_is_loaded() -> None:
     before = gc.get_threshold()
     loaded = asyncio.Event()
-    server = DaemonServer(uvicorn.Config(app="service.http.app:create_app"), lambda: None, None, _noop, loaded)
+    server = DaemonServer(
+        uvicorn.Config(app="service.http.app:create_app"), lambda: None, None, _noop, loaded
+    )
     try:
         gc.set_threshold(700, *before[1:])
         task = asyncio.create_task(server._freeze_when_loaded())
