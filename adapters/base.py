@@ -144,10 +144,12 @@ class ProviderAdapter(Protocol):
         ...
 
     def stream(
-        self, request: ExecutionRequest, model: str, credential: Credential
+        self, request: ExecutionRequest, model: str, credential: Credential, *, whole: bool = False
     ) -> AsyncGenerator[AdapterEvent, None]:
-        """Run one request upstream (always streamed) as neutral events, ending with Finished.
-        Closing the iterator closes the upstream response."""
+        """Run one request upstream as neutral events, ending with Finished. `whole`: the caller
+        takes the answer whole, so the adapter may ask the provider for it whole and give the
+        same events once it is in (it may stream still: a path or server that cannot). Closing
+        the iterator closes the upstream response."""
         ...
 
     def relay(

@@ -211,9 +211,9 @@ def from_answer(
 
 
 def malformed_stream(provider: ProviderId) -> ProviderError:
-    """An event in the stream that is not what the wire protocol allows."""
+    """A stream event, or a whole answer, that is not what the wire protocol allows."""
     return UnexpectedError(
-        f"{name_of(provider)} sent a malformed stream event.",
+        f"{name_of(provider)} sent a malformed answer (not the JSON its API sends).",
         "Retry the request; report it if it persists.",
         provider=provider,
     )
@@ -263,7 +263,7 @@ def boundary(
         if mapped is None:
             if is_transport_error(exc):
                 mapped = from_transport(provider, exc, host)
-            elif isinstance(exc, ValueError):  # an event that is not JSON, raised while reading
+            elif isinstance(exc, ValueError):  # an event or answer that is not JSON
                 mapped = malformed_stream(provider)
             else:
                 mapped = adapter_failed(provider, exc)

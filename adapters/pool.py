@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from adapters.passthrough import RelayAnswer, RelayRequest
-from adapters.upstream_time import answered, mark_sent, timed
+from adapters.upstream_time import answered, mark_sent, timed, waited_for
 from contracts.errors import ProviderError
 
 if TYPE_CHECKING:
@@ -91,6 +91,16 @@ async def lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
             yield line.removesuffix(b"\r").decode("utf-8", "replace")
     if rest:
         yield rest.removesuffix(b"\r").decode("utf-8", "replace")
+
+
+def streamed(response: aiohttp.ClientResponse) -> bool:
+    """Whether an answer is an event stream (a server may stream a request asked for whole)."""
+    return response.content_type == "text/event-stream"
+
+
+async def whole_body(response: aiohttp.ClientResponse) -> bytes:
+    """The rest of an answer asked for whole, its wait counted as the provider's."""
+    return await waited_for(response.read())
 
 
 def env_proxy(url: str) -> str | None:

@@ -10,7 +10,7 @@ time it is the provider's (and the network's) alone.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from typing import TypeVar
 
@@ -50,6 +50,18 @@ def answered() -> None:
     watch = WATCH.get()
     if watch is not None:
         watch.answered()
+
+
+async def waited_for(body: Awaitable[T]) -> T:
+    """`body` awaited, the wait added to the upstream time (a whole answer's rest)."""
+    watch = WATCH.get()
+    if watch is None:
+        return await body
+    before = watch.clock()
+    try:
+        return await body
+    finally:
+        watch.waited += watch.clock() - before
 
 
 async def timed(chunks: AsyncIterator[T]) -> AsyncIterator[T]:

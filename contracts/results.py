@@ -67,7 +67,11 @@ class Timings(Response):
     """Where the time went, in milliseconds."""
 
     total_ms: float
-    first_token_ms: float | None = None
+    first_token_ms: float | None = Field(
+        default=None,
+        description="When the first output reached the daemon; for a request taken whole and "
+        "asked of the provider whole, when the answer arrived.",
+    )
     upstream_ms: float = Field(
         description="From each request going on the wire to its response's last byte, summed."
     )

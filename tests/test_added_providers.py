@@ -127,9 +127,11 @@ def test_an_added_ollama_serves_like_a_built_in_provider(
         assert result["provider"] == "ollama"
         assert result["model"] == "llama3.2:latest"
         assert result["content"][0]["text"]
-        # Ollama never reports usage in a stream: absent, not zero, and nothing priced.
-        assert result["usage"] is None
+        # Asked for whole, Ollama's answer carries its counts (its streams never do).
+        assert result["usage"]["input_tokens"] > 0
+        assert result["usage"]["cost_usd"] is None  # a local model is not priced
         sent = ollama.requests[-1]
+        assert "stream" not in sent.json()  # whole: Chat Completions' default
         assert "authorization" not in {name.lower() for name in sent.headers}
 
         with http.stream(
@@ -156,7 +158,8 @@ def test_an_added_ollama_serves_like_a_built_in_provider(
         rows = http.get("/v1/executions", params={"provider": "ollama"}).json()["executions"]
         rows = [row for row in rows if row["outcome"] == "succeeded"]
         assert len(rows) == 2
-        assert all(row["usage"] is None for row in rows)  # absent in the ledger too
+        # The stream's counts are absent, not zero, in the ledger too (newest row first).
+        assert [row["usage"] is None for row in rows] == [True, False]
 
 
 def test_an_added_provider_survives_a_restart_and_is_removed_with_its_key(

@@ -19,6 +19,7 @@ from adapters.base import AdapterEvent, Credential
 from adapters.fakes.server import Step
 from contracts.base import ProviderId
 from contracts.executions import ExecutionRequest
+from service.executions.ports import WHOLE_MAX_TOKENS
 from service.process.config import DaemonConfig
 from tests.sessions_fixtures import anthropic_profile
 from tests.support import (
@@ -258,7 +259,7 @@ def test_an_open_breaker_says_why_and_until_when(
 def test_a_whole_request_whose_client_leaves_closes_the_upstream(
     keyed: LiveServer, fakes: Upstreams
 ) -> None:
-    fakes.anthropic.push(Step(drip_s=0.3))
+    fakes.anthropic.push(Step(stall_after_headers=True))  # asked whole: the body never comes
     before = fakes.anthropic.closed_connections
     with (
         httpx.Client(base_url=keyed.url, headers=keyed.headers, timeout=0.5) as client,
@@ -316,9 +317,9 @@ class SlowToBuild(AnthropicAdapter):
         await super().warm(credential)
 
     def stream(
-        self, request: ExecutionRequest, model: str, credential: Credential
+        self, request: ExecutionRequest, model: str, credential: Credential, *, whole: bool = False
     ) -> AsyncGenerator[AdapterEvent, None]:
-        return super().stream(request, model, credential)
+        return super().stream(request, model, credential, whole=whole)
 
 
 def test_loading_the_sdk_never_counts_against_the_deadline(
@@ -373,9 +374,9 @@ class SlowToTranslate(AnthropicAdapter):
     """The real adapter, spending 30 ms of the daemon's own time on every event it reads."""
 
     async def stream(
-        self, request: ExecutionRequest, model: str, credential: Credential
+        self, request: ExecutionRequest, model: str, credential: Credential, *, whole: bool = False
     ) -> AsyncGenerator[AdapterEvent, None]:
-        async for event in super().stream(request, model, credential):
+        async for event in super().stream(request, model, credential, whole=whole):
             time.sleep(0.03)  # noqa: ASYNC251  (the point: CPU work of ours, between reads)
             yield event
 
@@ -390,7 +391,8 @@ def test_work_between_chunks_is_the_daemons_and_waiting_is_upstreams(
     fakes.anthropic.push(Step(drip_s=0.04))
     with LiveServer.start(config, runtime) as live, live.client() as client:
         client.put("/v1/providers/anthropic/api-key", json={"api_key": ANTHROPIC_KEY})
-        answer = _post(client, provider="anthropic")
+        # Long enough to stream upstream even though taken whole (past WHOLE_MAX_TOKENS).
+        answer = _post(client, provider="anthropic", max_tokens=WHOLE_MAX_TOKENS + 1)
     assert answer.status_code == 200, answer.text
     timings = answer.json()["timings"]
     # The answer has at least five events and five text-bearing reads: each cost 30 ms of ours

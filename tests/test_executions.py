@@ -337,7 +337,7 @@ def test_api_keys_travel_as_x_api_key(http: httpx.Client, fakes: Upstreams) -> N
     assert "authorization" not in sent.headers
     assert sent.headers["anthropic-version"]
     body = sent.json()
-    assert body["stream"] is True
+    assert body["stream"] is False  # taken whole, asked whole (tests/test_whole_answers.py)
     assert body["max_tokens"] == 1024
 
 

@@ -15,6 +15,7 @@ import pytest
 from adapters.fakes.server import Step
 from contracts.executions import Usage
 from contracts.usage import Price
+from service.executions.ports import WHOLE_MAX_TOKENS
 from service.process import route_commands
 from service.process.config import DaemonConfig
 from service.usage.prices import priced
@@ -278,15 +279,17 @@ def test_a_stream_that_breaks_before_output_reached_the_caller_falls_through(
 def test_what_a_target_passed_over_used_is_counted_at_its_own_price(
     http: httpx.Client, fakes: Upstreams
 ) -> None:
-    # A whole request: the first target streamed some output to the daemon, then broke. The
-    # tokens it used are the execution's too, each priced at its own target's model.
+    # A whole request long enough to stream upstream (past WHOLE_MAX_TOKENS): the first target
+    # streamed some output to the daemon, then broke. The tokens it used are the execution's
+    # too, each priced at its own target's model.
     sonnet = Price(input_usd_per_mtok=3.0, output_usd_per_mtok=15.0)
     prices = {"claude-sonnet-5-5": sonnet.model_dump(exclude_none=True)}
     assert http.put("/v1/settings", json={"prices": prices}).status_code == 200
-    direct = _run(http, provider="openai", model="gpt-5.4").json()["usage"]
+    long = WHOLE_MAX_TOKENS + 1
+    direct = _run(http, provider="openai", model="gpt-5.4", max_tokens=long).json()["usage"]
     _route(http)
     fakes.anthropic.push(Step(error_after_events=4, path="/v1/messages"))
-    result = _run(http, route="claude-else-gpt").json()
+    result = _run(http, route="claude-else-gpt", max_tokens=long).json()
     assert result["provider"] == "openai"
     [passed] = result["fallbacks"]
     assert passed["provider"] == "anthropic"

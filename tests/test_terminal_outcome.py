@@ -74,7 +74,7 @@ class FaultyAdapter:
                 raise _exception(self.plan.kind)
 
     async def stream(
-        self, request: ExecutionRequest, model: str, credential: Credential
+        self, request: ExecutionRequest, model: str, credential: Credential, *, whole: bool = False
     ) -> AsyncGenerator[AdapterEvent, None]:
         self.plan.calls.append(credential.mode.value)
         with self._boundary(credential):

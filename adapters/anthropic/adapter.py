@@ -6,6 +6,7 @@ profiles and refresh tokens (one SDK client per credential, reused, closed on sh
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import AbstractContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from adapters.anthropic.bearer import Bearer, auth_headers, bearer
 from adapters.anthropic.body import MESSAGES, build_params, fit
 from adapters.anthropic.errors import map_errors, stream_failure
 from adapters.anthropic.passthrough import sdk_relay
-from adapters.anthropic.translate import EventMapper
+from adapters.anthropic.translate import EventMapper, message_events
 from adapters.base import AdapterEvent, Credential, Finished
 from adapters.clients import SdkClients, host_of, sdk_options
 from adapters.passthrough import (
@@ -27,7 +28,15 @@ from adapters.passthrough import (
     compat_status,
     mapped,
 )
-from adapters.pool import OnError, Pool, error_body, key_headers, lines
+from adapters.pool import (
+    OnError,
+    Pool,
+    error_body,
+    key_headers,
+    lines,
+    streamed,
+    whole_body,
+)
 from adapters.specs import name_of
 from adapters.sse_reader import events, parse
 from adapters.upstream_time import answered, timed
@@ -109,25 +118,35 @@ class AnthropicAdapter:
         )
 
     async def stream(
-        self, request: ExecutionRequest, model: str, credential: Credential
+        self, request: ExecutionRequest, model: str, credential: Credential, *, whole: bool = False
     ) -> AsyncGenerator[AdapterEvent, None]:
-        """One Messages request, streamed; closing the iterator closes the upstream response."""
-        mapper = EventMapper(model)
-        finished = False
+        """One Messages request, streamed, or on the direct path asked for whole when `whole`;
+        closing the iterator closes the upstream response."""
         with self._errors(credential):
             params = build_params(request, model, self.provider, self._built_in)
-            async with self._open(params, credential) as (headers, lines):
-                mapper.request_id = headers.get("request-id")
-                async for name, data in events(lines):
-                    if name == "ping":
-                        continue
-                    if name == "error":
-                        raise stream_failure(
-                            parse(data), mapper.request_id, credential.mode, self.provider
-                        )
-                    for out in mapper.feed(parse(data)):
-                        finished = finished or isinstance(out, Finished)
+            async with self._open(params, credential, whole) as (headers, answer):
+                request_id = headers.get("request-id")
+                if isinstance(answer, bytes):
+                    for out in message_events(json.loads(answer), model, request_id):
                         yield out
+                    return
+                async for out in self._read_stream(answer, model, request_id, credential):
+                    yield out
+
+    async def _read_stream(
+        self, lines: AsyncIterator[str], model: str, request_id: str | None, credential: Credential
+    ) -> AsyncIterator[AdapterEvent]:
+        mapper = EventMapper(model)
+        mapper.request_id = request_id
+        finished = False
+        async for name, data in events(lines):
+            if name == "ping":
+                continue
+            if name == "error":
+                raise stream_failure(parse(data), mapper.request_id, credential.mode, self.provider)
+            for out in mapper.feed(parse(data)):
+                finished = finished or isinstance(out, Finished)
+                yield out
         final = None if finished else mapper.end()
         if final is not None:
             yield final
@@ -157,13 +176,14 @@ class AnthropicAdapter:
 
     @asynccontextmanager
     async def _open(
-        self, params: dict[str, Any], credential: Credential
-    ) -> AsyncIterator[tuple[Mapping[str, str], AsyncIterator[str]]]:
-        """The streamed answer's headers and lines, by the direct path or through the SDK."""
+        self, params: dict[str, Any], credential: Credential, whole: bool = False
+    ) -> AsyncIterator[tuple[Mapping[str, str], AsyncIterator[str] | bytes]]:
+        """The answer's headers and its stream's lines, by the direct path or through the SDK;
+        or, on the direct path when `whole`, its whole body (unless the server streamed)."""
         token = self._bearer(credential)
         if self._direct(credential, token):
             request = api.messages(
-                params,
+                {**params, "stream": False} if whole else params,
                 credential.api_key or "",
                 self._extra_headers,
                 token,
@@ -171,7 +191,10 @@ class AnthropicAdapter:
             )
             try:
                 async with self._pool.open(request, self._on_error(credential)) as response:
-                    yield response.headers, lines(response)
+                    if whole and not streamed(response):
+                        yield response.headers, await whole_body(response)
+                    else:
+                        yield response.headers, lines(response)
             except ProviderError as error:
                 if token is not None:
                     self._refused_direct(token, error.upstream_status)

@@ -234,6 +234,11 @@ class FakeAnthropic(FakeServer):
             return error_reply(plan.fail_status, f"Demo failure {plan.fail_status}.")
         extras = self._extras(body, plan)
         if not body.get("stream"):
+            if step is not None and step.error_after_events is not None:
+                # Overloaded mid-answer: a whole request learns it from the status.
+                return scripted(error_reply(529, "Overloaded"), step)
+            if step is not None and step.malformed_after_events is not None:
+                return scripted(Reply(200, [("content-type", "application/json")], b"{not"), step)
             whole = message_body(model, plan, extras)
             return scripted(Reply.json(200, whole, [("request-id", new_id("req_"))]), step)
         chunks = event_stream(model, plan, extras)

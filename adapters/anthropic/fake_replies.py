@@ -71,6 +71,11 @@ def _usage(plan: Plan, output: int, extras: Extras) -> dict[str, Any]:
     }
 
 
+def _output_tokens(plan: Plan) -> int:
+    """The answer's output count, alike whole and streamed."""
+    return max(1, len(plan.text.split()) if plan.text else len(json.dumps(plan.arguments)) // 4)
+
+
 def message_body(model: str, plan: Plan, extras: Extras) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
     if extras.thinking is not None:
@@ -92,7 +97,7 @@ def message_body(model: str, plan: Plan, extras: Extras) -> dict[str, Any]:
         "content": content,
         "stop_reason": plan.stop,
         "stop_sequence": None,
-        "usage": _usage(plan, max(1, len(plan.text.split())), extras),
+        "usage": _usage(plan, _output_tokens(plan), extras),
     }
 
 
@@ -134,7 +139,7 @@ def event_stream(model: str, plan: Plan, extras: Extras) -> list[bytes]:
     if not thinking:
         out.insert(2, event("ping", {"type": "ping"}))
     out.append(event("content_block_stop", {"type": "content_block_stop", "index": index}))
-    output = max(1, len(plan.text.split()) if plan.text else len(json.dumps(plan.arguments)) // 4)
+    output = _output_tokens(plan)
     out.append(
         event(
             "message_delta",

@@ -1,11 +1,14 @@
-"""The Messages API's stream events to neutral events (the request body is `body.py`'s)."""
+"""The Messages API's stream events, or a whole answer, to neutral events (the request body is
+`body.py`'s)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 from adapters.base import AdapterEvent, Finished, Redacted, Signature, UsageSeen, parse_arguments
+from adapters.sse_reader import Fields
 from contracts.executions import (
     StopReason,
     Usage,
@@ -105,6 +108,34 @@ class EventMapper:
             return
         self._usage = merged_usage(self._usage, usage)
         yield UsageSeen(self._usage)
+
+
+def message_events(
+    message: dict[str, Any], model: str, request_id: str | None
+) -> Iterator[AdapterEvent]:
+    """A whole answer (`stream: false`) as the events its stream would have given: each block
+    at its index, the same parts left out (empty text and thinking), then `Finished`."""
+    for index, block in enumerate(message.get("content") or []):
+        kind = block.get("type")
+        if kind == "text" and block.get("text"):
+            yield TextDeltaEvent(index=index, text=block["text"])
+        elif kind == "thinking":
+            if block.get("thinking"):
+                yield ThinkingDeltaEvent(index=index, thinking=block["thinking"])
+            if block.get("signature"):
+                yield Signature(index=index, signature=block["signature"])
+        elif kind == "redacted_thinking":
+            yield Redacted(index=index, data=block.get("data") or "")
+        elif kind == "tool_use":
+            call_id, name, arguments = block["id"], block["name"], block.get("input") or {}
+            yield ToolCallStartEvent(index=index, id=call_id, name=name)
+            if not isinstance(arguments, dict):  # refused as a stream's malformed arguments are
+                arguments = parse_arguments(json.dumps(arguments), name)
+            yield ToolCallEndEvent(index=index, id=call_id, name=name, arguments=arguments)
+    stop = STOP_REASONS.get(message.get("stop_reason") or "", StopReason.OTHER)
+    usage = message.get("usage")
+    counted = merged_usage(Usage(), Fields(usage) if isinstance(usage, dict) else None)
+    yield Finished(stop, counted, message.get("model") or model, request_id)
 
 
 def merged_usage(current: Usage, usage: Any) -> Usage:

@@ -103,6 +103,12 @@ async def send_reply(
     )
     head = status_line + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
     writer.write(head.encode("latin-1"))
+    if reply.stall_after_headers:
+        # Headers, then nothing until the client gives up and closes (whole or streamed).
+        await writer.drain()
+        while await reader.read(1024):
+            pass
+        return False
     if not streaming:
         if reply.reset_after is not None:  # a whole answer cut mid-body
             writer.write(reply.body[: len(reply.body) // 2])
@@ -113,11 +119,6 @@ async def send_reply(
         await writer.drain()
         return True
     await writer.drain()
-    if reply.stall_after_headers:
-        # Headers, then nothing until the client gives up and closes.
-        while await reader.read(1024):
-            pass
-        return False
     for number, chunk in enumerate(reply.chunks or []):
         if reply.reset_after is not None and number >= reply.reset_after:
             _reset(writer)

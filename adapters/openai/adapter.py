@@ -6,6 +6,7 @@ SDK; the differential tests hold it to what the SDK would send."""
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Any
@@ -27,7 +28,16 @@ from adapters.passthrough import (
     compat_status,
     mapped,
 )
-from adapters.pool import OnError, Pool, UpstreamRequest, error_body, key_headers, lines
+from adapters.pool import (
+    OnError,
+    Pool,
+    UpstreamRequest,
+    error_body,
+    key_headers,
+    lines,
+    streamed,
+    whole_body,
+)
 from adapters.specs import name_of
 from adapters.sse_reader import events, parse
 from contracts.base import AuthMode, ProviderId
@@ -70,19 +80,22 @@ class OpenAIAdapter:
         self._status_error = api.status_error_of(provider)
 
     async def stream(
-        self, request: ExecutionRequest, model: str, credential: Credential
+        self, request: ExecutionRequest, model: str, credential: Credential, *, whole: bool = False
     ) -> AsyncGenerator[AdapterEvent, None]:
-        """One request, streamed (Responses API, or Chat Completions for compatible servers)."""
+        """One request (Responses API, or Chat Completions for compatible servers), streamed,
+        or asked for whole when `whole` (never of the Codex backend, which only streams)."""
         chat = self._wire_api == "chat" and not credential.chatgpt
+        whole = whole and not credential.chatgpt
         mapper: ChatMapper | ResponsesMapper = (
             ChatMapper(model, self.provider) if chat else ResponsesMapper(model, self.provider)
         )
-        finished = False
         with self._errors(credential):
             secret, extra = self._auth(credential)
             key_header = self._key_header_for(credential)
             if chat:
                 params = chat_params(request, model, cache_by_default=self._built_in)
+                if whole:
+                    del params["stream"], params["stream_options"]
                 request_out = api.chat(params, secret, extra, key_header)
             else:
                 params = responses_params(
@@ -92,25 +105,44 @@ class OpenAIAdapter:
                     to=self.provider,
                     cache_by_default=self._built_in,
                 )
+                if whole:
+                    params["stream"] = False
                 request_out = api.responses(params, secret, extra, key_header)
             async with self._pool_for(credential).open(
                 request_out, self._on_error(credential)
             ) as response:
                 mapper.request_id = response.headers.get("x-request-id")
-                async for _, data in events(lines(response)):
-                    if data.startswith("[DONE]"):
-                        break
-                    event = parse(data)
-                    failure = getattr(event, "error", None)
-                    if chat and failure is not None:
-                        raise stream_failure(
-                            getattr(failure, "code", None),
-                            getattr(failure, "message", None),
-                            self.provider,
-                        )
-                    for out in mapper.feed(event):
-                        finished = finished or isinstance(out, Finished)
+                if whole and not streamed(response):
+                    answer = await whole_body(response)
+                    if isinstance(mapper, ChatMapper):
+                        events_of = mapper.whole(json.loads(answer))
+                    else:
+                        events_of = mapper.whole(parse(answer.decode()))
+                    for out in events_of:
                         yield out
+                    return
+                async for out in self._read_stream(lines(response), mapper):
+                    yield out
+
+    async def _read_stream(
+        self, lines: AsyncIterator[str], mapper: ChatMapper | ResponsesMapper
+    ) -> AsyncIterator[AdapterEvent]:
+        finished = False
+        chat = isinstance(mapper, ChatMapper)
+        async for _, data in events(lines):
+            if data.startswith("[DONE]"):
+                break
+            event = parse(data)
+            failure = getattr(event, "error", None)
+            if chat and failure is not None:
+                raise stream_failure(
+                    getattr(failure, "code", None),
+                    getattr(failure, "message", None),
+                    self.provider,
+                )
+            for out in mapper.feed(event):
+                finished = finished or isinstance(out, Finished)
+                yield out
         if isinstance(mapper, ChatMapper):
             yield mapper.finish()
         elif not finished:

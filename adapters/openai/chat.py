@@ -19,6 +19,7 @@ from adapters.openai.shared import (
     usage_of,
 )
 from adapters.specs import name_of
+from adapters.sse_reader import Fields
 from contracts.base import ProviderId
 from contracts.content import DocumentBlock, ImageBlock
 from contracts.errors import (
@@ -177,6 +178,18 @@ class ChatMapper:
             if choice.finish_reason:
                 self._stop = CHAT_STOP.get(choice.finish_reason, StopReason.OTHER)
                 yield from self._end_calls()
+
+    def whole(self, completion: dict[str, Any]) -> Iterator[AdapterEvent]:
+        """A whole completion (`stream: false`) as the events its stream would have given: each
+        choice's message read as one chunk's delta, then `Finished`."""
+        choices = []
+        for choice in completion.get("choices") or []:
+            message = dict(choice.get("message") or {})
+            calls = message.get("tool_calls") or []
+            message["tool_calls"] = [{**call, "index": n} for n, call in enumerate(calls)]
+            choices.append({"delta": message, "finish_reason": choice.get("finish_reason")})
+        yield from self.feed(Fields({**completion, "choices": choices}))
+        yield self.finish()
 
     def _tool_delta(self, call: Any) -> Iterator[AdapterEvent]:
         if call.index not in self._calls:

@@ -215,12 +215,18 @@ class FakeOpenAI(FakeServer):
         headers = [("x-request-id", new_id("req_")), ("openai-processing-ms", "12")]
         extras = self._extras(body, plan, chat)
         if not body.get("stream"):
+            if step is not None and step.error_after_events is not None:
+                # Failed mid-answer: a whole request learns it from the status.
+                failed = "The server had an error while processing your request."
+                return scripted(error_reply(500, failed), step)
+            if step is not None and step.malformed_after_events is not None:
+                return scripted(Reply(200, [("content-type", "application/json")], b"{not"), step)
             data = (
                 chat_completion(model, plan, extras)
                 if chat
                 else response_body(model, plan, "completed", extras=extras)
             )
-            return Reply.json(200, data, headers)
+            return scripted(Reply.json(200, data, headers), step)
         if chat:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             chunks = chat_stream(model, plan, include_usage, extras)

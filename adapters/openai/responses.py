@@ -1,4 +1,4 @@
-"""Responses: the request body and the stream's events to neutral events."""
+"""Responses: the request body, and the stream's events or a whole answer to neutral events."""
 
 from __future__ import annotations
 
@@ -174,17 +174,54 @@ class ResponsesMapper:
         elif kind in ("response.completed", "response.incomplete"):
             yield self._finished(event.response, kind)
         elif kind == "response.failed":
-            usage = getattr(event.response, "usage", None)
-            if usage is not None:
-                yield UsageSeen(usage_of(usage))
-            error = getattr(event.response, "error", None)
-            raise stream_failure(
-                getattr(error, "code", None), getattr(error, "message", None), self.provider
-            )
+            yield from self._failed(event.response)
         elif kind == "error":
             raise stream_failure(
                 getattr(event, "code", None), getattr(event, "message", None), self.provider
             )
+
+    def whole(self, response: Any) -> Iterator[AdapterEvent]:
+        """A whole answer (`stream: false`) as the events its stream would have given: the
+        same indexes, the same parts left out, then `Finished` (or the failure it reports)."""
+        for position, item in enumerate(response.output or []):
+            kind = getattr(item, "type", "")
+            if kind == "function_call":
+                index = self._index(("item", position))
+                self._saw_call = True
+                yield ToolCallStartEvent(index=index, id=item.call_id, name=item.name)
+                arguments = parse_arguments(item.arguments or "", item.name)
+                yield ToolCallEndEvent(
+                    index=index, id=item.call_id, name=item.name, arguments=arguments
+                )
+            elif kind == "message":
+                for part_index, part in enumerate(item.content or []):
+                    if getattr(part, "type", "") == "output_text":
+                        index = self._index(("text", position, part_index))
+                        if part.text:
+                            yield TextDeltaEvent(index=index, text=part.text)
+            elif kind == "reasoning":
+                index = self._index(("reasoning", position))
+                parts = [*(item.summary or []), *(item.content or [])]
+                thought = "".join(getattr(part, "text", None) or "" for part in parts)
+                if thought:
+                    yield ThinkingDeltaEvent(index=index, thinking=thought)
+                yield EncryptedReasoning(
+                    index=index, item_id=item.id or "", encrypted_content=item.encrypted_content
+                )
+        if response.status == "failed":
+            yield from self._failed(response)
+        kind = "response.incomplete" if response.status == "incomplete" else "response.completed"
+        yield self._finished(response, kind)
+
+    def _failed(self, response: Any) -> Iterator[AdapterEvent]:
+        """What a failed response used, then the failure it reports."""
+        usage = getattr(response, "usage", None)
+        if usage is not None:
+            yield UsageSeen(usage_of(usage))
+        error = getattr(response, "error", None)
+        raise stream_failure(
+            getattr(error, "code", None), getattr(error, "message", None), self.provider
+        )
 
     def _by_output(self, output_index: int) -> tuple[int, str, str, list[str]] | None:
         index = self._index(("item", output_index))

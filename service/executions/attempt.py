@@ -23,7 +23,7 @@ from contracts.errors import ProviderError, ProviderUnavailable
 from contracts.executions import ExecutionRequest, Usage
 from service.executions.accumulator import Accumulator, Delta
 from service.executions.failures import breaker_open, timed_out
-from service.executions.ports import Deadlines, Ports
+from service.executions.ports import WHOLE_MAX_TOKENS, Deadlines, Ports
 
 
 class Attempt:
@@ -55,6 +55,8 @@ class Attempt:
         self.reported = False  # whether the provider reported any token counts
         self.upstream_s = 0.0  # time spent waiting on the provider
         self.first_output: float | None = None  # when the first output arrived
+        # Taken whole and short enough: the provider is asked for the answer whole.
+        self.whole = not request.stream and request.max_tokens <= WHOLE_MAX_TOKENS
 
     async def run(self, accumulator: Accumulator) -> AsyncIterator[Delta | Finished]:
         """The attempt's deltas, then its `Finished`; raises ProviderError on any failure."""
@@ -67,7 +69,9 @@ class Attempt:
         started = self._clock()
         upstream = UpstreamWatch(self._clock)
         watch = WATCH.set(upstream)
-        iterator = self._adapter.stream(self._request, self._model, self._credential)
+        iterator = self._adapter.stream(
+            self._request, self._model, self._credential, whole=self.whole
+        )
         finished: Finished | None = None
         try:
             async for event in self._bounded(iterator):
@@ -87,7 +91,8 @@ class Attempt:
                     accumulator.add(event)
                     yield event
         except DeadlinePassed as passed:
-            error = timed_out(self._provider, self._deadlines, passed.which)
+            waited = self._deadlines.whole_s(self._request.max_tokens)
+            error = timed_out(self._provider, self._deadlines, passed.which, waited)
             upstream_failed(self._ports, self._provider, error, self._clock() - started)
             raise error from None
         except ProviderError as error:
@@ -113,16 +118,22 @@ class Attempt:
 
     async def _bounded(self, iterator: AsyncIterator[AdapterEvent]) -> AsyncIterator[AdapterEvent]:
         """The adapter's events; raises DeadlinePassed when the deadline that applies while
-        waiting for the next one (`first`, `idle` or `total`) passes."""
+        waiting for the next one (`first`, or `whole` for an answer asked for whole, then
+        `idle`, and `total` throughout) passes."""
         first = True
-        which = "first"
+        deadlines = self._deadlines
+        opening = "whole" if self.whole else "first"
+        first_step = (
+            deadlines.whole_s(self._request.max_tokens) if self.whole else deadlines.first_token_s
+        )
+        which = opening
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(None) as bound:
                 while True:
-                    step = self._deadlines.first_token_s if first else self._deadlines.idle_s
+                    step = first_step if first else deadlines.idle_s
                     limit = min(step, self.deadline - self._clock())
-                    which = "total" if limit < step else ("first" if first else "idle")
+                    which = "total" if limit < step else (opening if first else "idle")
                     if limit <= 0:
                         raise DeadlinePassed("total")
                     # The timer runs only while waiting on upstream, never while the consumer

@@ -34,10 +34,15 @@ def daemon_bug(provider: ProviderId, execution_id: str, what: str) -> ProviderEr
     )
 
 
-def timed_out(provider: ProviderId, deadlines: Deadlines, which: str) -> ProviderError:
-    """A deadline passed: `first` token, `idle` mid-stream, `total`, or `queued` for a slot."""
+def timed_out(
+    provider: ProviderId, deadlines: Deadlines, which: str, waited_s: float = 0.0
+) -> ProviderError:
+    """A deadline passed: `first` token, `whole` answer (after `waited_s`), `idle` mid-stream,
+    `total`, or `queued` for a slot."""
     text = {
         "first": f"No response from the provider within {deadlines.first_token_s:g} s.",
+        "whole": f"No answer from the provider within {waited_s:.0f} s (the allowance for "
+        "a whole answer of this max_tokens).",
         "idle": f"The provider sent nothing for {deadlines.idle_s:g} s mid-stream.",
         "total": "The request's deadline (timeout_s) passed.",
         "queued": "The request's deadline (timeout_s) passed while it waited for a slot "
@@ -47,7 +52,7 @@ def timed_out(provider: ProviderId, deadlines: Deadlines, which: str) -> Provide
         text,
         "Retry, or raise timeout_s for long answers.",
         provider=provider,
-        retryable=which in ("first", "queued"),
+        retryable=which in ("first", "whole", "queued"),
     )
 
 

@@ -32,6 +32,20 @@ class Deadlines:
     idle_s: float = 60.0
     queue_s: float = 30.0
 
+    def whole_s(self, max_tokens: int) -> float:
+        """How long to wait for an answer asked for whole (see `WHOLE_MAX_TOKENS`): the first
+        token's allowance and the output at the slowest rate the SDK's rule counts on."""
+        return self.first_token_s + max_tokens * SECONDS_PER_TOKEN
+
+
+# A request taken whole with at most this many output tokens is asked of the provider whole (one
+# answer, not a stream: less to read, decode and translate). Past it the answer is streamed
+# upstream still: the Messages API refuses a non-streaming request that may take over ten
+# minutes (its SDK's rule: 21,333 tokens; 8,192 for the Opus 4 models), and a stream lets the
+# idle deadline see an answer that stalled.
+WHOLE_MAX_TOKENS = 8_192
+SECONDS_PER_TOKEN = 3600 / 128_000  # the SDK's slowest output: 128,000 tokens an hour
+
 
 class Ports(Protocol):
     """What an execution asks of the runtime: health, the gate, the budget, prices, and what

@@ -66,7 +66,7 @@ class ToyAdapter:
         return {**self._headers, **key_headers(credential.api_key or "", header)}
 
     async def stream(
-        self, request: ExecutionRequest, model: str, credential: Credential
+        self, request: ExecutionRequest, model: str, credential: Credential, *, whole: bool = False
     ) -> AsyncGenerator[AdapterEvent, None]:
         prompt = " ".join(
             m.content

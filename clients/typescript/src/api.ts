@@ -1762,7 +1762,10 @@ export interface components {
         Timings: {
             /** Total Ms */
             total_ms: number;
-            /** First Token Ms */
+            /**
+             * First Token Ms
+             * @description When the first output reached the daemon; for a request taken whole and asked of the provider whole, when the answer arrived.
+             */
             first_token_ms?: number | null;
             /**
              * Upstream Ms
