@@ -7,7 +7,8 @@ stream to decode and translate), and nothing else changes.
   object) gives the same content, stop reason, usage and model as the stream.
 - Through the daemon, against the fakes, every kind of answer (text, tool calls, thinking,
   redacted thinking, structured output, a cut answer, cached input) is the same whole as
-  streamed, on every wire; a long answer (max_tokens past WHOLE_MAX_TOKENS) still streams.
+  streamed, on every wire; a long answer (max_tokens past
+  KATA_PROVIDERS_WHOLE_MAX_TOKENS, 4,096) still streams, and 0 streams every one.
 - A server that streams a request asked for whole is read as the stream it sent.
 """
 
@@ -33,8 +34,16 @@ from contracts.executions import ExecutionRequest
 from service.executions.accumulator import Accumulator
 from service.executions.ports import WHOLE_MAX_TOKENS, Deadlines
 from service.executions.retry import RetryPolicy
-from service.process.config import DaemonConfig
-from tests.support import ANTHROPIC_KEY, LiveServer, Upstreams, loopback, make_runtime, read_sse
+from service.process.config import DaemonConfig, load_env_config
+from tests.support import (
+    ANTHROPIC_KEY,
+    OPENAI_KEY,
+    LiveServer,
+    Upstreams,
+    loopback,
+    make_runtime,
+    read_sse,
+)
 from tests.test_wire_differential import (
     CASES,
     KEY,
@@ -348,3 +357,22 @@ def test_a_whole_answer_may_take_longer_than_a_first_token_but_not_forever(
     assert error["code"] == "timeout"
     assert "within 1 s" in error["message"]
     assert "whole answer" in error["message"]
+
+
+def test_whole_answers_can_be_turned_off(config: DaemonConfig, fakes: Upstreams) -> None:
+    assert DaemonConfig().whole_max_tokens == WHOLE_MAX_TOKENS  # one default, two homes
+    assert load_env_config({"KATA_PROVIDERS_WHOLE_MAX_TOKENS": "0"}) == {"whole_max_tokens": 0}
+    with pytest.raises(ValueError, match="whole_max_tokens"):
+        load_env_config({"KATA_PROVIDERS_WHOLE_MAX_TOKENS": "-1"})
+    config = dataclasses.replace(config, whole_max_tokens=0)
+    runtime = make_runtime(config, adapters=fakes.adapters(), watch=False)
+    with LiveServer.start(config, runtime) as live, live.client() as http:
+        http.put("/v1/providers/openai/api-key", json={"api_key": OPENAI_KEY})
+        body = {
+            "provider": "openai",
+            "max_tokens": 1,
+            "messages": [{"role": "user", "content": "hi"}],
+        }
+        answer = http.post("/v1/executions", json=body)
+    assert answer.status_code == 200, answer.text
+    assert _last_body(fakes, "openai")["stream"] is True

@@ -23,7 +23,7 @@ from contracts.errors import ProviderError, ProviderUnavailable
 from contracts.executions import ExecutionRequest, Usage
 from service.executions.accumulator import Accumulator, Delta
 from service.executions.failures import breaker_open, timed_out
-from service.executions.ports import WHOLE_MAX_TOKENS, Deadlines, Ports
+from service.executions.ports import Deadlines, Ports
 
 
 class Attempt:
@@ -55,8 +55,7 @@ class Attempt:
         self.reported = False  # whether the provider reported any token counts
         self.upstream_s = 0.0  # time spent waiting on the provider
         self.first_output: float | None = None  # when the first output arrived
-        # Taken whole and short enough: the provider is asked for the answer whole.
-        self.whole = not request.stream and request.max_tokens <= WHOLE_MAX_TOKENS
+        self.whole = deadlines.whole(request.stream, request.max_tokens)
 
     async def run(self, accumulator: Accumulator) -> AsyncIterator[Delta | Finished]:
         """The attempt's deltas, then its `Finished`; raises ProviderError on any failure."""

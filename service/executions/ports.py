@@ -25,25 +25,31 @@ def new_execution_id() -> str:
 @dataclass(frozen=True)
 class Deadlines:
     """How long an execution may take: in all, to its first event, between events, and in
-    the queue for a slot when the request set no `timeout_s` of its own."""
+    the queue for a slot when the request set no `timeout_s` of its own; and up to which
+    `max_tokens` a request taken whole is asked of the provider whole."""
 
     total_s: float = 600.0
     first_token_s: float = 120.0
     idle_s: float = 60.0
     queue_s: float = 30.0
+    whole_max_tokens: int = 4_096  # KATA_PROVIDERS_WHOLE_MAX_TOKENS (DaemonConfig's default)
+
+    def whole(self, stream: bool, max_tokens: int) -> bool:
+        """Whether to ask the provider for a request's answer whole (one answer, not a
+        stream: less to read, decode and translate): taken whole, and short enough that a
+        stall costs little. Past `whole_max_tokens` it streams upstream still: a stream lets
+        the idle deadline see an answer that stalled, and the Messages API refuses a
+        non-streaming request that may take over ten minutes (its SDK's rule: 21,333 tokens;
+        8,192 for the Opus 4 models). 0 streams every request."""
+        return not stream and max_tokens <= self.whole_max_tokens
 
     def whole_s(self, max_tokens: int) -> float:
-        """How long to wait for an answer asked for whole (see `WHOLE_MAX_TOKENS`): the first
-        token's allowance and the output at the slowest rate the SDK's rule counts on."""
+        """How long to wait for an answer asked for whole: the first token's allowance and the
+        output at the slowest rate the SDK's rule counts on."""
         return self.first_token_s + max_tokens * SECONDS_PER_TOKEN
 
 
-# A request taken whole with at most this many output tokens is asked of the provider whole (one
-# answer, not a stream: less to read, decode and translate). Past it the answer is streamed
-# upstream still: the Messages API refuses a non-streaming request that may take over ten
-# minutes (its SDK's rule: 21,333 tokens; 8,192 for the Opus 4 models), and a stream lets the
-# idle deadline see an answer that stalled.
-WHOLE_MAX_TOKENS = 8_192
+WHOLE_MAX_TOKENS = Deadlines.whole_max_tokens
 SECONDS_PER_TOKEN = 3600 / 128_000  # the SDK's slowest output: 128,000 tokens an hour
 
 

@@ -130,6 +130,7 @@ def build_runtime(
         config.first_token_timeout_s,
         config.idle_timeout_s,
         config.queue_wait_s,
+        config.whole_max_tokens,
     )
     dispatcher = Dispatcher(
         book,

@@ -53,6 +53,8 @@ class DaemonConfig:
     first_token_timeout_s: float = 120.0
     idle_timeout_s: float = 60.0
     queue_wait_s: float = 30.0  # longest wait for a slot when a request has no timeout_s
+    # Up to which max_tokens a request taken whole is asked of the provider whole (Deadlines).
+    whole_max_tokens: int = 4_096
     probe_interval_s: float = 0.0
     head_timeout_s: float = 10.0  # a request head not complete by then closes the connection
     max_connections: int = 1024
@@ -92,6 +94,7 @@ def load_env_config(environ: Mapping[str, str] | None = None) -> dict[str, objec
         first_token_timeout_s: float | None = None
         idle_timeout_s: float | None = None
         queue_wait_s: float | None = Field(default=None, gt=0, le=3600)
+        whole_max_tokens: int | None = Field(default=None, ge=0, le=200_000)
         probe_interval_s: float | None = None
         shutdown_grace_s: float | None = None
         head_timeout_s: float | None = None
@@ -113,6 +116,7 @@ def load_env_config(environ: Mapping[str, str] | None = None) -> dict[str, objec
             "first_token_timeout_s",
             "idle_timeout_s",
             "queue_wait_s",
+            "whole_max_tokens",
             "probe_interval_s",
             "shutdown_grace_s",
             "head_timeout_s",
@@ -150,6 +154,7 @@ KNOWN_ENV = frozenset(
         "FIRST_TOKEN_TIMEOUT_S",
         "IDLE_TIMEOUT_S",
         "QUEUE_WAIT_S",
+        "WHOLE_MAX_TOKENS",
         "PROBE_INTERVAL_S",
         "SHUTDOWN_GRACE_S",
         "HEAD_TIMEOUT_S",

@@ -557,6 +557,68 @@ async def streaming(procs: Processes, sizes: Sizes, provider: str) -> dict[str, 
     return results
 
 
+async def streamed_self_report(procs: Processes, sizes: Sizes, provider: str) -> dict[str, Any]:
+    """The self-report of a streamed execution (its `done` event's timings; a stream has no
+    header to carry it) against what the client measures: the daemon streamed less the
+    provider streamed to the client directly (`raw`), one at a time, interleaved."""
+    raw_url = {
+        "anthropic": f"{procs.urls['anthropic']}/v1/messages",
+        "openai": f"{procs.urls['openai']}/responses",
+    }[provider]
+    raw_body: dict[str, Any] = (
+        {"model": MODEL, "max_tokens": 1024, "messages": [_user(TEXT)], "stream": True}
+        if provider == "anthropic"
+        else {
+            "model": MODELS["openai"],
+            "max_output_tokens": 1024,
+            "input": [_user(TEXT)],
+            "stream": True,
+        }
+    )
+    raw_headers = (
+        {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
+        if provider == "anthropic"
+        else {"authorization": f"Bearer {OPENAI_KEY}"}
+    )
+    daemon_body = {"provider": provider, "stream": True, "messages": [_user(TEXT)]}
+    daemon_headers = {"Authorization": f"Bearer {TOKEN}"}
+    url = f"{procs.ready['url']}/v1/executions"
+    times: dict[str, list[float]] = {"raw": [], "daemon": [], "hop": []}
+    overheads: list[float] = []
+    totals: list[float] = []
+    async with Clients(procs) as clients:
+        for n in range(20 + sizes.requests):
+            started = time.perf_counter()
+            await clients.post(raw_url, raw_body, raw_headers)
+            raw_ms = (time.perf_counter() - started) * 1000
+            started = time.perf_counter()
+            _, body = await clients.post(url, daemon_body, daemon_headers)
+            daemon_ms = (time.perf_counter() - started) * 1000
+            started = time.perf_counter()
+            await clients.hop(provider)
+            hop_ms = (time.perf_counter() - started) * 1000
+            if n < 20:  # warming
+                continue
+            last = [line for line in body.split(b"\n") if line.startswith(b"data:")][-1]
+            timings = json.loads(last[5:])["result"]["timings"]
+            times["raw"].append(raw_ms)
+            times["daemon"].append(daemon_ms)
+            times["hop"].append(hop_ms)
+            overheads.append(timings["overhead_ms"])
+            totals.append(timings["total_ms"])
+    added = round(pct(times["daemon"], 50) - pct(times["raw"], 50), 3)
+    seen = round(pct(times["daemon"], 50) - pct(times["hop"], 50), 3)
+    return {
+        "ms": {name: summary(values) for name, values in times.items()},
+        "added_ms_p50": added,
+        "self_reported_overhead_ms": summary(overheads),
+        "added_vs_self_report_gap_ms": round(abs(added - pct(overheads, 50)), 3),
+        "self_reported_total_ms": summary(totals),
+        "client_total_less_hop_ms": seen,
+        "self_report_gap_ms": round(abs(pct(totals, 50) - seen), 3),
+    }
+
+
 def ledger_cost(procs: Processes, sizes: Sizes) -> dict[str, Any]:
     """The ledger's cost to an execution: the daemon as it runs, beside a second daemon with
     the ledger off (`KATA_PROVIDERS_LEDGER=false`), requests interleaved one by one, then 16 at
@@ -748,6 +810,25 @@ def table(report: dict[str, Any]) -> str:
             },
             "gap <= 0.3",
         )
+        streamed = r.get(f"streamed_self_report_{provider}")
+        if streamed is not None:
+            row(
+                f"streamed: self-reported overhead p50 vs added p50, {provider} (ms)",
+                {
+                    "daemon": f"{streamed['self_reported_overhead_ms']['p50']} vs "
+                    f"{streamed['added_ms_p50']} (gap {streamed['added_vs_self_report_gap_ms']})"
+                },
+                "",
+            )
+            row(
+                f"streamed: self-reported total p50 vs client-measured less one bare hop, "
+                f"{provider} (ms)",
+                {
+                    "daemon": f"{streamed['self_reported_total_ms']['p50']} vs "
+                    f"{streamed['client_total_less_hop_ms']} (gap {streamed['self_report_gap_ms']})"
+                },
+                "gap <= 0.3",
+            )
         t = r[f"throughput_{provider}"]
         row(
             f"requests/s at {t['concurrency']} concurrent, {provider}",
@@ -856,6 +937,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 throughput(procs, sizes, provider, peers)
             )
             results[f"streaming_{provider}"] = asyncio.run(streaming(procs, sizes, provider))
+            results[f"streamed_self_report_{provider}"] = asyncio.run(
+                streamed_self_report(procs, sizes, provider)
+            )
         results["ledger"] = ledger_cost(procs, sizes)
         results["startup"] = startup(procs, sizes)
         results["memory"] = memory(procs, sizes)
