@@ -414,8 +414,8 @@ async def latency(
                 reported = await arm.call(provider)
                 times[arm.name].append((time.perf_counter() - started) * 1000)
                 if arm.name == "daemon" and reported is not None:
-                    # The header's overhead also counts serialising the answer; the body's
-                    # total does not. (Parsed here, after the clock stopped.)
+                    # The header's overhead also counts recording the execution and serialising
+                    # the answer; the body's total does not. (Parsed here, after the clock.)
                     overhead, body = reported
                     timings = json.loads(body)["timings"]
                     overheads.append(overhead)
