@@ -36,6 +36,15 @@ class Fields:
         return f"Fields({self._data!r})"
 
 
+def whole_answer(raw: bytes) -> dict[str, Any]:
+    """A whole answer's JSON object; anything else is a ValueError (read as a malformed answer,
+    as a stream event that is not JSON is)."""
+    value = json.loads(raw)
+    if type(value) is not dict:
+        raise ValueError("a whole answer that is not a JSON object")
+    return value
+
+
 def parse(data: str) -> Any:
     """JSON with attribute access (`event.delta.text`), as the mappers read SDK objects."""
     value = json.loads(data)

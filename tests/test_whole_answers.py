@@ -30,6 +30,7 @@ from adapters.openai.adapter import OpenAIAdapter
 from adapters.openai.chat import chat_params
 from adapters.openai.responses import responses_params
 from contracts.base import AuthMode
+from contracts.errors import ProviderError
 from contracts.executions import ExecutionRequest
 from service.executions.accumulator import Accumulator
 from service.executions.ports import WHOLE_MAX_TOKENS, Deadlines
@@ -376,3 +377,38 @@ def test_whole_answers_can_be_turned_off(config: DaemonConfig, fakes: Upstreams)
         answer = http.post("/v1/executions", json=body)
     assert answer.status_code == 200, answer.text
     assert _last_body(fakes, "openai")["stream"] is True
+
+
+@pytest.mark.parametrize("api", ["anthropic", "responses", "chat"])
+@pytest.mark.parametrize("body", [b"[1, 2]", b"{not json", b'"text"'])
+async def test_a_whole_answer_that_is_not_a_json_object_is_a_malformed_answer(
+    api: str, body: bytes
+) -> None:
+    execution = ExecutionRequest.model_validate(SHAPES["plain"])
+    credential = Credential(AuthMode.API_KEY, api_key=KEY)
+    async with loopback(_answer(Seen(), body, "application/json")) as url:
+        adapter = _adapter(api, url)
+        with pytest.raises(ProviderError, match="malformed answer") as raised:
+            await _drain(adapter.stream(execution, MODELS[api], credential, whole=True))
+        await adapter.aclose()
+    assert raised.value.code.value == "unexpected_error"
+
+
+async def test_a_compatible_servers_failure_answered_200_is_its_error() -> None:
+    # Some Chat Completions servers answer a failure with status 200 and an `error` object, in a
+    # stream as in a whole answer; read as the stream's is.
+    failed = {"error": {"code": "context_length_exceeded", "message": "Too long for the model."}}
+    execution = ExecutionRequest.model_validate(SHAPES["plain"])
+    credential = Credential(AuthMode.API_KEY, api_key=KEY)
+    raw = json.dumps(failed).encode()
+    async with loopback(_answer(Seen(), raw, "application/json")) as url:
+        adapter = _adapter("chat", url)
+        with pytest.raises(ProviderError, match="Too long for the model") as whole:
+            await _drain(adapter.stream(execution, "gpt-5.5", credential, whole=True))
+        await adapter.aclose()
+    async with loopback(_answer(Seen(), b"data: " + raw + b"\n\n", "text/event-stream")) as url:
+        adapter = _adapter("chat", url)
+        with pytest.raises(ProviderError, match="Too long for the model") as streamed:
+            await _drain(adapter.stream(execution, "gpt-5.5", credential))
+        await adapter.aclose()
+    assert whole.value.code == streamed.value.code

@@ -6,7 +6,6 @@ profiles and refresh tokens (one SDK client per credential, reused, closed on sh
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import AbstractContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -38,7 +37,7 @@ from adapters.pool import (
     whole_body,
 )
 from adapters.specs import name_of
-from adapters.sse_reader import events, parse
+from adapters.sse_reader import events, parse, whole_answer
 from adapters.upstream_time import answered, timed
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import ProviderError, ProviderUnavailable
@@ -127,7 +126,7 @@ class AnthropicAdapter:
             async with self._open(params, credential, whole) as (headers, answer):
                 request_id = headers.get("request-id")
                 if isinstance(answer, bytes):
-                    for out in message_events(json.loads(answer), model, request_id):
+                    for out in message_events(whole_answer(answer), model, request_id):
                         yield out
                     return
                 async for out in self._read_stream(answer, model, request_id, credential):

@@ -6,7 +6,6 @@ SDK; the differential tests hold it to what the SDK would send."""
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Any
@@ -39,7 +38,7 @@ from adapters.pool import (
     whole_body,
 )
 from adapters.specs import name_of
-from adapters.sse_reader import events, parse
+from adapters.sse_reader import Fields, events, parse, whole_answer
 from contracts.base import AuthMode, ProviderId
 from contracts.errors import MissingAuth, ProviderError, ProviderUnavailable
 from contracts.executions import ExecutionRequest
@@ -94,8 +93,9 @@ class OpenAIAdapter:
             key_header = self._key_header_for(credential)
             if chat:
                 params = chat_params(request, model, cache_by_default=self._built_in)
-                if whole:
-                    del params["stream"], params["stream_options"]
+                if whole:  # Chat Completions' default; stream_options only goes with a stream
+                    params.pop("stream", None)
+                    params.pop("stream_options", None)
                 request_out = api.chat(params, secret, extra, key_header)
             else:
                 params = responses_params(
@@ -113,11 +113,17 @@ class OpenAIAdapter:
             ) as response:
                 mapper.request_id = response.headers.get("x-request-id")
                 if whole and not streamed(response):
-                    answer = await whole_body(response)
-                    if isinstance(mapper, ChatMapper):
-                        events_of = mapper.whole(json.loads(answer))
-                    else:
-                        events_of = mapper.whole(parse(answer.decode()))
+                    answer = whole_answer(await whole_body(response))
+                    failure = answer.get("error") if chat else None
+                    if isinstance(failure, dict):  # a compatible server's failure, answered 200
+                        raise stream_failure(
+                            failure.get("code"), failure.get("message"), self.provider
+                        )
+                    events_of = (
+                        mapper.whole(answer)
+                        if isinstance(mapper, ChatMapper)
+                        else mapper.whole(Fields(answer))
+                    )
                     for out in events_of:
                         yield out
                     return
