@@ -140,7 +140,9 @@ class EndpointSpec(Request):
     base_url: str = Field(
         min_length=1,
         max_length=MAX_BASE_URL,
-        pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+",
+        # \x85 written out: `\s` holds U+0085 for the daemon's validator, not for ECMA regex
+        # (the document's dialect) or the generators that read it.
+        pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s\x85/?#]+",
         examples=["http://127.0.0.1:11434/v1", "https://openrouter.ai/api/v1"],
         description="https:// (http:// only to this machine, or with allow_insecure); a query "
         "such as Azure's api-version is sent with every request.",

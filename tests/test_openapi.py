@@ -199,3 +199,27 @@ def test_the_url_pattern_means_the_same_to_a_generator_and_the_daemon() -> None:
         except pydantic.ValidationError:
             taken = False
         assert stated == taken, url
+
+
+def test_the_base_url_pattern_means_the_same_to_a_generator_and_the_daemon() -> None:
+    # Found by `make fuzz` (seed 9091): POST /v1/providers with a base_url of "HTTP://\x85..."
+    # was schema-valid to Schemathesis and refused by the daemon, as the image URL's was.
+    import re
+
+    import pydantic
+
+    from contracts.endpoints import EndpointSpec
+
+    document = json.loads(SPEC.read_text())
+    pattern = document["components"]["schemas"]["EndpointSpec"]["properties"]["base_url"]
+    assert "\\x85" in pattern["pattern"]
+    for url in ("HTTP://\x855-x", "http://\u00a0b", "https://a.test/v1", "http://a\x85b/v1"):
+        stated = re.search(pattern["pattern"], url) is not None
+        try:
+            EndpointSpec.model_validate(
+                {"id": "added", "display_name": "A", "wire": "openai-responses", "base_url": url}
+            )
+            taken = True
+        except pydantic.ValidationError as error:
+            taken = "base_url" not in str(error)
+        assert stated == taken, url
