@@ -460,28 +460,51 @@ async def latency(
     return out
 
 
+# Throughput rounds: this VM's speed drifts over minutes (the same arm has measured 630 and 468
+# requests/s ten minutes apart), so arm after arm would credit whichever ran in a fast spell.
+# Each arm runs its share in every round, the order rotating; its figure is the median round.
+THROUGHPUT_ROUNDS = 5
+
+
 async def throughput(
     procs: Processes, sizes: Sizes, provider: str, peers: list[Peer]
 ) -> dict[str, Any]:
-    """Non-streaming requests per second at `concurrency` in flight, arm after arm."""
+    """Non-streaming requests per second at `concurrency` in flight: every arm in each of
+    THROUGHPUT_ROUNDS rounds (its order rotating), the median round's rate and the CPU over
+    all of an arm's requests."""
     out: dict[str, Any] = {"concurrency": sizes.concurrency, "requests": sizes.throughput_requests}
+    share = max(sizes.concurrency, sizes.throughput_requests // THROUGHPUT_ROUNDS)
     async with Clients(procs, limit=sizes.concurrency) as clients:
-        for arm in clients.arms(peers):
+        arms = clients.arms(peers)
+        rates: dict[str, list[float]] = {arm.name: [] for arm in arms}
+        cpu: dict[str, float] = {arm.name: 0.0 for arm in arms}
+
+        async def burst(arm: Arm, count: int) -> float:
             gate = asyncio.Semaphore(sizes.concurrency)
 
-            async def one(arm: Arm = arm, gate: asyncio.Semaphore = gate) -> None:
+            async def one() -> None:
                 async with gate:
                     await arm.call(provider)
 
-            await asyncio.gather(*(one() for _ in range(sizes.concurrency)))  # warm the pool
-            before = cpu_s(arm.pid) if arm.pid else 0.0
             started = time.perf_counter()
-            await asyncio.gather(*(one() for _ in range(sizes.throughput_requests)))
-            elapsed = time.perf_counter() - started
-            out[f"{arm.name}_per_s"] = round(sizes.throughput_requests / elapsed, 1)
+            await asyncio.gather(*(one() for _ in range(count)))
+            return time.perf_counter() - started
+
+        for arm in arms:
+            await burst(arm, sizes.concurrency)  # warm the pool
+        for round_number in range(THROUGHPUT_ROUNDS):
+            turn = round_number % len(arms)
+            for arm in arms[turn:] + arms[:turn]:
+                before = cpu_s(arm.pid) if arm.pid else 0.0
+                elapsed = await burst(arm, share)
+                rates[arm.name].append(share / elapsed)
+                if arm.pid:
+                    cpu[arm.name] += cpu_s(arm.pid) - before
+        for arm in arms:
+            out[f"{arm.name}_per_s"] = round(statistics.median(rates[arm.name]), 1)
             if arm.pid:
-                cpu = (cpu_s(arm.pid) - before) * 1000 / sizes.throughput_requests
-                out[f"{arm.name}_cpu_ms_per_request"] = round(cpu, 3)
+                total = share * THROUGHPUT_ROUNDS
+                out[f"{arm.name}_cpu_ms_per_request"] = round(cpu[arm.name] * 1000 / total, 3)
     return out
 
 
