@@ -89,11 +89,9 @@ async def create_execution(request: Request) -> Response:
     # everything from the request's first byte but the provider's time, recording the
     # execution and serialising the answer included (the body's figure is fixed before both).
     body_json = result.model_dump_json()
-    started = request.scope["state"].get("started")
-    if started is None:  # no first-byte mark: the body's figure and the serialising
-        overhead = result.timings.overhead_ms
-    else:
-        overhead = (time.perf_counter() - started) * 1000 - result.timings.upstream_ms
+    # The first-byte mark: the edge's outermost layer (RequestLog) sets it on every request.
+    started = request.scope["state"]["started"]
+    overhead = (time.perf_counter() - started) * 1000 - result.timings.upstream_ms
     return Response(
         body_json,
         media_type="application/json",
